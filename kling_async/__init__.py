@@ -1,0 +1,118 @@
+"""kling_async: an asyncio-first SDK for the Kling AI image and video generation API.
+
+Quick start::
+
+    import kling_async as kling
+
+    async with kling.KlingClient.from_env() as client:
+        job = await client.submit(kling.OmniVideoRequest(prompt="a cat dancing", aspect_ratio="16:9"))
+        task = await job.result(timeout=900)
+
+Everything public is re-exported here; the modules behind it are private.
+"""
+
+from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
+from ._config import DEFAULT_BASE_URL, Limits, Timeouts
+from ._endpoints import ENDPOINTS, Endpoint
+from ._errors import (
+    AccountError,
+    AmbiguousSubmissionError,
+    APIError,
+    AuthenticationError,
+    ClientClosedError,
+    ConcurrencyLimitError,
+    ConfigurationError,
+    ContentPolicyError,
+    InvalidRequestError,
+    KlingError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    TaskError,
+    TaskFailedError,
+    TaskTimeoutError,
+    TransportError,
+    ValidationError,
+)
+from ._events import (
+    Event,
+    JobFailed,
+    JobSubmitted,
+    JobSucceeded,
+    RateLimited,
+    Reconciling,
+    RetryScheduled,
+    StatusChanged,
+    WaitingForCapacity,
+)
+from ._models.images import ImageGenerationRequest, OmniImageRequest
+from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
+from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
+from ._policy import Backoff, PollPolicy, RetryPolicy
+from ._registry import Job, JobState
+from ._wire import dump_request, load_request, parse_callback, parse_task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ENDPOINTS",
+    "APIError",
+    "AccountError",
+    "AmbiguousSubmissionError",
+    "Audio",
+    "AuthenticationError",
+    "Backoff",
+    "ClientClosedError",
+    "ClientStatistics",
+    "ConcurrencyLimitError",
+    "ConfigurationError",
+    "ContentPolicyError",
+    "Endpoint",
+    "Event",
+    "ExternalIdQuery",
+    "Image",
+    "ImageGenerationRequest",
+    "ImageToVideoRequest",
+    "InvalidRequestError",
+    "Job",
+    "JobFailed",
+    "JobState",
+    "JobSubmitted",
+    "JobSucceeded",
+    "KlingClient",
+    "KlingError",
+    "Limits",
+    "NotFoundError",
+    "OmniImageRequest",
+    "OmniVideoRequest",
+    "ParentVideo",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "RateLimitError",
+    "RateLimited",
+    "Reconciling",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "RetryScheduled",
+    "ServerError",
+    "StatusChanged",
+    "Task",
+    "TaskError",
+    "TaskFailedError",
+    "TaskPage",
+    "TaskStatus",
+    "TaskTimeoutError",
+    "TextToVideoRequest",
+    "Timeouts",
+    "TransportError",
+    "ValidationError",
+    "Video",
+    "WaitingForCapacity",
+    "dump_request",
+    "load_request",
+    "parse_callback",
+    "parse_task",
+]

@@ -1,0 +1,96 @@
+"""The adaptive, weighted limit on in-flight tasks (Kling's per-account parallel-task limit).
+
+A task holds ``weight`` slots (image: ``n``, video: 1) from the create POST until the poller
+sees it end.  Waiters are served first come, first served.  The limit adapts:
+
+- on a 1303 rejection: ``limit = max(min_limit, in_use - weight)``, i.e. no more than what the
+  server demonstrably accepted (the rejected task's own slots are returned at once);
+- after every ``grow_after`` tasks (default: the current limit) that end with no rejection in
+  between, ``limit += 1``, up to ``max_limit``: a slow probe for capacity freed elsewhere.
+
+A single task heavier than the limit is admitted when nothing else is in flight, so it can
+never wait forever.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import anyio
+
+
+class AdaptiveCapacity:
+    """Weighted FIFO semaphore whose size adapts to 1303 rejections."""
+
+    def __init__(self, max_limit: int, *, initial: int | None = None, min_limit: int = 1,
+                 grow_after: int | None = None):
+        self.max_limit = max_limit
+        self.min_limit = max(1, min(min_limit, max_limit))
+        self.limit = max(self.min_limit, min(initial or max_limit, max_limit))
+        self.in_use = 0
+        self.rejections = 0
+        self._grow_after = grow_after
+        self._clean_ends = 0
+        self._waiters: deque[tuple[int, anyio.Event]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def _fits(self, weight: int) -> bool:
+        return self.in_use + weight <= self.limit or self.in_use == 0
+
+    def try_acquire(self, weight: int) -> bool:
+        """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits."""
+        if not self._waiters and self._fits(weight):
+            self.in_use += weight
+            return True
+        return False
+
+    async def acquire(self, weight: int) -> None:
+        """Wait (FIFO) until ``weight`` slots fit, then take them."""
+        if self.try_acquire(weight):
+            return
+        event = anyio.Event()
+        entry = (weight, event)
+        self._waiters.append(entry)
+        try:
+            await event.wait()
+        except BaseException:
+            if event.is_set():  # slots were granted to us while we were being cancelled
+                self.release(weight, clean=False)
+            else:
+                self._waiters.remove(entry)
+                self._wake()
+            raise
+
+    def hold(self, weight: int) -> None:
+        """Count slots already held on the server (an attached task), even past the limit."""
+        self.in_use += weight
+
+    def release(self, weight: int, *, clean: bool = True) -> None:
+        """Return slots; ``clean`` when the task ended without a rejection since it started."""
+        self.in_use = max(0, self.in_use - weight)
+        if clean:
+            self._clean_ends += 1
+            threshold = self._grow_after or self.limit
+            if self._clean_ends >= threshold and self.limit < self.max_limit:
+                self.limit += 1
+                self._clean_ends = 0
+        self._wake()
+
+    def reject(self, weight: int) -> None:
+        """A create holding ``weight`` slots got 1303: shrink and give its slots back."""
+        self.rejections += 1
+        self._clean_ends = 0
+        self.limit = max(self.min_limit, min(self.limit, self.in_use - weight))
+        self.release(weight, clean=False)
+
+    def _wake(self) -> None:
+        while self._waiters:
+            weight, event = self._waiters[0]
+            if not self._fits(weight):
+                return
+            self._waiters.popleft()
+            self.in_use += weight
+            event.set()

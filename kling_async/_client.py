@@ -1,0 +1,575 @@
+"""``KlingClient``: configuration, the one ``aiohttp.ClientSession``, and the wiring of the parts.
+
+Lifecycle: unopened -> open (``async with`` / ``__aenter__``) -> closed (``aclose()``,
+idempotent).  The session is created inside the running loop on entry (or borrowed, and then
+left open); the shared poller and every submission run in the client's anyio task group.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import os
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import aiohttp
+import anyio
+import anyio.abc
+import attrs
+from yarl import URL
+
+from ._auth import Auth, BearerKeyAuth, JwtAuth
+from ._capacity import AdaptiveCapacity
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_LIMITS,
+    DEFAULT_POLL,
+    DEFAULT_RETRY,
+    DEFAULT_TIMEOUTS,
+    ENV_ACCESS_KEY,
+    ENV_API_KEY,
+    ENV_BASE_URL,
+    ENV_SECRET_KEY,
+    Limits,
+    Timeouts,
+)
+from ._endpoints import Endpoint, endpoint_for, endpoint_named
+from ._errors import ClientClosedError, ConfigurationError, NotFoundError, ValidationError
+from ._events import Event, EventHub, RateLimited, RetryScheduled
+from ._http import RetryNotice, Transport
+from ._models.task import Task, TaskStatus
+from ._policy import PollPolicy, RetryPolicy
+from ._poller import Poller
+from ._registry import Job, JobState, TaskRegistry
+from ._submitter import Submitter, created_task, current_job
+from ._wire import dump_request, parse_task
+
+ExternalIdQuery = Literal["query", "path-flag", "path-param"]
+
+_END = object()
+_REFILL_TICK = 0.05  # seconds between backlog refills in as_completed
+
+
+@attrs.frozen(kw_only=True)
+class TaskPage:
+    """One page of ``list_tasks``: ``page_num`` and its tasks (newest first, as Kling sends)."""
+
+    page_num: int
+    tasks: tuple[Task, ...]
+
+    def __iter__(self) -> Any:
+        return iter(self.tasks)
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+
+@attrs.frozen(kw_only=True)
+class ClientStatistics:
+    """A frozen snapshot of what the client is doing (``KlingClient.statistics()``)."""
+
+    jobs_total: int
+    jobs_by_state: Mapping[str, int]
+    in_flight_slots: int
+    capacity_limit: int
+    capacity_max: int
+    waiting_for_capacity: int
+    concurrency_rejections: int
+    requests: int
+    requests_by_method: Mapping[str, int]
+    retries: int
+    polls: int
+    sweeps: int
+    sweep_pages: int
+    reconciliations: int
+    events_dropped: int
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
+    url = URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+        raise ConfigurationError(
+            f"refusing plain http:// to non-loopback host {url.host!r}: credentials would travel "
+            "unencrypted; use https:// or pass allow_insecure_http=True"
+        )
+    return base_url.rstrip("/")
+
+
+class KlingClient:
+    """An asyncio client for the Kling API (official host or a ``/kling`` gateway).
+
+    Credentials: ``api_key`` (a gateway bearer key) or ``access_key`` + ``secret_key`` (the
+    official HS256 JWT).  ``base_url`` carries any gateway prefix
+    (``https://www.anyapi.vip/kling``); the default is the official global host.
+
+    ``external_id_query`` picks how a task is looked up by ``external_task_id`` (the form is
+    UNCERTAIN in Kling's docs, reference §3.1): ``"query"`` = ``GET <path>?external_task_id=X``
+    (default), ``"path-flag"`` = ``GET <path>/X?external_task_id=true``, ``"path-param"`` =
+    ``GET <path>/X?external_task_id=X``.  ``reconcile_delay`` is how long to wait after an
+    ambiguous create before that lookup (read-after-write consistency is also UNCERTAIN).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        base_url: str | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        poll: PollPolicy = DEFAULT_POLL,
+        limits: Limits = DEFAULT_LIMITS,
+        external_id_query: ExternalIdQuery = "query",
+        reconcile_delay: float = 0.5,
+        external_id_prefix: str = "kas-",
+        session: aiohttp.ClientSession | None = None,
+        allow_insecure_http: bool = False,
+        on_event: Callable[[Event], Any] | None = None,
+        clock: Callable[[], float] = anyio.current_time,
+        sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+        rand: Callable[[], float] = random.random,
+    ):
+        if api_key and (access_key or secret_key):
+            raise ConfigurationError("give either api_key or access_key + secret_key, not both")
+        self._auth: Auth
+        if api_key:
+            self._auth = BearerKeyAuth(api_key)
+        elif access_key or secret_key:
+            self._auth = JwtAuth(access_key or "", secret_key or "")
+        else:
+            raise ConfigurationError(
+                "no credentials: pass api_key=... (gateway) or access_key=... and secret_key=... "
+                f"(official), or set {ENV_API_KEY} / {ENV_ACCESS_KEY} + {ENV_SECRET_KEY}"
+            )
+        if external_id_query not in ("query", "path-flag", "path-param"):
+            raise ConfigurationError(f"unknown external_id_query {external_id_query!r}")
+        self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
+        self.timeouts = timeouts
+        self.retry = retry
+        self.poll = poll
+        self.limits = limits
+        self.external_id_query: ExternalIdQuery = external_id_query
+        self.reconcile_delay = reconcile_delay
+        self._id_prefix = external_id_prefix
+        self._borrowed = session
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        self._state: Literal["unopened", "open", "closed"] = "unopened"
+        self._session: aiohttp.ClientSession | None = None
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._events = EventHub(on_event)
+        self._registry = TaskRegistry()
+        self._capacity = AdaptiveCapacity(
+            limits.max_in_flight, initial=limits.initial_in_flight,
+            min_limit=limits.min_in_flight, grow_after=limits.grow_after,
+        )
+        self._transport: Transport | None = None
+        self._poller: Poller | None = None
+        self._submitter: Submitter | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> KlingClient:
+        """A client configured from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` +
+        ``KLING_SECRET_KEY``, and ``KLING_BASE_URL``; keyword ``overrides`` win."""
+        source = os.environ if env is None else env
+        settings: dict[str, Any] = {}
+        if source.get(ENV_API_KEY):
+            settings["api_key"] = source[ENV_API_KEY]
+        elif source.get(ENV_ACCESS_KEY) or source.get(ENV_SECRET_KEY):
+            settings["access_key"] = source.get(ENV_ACCESS_KEY)
+            settings["secret_key"] = source.get(ENV_SECRET_KEY)
+        if source.get(ENV_BASE_URL):
+            settings["base_url"] = source[ENV_BASE_URL]
+        if {"api_key", "access_key", "secret_key"} & overrides.keys():
+            for key in ("api_key", "access_key", "secret_key"):
+                settings.pop(key, None)
+        settings.update(overrides)
+        return cls(**settings)
+
+    def __repr__(self) -> str:
+        kind = "bearer" if isinstance(self._auth, BearerKeyAuth) else "jwt"
+        return f"<KlingClient {self.base_url} auth={kind} state={self._state}>"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def __aenter__(self) -> KlingClient:
+        if self._state != "unopened":
+            raise ClientClosedError(f"a KlingClient can be opened once (it is {self._state})")
+        if self._borrowed is not None:
+            self._session = self._borrowed
+        else:
+            connector = aiohttp.TCPConnector(limit=self.limits.max_requests)
+            self._session = aiohttp.ClientSession(connector=connector)
+        self._transport = Transport(
+            self._session, self.base_url, self._auth, retry=self.retry, timeouts=self.timeouts,
+            max_requests=self.limits.max_requests, sleep=self._sleep, rand=self._rand,
+            on_retry=self._on_retry,
+        )
+        self._poller = Poller(
+            transport=self._transport, registry=self._registry, capacity=self._capacity,
+            events=self._events, policy=self.poll, clock=self._clock, rand=self._rand,
+        )
+        self._submitter = Submitter(
+            transport=self._transport, registry=self._registry, capacity=self._capacity,
+            poller=self._poller, events=self._events, retry=self.retry,
+            lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
+            clock=self._clock, sleep=self._sleep, rand=self._rand,
+        )
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._tg.start_soon(self._poller.run)
+        self._state = "open"
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop polling and submitting, wake every waiter, close the owned session.  Idempotent.
+
+        Unfinished jobs stay readable; their ``result()`` raises ``ClientClosedError`` naming
+        the task id to re-attach to later.
+        """
+        if self._state == "closed":
+            return
+        was_open = self._state == "open"
+        self._state = "closed"
+        if not was_open:
+            return
+        assert self._tg is not None and self._poller is not None
+        self._tg.cancel_scope.cancel()
+        try:
+            await self._tg.__aexit__(None, None, None)
+        finally:
+            self._poller.close(self._registry.unfinished())
+            self._events.close()
+            if self._borrowed is None and self._session is not None:
+                await self._session.close()
+
+    def _require_open(self) -> Transport:
+        if self._state != "open" or self._transport is None:
+            raise ClientClosedError(
+                f"the client is {self._state}: use `async with KlingClient(...) as client:`"
+            )
+        return self._transport
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The client's one ``aiohttp.ClientSession`` (for downloads); only while open."""
+        self._require_open()
+        assert self._session is not None
+        return self._session
+
+    def _on_retry(self, notice: RetryNotice) -> None:
+        job = current_job.get()
+        now = self._clock()
+        events = self._events
+        if notice.code == 1302 or notice.http_status == 429:
+            events.emit(RateLimited(now, job=job, code=notice.code, delay=notice.delay,
+                                    retry_after=notice.retry_after))
+        events.emit(RetryScheduled(now, job=job, method=notice.method, path=notice.path,
+                                   attempt=notice.attempt, delay=notice.delay,
+                                   reason=notice.reason))
+
+    # -- low-level calls ----------------------------------------------------------------------
+    async def create_task(self, request: Any, *, external_task_id: str | None = None) -> Task:
+        """One create POST; returns the submitted ``Task``.
+
+        Retried only when it provably created nothing (connection never made, 1302/1303).
+        An ambiguous failure raises ``AmbiguousSubmissionError``: the task may exist.
+        """
+        transport = self._require_open()
+        endpoint = endpoint_for(request)
+        body = dump_request(request)
+        if external_task_id is not None:
+            body["external_task_id"] = external_task_id
+        ext = body.get("external_task_id")
+        data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
+                                    external_task_id=ext)
+        return created_task(data, ext)
+
+    async def get_task(self, endpoint: str, task_id: str) -> Task:
+        """The task's current state: ``GET /v1/<endpoint>/<task_id>``."""
+        transport = self._require_open()
+        row = endpoint_named(endpoint)
+        return parse_task(await transport.call("GET", row.task_path(_checked_id(task_id))))
+
+    async def get_task_by_external_id(self, endpoint: str, external_task_id: str) -> Task:
+        """The task created with this ``external_task_id``; ``NotFoundError`` if there is none."""
+        self._require_open()
+        task = await self._find_by_external_id(endpoint_named(endpoint), external_task_id)
+        if task is None:
+            raise NotFoundError(
+                f"no {endpoint} task with external_task_id {external_task_id!r}",
+                http_status=None, code=None,
+            )
+        return task
+
+    async def _find_by_external_id(self, endpoint: Endpoint, external_task_id: str
+                                   ) -> Task | None:
+        transport = self._require_open()
+        ext = _checked_id(external_task_id)
+        form = self.external_id_query
+        try:
+            if form == "query":
+                data = await transport.call("GET", endpoint.path,
+                                            params={"external_task_id": ext})
+            else:
+                flag = "true" if form == "path-flag" else ext
+                data = await transport.call("GET", endpoint.task_path(ext),
+                                            params={"external_task_id": flag})
+        except NotFoundError:
+            return None
+        if isinstance(data, list):
+            for item in data:
+                task = parse_task(item)
+                if task.external_task_id == ext:
+                    return task
+            return None
+        if not data:
+            return None
+        return parse_task(data)
+
+    async def list_tasks(
+        self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[TaskPage]:
+        """Pages of the account's tasks on ``endpoint``, newest first, until a short page.
+
+        ``page_size`` in [1, 500] and page numbers in [1, 1000] (Kling's limits).
+        """
+        transport = self._require_open()
+        row = endpoint_named(endpoint)
+        if not 1 <= page_size <= 500:
+            raise ValidationError("pageSize", "must be in [1, 500]", page_size)
+        if not 1 <= start_page <= 1000:
+            raise ValidationError("pageNum", "must be in [1, 1000]", start_page)
+        last = 1000 if max_pages is None else min(1000, start_page + max_pages - 1)
+        for page in range(start_page, last + 1):
+            data = await transport.call(
+                "GET", row.path, params={"pageNum": str(page), "pageSize": str(page_size)}
+            )
+            items = data if isinstance(data, list) else []
+            yield TaskPage(page_num=page, tasks=tuple(parse_task(i) for i in items))
+            if len(items) < page_size:
+                return
+
+    # -- orchestration ------------------------------------------------------------------------
+    def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
+                 ) -> tuple[Job, bool]:
+        endpoint = endpoint_for(request)
+        user_id = external_task_id or getattr(request, "external_task_id", None)
+        ext = user_id or f"{self._id_prefix}{uuid.uuid4().hex}"
+        job = Job(endpoint.name, request, ext, weight=endpoint.weight(request),
+                  expected=endpoint.expected_duration(request, policy or self.poll))
+        return job, bool(user_id)
+
+    def submit_nowait(self, request: Any, *, external_task_id: str | None = None,
+                      poll: PollPolicy | None = None) -> Job:
+        """Register a job and start its submission in the background; never awaits."""
+        self._require_open()
+        job, user_id = self._new_job(request, external_task_id, poll)
+        self._start(job, poll, user_id)
+        return job
+
+    def _start(self, job: Job, poll: PollPolicy | None, user_id: bool) -> None:
+        assert self._tg is not None and self._submitter is not None
+        self._registry.add(job)
+        self._tg.start_soon(self._submitter.run, job, poll, user_id)
+
+    async def submit(self, request: Any, *, external_task_id: str | None = None,
+                     poll: PollPolicy | None = None) -> Job:
+        """Submit one request; returns once the server accepted the task (raises if it did not).
+
+        ``poll`` overrides the client's ``PollPolicy`` (schedule and deadline) for this job.
+        """
+        job = self.submit_nowait(request, external_task_id=external_task_id, poll=poll)
+        await job.wait_submitted()
+        if job.task_id is None and job.error is not None:
+            raise job.error
+        return job
+
+    async def submit_many(self, requests: Iterable[Any], *, poll: PollPolicy | None = None
+                          ) -> list[Job]:
+        """Submit many requests concurrently within the account's limits.
+
+        Every request is checked first (class, duplicate ``external_task_id``), so bad input
+        submits nothing.  Returns the jobs in input order once each was accepted or failed to
+        submit (its ``result()`` then raises the reason); one failure never affects the others.
+        """
+        self._require_open()
+        prepared = [self._new_job(r, None, poll) for r in requests]
+        seen: set[str] = set()
+        for job, _ in prepared:
+            ext = job.external_task_id
+            assert ext is not None
+            if ext in seen or self._registry.get_by_external_id(ext) is not None:
+                raise ValidationError("external_task_id", "must be unique across jobs", ext)
+            seen.add(ext)
+        for job, user_id in prepared:
+            self._start(job, poll, user_id)
+        for job, _ in prepared:
+            await job.wait_submitted()
+        return [job for job, _ in prepared]
+
+    async def as_completed(
+        self, items: Iterable[Job | Any], *, poll: PollPolicy | None = None
+    ) -> AsyncIterator[Job]:
+        """Yield jobs as they finish.  ``items`` may mix ``Job``s and requests; requests are
+        submitted lazily, as capacity frees (at most twice the current limit wait unsent), so a
+        huge iterable is never queued all at once."""
+        self._require_open()
+        send, receive = anyio.create_memory_object_stream[Job](math.inf)
+
+        def finished(job: Job) -> None:
+            try:
+                send.send_nowait(job)
+            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+                pass  # the consumer stopped iterating; the job itself is unaffected
+
+        source = iter(items)
+        exhausted = False
+        pending = 0
+        with send, receive:
+            while True:
+                while not exhausted and not self._backlog_full():
+                    item = next(source, _END)
+                    if item is _END:
+                        exhausted = True
+                        break
+                    job = item if isinstance(item, Job) else self.submit_nowait(item, poll=poll)
+                    pending += 1
+                    job.add_done_callback(finished)
+                if pending == 0 and exhausted:
+                    return
+                got: Job | None = None
+                with anyio.move_on_after(None if exhausted else _REFILL_TICK):
+                    got = await receive.receive()
+                if got is not None:
+                    pending -= 1
+                    yield got
+
+    def _backlog_full(self) -> bool:
+        counts = self._registry.counts
+        unsent = counts[JobState.PENDING] + counts[JobState.WAITING] + counts[JobState.SUBMITTING]
+        return unsent >= 2 * max(1, self._capacity.limit)
+
+    async def attach(
+        self, endpoint: str, *, task_id: str | None = None, external_task_id: str | None = None,
+        request: Any = None, poll: PollPolicy | None = None,
+    ) -> Job:
+        """Track an existing task (e.g. after a restart) by ``task_id`` or ``external_task_id``.
+
+        Nothing is created.  Raises ``NotFoundError`` when only an external id is given and no
+        such task exists.
+        """
+        self._require_open()
+        assert self._poller is not None
+        row = endpoint_named(endpoint)
+        existing = (self._registry.get(task_id) if task_id else None) or (
+            self._registry.get_by_external_id(external_task_id) if external_task_id else None
+        )
+        if existing is not None:
+            return existing
+        if task_id is None:
+            if external_task_id is None:
+                raise ValidationError("task_id", "attach needs task_id or external_task_id", None)
+            task = await self.get_task_by_external_id(row.name, external_task_id)
+        else:
+            task = None
+        policy = poll or self.poll
+        job = Job(row.name, request, external_task_id,
+                  weight=row.weight(request) if request is not None else 1,
+                  expected=row.expected_duration(request, policy))
+        self._registry.add(job)
+        if task is None:
+            assert task_id is not None
+            task = Task(task_id=_checked_id(task_id), status=TaskStatus.SUBMITTED,
+                        external_task_id=external_task_id)
+            first = 0.0
+        else:
+            first = None
+        self._capacity.hold(job.weight)  # an attached task holds its slots until it ends
+        self._registry.accept(job, task, self._clock())
+        if task.status.is_terminal:
+            self._poller.observe(job, task)
+        else:
+            self._poller.track(job, poll, first=first)
+        return job
+
+    def notify_callback(self, payload: Any) -> Job | None:
+        """Feed a Kling callback body: the matching job is re-queried at once (callbacks carry
+        no signature, so the body itself is never trusted).  Returns the job, if tracked."""
+        self._require_open()
+        assert self._poller is not None
+        task = parse_task(payload)
+        job = self._registry.get(task.task_id)
+        if job is None and task.external_task_id:
+            job = self._registry.get_by_external_id(task.external_task_id)
+        if job is not None:
+            self._poller.poke(job)
+        return job
+
+    def job(self, *, task_id: str | None = None, external_task_id: str | None = None
+            ) -> Job | None:
+        """The tracked job with this task id or external id (O(1)), or None."""
+        if task_id is not None:
+            return self._registry.get(task_id)
+        if external_task_id is not None:
+            return self._registry.get_by_external_id(external_task_id)
+        return None
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Every lifecycle event from now on, as an async iterator (ends when the client closes)."""
+        stream = await self._events.subscribe()
+        async for event in stream:
+            yield event
+
+    def statistics(self) -> ClientStatistics:
+        """A frozen snapshot: jobs by state, capacity and its adaptive limit, request counts."""
+        transport = self._transport
+        poller = self._poller
+        counts = self._registry.counts
+        return ClientStatistics(
+            jobs_total=self._registry.total,
+            jobs_by_state={s.value: counts[s] for s in JobState},
+            in_flight_slots=self._capacity.in_use,
+            capacity_limit=self._capacity.limit,
+            capacity_max=self._capacity.max_limit,
+            waiting_for_capacity=counts[JobState.WAITING],
+            concurrency_rejections=self._capacity.rejections,
+            requests=transport.counters.requests if transport else 0,
+            requests_by_method=dict(transport.counters.by_method) if transport else {},
+            retries=transport.counters.retries if transport else 0,
+            polls=poller.counters.polls if poller else 0,
+            sweeps=poller.counters.sweeps if poller else 0,
+            sweep_pages=poller.counters.sweep_pages if poller else 0,
+            reconciliations=self._submitter.reconciliations if self._submitter else 0,
+            events_dropped=self._events.dropped,
+        )
+
+
+def _checked_id(value: str) -> str:
+    text = str(value).strip()
+    if not text or "/" in text or "?" in text or "#" in text:
+        raise ValidationError("task_id", "must be a non-empty id without '/', '?' or '#'", value)
+    return text

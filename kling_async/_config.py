@@ -1,0 +1,69 @@
+"""Client settings: timeouts and capacity limits, plus the defaults every policy starts from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._policy import Backoff, PollPolicy, RetryPolicy
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and value <= 0:
+        raise ValueError(f"{attribute.name} must be > 0 or None, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Timeouts:
+    """Per-request network timeouts, in seconds (``None``: no limit).
+
+    ``connect`` bounds establishing the connection (a failure there provably sent nothing);
+    ``read`` bounds each wait for bytes of the reply; ``total`` bounds one whole try.
+    """
+
+    connect: float | None = attrs.field(default=10.0, validator=_positive)
+    read: float | None = attrs.field(default=60.0, validator=_positive)
+    total: float | None = attrs.field(default=None, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class Limits:
+    """Client-side capacity.
+
+    ``max_in_flight``: the most concurrency slots (Kling's per-account parallel-task limit; an
+    image task weighs ``n``, a video 1) the client will hold at once.  ``initial_in_flight`` is
+    where the adaptive limit starts (default: ``max_in_flight``); on a 1303 it shrinks to what
+    the server demonstrably accepts, then grows by one slot after each ``grow_after`` tasks that
+    end without a rejection in between.  ``max_requests`` bounds concurrent HTTP requests.
+    """
+
+    max_in_flight: int = attrs.field(default=20)
+    initial_in_flight: int | None = attrs.field(default=None)
+    min_in_flight: int = attrs.field(default=1)
+    grow_after: int | None = attrs.field(default=None)
+    max_requests: int = attrs.field(default=64)
+
+    @max_in_flight.validator
+    def _check_max(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise ValueError(f"max_in_flight must be >= 1, got {value!r}")
+
+    @max_requests.validator
+    def _check_requests(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise ValueError(f"max_requests must be >= 1, got {value!r}")
+
+
+#: Official global host (Singapore).  Gateways: ``https://<gateway>/kling``.
+DEFAULT_BASE_URL = "https://api-singapore.klingai.com"
+DEFAULT_TIMEOUTS = Timeouts()
+DEFAULT_LIMITS = Limits()
+DEFAULT_RETRY = RetryPolicy()
+DEFAULT_POLL = PollPolicy()
+DEFAULT_BACKOFF = Backoff()
+#: Environment variables read by ``KlingClient.from_env`` and the CLI.
+ENV_API_KEY = "KLING_API_KEY"
+ENV_ACCESS_KEY = "KLING_ACCESS_KEY"
+ENV_SECRET_KEY = "KLING_SECRET_KEY"
+ENV_BASE_URL = "KLING_BASE_URL"

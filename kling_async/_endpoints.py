@@ -1,0 +1,95 @@
+"""Endpoints are data: one row per create endpoint.
+
+Adding an endpoint is one row here plus one request class; nothing else repeats per endpoint.
+Endpoint names are the path after ``/v1/`` (``videos/omni-video``).  Paths are relative to the
+client's ``base_url``, which carries any gateway prefix (``https://gw.example/kling``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from ._errors import ValidationError
+from ._models.images import ImageGenerationRequest, OmniImageRequest
+from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
+from ._policy import JobKind, PollPolicy
+
+
+@attrs.frozen
+class Endpoint:
+    """One create endpoint: its name, request class, kind and default ``mode``."""
+
+    name: str
+    request_type: type[Any]
+    kind: JobKind
+    default_mode: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The create and list path, e.g. ``/v1/videos/omni-video``."""
+        return f"/v1/{self.name}"
+
+    def task_path(self, task_id: str) -> str:
+        """The single-task query path, e.g. ``/v1/videos/omni-video/{task_id}``."""
+        return f"/v1/{self.name}/{task_id}"
+
+    def weight(self, request: Any) -> int:
+        """Concurrency slots a task holds: an image task weighs ``n``, a video 1 (reference §6)."""
+        if self.kind == "image":
+            n = getattr(request, "n", None)
+            return int(n) if n else 1
+        return 1
+
+    def expected_duration(self, request: Any, policy: PollPolicy) -> float:
+        """The poll policy's estimate of how long this request's task runs, in seconds."""
+        if self.kind == "image":
+            return policy.expected_duration("image")
+        raw = getattr(request, "duration", None)
+        try:
+            seconds = float(raw) if raw is not None else 5.0
+        except (TypeError, ValueError):
+            seconds = 5.0
+        mode = getattr(request, "mode", None) or self.default_mode
+        return policy.expected_duration("video", seconds=seconds, pro=mode == "pro")
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    e.name: e
+    for e in (
+        Endpoint("images/generations", ImageGenerationRequest, "image"),
+        Endpoint("images/omni-image", OmniImageRequest, "image"),
+        Endpoint("videos/omni-video", OmniVideoRequest, "video", default_mode="pro"),
+        Endpoint("videos/text2video", TextToVideoRequest, "video", default_mode="std"),
+        Endpoint("videos/image2video", ImageToVideoRequest, "video", default_mode="std"),
+    )
+}
+
+_BY_TYPE: dict[type[Any], Endpoint] = {e.request_type: e for e in ENDPOINTS.values()}
+
+
+def endpoint_named(name: str) -> Endpoint:
+    """The endpoint row for a name such as ``videos/omni-video`` (a leading ``/v1/`` is allowed)."""
+    key = name.strip("/")
+    if key.startswith("v1/"):
+        key = key[3:]
+    try:
+        return ENDPOINTS[key]
+    except KeyError:
+        raise ValidationError(
+            "endpoint", f"must be one of {sorted(ENDPOINTS)}", name
+        ) from None
+
+
+def endpoint_for(request: Any) -> Endpoint:
+    """The endpoint row that serves a request object."""
+    try:
+        return _BY_TYPE[type(request)]
+    except KeyError:
+        raise ValidationError(
+            "request",
+            "must be one of the request classes "
+            + ", ".join(sorted(t.__name__ for t in _BY_TYPE)),
+            type(request).__name__,
+        ) from None

@@ -1,0 +1,278 @@
+"""The one exception tree of kling_async.
+
+::
+
+    KlingError
+    ├── ValidationError            (also ValueError)   bad input, raised before any I/O
+    ├── ConfigurationError         (also ValueError)   bad client settings (no key, insecure URL)
+    ├── ClientClosedError          (also RuntimeError) the client is not open
+    ├── TransportError                                 the network failed; nothing was understood
+    │   └── ResponseDecodeError                        a reply that is not a Kling envelope
+    ├── AmbiguousSubmissionError                       a create POST may or may not have created a task
+    ├── APIError                                       the server answered with a business code != 0
+    │   ├── AuthenticationError        1000-1004
+    │   ├── AccountError               1100-1102, 1304
+    │   │   └── PermissionDeniedError  1103
+    │   ├── InvalidRequestError        1200-1202
+    │   │   └── NotFoundError          1203 (and HTTP 404 without a code)
+    │   ├── ContentPolicyError         1300-1301
+    │   ├── RateLimitError             1302
+    │   ├── ConcurrencyLimitError      1303
+    │   └── ServerError                5000-5002 (and HTTP 5xx without a code)
+    └── TaskError
+        ├── TaskFailedError                            the task ended with task_status=failed
+        └── TaskTimeoutError           (also TimeoutError) the deadline passed before the task ended
+
+Errors are mapped by Kling business code first: HTTP 429 alone means five different things.
+No message or repr here ever carries a key, a secret or a token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._models.task import Task, TaskStatus
+
+
+class KlingError(Exception):
+    """Root of every error raised by kling_async."""
+
+
+class ValidationError(KlingError, ValueError):
+    """A request broke a documented rule; raised at construction, before any I/O.
+
+    ``field`` is the wire path of the offending field (``multi_prompt[2].duration``),
+    ``rule`` a short statement of the rule, ``value`` what was received.
+    """
+
+    def __init__(self, field: str, rule: str, value: Any = None, *, hint: str | None = None):
+        self.field = field
+        self.rule = rule
+        self.value = value
+        self.hint = hint
+        text = f"{field}: {rule} (got {_short_repr(value)})"
+        if hint:
+            text += f"; {hint}"
+        super().__init__(text)
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_validation_error, (self.field, self.rule, self.value, self.hint))
+
+
+def _rebuild_validation_error(field: str, rule: str, value: Any, hint: str | None) -> Any:
+    return ValidationError(field, rule, value, hint=hint)
+
+
+class ConfigurationError(KlingError, ValueError):
+    """The client was configured in a way that cannot work (no credentials, insecure URL...)."""
+
+
+class ClientClosedError(KlingError, RuntimeError):
+    """The client is not open: use ``async with KlingClient(...)`` (or it was closed)."""
+
+
+class TransportError(KlingError):
+    """The request did not get a usable answer (connection, timeout, unreadable reply)."""
+
+
+class ResponseDecodeError(TransportError):
+    """The server replied, but not with a Kling JSON envelope."""
+
+    def __init__(self, message: str, *, http_status: int | None = None):
+        self.http_status = http_status
+        super().__init__(message)
+
+
+class AmbiguousSubmissionError(KlingError):
+    """A create POST failed after it may have reached the server: the task MAY exist.
+
+    Do not re-submit blindly (that can pay twice): look the task up by ``external_task_id``
+    first. ``KlingClient.submit`` does this for you.
+    """
+
+    def __init__(self, endpoint: str, external_task_id: str | None, cause: BaseException):
+        self.endpoint = endpoint
+        self.external_task_id = external_task_id
+        self.cause = cause
+        how = (
+            f"look it up by external_task_id={external_task_id!r} before re-submitting"
+            if external_task_id
+            else "it had no external_task_id, so list recent tasks before re-submitting"
+        )
+        super().__init__(
+            f"create {endpoint}: the task may exist ({type(cause).__name__}: {cause}); {how}"
+        )
+
+
+class APIError(KlingError):
+    """The server answered with a non-zero business code (or an error HTTP status)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        code: int | None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ):
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        super().__init__(
+            f"HTTP {http_status} code {code}: {message}"
+            + (f" (request_id={request_id})" if request_id else "")
+        )
+
+    def __reduce__(self) -> Any:
+        return (
+            _rebuild_api_error,
+            (type(self), self.message, self.http_status, self.code, self.request_id,
+             self.retry_after),
+        )
+
+
+def _rebuild_api_error(
+    cls: type[APIError], message: str, http_status: int | None, code: int | None,
+    request_id: str | None, retry_after: float | None,
+) -> APIError:
+    return cls(message, http_status=http_status, code=code, request_id=request_id,
+               retry_after=retry_after)
+
+
+class AuthenticationError(APIError):
+    """1000-1004: the key or token was missing, invalid, not yet valid or expired."""
+
+
+class AccountError(APIError):
+    """1100-1102 and 1304: account exception, arrears, resource pack used up, IP whitelist."""
+
+
+class PermissionDeniedError(AccountError):
+    """1103: the account may not use this endpoint or model."""
+
+
+class InvalidRequestError(APIError):
+    """1200-1202: the server rejected the request's parameters or method."""
+
+
+class NotFoundError(InvalidRequestError):
+    """1203 (or HTTP 404 with no code): the resource, task or model does not exist."""
+
+
+class ContentPolicyError(APIError):
+    """1300-1301: a platform or content-safety policy was triggered."""
+
+
+class RateLimitError(APIError):
+    """1302: requests too fast; retried with backoff, honouring ``Retry-After``."""
+
+
+class ConcurrencyLimitError(APIError):
+    """1303: the account's parallel-task limit is reached; wait for a slot to free."""
+
+
+class ServerError(APIError):
+    """5000-5002 or an HTTP 5xx: the server failed; GETs are retried."""
+
+
+class TaskError(KlingError):
+    """A task ended badly or not in time."""
+
+
+class TaskFailedError(TaskError):
+    """The task ended with ``task_status=failed``; ``reason`` is the server's task_status_msg."""
+
+    def __init__(self, task: Task, endpoint: str | None = None):
+        self.task = task
+        self.endpoint = endpoint
+        self.task_id = task.task_id
+        self.reason = task.status_msg or ""
+        where = f"{endpoint} " if endpoint else ""
+        super().__init__(
+            f"{where}task {task.task_id} failed: {self.reason or '(no reason given)'}"
+        )
+
+
+class TaskTimeoutError(TaskError, TimeoutError):
+    """The deadline passed before the task ended.
+
+    ``stalled_in`` says where it stalled (``submitted`` = still queued, ``processing`` = running,
+    ``None`` = never accepted); ``history`` is the (status, seconds since submit) trail seen.
+    """
+
+    def __init__(
+        self,
+        task_id: str | None,
+        timeout: float,
+        stalled_in: TaskStatus | None,
+        history: Sequence[tuple[TaskStatus, float]] = (),
+    ):
+        self.task_id = task_id
+        self.timeout = timeout
+        self.stalled_in = stalled_in
+        self.history = tuple(history)
+        where = (
+            "never accepted by the server"
+            if stalled_in is None
+            else f"stalled while {stalled_in.value}"
+            + (" (still queued)" if stalled_in.value == "submitted" else "")
+        )
+        trail = ", ".join(f"{s.value}@{t:.1f}s" for s, t in self.history) or "none"
+        super().__init__(
+            f"task {task_id or '(unsubmitted)'} did not finish within {timeout:g}s: "
+            f"{where}; status history: {trail}. The task is still tracked; Kling has no "
+            "remote cancel."
+        )
+
+
+# (family lower bound, upper bound inclusive) -> class.  Codes are looked up before HTTP status.
+_CODE_FAMILIES: tuple[tuple[int, int, type[APIError]], ...] = (
+    (1000, 1004, AuthenticationError),
+    (1100, 1102, AccountError),
+    (1103, 1103, PermissionDeniedError),
+    (1200, 1202, InvalidRequestError),
+    (1203, 1203, NotFoundError),
+    (1300, 1301, ContentPolicyError),
+    (1302, 1302, RateLimitError),
+    (1303, 1303, ConcurrencyLimitError),
+    (1304, 1304, AccountError),
+    (5000, 5002, ServerError),
+)
+
+# Fallback when the body carries no usable code.
+_HTTP_FAMILIES: dict[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+#: Business codes that the official advice says to retry with backoff.
+RETRYABLE_CODES = frozenset({1302, 1303, 5000, 5001, 5002})
+
+
+def error_class(http_status: int | None, code: int | None) -> type[APIError]:
+    """The exception class for an (HTTP status, business code) pair: code first, then status."""
+    if code is not None:
+        for low, high, cls in _CODE_FAMILIES:
+            if low <= code <= high:
+                return cls
+        if 5000 <= code <= 5999:
+            return ServerError
+    if http_status is not None:
+        if http_status in _HTTP_FAMILIES and (code is None or code == 0):
+            return _HTTP_FAMILIES[http_status]
+        if http_status >= 500:
+            return ServerError
+    return APIError
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

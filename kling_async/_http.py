@@ -1,0 +1,269 @@
+"""The only module that speaks aiohttp: one request function, envelope decoding, one retry loop.
+
+Retry rules (driven by a frozen ``RetryPolicy``):
+
+- GET: retried on network errors, unreadable replies, HTTP 5xx / codes 5000-5002, 1302 and a
+  bare 429, at most ``max_attempts`` tries, waiting ``RetryPolicy.delay`` (``Retry-After``
+  honoured up to its cap).
+- Create POST: retried only when it provably created nothing: the connection was never
+  established, or the server answered 1302/1303 (``retry_codes`` narrows this set; the
+  orchestrator takes 1303 itself).  A failure after the request may have been sent (timeout,
+  reset, 5xx, unreadable body) raises ``AmbiguousSubmissionError``: the task may exist.
+- 1003/1004 (token not yet valid / expired): the JWT is re-minted and the call retried once.
+
+Nothing here logs or raises a header value, so no key or token can leak.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+
+from ._auth import Auth
+from ._config import Timeouts
+from ._errors import (
+    AmbiguousSubmissionError,
+    APIError,
+    KlingError,
+    ResponseDecodeError,
+    TransportError,
+    error_class,
+)
+from ._policy import RetryPolicy
+
+log = logging.getLogger("kling_async")
+
+_GET_RETRY_CODES = frozenset({1302, 5000, 5001, 5002})
+CREATE_RETRY_CODES = frozenset({1302, 1303})
+_REAUTH_CODES = frozenset({1003, 1004})
+
+
+@attrs.frozen
+class RetryNotice:
+    """What the retry loop tells its observer before it sleeps and tries again."""
+
+    method: str
+    path: str
+    attempt: int
+    delay: float
+    reason: str
+    code: int | None = None
+    http_status: int | None = None
+    retry_after: float | None = None
+
+
+@attrs.define
+class TransportCounters:
+    """Plain counters the client snapshots into ``statistics()``."""
+
+    requests: int = 0
+    retries: int = 0
+    failures: int = 0
+    by_method: dict[str, int] = attrs.field(factory=dict)
+
+
+class _NothingSent(Exception):
+    """Internal: the connection was never established, so the request provably sent nothing."""
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return max(0.0, seconds)
+
+
+def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, APIError | None]:
+    """Decode an envelope: (data, None) on success, (None, error) on a Kling error reply."""
+    try:
+        envelope = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        if status >= 500 or status == 429 or status == 404 or status in (401, 403):
+            cls = error_class(status, None)
+            return None, cls(f"HTTP {status} without a JSON body", http_status=status, code=None,
+                             retry_after=parse_retry_after(headers.get("Retry-After")))
+        raise ResponseDecodeError(
+            f"HTTP {status}: reply is not JSON ({len(raw)} bytes)", http_status=status
+        ) from None
+    if not isinstance(envelope, dict):
+        raise ResponseDecodeError(f"HTTP {status}: reply is not a JSON object", http_status=status)
+    raw_code = envelope.get("code")
+    code: int | None
+    if raw_code is None:
+        code = None
+    elif isinstance(raw_code, str) and raw_code.strip().lower() == "success":
+        code = 0
+    else:
+        try:
+            code = int(raw_code)
+        except (TypeError, ValueError):
+            raise ResponseDecodeError(
+                f"HTTP {status}: envelope code {raw_code!r} is not a number", http_status=status
+            ) from None
+    if 200 <= status < 300 and code in (0, None):
+        if "data" in envelope:
+            return envelope["data"], None
+        if "task_id" in envelope:  # a flat gateway reply: {code: 0, message, task_id}
+            return envelope, None
+        raise ResponseDecodeError(f"HTTP {status}: envelope has no data", http_status=status)
+    message = envelope.get("message") or envelope.get("msg") or ""
+    request_id = envelope.get("request_id")
+    cls = error_class(status, code)
+    return None, cls(
+        str(message),
+        http_status=status,
+        code=code,
+        request_id=str(request_id) if request_id is not None else None,
+        retry_after=parse_retry_after(headers.get("Retry-After")),
+    )
+
+
+class Transport:
+    """Sends requests to one base URL with one auth, one session and the one retry loop."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        auth: Auth,
+        *,
+        retry: RetryPolicy,
+        timeouts: Timeouts,
+        max_requests: int,
+        sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+        rand: Callable[[], float] = random.random,
+        on_retry: Callable[[RetryNotice], None] | None = None,
+    ):
+        self._session = session
+        self._base = base_url.rstrip("/")
+        self._auth = auth
+        self.retry = retry
+        self._timeout = aiohttp.ClientTimeout(
+            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+        )
+        self._slots = anyio.Semaphore(max_requests)
+        self._sleep = sleep
+        self._rand = rand
+        self._on_retry = on_retry
+        self.counters = TransportCounters()
+
+    async def _send(
+        self, method: str, path: str, params: Mapping[str, str] | None, body: Any
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        headers = {"Authorization": self._auth.authorization(), "Accept": "application/json"}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+        counters = self.counters
+        counters.requests += 1
+        counters.by_method[method] = counters.by_method.get(method, 0) + 1
+        async with self._slots:
+            try:
+                async with self._session.request(
+                    method, self._base + path, params=params, data=data, headers=headers,
+                    timeout=self._timeout, allow_redirects=False,
+                ) as resp:
+                    raw = await resp.read()
+                    return resp.status, raw, resp.headers
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        create: str | None = None,
+        external_task_id: str | None = None,
+        retry_codes: frozenset[int] | None = None,
+    ) -> Any:
+        """One logical call with retries; returns the envelope's ``data``.
+
+        ``create`` names the endpoint when this is a create POST (switching on the create-safe
+        rules above); ``external_task_id`` is carried into ``AmbiguousSubmissionError``.
+        """
+        codes = retry_codes if retry_codes is not None else (
+            CREATE_RETRY_CODES if create else _GET_RETRY_CODES
+        )
+        policy = self.retry
+        attempt = 0
+        reauthed = False
+        while True:
+            error: KlingError
+            retryable: bool
+            code: int | None = None
+            status: int | None = None
+            retry_after: float | None = None
+            try:
+                status, raw, headers = await self._send(method, path, params, body)
+                data, api_error = _decode(status, raw, headers)
+                if api_error is None:
+                    return data
+                error, code, retry_after = api_error, api_error.code, api_error.retry_after
+                if code in _REAUTH_CODES and not reauthed and self._auth.invalidate():
+                    reauthed = True
+                    continue
+                if create:
+                    if status >= 500 or (code is not None and 5000 <= code <= 5999):
+                        raise AmbiguousSubmissionError(create, external_task_id, api_error)
+                    retryable = code in codes
+                else:
+                    retryable = (
+                        code in codes
+                        or (code is None and (status >= 500 or status == 429))
+                    )
+            except _NothingSent as exc:
+                error = TransportError(f"{method} {path}: connection failed: {exc}")
+                error.__cause__ = exc.__cause__
+                retryable = True
+            except ResponseDecodeError as exc:
+                if create:
+                    raise AmbiguousSubmissionError(create, external_task_id, exc) from exc
+                error, retryable = exc, True
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                if create:
+                    raise AmbiguousSubmissionError(
+                        create, external_task_id, TransportError(f"{type(exc).__name__}: {exc}")
+                    ) from exc
+                error = TransportError(f"{method} {path}: {type(exc).__name__}: {exc}")
+                error.__cause__ = exc
+                retryable = True
+            if not retryable or attempt + 1 >= policy.max_attempts:
+                self.counters.failures += 1
+                raise error
+            delay = policy.delay(attempt, rand=self._rand(), retry_after=retry_after, code=code)
+            self.counters.retries += 1
+            reason = type(error).__name__ if code is None else f"code {code}"
+            log.debug("retrying %s %s in %.2fs after %s (attempt %d)", method, path, delay,
+                      reason, attempt + 1)
+            if self._on_retry is not None:
+                self._on_retry(RetryNotice(method, path, attempt + 1, delay, reason, code,
+                                           status, retry_after))
+            await self._sleep(delay)
+            attempt += 1
+
+    async def stream(self, url: str) -> aiohttp.ClientResponse:
+        """Open a GET on an absolute URL (result downloads); the caller closes the response."""
+        resp = await self._session.get(url, timeout=self._timeout, allow_redirects=True)
+        return resp

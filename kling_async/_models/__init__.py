@@ -1,0 +1,1 @@
+"""Request classes (validated at construction) and task results."""

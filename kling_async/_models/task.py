@@ -1,0 +1,98 @@
+"""Task results as the SDK hands them out: ``Task``, ``TaskStatus``, ``Image``, ``Video``, ``Audio``.
+
+Plain frozen values; parsing from the wire (lenient about extras and numbers-as-strings) lives
+in ``kling_async._wire.parse_task``.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class TaskStatus(str, enum.Enum):
+    """Server-side task status.  Note Kling spells success ``succeed``."""
+
+    SUBMITTED = "submitted"
+    PROCESSING = "processing"
+    SUCCEED = "succeed"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is TaskStatus.SUCCEED or self is TaskStatus.FAILED
+
+
+@attrs.frozen(kw_only=True)
+class Image:
+    """One generated image: ``task_result.images[]``."""
+
+    index: int
+    url: str
+    watermark_url: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Video:
+    """One generated video: ``task_result.videos[]``; ``duration`` in seconds."""
+
+    id: str
+    url: str
+    duration: float | None = None
+    watermark_url: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Audio:
+    """One generated audio track (audio tasks): ``task_result.audios[]``."""
+
+    id: str
+    url_mp3: str | None = None
+    url_wav: str | None = None
+    duration_mp3: float | None = None
+    duration_wav: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ParentVideo:
+    """``task_info.parent_video`` of extend and video-to-audio tasks."""
+
+    id: str | None = None
+    url: str | None = None
+    duration: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Task:
+    """A Kling task as last seen by the SDK.
+
+    ``created_at``/``updated_at`` are milliseconds since the epoch, as Kling sends them;
+    ``final_unit_deduction`` is kept as the string Kling sends (units deducted).
+    Result URLs expire after 30 days: download what you need.
+    """
+
+    task_id: str
+    status: TaskStatus
+    status_msg: str | None = None
+    external_task_id: str | None = None
+    images: tuple[Image, ...] = ()
+    videos: tuple[Video, ...] = ()
+    audios: tuple[Audio, ...] = ()
+    parent_video: ParentVideo | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    final_unit_deduction: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status.is_terminal
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Every result URL (images, then videos, then audio), without watermark variants."""
+        found: list[str] = [i.url for i in self.images]
+        found.extend(v.url for v in self.videos)
+        for a in self.audios:
+            found.extend(u for u in (a.url_mp3, a.url_wav) if u)
+        return tuple(found)

@@ -1,0 +1,302 @@
+"""One poll loop per client, resolving every registered ``Job``.
+
+A min-heap orders jobs by their next poll time (stale entries are skipped lazily, so
+rescheduling is O(log N) and nothing scans all jobs).  The loop sleeps until the earliest due
+time or until a newly scheduled job is due sooner, then polls the due jobs:
+
+- one ``GET <path>/<task_id>`` per job, normally;
+- when an endpoint has ``PollPolicy.bulk_threshold`` or more tasks in flight, one sweep of the
+  list endpoint (``pageSize`` up to 500) refreshes them all, at most every ``min_interval``;
+  due jobs the sweep did not see get single GETs, and a server that does not support listing
+  (404 / 1202 / 1203) is remembered and polled per task from then on.
+
+Every observed status goes through ``observe()``: events, history, capacity release on the end,
+the next poll time from the job's ``PollPolicy``, and the deadline.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+
+from ._capacity import AdaptiveCapacity
+from ._endpoints import ENDPOINTS
+from ._errors import (
+    InvalidRequestError,
+    KlingError,
+    NotFoundError,
+    ResponseDecodeError,
+    TaskFailedError,
+    TaskTimeoutError,
+)
+from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
+from ._http import Transport
+from ._models.task import Task, TaskStatus
+from ._policy import PollPolicy
+from ._registry import Job, JobState, TaskRegistry, state_for
+from ._wire import parse_task
+
+log = logging.getLogger("kling_async")
+
+_NOT_FOUND_LIMIT = 3
+
+
+@attrs.define
+class PollCounters:
+    polls: int = 0
+    sweeps: int = 0
+    sweep_pages: int = 0
+    poll_errors: int = 0
+
+
+@attrs.define
+class _Sweep:
+    last: float = float("-inf")
+    running: bool = False
+    supported: bool = True
+
+
+class Poller:
+    """The shared poller: ``track()`` a job once it is accepted, ``run()`` in the task group."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        registry: TaskRegistry,
+        capacity: AdaptiveCapacity,
+        events: EventHub,
+        policy: PollPolicy,
+        clock: Callable[[], float],
+        rand: Callable[[], float],
+    ):
+        self._transport = transport
+        self._registry = registry
+        self._capacity = capacity
+        self._events = events
+        self.policy = policy
+        self._clock = clock
+        self._rand = rand
+        self._heap: list[tuple[float, int, Job]] = []
+        self._due: dict[int, float] = {}  # id(job) -> its current due time
+        self._policies: dict[int, PollPolicy] = {}
+        self._not_found: dict[int, int] = {}
+        self._seq = itertools.count()
+        self._wakeup = anyio.Event()
+        self._wake_at = float("inf")
+        self._sweeps = {name: _Sweep() for name in ENDPOINTS}
+        self.counters = PollCounters()
+        self._tg: anyio.abc.TaskGroup | None = None
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def policy_for(self, job: Job) -> PollPolicy:
+        return self._policies.get(id(job), self.policy)
+
+    def track(self, job: Job, policy: PollPolicy | None = None, *, first: float | None = None
+              ) -> None:
+        """Start polling an accepted job: first poll after the policy's first delay."""
+        if policy is not None and policy is not self.policy:
+            self._policies[id(job)] = policy
+        pol = policy or self.policy
+        delay = pol.first_delay(job.expected) if first is None else first
+        self._schedule(job, self._clock() + delay)
+
+    def poke(self, job: Job) -> None:
+        """Poll this job as soon as possible (e.g. a callback said its status changed)."""
+        if not job.done() and job.task_id is not None:
+            self._schedule(job, self._clock())
+
+    def _schedule(self, job: Job, due: float) -> None:
+        self._due[id(job)] = due
+        heapq.heappush(self._heap, (due, next(self._seq), job))
+        if due < self._wake_at:
+            self._wakeup.set()
+
+    def _forget(self, job: Job) -> None:
+        key = id(job)
+        self._due.pop(key, None)
+        self._policies.pop(key, None)
+        self._not_found.pop(key, None)
+
+    @property
+    def scheduled(self) -> int:
+        return len(self._due)
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            heap = self._heap
+            while True:
+                now = self._clock()
+                due_jobs: list[Job] = []
+                while heap and heap[0][0] <= now:
+                    due, _, job = heapq.heappop(heap)
+                    if self._due.get(id(job)) != due or job.done():
+                        continue
+                    del self._due[id(job)]
+                    due_jobs.append(job)
+                if due_jobs:
+                    self._dispatch(due_jobs, tg, now)
+                self._wakeup = anyio.Event()
+                self._wake_at = heap[0][0] if heap else float("inf")
+                wait = self._wake_at - now if heap else None
+                with anyio.move_on_after(wait):
+                    await self._wakeup.wait()
+
+    def _dispatch(self, jobs: list[Job], tg: anyio.abc.TaskGroup, now: float) -> None:
+        by_endpoint: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_endpoint.setdefault(job.endpoint, []).append(job)
+        in_flight = self._registry.in_flight_by_endpoint
+        for name, group in by_endpoint.items():
+            sweep = self._sweeps[name]
+            threshold = self.policy.bulk_threshold
+            if sweep.supported and threshold > 0 and in_flight[name] >= threshold:
+                ready_at = sweep.last + self.policy.min_interval
+                if sweep.running or ready_at > now:
+                    later = max(ready_at, now + self.policy.min_interval / 4)
+                    for job in group:
+                        self._schedule(job, later)
+                    continue
+                sweep.running = True
+                sweep.last = now
+                tg.start_soon(self._sweep, name, group)
+            else:
+                for job in group:
+                    tg.start_soon(self._poll_one, job)
+
+    async def _poll_one(self, job: Job) -> None:
+        assert job.task_id is not None
+        endpoint = ENDPOINTS[job.endpoint]
+        self.counters.polls += 1
+        job.polls += 1
+        try:
+            data = await self._transport.call("GET", endpoint.task_path(job.task_id))
+            task = parse_task(data)
+        except KlingError as exc:
+            self._poll_failed(job, exc)
+            return
+        self._not_found.pop(id(job), None)
+        self.observe(job, task)
+
+    async def _sweep(self, name: str, due_jobs: list[Job]) -> None:
+        endpoint = ENDPOINTS[name]
+        state = self._sweeps[name]
+        policy = self.policy
+        registry = self._registry
+        seen: set[int] = set()
+        try:
+            wanted = registry.in_flight_by_endpoint[name]
+            for page in range(1, policy.bulk_max_pages + 1):
+                self.counters.sweep_pages += 1
+                data = await self._transport.call(
+                    "GET", endpoint.path,
+                    params={"pageNum": str(page), "pageSize": str(policy.bulk_page_size)},
+                )
+                if not isinstance(data, list):
+                    raise ResponseDecodeError("list reply data is not an array")
+                for item in data:
+                    try:
+                        task = parse_task(item)
+                    except KlingError:
+                        continue
+                    job = registry.get(task.task_id)
+                    if job is None or job.done() or job.endpoint != name:
+                        continue
+                    seen.add(id(job))
+                    self.observe(job, task)
+                if len(data) < policy.bulk_page_size or len(seen) >= wanted:
+                    break
+            self.counters.sweeps += 1
+        except (NotFoundError, InvalidRequestError) as exc:
+            state.supported = False
+            log.info("listing %s is not supported (%s); polling tasks one by one", name, exc)
+        except KlingError as exc:
+            log.debug("sweep of %s failed (%s); polling due tasks one by one", name, exc)
+        finally:
+            state.running = False
+        for job in due_jobs:
+            if id(job) not in seen and not job.done():
+                await self._poll_one(job)
+
+    # -- applying what was seen ---------------------------------------------------------------
+    def observe(self, job: Job, task: Task) -> None:
+        """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time."""
+        if job.done():
+            return
+        now = self._clock()
+        age = now - (job.accepted_at if job.accepted_at is not None else now)
+        old = job.task.status if job.task is not None else None
+        job.task = task
+        status = task.status
+        events = self._events
+        if status is not old:
+            job.history.append((status, age))
+            if events.active:
+                events.emit(StatusChanged(now, job=job, task_id=task.task_id, old=old, new=status))
+        if status.is_terminal:
+            self._end(job, task)
+            return
+        self._registry.set_state(job, state_for(status))
+        policy = self.policy_for(job)
+        if policy.deadline is not None and age >= policy.deadline:
+            self.fail(job, TaskTimeoutError(job.task_id, policy.deadline, status, job.history))
+            return
+        self._schedule(job, now + policy.interval(age, rand=self._rand()))
+
+    def _end(self, job: Job, task: Task) -> None:
+        self._forget(job)
+        self._capacity.release(job.weight, clean=True)
+        now = self._clock()
+        if task.status is TaskStatus.SUCCEED:
+            self._registry.finish(job, JobState.SUCCEEDED, task=task)
+            if self._events.active:
+                self._events.emit(JobSucceeded(now, job=job, task=task))
+        else:
+            error = TaskFailedError(task, job.endpoint)
+            self._registry.finish(job, JobState.FAILED, task=task, error=error)
+            if self._events.active:
+                self._events.emit(JobFailed(now, job=job, error=error))
+
+    def fail(self, job: Job, error: KlingError, *, holds_slot: bool = True) -> None:
+        """End a job with ``error`` (deadline passed, or its task cannot be found)."""
+        if job.done():
+            return
+        self._forget(job)
+        if holds_slot and job.task_id is not None:
+            self._capacity.release(job.weight, clean=False)
+        self._registry.finish(job, JobState.FAILED, error=error)
+        self._events.emit(JobFailed(self._clock(), job=job, error=error))
+
+    def _poll_failed(self, job: Job, exc: KlingError) -> None:
+        self.counters.poll_errors += 1
+        key = id(job)
+        if isinstance(exc, NotFoundError):
+            misses = self._not_found.get(key, 0) + 1
+            self._not_found[key] = misses
+            if misses >= _NOT_FOUND_LIMIT:
+                self.fail(job, exc)
+                return
+        now = self._clock()
+        age = now - (job.accepted_at or now)
+        policy = self.policy_for(job)
+        if policy.deadline is not None and age >= policy.deadline:
+            error = TaskTimeoutError(job.task_id, policy.deadline, job.task_status, job.history)
+            error.__cause__ = exc
+            self.fail(job, error)
+            return
+        log.debug("poll of %s failed (%s); retrying later", job.task_id, exc)
+        self._schedule(job, now + policy.interval(age, rand=self._rand()))
+
+    def close(self, jobs: Any) -> None:
+        """Wake the waiters of every unfinished job (the client is closing)."""
+        for job in jobs:
+            job._close()

@@ -1,0 +1,258 @@
+"""Job handles and the in-memory ``TaskRegistry``; nothing here awaits the network.
+
+The registry finds a job by ``task_id`` or ``external_task_id`` in O(1) and keeps counts by
+state (and in-flight counts by endpoint) up to date on every transition, so no request or poll
+ever scans all jobs.  A finished job keeps a compact record: its last ``Task``, its error, and
+its status history; the poll schedule and waiters are dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from ._errors import ClientClosedError, KlingError, TaskTimeoutError, ValidationError
+from ._models.task import Task, TaskStatus
+
+
+class JobState(str, enum.Enum):
+    """Where a job is, client-side.  ``status`` of a ``Job``."""
+
+    PENDING = "pending"  # created, submission not started
+    WAITING = "waiting_for_capacity"  # queued until slots free under the adaptive limit
+    SUBMITTING = "submitting"  # the create POST (or its reconciliation) is under way
+    SUBMITTED = "submitted"  # accepted; server status submitted (queued)
+    PROCESSING = "processing"  # server status processing
+    SUCCEEDED = "succeeded"  # server status succeed
+    FAILED = "failed"  # task failed, timed out, or could not be submitted
+
+    @property
+    def is_terminal(self) -> bool:
+        return self is JobState.SUCCEEDED or self is JobState.FAILED
+
+
+_FROM_STATUS = {
+    TaskStatus.SUBMITTED: JobState.SUBMITTED,
+    TaskStatus.PROCESSING: JobState.PROCESSING,
+    TaskStatus.SUCCEED: JobState.SUCCEEDED,
+    TaskStatus.FAILED: JobState.FAILED,
+}
+
+
+def state_for(status: TaskStatus) -> JobState:
+    return _FROM_STATUS[status]
+
+
+class Job:
+    """The client-side handle of one submitted (or to-be-submitted) request.
+
+    ``result()`` waits for the shared poller to resolve it.  Cancelling or timing out a waiter
+    never loses the job: it stays tracked and polled.  Kling has no remote cancel, so there is
+    no ``cancel()``.
+    """
+
+    __slots__ = (
+        "endpoint", "request", "task_id", "external_task_id", "_state", "task", "error",
+        "history", "accepted_at", "weight", "expected", "polls", "_done", "_accepted",
+        "_callbacks", "_registry", "_closed", "__weakref__",
+    )
+
+    def __init__(
+        self, endpoint: str, request: Any, external_task_id: str | None, *, weight: int = 1,
+        expected: float = 0.0,
+    ):
+        self.endpoint = endpoint
+        self.request = request
+        self.task_id: str | None = None
+        self.external_task_id = external_task_id
+        self._state = JobState.PENDING
+        self.task: Task | None = None
+        self.error: BaseException | None = None
+        #: (server status, seconds since acceptance) each time the status changed.
+        self.history: list[tuple[TaskStatus, float]] = []
+        self.accepted_at: float | None = None
+        self.weight = weight
+        self.expected = expected
+        self.polls = 0
+        self._done: anyio.Event | None = None
+        self._accepted: anyio.Event | None = None
+        self._callbacks: list[Callable[[Job], Any]] | None = None
+        self._registry: TaskRegistry | None = None
+        self._closed = False
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def status(self) -> JobState:
+        return self._state
+
+    @property
+    def task_status(self) -> TaskStatus | None:
+        """The last server-side status seen, or None before acceptance."""
+        return self.task.status if self.task is not None else None
+
+    def done(self) -> bool:
+        return self._state.is_terminal
+
+    def __repr__(self) -> str:
+        return (
+            f"<Job {self.endpoint} task_id={self.task_id} "
+            f"external_task_id={self.external_task_id} status={self._state.value}>"
+        )
+
+    # -- waiting ------------------------------------------------------------------------------
+    async def result(self, timeout: float | None = None) -> Task:
+        """The finished ``Task``.
+
+        Raises ``TaskFailedError`` (the server's reason), ``TaskTimeoutError`` (the job's
+        deadline, or this wait's ``timeout``, passed; says where it stalled, with the status
+        history), the submission's error, or ``ClientClosedError``.
+        """
+        if not self.done():
+            if self._closed:
+                raise self._closed_error()
+            if self._done is None:
+                self._done = anyio.Event()
+            with anyio.move_on_after(timeout) as scope:
+                await self._done.wait()
+            if scope.cancelled_caught and not self.done():
+                raise TaskTimeoutError(self.task_id, timeout or 0.0, self.task_status,
+                                       self.history)
+            if not self.done():
+                raise self._closed_error()
+        if self.error is not None:
+            raise self.error
+        assert self.task is not None
+        return self.task
+
+    async def wait_submitted(self, timeout: float | None = None) -> Job:
+        """Wait until the server accepted the task (or the job ended); returns the job."""
+        if self.task_id is None and not self.done():
+            if self._closed:
+                raise self._closed_error()
+            if self._accepted is None:
+                self._accepted = anyio.Event()
+            with anyio.fail_after(timeout):
+                await self._accepted.wait()
+        return self
+
+    def add_done_callback(self, callback: Callable[[Job], Any]) -> None:
+        """Call ``callback(job)`` once the job ends (at once if it already has)."""
+        if self.done():
+            callback(self)
+            return
+        if self._callbacks is None:
+            self._callbacks = []
+        self._callbacks.append(callback)
+
+    def _closed_error(self) -> ClientClosedError:
+        where = (
+            f"task {self.task_id} may still be running on the server; re-attach with "
+            f"client.attach({self.endpoint!r}, task_id={self.task_id!r})"
+            if self.task_id
+            else "it was never accepted by the server"
+        )
+        return ClientClosedError(f"the client closed before this job ended: {where}")
+
+    # -- transitions (called by the client, poller and registry only) ------------------------
+    def _wake_accepted(self) -> None:
+        if self._accepted is not None:
+            self._accepted.set()
+            self._accepted = None
+
+    def _finish(self) -> None:
+        self._wake_accepted()
+        if self._done is not None:
+            self._done.set()
+            self._done = None
+        callbacks, self._callbacks = self._callbacks, None
+        for callback in callbacks or ():
+            callback(self)
+
+    def _close(self) -> None:
+        """The client closed: wake every waiter (they raise ``ClientClosedError``)."""
+        self._closed = True
+        self._wake_accepted()
+        if self._done is not None:
+            self._done.set()
+            self._done = None
+
+
+class TaskRegistry:
+    """Every job of one client, indexed by task_id and external_task_id, with live counts."""
+
+    def __init__(self) -> None:
+        self._by_task_id: dict[str, Job] = {}
+        self._by_external_id: dict[str, Job] = {}
+        self.counts: Counter[JobState] = Counter()
+        self.in_flight_by_endpoint: Counter[str] = Counter()
+        self.total = 0
+
+    def add(self, job: Job) -> None:
+        ext = job.external_task_id
+        if ext is not None:
+            existing = self._by_external_id.get(ext)
+            if existing is not None:
+                raise ValidationError(
+                    "external_task_id", "must be unique: it is already tracked by this client",
+                    ext, hint=f"existing job: {existing!r}",
+                )
+            self._by_external_id[ext] = job
+        job._registry = self
+        self.counts[job.status] += 1
+        self.total += 1
+
+    def get(self, task_id: str) -> Job | None:
+        return self._by_task_id.get(task_id)
+
+    def get_by_external_id(self, external_task_id: str) -> Job | None:
+        return self._by_external_id.get(external_task_id)
+
+    def unfinished(self) -> list[Job]:
+        """Every job not yet ended (O(N): only for closing)."""
+        seen: dict[int, Job] = {}
+        for index in (self._by_external_id, self._by_task_id):
+            for job in index.values():
+                if not job.done():
+                    seen[id(job)] = job
+        return list(seen.values())
+
+    def set_state(self, job: Job, state: JobState) -> None:
+        old = job._state
+        if old is state:
+            return
+        counts = self.counts
+        counts[old] -= 1
+        counts[state] += 1
+        if job.task_id is not None:
+            was = old in (JobState.SUBMITTED, JobState.PROCESSING)
+            now = state in (JobState.SUBMITTED, JobState.PROCESSING)
+            if was != now:
+                self.in_flight_by_endpoint[job.endpoint] += 1 if now else -1
+        job._state = state
+
+    def accept(self, job: Job, task: Task, now: float) -> None:
+        """Bind the server's task to the job; the job is now in flight."""
+        job.task_id = task.task_id
+        if task.external_task_id and job.external_task_id is None:
+            job.external_task_id = task.external_task_id
+            self._by_external_id.setdefault(task.external_task_id, job)
+        self._by_task_id[task.task_id] = job
+        job.accepted_at = now
+        job.task = task
+        job.history.append((task.status, 0.0))
+        # Enter the in-flight count through set_state from a pre-flight state.
+        self.set_state(job, state_for(task.status) if not task.status.is_terminal
+                       else JobState.SUBMITTED)
+        job._wake_accepted()
+
+    def finish(self, job: Job, state: JobState, *, task: Task | None = None,
+               error: KlingError | None = None) -> None:
+        if task is not None:
+            job.task = task
+        job.error = error
+        self.set_state(job, state)
+        job._finish()

@@ -1,0 +1,196 @@
+"""Exactly-once submission: one job's create POST, under the capacity limit, reconciled.
+
+For each job:
+
+1. wait (FIFO, visibly: ``WaitingForCapacity``) for ``weight`` slots under the adaptive limit;
+2. POST with the job's ``external_task_id`` (the user's, or a generated one), the same on every
+   attempt; the transport retries only what provably created nothing (connect failures, 1302);
+3. on 1303: give the slots back, shrink the limit, back off (>= 1 s) and wait again;
+4. on an ambiguous failure (timeout/reset after sending, 5xx, unreadable reply): look the task
+   up by ``external_task_id``; found -> it exists, track it; not found -> nothing was created,
+   post again;
+5. on a 1201 after an ambiguity (or for a user-chosen id): look it up; a duplicate-id rejection
+   means "it exists: fetch it";
+6. anything else ends the job with its typed error; no task was created, none is lost.
+
+If the lookups themselves keep failing, the job ends with ``AmbiguousSubmissionError``: the task
+may exist, and the error names the ``external_task_id`` to look for.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from ._capacity import AdaptiveCapacity
+from ._endpoints import ENDPOINTS, Endpoint
+from ._errors import (
+    AmbiguousSubmissionError,
+    APIError,
+    ConcurrencyLimitError,
+    InvalidRequestError,
+    KlingError,
+    NotFoundError,
+    ResponseDecodeError,
+)
+from ._events import EventHub, JobFailed, JobSubmitted, RateLimited, Reconciling, WaitingForCapacity
+from ._http import Transport
+from ._models.task import Task
+from ._policy import PollPolicy, RetryPolicy
+from ._poller import Poller
+from ._registry import Job, JobState, TaskRegistry
+from ._wire import dump_request, parse_task
+
+#: The job whose requests are in progress in this task (for events raised by the transport).
+current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
+    "kling_async_current_job", default=None
+)
+
+ExternalIdLookup = Callable[[Endpoint, str], Awaitable[Task | None]]
+
+_ORCHESTRATED_CREATE_CODES = frozenset({1302})
+
+
+def created_task(data: Any, external_task_id: str | None) -> Task:
+    """The ``Task`` from a create reply.  A created task is ``submitted`` if the reply omits it,
+    and carries the ``external_task_id`` that was sent if the reply omits that."""
+    if isinstance(data, dict) and "task_status" not in data and "status" not in data:
+        data = {**data, "task_status": "submitted"}
+    task = parse_task(data)
+    if task.external_task_id is None and external_task_id is not None:
+        task = attrs.evolve(task, external_task_id=external_task_id)
+    return task
+
+
+class Submitter:
+    """Runs the create for each job (one task per job in the client's task group)."""
+
+    def __init__(
+        self,
+        *,
+        transport: Transport,
+        registry: TaskRegistry,
+        capacity: AdaptiveCapacity,
+        poller: Poller,
+        events: EventHub,
+        retry: RetryPolicy,
+        lookup: ExternalIdLookup,
+        reconcile_delay: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], Awaitable[Any]],
+        rand: Callable[[], float],
+    ):
+        self._transport = transport
+        self._registry = registry
+        self._capacity = capacity
+        self._poller = poller
+        self._events = events
+        self._retry = retry
+        self._lookup = lookup
+        self._reconcile_delay = reconcile_delay
+        self._clock = clock
+        self._sleep = sleep
+        self._rand = rand
+        self.reconciliations = 0
+
+    async def run(self, job: Job, policy: PollPolicy | None, user_id: bool) -> None:
+        """Submit ``job``; on return it is tracked by the poller or has ended with an error."""
+        current_job.set(job)
+        endpoint = ENDPOINTS[job.endpoint]
+        try:
+            task = await self._create(job, endpoint, user_id=user_id)
+        except KlingError as exc:
+            self._registry.finish(job, JobState.FAILED, error=exc)
+            self._events.emit(JobFailed(self._clock(), job=job, error=exc))
+            return
+        self._accept(job, task, policy)
+
+    def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> None:
+        now = self._clock()
+        self._registry.accept(job, task, now)
+        self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
+                                       external_task_id=job.external_task_id))
+        if task.status.is_terminal:  # an already-finished task found by reconciliation
+            self._poller.observe(job, task)
+        else:
+            self._poller.track(job, policy)
+
+    async def _acquire(self, job: Job) -> None:
+        capacity = self._capacity
+        if not capacity.try_acquire(job.weight):
+            self._registry.set_state(job, JobState.WAITING)
+            self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
+                                                 in_use=capacity.in_use, limit=capacity.limit))
+            await capacity.acquire(job.weight)
+        self._registry.set_state(job, JobState.SUBMITTING)
+
+    async def _create(self, job: Job, endpoint: Endpoint, *, user_id: bool) -> Task:
+        ext = job.external_task_id
+        body = dump_request(job.request)
+        if ext is not None:
+            body["external_task_id"] = ext
+        rejections = 0
+        ambiguous = 0
+        await self._acquire(job)
+        try:
+            while True:
+                try:
+                    data = await self._transport.call(
+                        "POST", endpoint.path, body=body, create=endpoint.name,
+                        external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
+                    )
+                    return created_task(data, ext)
+                except ConcurrencyLimitError as exc:
+                    self._capacity.reject(job.weight)
+                    delay = self._retry.delay(rejections, rand=self._rand(),
+                                              retry_after=exc.retry_after, code=1303)
+                    rejections += 1
+                    self._events.emit(RateLimited(self._clock(), job=job, code=1303,
+                                                  delay=delay, retry_after=exc.retry_after))
+                    self._registry.set_state(job, JobState.WAITING)
+                    await self._sleep(delay)
+                    await self._acquire(job)
+                except AmbiguousSubmissionError as exc:
+                    ambiguous += 1
+                    found = await self._reconcile(job, endpoint, exc)
+                    if found is not None:
+                        return found
+                    if ambiguous >= self._retry.max_attempts:
+                        raise
+                except InvalidRequestError as exc:
+                    if ext is None or not (ambiguous or user_id) or isinstance(exc, NotFoundError):
+                        raise
+                    found = await self._reconcile(job, endpoint, exc)
+                    if found is None:
+                        raise
+                    return found
+        except BaseException:
+            if job.task_id is None:
+                # Nothing was accepted: the slots go back.  (On success the poller owns them.)
+                self._capacity.release(job.weight, clean=False)
+            raise
+
+    async def _reconcile(self, job: Job, endpoint: Endpoint, cause: KlingError) -> Task | None:
+        """Look the job's task up by external_task_id: the Task, or None if provably absent."""
+        ext = job.external_task_id
+        if ext is None:
+            raise cause
+        self.reconciliations += 1
+        self._events.emit(Reconciling(self._clock(), job=job, external_task_id=ext,
+                                      reason=f"{type(cause).__name__}: {cause}"))
+        if self._reconcile_delay > 0:
+            await self._sleep(self._reconcile_delay)
+        last: KlingError = cause
+        for attempt in range(self._retry.max_attempts):
+            try:
+                return await self._lookup(endpoint, ext)
+            except (APIError, ResponseDecodeError, KlingError) as exc:
+                if isinstance(exc, APIError) and exc.code is not None and 1000 <= exc.code < 1300:
+                    break  # auth / account / request errors will not heal by waiting
+                last = exc
+                await self._sleep(self._retry.delay(attempt, rand=self._rand()))
+        error = AmbiguousSubmissionError(endpoint.name, ext, last)
+        raise error from cause

@@ -1,0 +1,10 @@
+"""Shared pytest configuration: anyio's plugin pinned to the asyncio backend."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
