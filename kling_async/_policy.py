@@ -148,3 +148,18 @@ class PollPolicy:
         """Seconds from a poll at ``age`` (seconds since acceptance) to the next one."""
         base = min(self.max_interval, max(self.min_interval, self.growth_ratio * age))
         return float(_jittered(base, self.jitter, rand))
+
+    def scaled(self, speedup: float) -> PollPolicy:
+        """This policy for a world running ``speedup`` times faster (a time-scaled simulator):
+        every duration (expected run times, intervals, first poll, deadline) divided by it."""
+        if speedup <= 0:
+            raise ValueError(f"speedup must be > 0, got {speedup!r}")
+        return attrs.evolve(
+            self,
+            first_poll=None if self.first_poll is None else self.first_poll / speedup,
+            min_interval=self.min_interval / speedup,
+            max_interval=self.max_interval / speedup,
+            deadline=None if self.deadline is None else self.deadline / speedup,
+            expected_image=self.expected_image / speedup,
+            expected_video=self.expected_video / speedup,
+        )
