@@ -3,10 +3,12 @@
 A task holds ``weight`` slots (image: ``n``, video: 1) from the create POST until the poller
 sees it end.  Waiters are served first come, first served.  The limit adapts:
 
-- on a 1303 rejection: ``limit = max(min_limit, in_use - weight)``, i.e. no more than what the
-  server demonstrably accepted (the rejected task's own slots are returned at once);
-- after every ``grow_after`` tasks (default: the current limit) that end with no rejection in
-  between, ``limit += 1``, up to ``max_limit``: a slow probe for capacity freed elsewhere.
+- on a 1303 rejection: ``limit = max(min_limit, confirmed)``, where ``confirmed`` counts the
+  slots of tasks the server has accepted and not yet been seen to end, i.e. no more than
+  what the server demonstrably holds for us (the rejected task's slots return at once);
+- after every ``grow_after`` tasks (default: twice the current limit) that end with no rejection in
+  between while work was waiting for capacity, ``limit += 1``, up to ``max_limit``: a slow
+  probe for capacity freed elsewhere.  An idle or unsaturated limit never grows.
 
 A single task heavier than the limit is admitted when nothing else is in flight, so it can
 never wait forever.
@@ -28,6 +30,7 @@ class AdaptiveCapacity:
         self.min_limit = max(1, min(min_limit, max_limit))
         self.limit = max(self.min_limit, min(initial or max_limit, max_limit))
         self.in_use = 0
+        self.confirmed = 0
         self.rejections = 0
         self._grow_after = grow_after
         self._clean_ends = 0
@@ -67,13 +70,21 @@ class AdaptiveCapacity:
     def hold(self, weight: int) -> None:
         """Count slots already held on the server (an attached task), even past the limit."""
         self.in_use += weight
+        self.confirmed += weight
 
-    def release(self, weight: int, *, clean: bool = True) -> None:
-        """Return slots; ``clean`` when the task ended without a rejection since it started."""
+    def confirm(self, weight: int) -> None:
+        """The server accepted the task holding ``weight`` acquired slots."""
+        self.confirmed += weight
+
+    def release(self, weight: int, *, clean: bool = True, confirmed: bool = False) -> None:
+        """Return slots; ``confirmed`` when they belonged to an accepted task, ``clean`` when
+        that task ended normally while work was waiting (which lets the limit grow)."""
         self.in_use = max(0, self.in_use - weight)
-        if clean:
+        if confirmed:
+            self.confirmed = max(0, self.confirmed - weight)
+        if clean and self._waiters:
             self._clean_ends += 1
-            threshold = self._grow_after or self.limit
+            threshold = self._grow_after or 2 * self.limit
             if self._clean_ends >= threshold and self.limit < self.max_limit:
                 self.limit += 1
                 self._clean_ends = 0
@@ -83,7 +94,7 @@ class AdaptiveCapacity:
         """A create holding ``weight`` slots got 1303: shrink and give its slots back."""
         self.rejections += 1
         self._clean_ends = 0
-        self.limit = max(self.min_limit, min(self.limit, self.in_use - weight))
+        self.limit = max(self.min_limit, min(self.limit, self.confirmed))
         self.release(weight, clean=False)
 
     def _wake(self) -> None:

@@ -94,17 +94,21 @@ class PollPolicy:
 
     The expected duration ``E`` of a task is estimated from its endpoint and request::
 
-        E(image) = expected_image * n ** 0                  (image latency barely depends on n)
+        E(image) = expected_image
         E(video) = expected_video * (seconds / 5) ** 0.6 * (pro_factor if mode == "pro" else 1)
 
     Poll times, measured from acceptance (``age``), are::
 
-        first  = first_poll if set, else first_fraction * E
-        next   = age + clamp(growth_ratio * age, min_interval, max_interval), jittered:
-                 interval * (1 + jitter * (2*rand - 1))       (jitter=1: uniform over [0, 2x])
+        first    = first_poll if set, else first_fraction * E
+        interval = clamp(growth_ratio * max(E, age), min_interval, max_interval)
+        next     = age + interval * (1 + jitter * (2*rand - 1))
 
-    so intervals grow exponentially with age (by ``1 + growth_ratio`` a poll) up to the cap.
-    The task is given up on after ``deadline`` seconds (``None``: never).
+    Until the task reaches its expected duration the interval is a constant share of ``E``
+    (dense where tasks actually finish); past it the interval grows exponentially with age
+    (by ``1 + growth_ratio`` a poll) up to the cap.  ``jitter=1`` is full jitter (uniform over
+    [0, 2x] with the same mean); the default 0.25 de-synchronises tasks submitted together at
+    a smaller cost in polls (``benchmarks/README.md`` shows the trade-off).  The task is given
+    up on after ``deadline`` seconds (``None``: never).
 
     When at least ``bulk_threshold`` tasks of one endpoint are in flight, the poller refreshes
     them all with the list endpoint (``bulk_page_size`` per page, ``bulk_max_pages`` at most)
@@ -113,11 +117,11 @@ class PollPolicy:
     """
 
     first_poll: float | None = attrs.field(default=None)
-    first_fraction: float = attrs.field(default=0.75, validator=_non_negative)
-    growth_ratio: float = attrs.field(default=0.2, validator=_non_negative)
+    first_fraction: float = attrs.field(default=0.7, validator=_non_negative)
+    growth_ratio: float = attrs.field(default=0.15, validator=_non_negative)
     min_interval: float = attrs.field(default=1.0, validator=_non_negative)
     max_interval: float = attrs.field(default=30.0, validator=_non_negative)
-    jitter: float = attrs.field(default=0.5, validator=_unit)
+    jitter: float = attrs.field(default=0.25, validator=_unit)
     deadline: float | None = attrs.field(default=1800.0)
     expected_image: float = attrs.field(default=20.0, validator=_non_negative)
     expected_video: float = attrs.field(default=120.0, validator=_non_negative)
@@ -144,9 +148,10 @@ class PollPolicy:
             return self.first_poll
         return self.first_fraction * expected
 
-    def interval(self, age: float, *, rand: float) -> float:
+    def interval(self, age: float, *, expected: float, rand: float) -> float:
         """Seconds from a poll at ``age`` (seconds since acceptance) to the next one."""
-        base = min(self.max_interval, max(self.min_interval, self.growth_ratio * age))
+        stretch = self.growth_ratio * max(expected, age)
+        base = min(self.max_interval, max(self.min_interval, stretch))
         return float(_jittered(base, self.jitter, rand))
 
     def scaled(self, speedup: float) -> PollPolicy:

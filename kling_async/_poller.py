@@ -250,11 +250,12 @@ class Poller:
         if policy.deadline is not None and age >= policy.deadline:
             self.fail(job, TaskTimeoutError(job.task_id, policy.deadline, status, job.history))
             return
-        self._schedule(job, now + policy.interval(age, rand=self._rand()))
+        self._schedule(job, now + policy.interval(age, expected=job.expected,
+                                                   rand=self._rand()))
 
     def _end(self, job: Job, task: Task) -> None:
         self._forget(job)
-        self._capacity.release(job.weight, clean=True)
+        self._capacity.release(job.weight, clean=True, confirmed=True)
         now = self._clock()
         if task.status is TaskStatus.SUCCEED:
             self._registry.finish(job, JobState.SUCCEEDED, task=task)
@@ -272,7 +273,7 @@ class Poller:
             return
         self._forget(job)
         if holds_slot and job.task_id is not None:
-            self._capacity.release(job.weight, clean=False)
+            self._capacity.release(job.weight, clean=False, confirmed=True)
         self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
@@ -294,7 +295,8 @@ class Poller:
             self.fail(job, error)
             return
         log.debug("poll of %s failed (%s); retrying later", job.task_id, exc)
-        self._schedule(job, now + policy.interval(age, rand=self._rand()))
+        self._schedule(job, now + policy.interval(age, expected=job.expected,
+                                                   rand=self._rand()))
 
     def close(self, jobs: Any) -> None:
         """Wake the waiters of every unfinished job (the client is closing)."""

@@ -109,6 +109,7 @@ class Submitter:
         self._accept(job, task, policy)
 
     def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> None:
+        self._capacity.confirm(job.weight)
         now = self._clock()
         self._registry.accept(job, task, now)
         self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
