@@ -5,7 +5,8 @@ Quick start::
     import kling_async as kling
 
     async with kling.KlingClient.from_env() as client:
-        job = await client.submit(kling.OmniVideoRequest(prompt="a cat dancing", aspect_ratio="16:9"))
+        req = kling.OmniVideoRequest(prompt="a cat dancing", aspect_ratio="16:9")
+        job = await client.submit(req)
         task = await job.result(timeout=900)
 
 Everything public is re-exported here; the modules behind it are private.
@@ -47,29 +48,56 @@ from ._events import (
     StatusChanged,
     WaitingForCapacity,
 )
+from ._models.catalog import (
+    ModelSpec,
+    PromptLimits,
+    current_prompt_limits,
+    known_models,
+    model_spec,
+    prompt_limits,
+    register_model,
+    set_prompt_limits,
+)
 from ._models.images import ImageGenerationRequest, OmniImageRequest
+from ._models.parts import (
+    CameraConfig,
+    CameraControl,
+    DynamicMask,
+    Element,
+    OmniImageItem,
+    OmniVideoImage,
+    OmniVideoVideo,
+    Shot,
+    TrajectoryPoint,
+    Voice,
+    WatermarkInfo,
+)
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._registry import Job, JobState
-from ._wire import dump_request, load_request, parse_callback, parse_task
+from ._wire import KlingWireWarning, dump_request, load_request, parse_callback, parse_task
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "DEFAULT_BASE_URL",
-    "ENDPOINTS",
     "APIError",
     "AccountError",
     "AmbiguousSubmissionError",
     "Audio",
     "AuthenticationError",
     "Backoff",
+    "CameraConfig",
+    "CameraControl",
     "ClientClosedError",
     "ClientStatistics",
     "ConcurrencyLimitError",
     "ConfigurationError",
     "ContentPolicyError",
+    "DEFAULT_BASE_URL",
+    "DynamicMask",
+    "ENDPOINTS",
+    "Element",
     "Endpoint",
     "Event",
     "ExternalIdQuery",
@@ -84,13 +112,19 @@ __all__ = [
     "JobSucceeded",
     "KlingClient",
     "KlingError",
+    "KlingWireWarning",
     "Limits",
+    "ModelSpec",
     "NotFoundError",
+    "OmniImageItem",
     "OmniImageRequest",
+    "OmniVideoImage",
     "OmniVideoRequest",
+    "OmniVideoVideo",
     "ParentVideo",
     "PermissionDeniedError",
     "PollPolicy",
+    "PromptLimits",
     "RateLimitError",
     "RateLimited",
     "Reconciling",
@@ -98,6 +132,7 @@ __all__ = [
     "RetryPolicy",
     "RetryScheduled",
     "ServerError",
+    "Shot",
     "StatusChanged",
     "Task",
     "TaskError",
@@ -107,12 +142,21 @@ __all__ = [
     "TaskTimeoutError",
     "TextToVideoRequest",
     "Timeouts",
+    "TrajectoryPoint",
     "TransportError",
     "ValidationError",
     "Video",
+    "Voice",
     "WaitingForCapacity",
+    "WatermarkInfo",
+    "current_prompt_limits",
     "dump_request",
+    "known_models",
     "load_request",
+    "model_spec",
     "parse_callback",
     "parse_task",
+    "prompt_limits",
+    "register_model",
+    "set_prompt_limits",
 ]

@@ -7,8 +7,9 @@ left open); the shared poller and every submission run in the client's anyio tas
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import ipaddress
-import math
 import os
 import random
 import uuid
@@ -141,7 +142,7 @@ class KlingClient:
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
         on_event: Callable[[Event], Any] | None = None,
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ):
@@ -168,7 +169,7 @@ class KlingClient:
         self.reconcile_delay = reconcile_delay
         self._id_prefix = external_id_prefix
         self._borrowed = session
-        self._clock = clock
+        self._clock = clock or _loop_time
         self._sleep = sleep
         self._rand = rand
         self._state: Literal["unopened", "open", "closed"] = "unopened"
@@ -216,6 +217,10 @@ class KlingClient:
         else:
             connector = aiohttp.TCPConnector(limit=self.limits.max_requests)
             self._session = aiohttp.ClientSession(connector=connector)
+            # aiohttp silently re-sends an idempotent request once when a pooled connection
+            # drops; the SDK has exactly one retry loop, so that hidden one is turned off.
+            # (A borrowed session keeps its owner's setting.)
+            self._session._retry_connection = False
         self._transport = Transport(
             self._session, self.base_url, self._auth, retry=self.retry, timeouts=self.timeouts,
             max_requests=self.limits.max_requests, sleep=self._sleep, rand=self._rand,
@@ -224,6 +229,7 @@ class KlingClient:
         self._poller = Poller(
             transport=self._transport, registry=self._registry, capacity=self._capacity,
             events=self._events, policy=self.poll, clock=self._clock, rand=self._rand,
+            workers=self.limits.max_requests,
         )
         self._submitter = Submitter(
             transport=self._transport, registry=self._registry, capacity=self._capacity,
@@ -438,35 +444,36 @@ class KlingClient:
         submitted lazily, as capacity frees (at most twice the current limit wait unsent), so a
         huge iterable is never queued all at once."""
         self._require_open()
-        send, receive = anyio.create_memory_object_stream[Job](math.inf)
+        ready: collections.deque[Job] = collections.deque()
+        signal = anyio.Event()
 
         def finished(job: Job) -> None:
-            try:
-                send.send_nowait(job)
-            except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-                pass  # the consumer stopped iterating; the job itself is unaffected
+            ready.append(job)
+            signal.set()
 
         source = iter(items)
         exhausted = False
         pending = 0
-        with send, receive:
-            while True:
-                while not exhausted and not self._backlog_full():
-                    item = next(source, _END)
-                    if item is _END:
-                        exhausted = True
-                        break
-                    job = item if isinstance(item, Job) else self.submit_nowait(item, poll=poll)
-                    pending += 1
-                    job.add_done_callback(finished)
-                if pending == 0 and exhausted:
-                    return
-                got: Job | None = None
-                with anyio.move_on_after(None if exhausted else _REFILL_TICK):
-                    got = await receive.receive()
-                if got is not None:
-                    pending -= 1
-                    yield got
+        while True:
+            while not exhausted and not self._backlog_full():
+                item = next(source, _END)
+                if item is _END:
+                    exhausted = True
+                    break
+                job = item if isinstance(item, Job) else self.submit_nowait(item, poll=poll)
+                pending += 1
+                job.add_done_callback(finished)
+            while ready:
+                pending -= 1
+                yield ready.popleft()
+            if pending == 0 and exhausted:
+                return
+            signal = anyio.Event()
+            if exhausted:
+                await signal.wait()
+            else:
+                with anyio.move_on_after(_REFILL_TICK):
+                    await signal.wait()
 
     def _backlog_full(self) -> bool:
         counts = self._registry.counts
@@ -566,6 +573,12 @@ class KlingClient:
             reconciliations=self._submitter.reconciliations if self._submitter else 0,
             events_dropped=self._events.dropped,
         )
+
+
+def _loop_time() -> float:
+    """The running event loop's monotonic clock (what ``anyio.current_time`` returns on
+    asyncio, without the backend lookup on every call)."""
+    return asyncio.get_running_loop().time()
 
 
 def _checked_id(value: str) -> str:

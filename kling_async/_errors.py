@@ -8,7 +8,7 @@
     ├── ClientClosedError          (also RuntimeError) the client is not open
     ├── TransportError                                 the network failed; nothing was understood
     │   └── ResponseDecodeError                        a reply that is not a Kling envelope
-    ├── AmbiguousSubmissionError                       a create POST may or may not have created a task
+    ├── AmbiguousSubmissionError                       a create POST may have created a task
     ├── APIError                                       the server answered with a business code != 0
     │   ├── AuthenticationError        1000-1004
     │   ├── AccountError               1100-1102, 1304

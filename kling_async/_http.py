@@ -16,6 +16,7 @@ Nothing here logs or raises a header value, so no key or token can leak.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -159,7 +160,8 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
-        self._slots = anyio.Semaphore(max_requests)
+        # A plain asyncio semaphore: aiohttp is asyncio-only, and this sits on the hot path.
+        self._slots = asyncio.Semaphore(max_requests)
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry

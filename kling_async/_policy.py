@@ -7,7 +7,7 @@ pin it and schedules are exact.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import attrs
 
@@ -17,6 +17,12 @@ JobKind = Literal["image", "video"]
 def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     if value < 0 or math.isnan(value):
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+
+
+def _optional_non_negative(_inst: object, attribute: attrs.Attribute[Any],
+                           value: float | None) -> None:
+    if value is not None:
+        _non_negative(_inst, attribute, value)
 
 
 def _unit(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -116,13 +122,13 @@ class PollPolicy:
     turns that off.  A server without listing makes the poller fall back to single GETs.
     """
 
-    first_poll: float | None = attrs.field(default=None)
+    first_poll: float | None = attrs.field(default=None, validator=_optional_non_negative)
     first_fraction: float = attrs.field(default=0.7, validator=_non_negative)
     growth_ratio: float = attrs.field(default=0.15, validator=_non_negative)
     min_interval: float = attrs.field(default=1.0, validator=_non_negative)
     max_interval: float = attrs.field(default=30.0, validator=_non_negative)
     jitter: float = attrs.field(default=0.25, validator=_unit)
-    deadline: float | None = attrs.field(default=1800.0)
+    deadline: float | None = attrs.field(default=1800.0, validator=_optional_non_negative)
     expected_image: float = attrs.field(default=20.0, validator=_non_negative)
     expected_video: float = attrs.field(default=120.0, validator=_non_negative)
     pro_factor: float = attrs.field(default=1.4, validator=_non_negative)

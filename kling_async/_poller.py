@@ -10,12 +10,15 @@ time or until a newly scheduled job is due sooner, then polls the due jobs:
   due jobs the sweep did not see get single GETs, and a server that does not support listing
   (404 / 1202 / 1203) is remembered and polled per task from then on.
 
-Every observed status goes through ``observe()``: events, history, capacity release on the end,
+Single GETs are made by a fixed pool of poll workers (as many as the client's concurrent
+requests), fed by a queue, rather than a task per poll.  Every observed status goes through
+``observe()``: events, history, capacity release on the end,
 the next poll time from the job's ``PollPolicy``, and the deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import logging
@@ -76,7 +79,10 @@ class Poller:
         policy: PollPolicy,
         clock: Callable[[], float],
         rand: Callable[[], float],
+        workers: int = 32,
     ):
+        self._workers = max(1, workers)
+        self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._transport = transport
         self._registry = registry
         self._capacity = capacity
@@ -133,6 +139,8 @@ class Poller:
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
+            for _ in range(self._workers):
+                tg.start_soon(self._work)
             heap = self._heap
             while True:
                 now = self._clock()
@@ -171,7 +179,15 @@ class Poller:
                 tg.start_soon(self._sweep, name, group)
             else:
                 for job in group:
-                    tg.start_soon(self._poll_one, job)
+                    self._queue.put_nowait(job)
+
+    async def _work(self) -> None:
+        """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
+        queue = self._queue
+        while True:
+            job = await queue.get()
+            if not job.done():
+                await self._poll_one(job)
 
     async def _poll_one(self, job: Job) -> None:
         assert job.task_id is not None

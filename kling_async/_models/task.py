@@ -1,4 +1,4 @@
-"""Task results as the SDK hands them out: ``Task``, ``TaskStatus``, ``Image``, ``Video``, ``Audio``.
+"""Task results as the SDK hands them out: ``Task``, ``TaskStatus``, ``Image``, ``Video``...
 
 Plain frozen values; parsing from the wire (lenient about extras and numbers-as-strings) lives
 in ``kling_async._wire.parse_task``.

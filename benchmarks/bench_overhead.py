@@ -1,0 +1,107 @@
+"""Benchmark 1 - overhead: the SDK against a minimal hand-written aiohttp loop.
+
+2,000 image jobs whose tasks finish at once (simulator ``latency=0``, in its own process).
+Both sides do one create POST and then GET the task until it is done, with the same
+concurrency; the SDK runs with bulk list polling off so the work is request-for-request the
+same.  Rounds alternate raw/SDK; the medians of wall and client-process CPU time are compared.
+
+    python -m benchmarks.bench_overhead [--jobs 2000] [--concurrency 50] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import aiohttp
+import anyio
+
+import kling_async as kling
+from benchmarks._simproc import simulator_process
+
+
+async def raw_loop(base_url: str, api_key: str, bodies: list[dict[str, Any]], concurrency: int
+                   ) -> int:
+    """What a careful user writes by hand: POST, then GET until done, under a semaphore."""
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+    limit = anyio.Semaphore(concurrency)
+    done = 0
+
+    async def one(body: dict[str, Any]) -> None:
+        nonlocal done
+        async with limit:
+            async with session.post(f"{base_url}/v1/images/generations", headers=headers,
+                                    data=json.dumps(body)) as resp:
+                task_id = (await resp.json())["data"]["task_id"]
+            while True:
+                async with session.get(f"{base_url}/v1/images/generations/{task_id}",
+                                       headers=headers) as resp:
+                    status = (await resp.json())["data"]["task_status"]
+                if status in ("succeed", "failed"):
+                    done += 1
+                    return
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async with anyio.create_task_group() as tg:
+            for body in bodies:
+                tg.start_soon(one, body)
+    return done
+
+
+async def sdk_loop(base_url: str, api_key: str, requests: list[Any], concurrency: int) -> int:
+    poll = kling.PollPolicy(first_poll=0.0, min_interval=0.0, bulk_threshold=0)
+    limits = kling.Limits(max_in_flight=concurrency, max_requests=concurrency)
+    done = 0
+    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
+                                 limits=limits) as client:
+        async for job in client.as_completed(requests):
+            done += job.status is kling.JobState.SUCCEEDED
+    return done
+
+
+def _timed(fn: Any, *args: Any) -> tuple[float, float, int]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    count = anyio.run(fn, *args)
+    return time.perf_counter() - wall, time.process_time() - cpu, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(args.jobs)]
+    bodies = [kling.dump_request(r) | {"external_task_id": f"raw-{i}"}
+              for i, r in enumerate(requests)]
+    with simulator_process(latency=0, seed=1) as sim:
+        url, key = sim["base_url"], sim["api_key"]
+        _timed(raw_loop, url, key, bodies[:200], args.concurrency)  # warm both paths up
+        _timed(sdk_loop, url, key, requests[:200], args.concurrency)
+        raw: list[tuple[float, float, int]] = []
+        sdk: list[tuple[float, float, int]] = []
+        for round_ in range(args.rounds):
+            raw_bodies = [b | {"external_task_id": f"raw-{round_}-{i}"}
+                          for i, b in enumerate(bodies)]
+            raw.append(_timed(raw_loop, url, key, raw_bodies, args.concurrency))
+            sdk.append(_timed(sdk_loop, url, key, requests, args.concurrency))
+    for name, rows in (("raw aiohttp loop", raw), ("kling_async", sdk)):
+        assert all(count == args.jobs for _, _, count in rows), f"{name} lost jobs"
+    raw_wall = statistics.median(r[0] for r in raw)
+    raw_cpu = statistics.median(r[1] for r in raw)
+    sdk_wall = statistics.median(r[0] for r in sdk)
+    sdk_cpu = statistics.median(r[1] for r in sdk)
+    print(f"{args.jobs} jobs, concurrency {args.concurrency}, {args.rounds} rounds (medians)")
+    print(f"{'':18} {'wall s':>8} {'cpu s':>8}")
+    print(f"{'raw aiohttp loop':18} {raw_wall:8.3f} {raw_cpu:8.3f}")
+    print(f"{'kling_async':18} {sdk_wall:8.3f} {sdk_cpu:8.3f}")
+    print(f"{'ratio sdk/raw':18} {sdk_wall / raw_wall:8.3f} {sdk_cpu / raw_cpu:8.3f}"
+          "   (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()

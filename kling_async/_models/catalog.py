@@ -1,0 +1,264 @@
+"""The one model table, and the configurable prompt limits.
+
+Per endpoint (the path after ``/v1/``), the known model names; per model, what it accepts
+(``ModelSpec``).  Built-in rows follow the API reference (sections 2.3, 2.4, 2.6, 2.12, 2.13);
+where the reference says UNCERTAIN the row is permissive or the feature is a capability that is
+off by default.  Model lists drift: ``register_model`` adds or replaces a row at run time.
+
+Prompt limits drift too (older limits were 500/200): ``PromptLimits`` is read by the request
+validators at construction time; ``set_prompt_limits`` changes them process-wide and the
+``prompt_limits(...)`` context manager changes them for the current context only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+import attrs
+
+from .._errors import ValidationError
+
+IMAGE_GENERATIONS = "images/generations"
+OMNI_IMAGE = "images/omni-image"
+OMNI_VIDEO = "videos/omni-video"
+TEXT_TO_VIDEO = "videos/text2video"
+IMAGE_TO_VIDEO = "videos/image2video"
+
+#: Endpoints whose requests the catalog describes, with the model the server uses by default.
+DEFAULT_MODELS: dict[str, str] = {
+    IMAGE_GENERATIONS: "kling-v1",
+    OMNI_IMAGE: "kling-image-o1",
+    OMNI_VIDEO: "kling-video-o1",
+    TEXT_TO_VIDEO: "kling-v1",
+    IMAGE_TO_VIDEO: "kling-v1",
+}
+
+#: The server's ``duration`` when the request leaves it out (reference 2.3, 2.4, 2.6).
+DEFAULT_DURATION = "5"
+
+
+def _durations(low: int, high: int) -> tuple[str, ...]:
+    return tuple(str(s) for s in range(low, high + 1))
+
+
+@attrs.frozen(kw_only=True)
+class ModelSpec:
+    """What one model accepts on one endpoint.  Flags that do not apply to it are ignored.
+
+    - ``durations``: allowed ``duration`` values (video); ``None`` means any whole number >= 1.
+    - ``basic_durations``: narrower set for pure text-to-video and first-frame-only
+      image-to-video on omni-video (kling-video-o1: ``"5"``/``"10"``); ``None`` = no narrowing.
+    - ``resolutions``: allowed image ``resolution`` values.
+    - ``wide_21_9``: images/generations accepts ``aspect_ratio="21:9"``.
+    - ``image_reference``: images/generations accepts ``image_reference`` and requires it
+      whenever ``image`` is set (kling-v1-5).
+    - ``requires_image``: images/generations is restyle-only and needs ``image``.
+    - ``series``: omni-image accepts ``result_type="series"``.
+    - ``cfg_scale``, ``sound`` (``"on"``), ``multi_shot``, ``voice_list``: video features.
+    """
+
+    endpoint: str
+    name: str
+    durations: tuple[str, ...] | None = None
+    basic_durations: tuple[str, ...] | None = None
+    resolutions: tuple[str, ...] = ("1k", "2k")
+    wide_21_9: bool = True
+    image_reference: bool = False
+    requires_image: bool = False
+    series: bool = True
+    cfg_scale: bool = True
+    sound: bool = True
+    multi_shot: bool = True
+    voice_list: bool = True
+
+
+_PRE_V3 = ("5", "10")
+_V3 = _durations(3, 15)
+
+
+def _video(
+    endpoint: str, name: str, durations: tuple[str, ...], *, basic: tuple[str, ...] | None = None,
+    cfg_scale: bool = True, sound: bool = True, multi_shot: bool = True, voices: bool = True,
+) -> ModelSpec:
+    return ModelSpec(
+        endpoint=endpoint, name=name, durations=durations, basic_durations=basic,
+        cfg_scale=cfg_scale, sound=sound, multi_shot=multi_shot, voice_list=voices,
+    )
+
+
+def _builtin() -> dict[str, dict[str, ModelSpec]]:
+    gen = IMAGE_GENERATIONS
+    rows = [
+        # 2.12: no 21:9 on kling-v1; 2k only on the v2 family; image_reference is v1-5 only.
+        ModelSpec(endpoint=gen, name="kling-v1", wide_21_9=False, resolutions=("1k",)),
+        ModelSpec(endpoint=gen, name="kling-v1-5", resolutions=("1k",), image_reference=True),
+        ModelSpec(endpoint=gen, name="kling-v2"),
+        ModelSpec(endpoint=gen, name="kling-v2-new", requires_image=True),
+        ModelSpec(endpoint=gen, name="kling-v2-1"),
+        ModelSpec(endpoint=gen, name="kling-v3"),  # GW-SW only (UNCERTAIN): permissive row
+        # 2.13: series is a v3-omni feature; 4k is UNCERTAIN, so off until registered.
+        ModelSpec(endpoint=OMNI_IMAGE, name="kling-image-o1", series=False),
+        ModelSpec(endpoint=OMNI_IMAGE, name="kling-v3-omni"),
+        # 2.6: o1 3-10 s (5/10 only for pure t2v and first-frame i2v); v3-omni 3-15 s.
+        _video(OMNI_VIDEO, "kling-video-o1", _durations(3, 10), basic=_PRE_V3),
+        _video(OMNI_VIDEO, "kling-v3-omni", _V3),
+    ]
+    # 2.3 / 2.4: cfg_scale not on v2.x; sound and voices from v2.6; multi_shot on v3.
+    for endpoint, names in (
+        (TEXT_TO_VIDEO, ("kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master",
+                         "kling-v2-5-turbo", "kling-v2-6", "kling-v3")),
+        (IMAGE_TO_VIDEO, ("kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-master", "kling-v2-1",
+                          "kling-v2-1-master", "kling-v2-5-turbo", "kling-v2-6", "kling-v3")),
+    ):
+        for name in names:
+            if name == "kling-v3":
+                rows.append(_video(endpoint, name, _V3))
+            elif name == "kling-v2-6":
+                rows.append(_video(endpoint, name, _PRE_V3, cfg_scale=False, multi_shot=False))
+            else:
+                rows.append(_video(
+                    endpoint, name, _PRE_V3, cfg_scale=not name.startswith("kling-v2"),
+                    sound=False, multi_shot=False, voices=False,
+                ))
+    table: dict[str, dict[str, ModelSpec]] = {endpoint: {} for endpoint in DEFAULT_MODELS}
+    for row in rows:
+        table[row.endpoint][row.name] = row
+    return table
+
+
+_MODELS: dict[str, dict[str, ModelSpec]] = _builtin()
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if endpoint not in _MODELS:
+        raise ValidationError("endpoint", f"must be one of {sorted(_MODELS)}", endpoint)
+
+
+def register_model(
+    endpoint: str,
+    model_name: str,
+    *,
+    durations: tuple[str | int, ...] | None = None,
+    basic_durations: tuple[str | int, ...] | None = None,
+    resolutions: tuple[str, ...] = ("1k", "2k"),
+    wide_21_9: bool = True,
+    image_reference: bool = False,
+    requires_image: bool = False,
+    series: bool = True,
+    cfg_scale: bool = True,
+    sound: bool = True,
+    multi_shot: bool = True,
+    voice_list: bool = True,
+) -> ModelSpec:
+    """Allow ``model_name`` on ``endpoint`` (or replace its row); returns the new row.
+
+    Defaults are permissive (see ``ModelSpec``).  Example, enabling the UNCERTAIN 4k
+    resolution: ``register_model("images/omni-image", "kling-v3-omni",
+    resolutions=("1k", "2k", "4k"))``.
+    """
+    _check_endpoint(endpoint)
+    if not isinstance(model_name, str) or not model_name:
+        raise ValidationError("model_name", "must be a non-empty string", model_name)
+    spec = ModelSpec(
+        endpoint=endpoint,
+        name=model_name,
+        durations=None if durations is None else tuple(str(d) for d in durations),
+        basic_durations=(
+            None if basic_durations is None else tuple(str(d) for d in basic_durations)
+        ),
+        resolutions=tuple(resolutions),
+        wide_21_9=wide_21_9,
+        image_reference=image_reference,
+        requires_image=requires_image,
+        series=series,
+        cfg_scale=cfg_scale,
+        sound=sound,
+        multi_shot=multi_shot,
+        voice_list=voice_list,
+    )
+    _MODELS[endpoint][model_name] = spec
+    return spec
+
+
+def known_models(endpoint: str) -> tuple[str, ...]:
+    """The model names allowed on ``endpoint``, built-in first, then registered ones."""
+    _check_endpoint(endpoint)
+    return tuple(_MODELS[endpoint])
+
+
+def model_spec(endpoint: str, model_name: str | None) -> ModelSpec:
+    """The row for ``model_name`` (``None``: the endpoint's default model) or a ValidationError."""
+    _check_endpoint(endpoint)
+    name = DEFAULT_MODELS[endpoint] if model_name is None else model_name
+    found = _MODELS[endpoint].get(name)
+    if found is None:
+        raise ValidationError(
+            "model_name",
+            f"is not a known model for {endpoint} (known: {', '.join(_MODELS[endpoint])})",
+            model_name,
+            hint=(
+                "to allow it, call kling_async.register_model("
+                f'"{endpoint}", "{model_name}", ...) with its capabilities'
+            ),
+        )
+    return found
+
+
+# --- prompt limits -----------------------------------------------------------------------------
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(attribute.name, "must be a whole number >= 1", value)
+
+
+@attrs.frozen(kw_only=True)
+class PromptLimits:
+    """Longest allowed text, in characters (reference 2.3, 2.6, section 8)."""
+
+    prompt: int = attrs.field(default=2500, validator=_positive)
+    negative_prompt: int = attrs.field(default=2500, validator=_positive)
+    shot_prompt: int = attrs.field(default=512, validator=_positive)
+
+
+_GLOBAL_LIMITS = PromptLimits()
+_SCOPED_LIMITS: contextvars.ContextVar[PromptLimits | None] = contextvars.ContextVar(
+    "kling_async_prompt_limits", default=None
+)
+
+
+def current_prompt_limits() -> PromptLimits:
+    """The limits in force here: a ``prompt_limits(...)`` scope, else the process-wide value."""
+    scoped = _SCOPED_LIMITS.get()
+    return _GLOBAL_LIMITS if scoped is None else scoped
+
+
+def set_prompt_limits(limits: PromptLimits) -> PromptLimits:
+    """Set the process-wide limits; returns the previous ones (to restore later)."""
+    global _GLOBAL_LIMITS
+    if not isinstance(limits, PromptLimits):
+        raise ValidationError("limits", "must be a PromptLimits", limits)
+    previous, _GLOBAL_LIMITS = _GLOBAL_LIMITS, limits
+    return previous
+
+
+@contextlib.contextmanager
+def prompt_limits(
+    *, prompt: int | None = None, negative_prompt: int | None = None,
+    shot_prompt: int | None = None,
+) -> Iterator[PromptLimits]:
+    """Within the block (this context only: safe across asyncio tasks), override some limits."""
+    changes = {
+        k: v
+        for k, v in (("prompt", prompt), ("negative_prompt", negative_prompt),
+                     ("shot_prompt", shot_prompt))
+        if v is not None
+    }
+    limits = attrs.evolve(current_prompt_limits(), **changes)
+    token = _SCOPED_LIMITS.set(limits)
+    try:
+        yield limits
+    finally:
+        _SCOPED_LIMITS.reset(token)

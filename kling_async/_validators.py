@@ -1,0 +1,245 @@
+"""Reusable attrs validators and converters that raise ``ValidationError``.
+
+Shaped like ``attrs.validators``: a small frozen callable class plus a lowercase factory
+(``max_len``, ``in_range``, ``one_of``, ...), each with a readable repr.  Every validator
+skips ``None`` (an unset optional field); required fields are required by the class itself.
+The field named in an error is the attribute name, which is also the wire name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+
+from ._errors import ValidationError
+
+T = TypeVar("T")
+_INT_TEXT = re.compile(r"^\s*\d+\s*$")
+
+#: Largest element id the API can hold (a signed 64-bit "long").
+MAX_INT64 = 2**63 - 1
+
+
+class Validator:
+    """Base of the validators here: ``validator(instance, attribute, value)`` like attrs'."""
+
+    __slots__ = ()
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        raise NotImplementedError
+
+
+@attrs.frozen(repr=False)
+class _TypeValidator(Validator):
+    types: tuple[type, ...]
+    label: str
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        bad_bool = isinstance(value, bool) and bool not in self.types
+        if bad_bool or not isinstance(value, self.types):
+            raise ValidationError(attr.name, f"must be {self.label}", value)
+
+    def __repr__(self) -> str:
+        return f"<instance_of {self.label}>"
+
+
+def instance_of(*types: type, label: str | None = None) -> _TypeValidator:
+    """The value is an instance of one of ``types`` (``bool`` never passes for ``int``)."""
+    name = label or " or ".join(t.__name__ for t in types)
+    return _TypeValidator(types, name)
+
+
+@attrs.frozen(repr=False)
+class _NonEmpty(Validator):
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError(attr.name, "must be a non-empty string", value)
+
+    def __repr__(self) -> str:
+        return "<non_empty_str>"
+
+
+def non_empty_str() -> _NonEmpty:
+    """The value is a string with at least one non-blank character."""
+    return _NonEmpty()
+
+
+@attrs.frozen(repr=False)
+class _MaxLen(Validator):
+    limit: int | Callable[[], int]
+    label: str
+    hint: str | None
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        limit = self.limit if isinstance(self.limit, int) else self.limit()
+        if len(value) > limit:
+            raise ValidationError(
+                attr.name, f"must be at most {limit} characters, got {len(value)}", value,
+                hint=self.hint,
+            )
+
+    def __repr__(self) -> str:
+        return f"<max_len {self.label}>"
+
+
+def max_len(
+    limit: int | Callable[[], int], label: str | None = None, *, hint: str | None = None
+) -> _MaxLen:
+    """``len(value) <= limit``; ``limit`` may be a callable read at each check (configurable)."""
+    return _MaxLen(limit, label or str(limit), hint)
+
+
+@attrs.frozen(repr=False)
+class _LenBetween(Validator):
+    low: int
+    high: int
+    what: str
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        if not self.low <= len(value) <= self.high:
+            raise ValidationError(
+                attr.name, f"must hold {self.low} to {self.high} {self.what}, got {len(value)}",
+                value,
+            )
+
+    def __repr__(self) -> str:
+        return f"<len_between {self.low}..{self.high}>"
+
+
+def len_between(low: int, high: int, what: str = "items") -> _LenBetween:
+    """``low <= len(value) <= high``."""
+    return _LenBetween(low, high, what)
+
+
+@attrs.frozen(repr=False)
+class _InRange(Validator):
+    low: float
+    high: float
+    integer: bool
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        kind = int if self.integer else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind):
+            what = "a whole number" if self.integer else "a number"
+            raise ValidationError(
+                attr.name, f"must be {what} in [{self.low:g}, {self.high:g}]", value
+            )
+        if math.isnan(value) or not self.low <= value <= self.high:
+            raise ValidationError(attr.name, f"must be in [{self.low:g}, {self.high:g}]", value)
+
+    def __repr__(self) -> str:
+        kind = "int" if self.integer else "number"
+        return f"<in_range {kind} [{self.low:g}, {self.high:g}]>"
+
+
+def in_range(low: float, high: float, *, integer: bool = False) -> _InRange:
+    """A number (``integer=True``: an int) with ``low <= value <= high``; never a bool or NaN."""
+    return _InRange(low, high, integer)
+
+
+@attrs.frozen(repr=False)
+class _OneOf(Validator):
+    options: tuple[str, ...]
+    hints: Mapping[str, str]
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None or (isinstance(value, str) and value in self.options):
+            return
+        hint = self.hints.get(value) if isinstance(value, str) else None
+        if hint is None and isinstance(value, str) and value.lower() in self.options:
+            hint = f"use {value.lower()!r} (values are case-sensitive)"
+        choices = ", ".join(repr(o) for o in self.options)
+        raise ValidationError(attr.name, f"must be one of {choices}", value, hint=hint)
+
+    def __repr__(self) -> str:
+        return f"<one_of {', '.join(self.options)}>"
+
+
+def one_of(*options: str, hints: Mapping[str, str] | None = None) -> _OneOf:
+    """The value is one of ``options``; ``hints`` maps known mistakes to a suggestion."""
+    return _OneOf(tuple(options), dict(hints or {}))
+
+
+@attrs.frozen(repr=False)
+class _ItemsOf(Validator):
+    item_type: type
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, tuple):
+            raise ValidationError(attr.name, f"must be a list of {self.item_type.__name__}", value)
+        for i, item in enumerate(value):
+            if not isinstance(item, self.item_type):
+                raise ValidationError(
+                    f"{attr.name}[{i}]", f"must be a {self.item_type.__name__}", item,
+                    hint=f"build it with kling_async.{self.item_type.__name__}(...)",
+                )
+
+    def __repr__(self) -> str:
+        return f"<items_of {self.item_type.__name__}>"
+
+
+def items_of(item_type: type) -> _ItemsOf:
+    """The field is a tuple (see ``to_tuple``) of ``item_type`` instances."""
+    return _ItemsOf(item_type)
+
+
+# --- converters ---------------------------------------------------------------------------------
+
+
+def to_tuple(value: Iterable[T]) -> tuple[T, ...]:
+    """Lists become tuples, so requests stay hashable; anything else is left for ``items_of``."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value)
+    return value  # type: ignore[return-value]  # rejected by items_of with the field's name
+
+
+def to_duration(value: str | int | None) -> str | None:
+    """A duration in whole seconds as the wire string: ``5`` and ``"5"`` both become ``"5"``."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str) and _INT_TEXT.match(value):
+        text = str(int(value))
+    else:
+        raise ValidationError("duration", "must be a whole number of seconds", value)
+    if int(text) < 1:
+        raise ValidationError("duration", "must be >= 1", value)
+    return text
+
+
+def to_required_duration(value: str | int) -> str:
+    """``to_duration`` for a field that must be set (a shot's duration)."""
+    text = to_duration(value)
+    if text is None:
+        raise ValidationError("duration", "is required", value)
+    return text
+
+
+def to_element_id(value: int | str) -> int:
+    """A 64-bit element id kept exact: an int, or a string of digits (gateways send those)."""
+    if isinstance(value, str) and _INT_TEXT.match(value):
+        number = int(value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise ValidationError(
+            "element_id", "must be an integer or a string of digits (never a float)", value
+        )
+    if not 1 <= number <= MAX_INT64:
+        raise ValidationError("element_id", "must be in [1, 2**63-1] (a 64-bit id)", value)
+    return number

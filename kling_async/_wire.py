@@ -1,0 +1,402 @@
+"""The wire format, in one place.
+
+Result side (``parse_task``), lenient about what the documentation allows and strict about what
+the SDK needs:
+
+- extra fields anywhere are ignored;
+- numbers may arrive as strings (``"5.1"``, ``"1722769557708"``) and ids as numbers;
+- ``task_id`` and a known status are required; anything else is optional;
+- a gateway wrapper whose ``data`` holds the raw Kling reply (``data.data.data``) is unwrapped;
+- ``status`` is accepted where ``task_status`` is missing, with the gateway spellings the
+  reference documents (``SUCCESS``, ``FAILURE``, ``IN_PROGRESS``...), case-insensitively.
+
+Request side (``dump_request`` / ``load_request``): see the functions below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ._errors import ResponseDecodeError
+from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
+
+_STATUS_ALIASES: dict[str, TaskStatus] = {
+    "submitted": TaskStatus.SUBMITTED,
+    "processing": TaskStatus.PROCESSING,
+    "in_progress": TaskStatus.PROCESSING,
+    "succeed": TaskStatus.SUCCEED,
+    "success": TaskStatus.SUCCEED,
+    "failed": TaskStatus.FAILED,
+    "failure": TaskStatus.FAILED,
+}
+
+_MAX_UNWRAP = 3
+
+
+def parse_status(value: Any) -> TaskStatus:
+    """A ``TaskStatus`` from a wire value; unknown values are an error, never a guess."""
+    if isinstance(value, TaskStatus):
+        return value
+    if isinstance(value, str):
+        found = _STATUS_ALIASES.get(value.strip().lower())
+        if found is not None:
+            return found
+    raise ResponseDecodeError(f"unknown task status {value!r}")
+
+
+def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    current = data
+    for _ in range(_MAX_UNWRAP):
+        if "task_status" in current:
+            return current
+        inner = current.get("data")
+        if not isinstance(inner, Mapping):
+            return current
+        # A gateway wrapper around a whole Kling envelope: {"code": 0, "data": {...}}.
+        current = inner
+    return current
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, Mapping)]
+
+
+def parse_task(data: Any) -> Task:
+    """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body)."""
+    if not isinstance(data, Mapping):
+        raise ResponseDecodeError(f"expected a task object, got {type(data).__name__}")
+    body = _unwrap(data)
+    task_id = _opt_str(body.get("task_id"))
+    if task_id is None:
+        raise ResponseDecodeError("task object has no task_id")
+    raw_status = body.get("task_status", body.get("status"))
+    status = parse_status(raw_status)
+    info = body.get("task_info")
+    info = info if isinstance(info, Mapping) else {}
+    result = body.get("task_result")
+    result = result if isinstance(result, Mapping) else {}
+    images = tuple(
+        Image(
+            index=_opt_int(i.get("index")) or 0,
+            url=str(i["url"]),
+            watermark_url=_opt_str(i.get("watermark_url")),
+        )
+        for i in _items(result.get("images"))
+        if i.get("url")
+    )
+    videos = tuple(
+        Video(
+            id=_opt_str(v.get("id")) or "",
+            url=str(v["url"]),
+            duration=_opt_float(v.get("duration")),
+            watermark_url=_opt_str(v.get("watermark_url")),
+        )
+        for v in _items(result.get("videos"))
+        if v.get("url")
+    )
+    audios = tuple(
+        Audio(
+            id=_opt_str(a.get("id")) or "",
+            url_mp3=_opt_str(a.get("url_mp3")),
+            url_wav=_opt_str(a.get("url_wav")),
+            duration_mp3=_opt_float(a.get("duration_mp3")),
+            duration_wav=_opt_float(a.get("duration_wav")),
+        )
+        for a in _items(result.get("audios"))
+    )
+    parent = info.get("parent_video")
+    parent_video = (
+        ParentVideo(
+            id=_opt_str(parent.get("id")),
+            url=_opt_str(parent.get("url")),
+            duration=_opt_float(parent.get("duration")),
+        )
+        if isinstance(parent, Mapping)
+        else None
+    )
+    external = info.get("external_task_id", body.get("external_task_id"))
+    return Task(
+        task_id=task_id,
+        status=status,
+        status_msg=_opt_str(body.get("task_status_msg")),
+        external_task_id=_opt_str(external),
+        images=images,
+        videos=videos,
+        audios=audios,
+        parent_video=parent_video,
+        created_at=_opt_int(body.get("created_at")),
+        updated_at=_opt_int(body.get("updated_at")),
+        final_unit_deduction=_opt_str(body.get("final_unit_deduction")),
+    )
+
+
+def parse_callback(body: Any) -> Task:
+    """A ``Task`` from a callback POST body: a flat task object, or one wrapped in an envelope.
+
+    Callbacks carry no signature: confirm by re-querying the task before acting on it.
+    """
+    return parse_task(body)
+
+
+# ---------------------------------------------------------------------------------------------
+# Request side: the private cattrs converter behind dump_request / load_request.
+# ---------------------------------------------------------------------------------------------
+
+import typing  # noqa: E402
+import warnings  # noqa: E402
+from types import UnionType  # noqa: E402
+
+import cattrs  # noqa: E402
+
+from ._errors import ValidationError  # noqa: E402
+from ._models.parts import OmniImageItem  # noqa: E402
+
+
+class KlingWireWarning(UserWarning):
+    """A payload used a form the SDK accepts but would not send (e.g. the legacy ``model``)."""
+
+
+_converter = cattrs.Converter()
+
+#: Per nested class: wire alias -> field name (gateways' spellings accepted on load).
+_ALIASES: dict[type[Any], dict[str, str]] = {OmniImageItem: {"image_url": "image"}}
+_INT_TEXT_CHARS = frozenset("0123456789")
+_EXACT_FLOAT_INT = 2**53
+
+
+def _is_unset(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value == "")
+
+
+def _join(prefix: str, inner: str) -> str:
+    if not inner:
+        return prefix
+    return prefix + inner if inner.startswith("[") else f"{prefix}.{inner}"
+
+
+def _relabel(prefix: str, error: ValidationError) -> ValidationError:
+    return ValidationError(_join(prefix, error.field), error.rule, error.value, hint=error.hint)
+
+
+def _unstructure_attrs(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in attrs.fields(type(obj)):
+        value = getattr(obj, field.name)
+        if value is None or value == ():
+            continue
+        out[field.name] = _converter.unstructure(value)
+    return out
+
+
+def _unstructure_tuple(items: tuple[Any, ...]) -> list[Any]:
+    return [_converter.unstructure(item) for item in items]
+
+
+def _structure_str(value: Any, _type: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value  # a non-string is rejected by the field's validator, with its name
+
+
+def _structure_int(value: Any, _type: Any) -> Any:
+    if isinstance(value, str) and value.strip() and set(value.strip()) <= _INT_TEXT_CHARS:
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_FLOAT_INT:
+        return int(value)
+    return value
+
+
+def _structure_float(value: Any, _type: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _structure_bool(value: Any, _type: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return value
+
+
+def _structure_passthrough(value: Any, _type: Any) -> Any:
+    return value  # Literal values: the one_of validator names the field and the choices
+
+
+def _structure_tuple(value: Any, type_: Any) -> tuple[Any, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ValidationError("", "must be a list", value)
+    (item_type, *_rest) = typing.get_args(type_)
+    out = []
+    for i, item in enumerate(value):
+        try:
+            out.append(_converter.structure(item, item_type))
+        except ValidationError as error:
+            raise _relabel(f"[{i}]", error) from None
+    return tuple(out)
+
+
+def _is_literal(type_: Any) -> bool:
+    return typing.get_origin(type_) is typing.Literal
+
+
+def _is_tuple(type_: Any) -> bool:
+    return typing.get_origin(type_) is tuple
+
+
+def _strip_optional(type_: Any) -> Any:
+    if typing.get_origin(type_) in (typing.Union, UnionType):
+        args = [a for a in typing.get_args(type_) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return type_
+
+
+def _attrs_structure_fn(cls: type[Any]) -> typing.Callable[[Any, Any], Any]:
+    hints = {k: _strip_optional(v) for k, v in typing.get_type_hints(cls).items()}
+    fields = {f.name: f for f in attrs.fields(cls)}
+    aliases = _ALIASES.get(cls, {})
+
+    def structure(value: Any, _type: Any) -> Any:
+        if not isinstance(value, Mapping):
+            raise ValidationError("", "must be a JSON object", value)
+        kwargs: dict[str, Any] = {}
+        for key, raw in value.items():
+            name = aliases.get(str(key), str(key))
+            if name not in fields:
+                if _is_unset(raw):
+                    continue
+                raise ValidationError(
+                    str(key), f"is not a field of {cls.__name__}", raw,
+                    hint=f"known fields: {', '.join(fields)}",
+                )
+            if _is_unset(raw):
+                continue
+            try:
+                loaded = _converter.structure(raw, hints[name])
+            except ValidationError as error:
+                raise _relabel(name, error) from None
+            if name in kwargs and kwargs[name] != loaded:
+                raise ValidationError(str(key), f"conflicts with {name}", raw)
+            kwargs[name] = loaded
+        for field in fields.values():
+            if field.default is attrs.NOTHING and field.name not in kwargs:
+                raise ValidationError(field.name, "is required", value.get(field.name))
+        return cls(**kwargs)
+
+    return structure
+
+
+_converter.register_unstructure_hook_func(attrs.has, _unstructure_attrs)
+_converter.register_unstructure_hook(tuple, _unstructure_tuple)
+_converter.register_structure_hook(str, _structure_str)
+_converter.register_structure_hook(int, _structure_int)
+_converter.register_structure_hook(float, _structure_float)
+_converter.register_structure_hook(bool, _structure_bool)
+_converter.register_structure_hook_func(_is_literal, _structure_passthrough)
+_converter.register_structure_hook_func(_is_tuple, _structure_tuple)
+_converter.register_structure_hook_factory(attrs.has, _attrs_structure_fn)
+
+
+def dump_request(request: Any) -> dict[str, Any]:
+    """The exact JSON body for a request object.
+
+    Wire rules:
+
+    1. Attribute names ARE the wire names; the model is always sent as ``model_name``, never
+       ``model`` (the official API reads ``model`` as an empty model_name, i.e. kling-v1).
+    2. ``None`` and empty lists are omitted; ``False`` and ``0`` are sent.
+    3. ``duration`` and shot durations are strings (``"5"``), as the requests store them.
+    4. ``element_id`` is a Python int, never a float, so a 64-bit id (``829836802793406551``)
+       survives ``json.dumps`` exactly.
+    5. Booleans are JSON booleans; nested parts are JSON objects; tuples are JSON arrays.
+    """
+    if isinstance(request, type) or not attrs.has(type(request)):
+        raise ValidationError("request", "must be a request object", type(request).__name__)
+    body: dict[str, Any] = _converter.unstructure(request)
+    return body
+
+
+def load_request(endpoint: str, payload: Any) -> Any:
+    """A validated request for ``endpoint`` (``videos/omni-video``...) from a wire JSON body.
+
+    Wire rules (lenient about the spellings the reference documents, strict about the rest):
+
+    1. The payload must be a mapping, else a ValidationError on field ``request``.
+    2. ``""`` or ``null`` for a known key means "not set" (the gateway examples send
+       ``"resolution": ""``); an unknown key whose value is ``""``/``null`` is dropped; an
+       unknown key with a real value is a ValidationError naming it (typos are never ignored).
+    3. The legacy ``model`` key becomes ``model_name``, with a ``KlingWireWarning``; the gateway
+       alias ``image_url`` in omni-image ``image_list`` items becomes ``image``.  Both spellings
+       with different values is a ValidationError.
+    4. Numbers may arrive as strings (``"n": "2"``, ``"image_fidelity": "0.5"``), durations as
+       ints (``5``), integral floats where an int is due (``1.0``, below 2**53), booleans as
+       ``"true"``/``"false"``, element ids as digit strings.
+    5. Anything else is handed to the class's validators: errors are the same ValidationError
+       as at construction, naming the wire path (``multi_prompt[2].duration``).
+    6. ``load_request(ep, dump_request(r)) == r`` for every valid request ``r``.
+    """
+    from ._endpoints import endpoint_named
+
+    request_type = endpoint_named(endpoint).request_type
+    if not isinstance(payload, Mapping):
+        raise ValidationError("request", "must be a JSON object", type(payload).__name__)
+    body = dict(payload)
+    if "model" in body:
+        legacy = body.pop("model")
+        if not _is_unset(legacy):
+            current = body.get("model_name")
+            if not _is_unset(current) and current != legacy:
+                raise ValidationError("model", f"conflicts with model_name={current!r}", legacy)
+            body["model_name"] = legacy
+            warnings.warn(
+                KlingWireWarning(
+                    f"payload uses the legacy key 'model' ({legacy!r}); the SDK sends it as "
+                    "'model_name', because the official API treats 'model' as if model_name "
+                    "were empty, i.e. kling-v1"
+                ),
+                stacklevel=2,
+            )
+    return _converter.structure(body, request_type)
+

@@ -1,0 +1,166 @@
+"""``kling-async simulate``: run the built-in Kling simulator until SIGINT/SIGTERM.
+
+It prints the base URL in both forms (official ``http://HOST:PORT`` and the ``/kling`` gateway
+form) and the simulator's own throwaway credentials, then serves.  Exit code 0 on a signal,
+1 when the server cannot start (port in use...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+from ..testing import FaultConfig, KlingSimulator, SimulatorConfig
+
+_FAULT_FLAGS = (
+    "error_5xx",
+    "drop_before",
+    "drop_after_create",
+    "malformed",
+    "delay",
+    "rate_limited",
+)
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``simulate`` subcommand to an argparse ``subparsers`` object."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "simulate",
+        help="run an offline Kling API simulator on loopback",
+        description="Serve a Kling-compatible API (official /v1 and /kling/v1 forms) offline.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port, 0 = any free (default 8000)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="simulated seconds per real second (default 1.0)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--fail-rate", type=float, default=0.0, help="share of tasks that end 'failed' (default 0)"
+    )
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=None,
+        help="fixed task duration in simulated seconds (default: lognormal)",
+    )
+    parser.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=None,
+        help="parallel task slots per account (default unlimited)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second per account (default unlimited)",
+    )
+    parser.add_argument(
+        "--rate-limit-retry-after",
+        type=float,
+        default=None,
+        help="Retry-After seconds sent with 1302 (default: no header)",
+    )
+    parser.add_argument(
+        "--no-list", action="store_true", help="answer the list endpoint with 404/1202"
+    )
+    parser.add_argument("--api-key", default=None, help="bearer key to accept (default: generated)")
+    parser.add_argument("--access-key", default=None, help="JWT access key (default: generated)")
+    parser.add_argument("--secret-key", default=None, help="JWT secret key (default: generated)")
+    for kind in _FAULT_FLAGS:
+        parser.add_argument(
+            f"--fault-{kind.replace('_', '-')}",
+            type=float,
+            default=0.0,
+            dest=f"fault_{kind}",
+            metavar="P",
+            help=f"probability of the {kind} fault (default 0)",
+        )
+    parser.add_argument(
+        "--delay-seconds",
+        type=float,
+        default=1.0,
+        help="real seconds added by the delay fault (default 1.0)",
+    )
+    parser.set_defaults(func=run)
+
+
+def build_simulator(args: argparse.Namespace) -> KlingSimulator:
+    """A simulator configured from parsed ``simulate`` arguments (raises ValueError if bad)."""
+    faults = FaultConfig(
+        delay_seconds=args.delay_seconds,
+        **{kind: getattr(args, f"fault_{kind}") for kind in _FAULT_FLAGS},
+    )
+    config = SimulatorConfig(
+        time_scale=args.time_scale,
+        seed=args.seed,
+        fail_rate=args.fail_rate,
+        latency=args.latency,
+        concurrency_limit=args.concurrency_limit,
+        rate_limit=args.rate_limit,
+        rate_limit_retry_after=args.rate_limit_retry_after,
+        list_supported=not args.no_list,
+        faults=faults,
+    )
+    return KlingSimulator(
+        config=config,
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        access_key=args.access_key,
+        secret_key=args.secret_key,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until SIGINT/SIGTERM; the exit code."""
+    try:
+        sim = build_simulator(args)
+    except (TypeError, ValueError) as exc:
+        print(f"kling-async simulate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_serve(sim))
+    except KeyboardInterrupt:  # platforms without loop signal handlers
+        return 0
+
+
+async def _serve(sim: KlingSimulator) -> int:
+    try:
+        await sim.start()
+    except OSError as exc:
+        print(
+            f"kling-async simulate: cannot listen on {sim.host}:{sim.port}: {exc}", file=sys.stderr
+        )
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        print("Kling simulator running (offline; no request leaves this machine)")
+        print(f"  base URL (official form): {sim.base_url}")
+        print(f"  base URL (/kling gateway form): {sim.gateway_url}")
+        print(f"  API key (Authorization: Bearer ...): {sim.api_key}")
+        print(f"  JWT access key: {sim.access_key}")
+        print(f"  JWT secret key: {sim.secret_key}")
+        print(f"  introspection: {sim.base_url}/__sim/stats (same bearer key)")
+        print("Press Ctrl+C to stop.", flush=True)
+        await stop.wait()
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        await sim.aclose()
+    print("Kling simulator stopped.", flush=True)
+    return 0

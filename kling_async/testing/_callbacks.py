@@ -1,0 +1,184 @@
+"""Callback delivery (reference §5): POST the flat task object on every status change.
+
+Creating a task with a ``callback_url`` schedules its status changes (``processing`` when it
+leaves the queue, if it spends any time processing; then ``succeed``/``failed``) on a heap
+keyed by simulated time.  One ticker pops due events into a bounded queue; a few workers
+POST them with a short timeout, in order per task.  Best effort: failures are counted, never
+retried.  Only loopback URLs are contacted (127.0.0.0/8, ::1, ``localhost``); others are
+counted as dropped.  The ``aiohttp.ClientSession`` is the dispatcher's own, closed on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import ipaddress
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from ._clock import VirtualClock
+from ._stats import StatsCollector
+from ._tasks import SimTask
+
+_WORKERS = 4
+_MAX_TICK = 0.02
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` is http(s) to a loopback host."""
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError):
+        return False
+    host = parsed.host
+    if parsed.scheme not in ("http", "https") or not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class CallbackDispatcher:
+    """Schedules and delivers callbacks; ``start()`` inside the loop, ``aclose()`` to stop."""
+
+    def __init__(
+        self,
+        *,
+        clock: VirtualClock,
+        stats: StatsCollector,
+        lookup: Callable[[str], SimTask | None],
+        render: Callable[[SimTask, str], dict[str, Any]],
+        queue_size: int,
+        timeout: float,
+    ) -> None:
+        self._clock = clock
+        self._stats = stats
+        self._lookup = lookup
+        self._render = render
+        self.queue_size = queue_size
+        self.timeout = timeout
+        self._events: list[tuple[float, int, str, str]] = []
+        self._seq = 0
+        self._pending: dict[str, deque[str]] = {}
+        self._queue: asyncio.Queue[str] | None = None
+        self._wake: asyncio.Event | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def schedule(self, task: SimTask) -> None:
+        """Plan the callbacks of a newly created task that has a ``callback_url``."""
+        if task.callback_url is None:
+            return
+        if not is_loopback_url(task.callback_url):
+            self._stats.callbacks_dropped += 1
+            return
+        final = "failed" if task.failed else "succeed"
+        if task.ended > task.started:
+            self._push(task.started, task.task_id, "processing")
+        self._push(task.ended, task.task_id, final)
+        if self._wake is not None:
+            self._wake.set()
+
+    def _push(self, due: float, task_id: str, status: str) -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (due, self._seq, task_id, status))
+
+    def clear(self) -> None:
+        """Forget every scheduled (not yet queued) callback."""
+        self._events.clear()
+
+    async def start(self) -> None:
+        """Open the session and start the ticker and workers (in the running loop)."""
+        self._queue = asyncio.Queue(maxsize=self.queue_size)
+        self._wake = asyncio.Event()
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=64), trust_env=False
+        )
+        self._tasks = [asyncio.create_task(self._tick(), name="kling-sim-callback-ticker")]
+        self._tasks += [
+            asyncio.create_task(self._work(), name=f"kling-sim-callback-{i}")
+            for i in range(_WORKERS)
+        ]
+
+    async def aclose(self) -> None:
+        """Stop delivering and close the session; undelivered callbacks are abandoned."""
+        tasks, self._tasks = self._tasks, []
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _tick(self) -> None:
+        assert self._wake is not None
+        while True:
+            now = self._clock.now()
+            events = self._events
+            while events and events[0][0] <= now:
+                _, _, task_id, status = heapq.heappop(events)
+                self._enqueue(task_id, status)
+            if not events:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            delay = self._clock.real_delay(events[0][0] - now)
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(max(delay, 0.0), _MAX_TICK))
+
+    def _enqueue(self, task_id: str, status: str) -> None:
+        assert self._queue is not None
+        waiting = self._pending.get(task_id)
+        if waiting is not None:
+            waiting.append(status)
+            return
+        try:
+            self._queue.put_nowait(task_id)
+        except asyncio.QueueFull:
+            self._stats.callbacks_dropped += 1
+            return
+        self._pending[task_id] = deque([status])
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            task_id = await self._queue.get()
+            waiting = self._pending[task_id]
+            try:
+                while waiting:
+                    await self._deliver(task_id, waiting.popleft())
+            finally:
+                del self._pending[task_id]
+
+    async def _deliver(self, task_id: str, status: str) -> None:
+        task = self._lookup(task_id)
+        if task is None or task.callback_url is None or self._session is None:
+            self._stats.callbacks_dropped += 1
+            return
+        body = self._render(task, status)
+        try:
+            async with self._session.post(
+                task.callback_url,
+                json=body,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+            ) as resp:
+                await resp.read()
+                ok = 200 <= resp.status < 300
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError):
+            ok = False
+        if ok:
+            self._stats.callbacks_sent += 1
+        else:
+            self._stats.callbacks_failed += 1

@@ -1,0 +1,112 @@
+"""Counters the simulator keeps, and ``SimStats``, their frozen snapshot.
+
+Only Kling API traffic is counted (not ``/__sim/*`` introspection or result files).  A request
+answered with no response at all (a ``drop_*`` fault) is counted with HTTP status ``0``.
+"""
+
+from __future__ import annotations
+
+import types
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+
+def _frozen(value: Mapping[Any, int]) -> Mapping[Any, int]:
+    return types.MappingProxyType(dict(value))
+
+
+@attrs.frozen(kw_only=True)
+class SimStats:
+    """A snapshot of the simulator's counters (``KlingSimulator.stats()``).
+
+    - ``requests``: ``(method, route template, http status) -> count``; status 0 = dropped.
+    - ``codes``: business code of error replies -> count (1201, 1302, 1303, 5000...).
+    - ``tasks_created``; ``duplicates``: creates rejected for a reused external_task_id.
+    - ``peak_concurrency`` / ``in_flight``: account -> slots (image tasks weigh ``n``).
+    - ``faults``: fault kind -> times injected.
+    - ``callbacks_sent`` (2xx), ``callbacks_failed`` (error or timeout), ``callbacks_dropped``
+      (queue full, or a non-loopback URL the simulator refuses to contact).
+    """
+
+    requests: Mapping[tuple[str, str, int], int] = attrs.field(converter=_frozen)
+    codes: Mapping[int, int] = attrs.field(converter=_frozen)
+    tasks_created: int
+    duplicates: int
+    peak_concurrency: Mapping[str, int] = attrs.field(converter=_frozen)
+    in_flight: Mapping[str, int] = attrs.field(converter=_frozen)
+    faults: Mapping[str, int] = attrs.field(converter=_frozen)
+    callbacks_sent: int
+    callbacks_failed: int
+    callbacks_dropped: int
+
+    @property
+    def total_requests(self) -> int:
+        """Every counted request."""
+        return sum(self.requests.values())
+
+    def count(
+        self, method: str | None = None, route: str | None = None, status: int | None = None
+    ) -> int:
+        """Requests matching the given method / route template / status (None = any)."""
+        return sum(
+            n
+            for (m, r, s), n in self.requests.items()
+            if (method is None or m == method)
+            and (route is None or r == route)
+            and (status is None or s == status)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form (``GET /__sim/stats``)."""
+        return {
+            "requests": [
+                {"method": m, "route": r, "status": s, "count": n}
+                for (m, r, s), n in sorted(self.requests.items())
+            ],
+            "total_requests": self.total_requests,
+            "codes": {str(k): v for k, v in sorted(self.codes.items())},
+            "tasks_created": self.tasks_created,
+            "duplicates": self.duplicates,
+            "peak_concurrency": dict(self.peak_concurrency),
+            "in_flight": dict(self.in_flight),
+            "faults": dict(self.faults),
+            "callbacks_sent": self.callbacks_sent,
+            "callbacks_failed": self.callbacks_failed,
+            "callbacks_dropped": self.callbacks_dropped,
+        }
+
+
+class StatsCollector:
+    """The live, mutable counters behind ``SimStats``."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        """Zero every counter."""
+        self.requests: Counter[tuple[str, str, int]] = Counter()
+        self.codes: Counter[int] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.tasks_created = 0
+        self.duplicates = 0
+        self.callbacks_sent = 0
+        self.callbacks_failed = 0
+        self.callbacks_dropped = 0
+
+    def snapshot(self, peak: Mapping[str, int], in_flight: Mapping[str, int]) -> SimStats:
+        """Freeze the counters, with the store's concurrency figures."""
+        return SimStats(
+            requests=self.requests,
+            codes=self.codes,
+            tasks_created=self.tasks_created,
+            duplicates=self.duplicates,
+            peak_concurrency=peak,
+            in_flight=in_flight,
+            faults=self.faults,
+            callbacks_sent=self.callbacks_sent,
+            callbacks_failed=self.callbacks_failed,
+            callbacks_dropped=self.callbacks_dropped,
+        )

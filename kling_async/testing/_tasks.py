@@ -1,0 +1,228 @@
+"""Simulated tasks: creation from a request body, lazy lifecycle, and the wire task object.
+
+A task's whole future is fixed when it is created (queue end, end, outcome), so its status at
+any simulated instant is computed on demand: no timers.  ``submitted`` until ``started``,
+``processing`` until ``ended``, then ``succeed`` or ``failed``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from .._endpoints import ENDPOINTS
+from .._models.task import TaskStatus
+from ._config import SimulatorConfig
+
+_SUBMITTED = TaskStatus.SUBMITTED.value
+_PROCESSING = TaskStatus.PROCESSING.value
+_SUCCEED = TaskStatus.SUCCEED.value
+_FAILED = TaskStatus.FAILED.value
+
+
+def outputs_for(endpoint: str, body: Mapping[str, Any]) -> int:
+    """How many results a task makes, which is also its concurrency weight for images.
+
+    ``n`` images (default 1); ``series_amount`` for omni-image with ``result_type=series``;
+    a video task makes one video.
+    """
+    if ENDPOINTS[endpoint].kind != "image":
+        return 1
+    raw = body.get("n")
+    if endpoint == "images/omni-image" and body.get("result_type") == "series":
+        raw = body.get("series_amount", 2)
+    try:
+        count = int(raw) if raw is not None else 1
+    except (TypeError, ValueError):
+        count = 1
+    return min(max(count, 1), 9)
+
+
+def _video_seconds(body: Mapping[str, Any]) -> float:
+    try:
+        seconds = float(body.get("duration", 5))
+    except (TypeError, ValueError):
+        seconds = 5.0
+    return seconds if math.isfinite(seconds) and seconds > 0 else 5.0
+
+
+class SimTask:
+    """One task: identity, request, and its precomputed timeline (simulated seconds)."""
+
+    __slots__ = (
+        "account",
+        "body",
+        "callback_url",
+        "created",
+        "ended",
+        "endpoint",
+        "external_task_id",
+        "failed",
+        "failure_message",
+        "is_image",
+        "outputs",
+        "started",
+        "task_id",
+        "video_seconds",
+        "watermark",
+    )
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        endpoint: str,
+        account: str,
+        body: Mapping[str, Any],
+        created: float,
+        duration: float,
+        queue_fraction: float,
+        failed: bool,
+        failure_message: str,
+    ) -> None:
+        self.task_id = task_id
+        self.endpoint = endpoint
+        self.account = account
+        self.body = body
+        ext = body.get("external_task_id")
+        self.external_task_id: str | None = str(ext) if ext not in (None, "") else None
+        cb = body.get("callback_url")
+        self.callback_url: str | None = cb if isinstance(cb, str) and cb else None
+        wm = body.get("watermark_info")
+        self.watermark = isinstance(wm, Mapping) and wm.get("enabled") is True
+        self.is_image = ENDPOINTS[endpoint].kind == "image"
+        self.outputs = outputs_for(endpoint, body)
+        self.video_seconds = 0.0 if self.is_image else _video_seconds(body)
+        self.created = created
+        self.started = created + duration * queue_fraction
+        self.ended = created + duration
+        self.failed = failed
+        self.failure_message = failure_message
+
+    @property
+    def weight(self) -> int:
+        """Concurrency slots held from creation until the end: ``n`` for images, 1 for video."""
+        return self.outputs
+
+    def status_at(self, now: float) -> str:
+        """The wire status at simulated time ``now``."""
+        if now >= self.ended:
+            return _FAILED if self.failed else _SUCCEED
+        if now >= self.started:
+            return _PROCESSING
+        return _SUBMITTED
+
+    def changed_at(self, status: str) -> float:
+        """Simulated instant at which the task entered ``status``."""
+        if status == _SUBMITTED:
+            return self.created
+        if status == _PROCESSING:
+            return self.started
+        return self.ended
+
+    def file_names(self) -> list[str]:
+        """Names of the result files served under ``/__sim/files/{task_id}/``."""
+        if self.is_image:
+            names = [f"image_{i}.png" for i in range(self.outputs)]
+            if self.watermark:
+                names += [f"image_{i}_watermark.png" for i in range(self.outputs)]
+            return names
+        return ["video.mp4", "video_watermark.mp4"] if self.watermark else ["video.mp4"]
+
+
+def draw_duration(config: SimulatorConfig, endpoint: str, rng: random.Random) -> float:
+    """Simulated seconds the next task runs; always draws once so streams stay aligned."""
+    gauss = rng.gauss(0.0, 1.0)
+    fixed = config.fixed_latency(endpoint)
+    if fixed is not None:
+        return fixed
+    return config.median_for(endpoint) * math.exp(config.latency_sigma * gauss)
+
+
+def create_data(task: SimTask, to_ms: Any) -> dict[str, Any]:
+    """The ``data`` of a create response: id, ``submitted``, external id and timestamps."""
+    ms = to_ms(task.created)
+    info: dict[str, Any] = {}
+    if task.external_task_id is not None:
+        info["external_task_id"] = task.external_task_id
+    return {
+        "task_id": task.task_id,
+        "task_status": _SUBMITTED,
+        "task_info": info,
+        "created_at": ms,
+        "updated_at": ms,
+    }
+
+
+def _deduction(task: SimTask, status: str) -> str:
+    if status != _SUCCEED:
+        return "0"
+    if task.is_image:
+        return str(task.outputs)
+    units = task.video_seconds / 5.0
+    mode = task.body.get("mode") or ENDPOINTS[task.endpoint].default_mode
+    if mode == "pro":
+        units *= 1.75
+    return f"{units:g}"
+
+
+def task_object(task: SimTask, status: str, base_url: str, to_ms: Any) -> dict[str, Any]:
+    """The wire task object (reference §3.3) as it looks in ``status``."""
+    info: dict[str, Any] = {}
+    if task.external_task_id is not None:
+        info["external_task_id"] = task.external_task_id
+    result: dict[str, Any] = {}
+    if status == _SUCCEED:
+        root = f"{base_url}/__sim/files/{task.task_id}"
+        if task.is_image:
+            images = []
+            for i in range(task.outputs):
+                item: dict[str, Any] = {"index": i, "url": f"{root}/image_{i}.png"}
+                if task.watermark:
+                    item["watermark_url"] = f"{root}/image_{i}_watermark.png"
+                images.append(item)
+            result["images"] = images
+        else:
+            video: dict[str, Any] = {
+                "id": f"{task.task_id}0",
+                "url": f"{root}/video.mp4",
+                "duration": f"{task.video_seconds:.1f}",
+            }
+            if task.watermark:
+                video["watermark_url"] = f"{root}/video_watermark.mp4"
+            result["videos"] = [video]
+    return {
+        "task_id": task.task_id,
+        "task_status": status,
+        "task_status_msg": task.failure_message if status == _FAILED else "",
+        "task_info": info,
+        "task_result": result,
+        "watermark_info": {"enabled": task.watermark},
+        "final_unit_deduction": _deduction(task, status),
+        "created_at": to_ms(task.created),
+        "updated_at": to_ms(task.changed_at(status)),
+    }
+
+
+@attrs.frozen(kw_only=True)
+class TaskRecord:
+    """A snapshot of one simulated task, as returned by ``KlingSimulator.tasks()``.
+
+    ``status`` is the status at the moment of the snapshot; ``body`` is the create request
+    body exactly as received; ``created_at`` is epoch milliseconds (simulated).
+    """
+
+    task_id: str
+    external_task_id: str | None
+    endpoint: str
+    account: str
+    status: TaskStatus
+    created_at: int
+    ends_at: int
+    failed: bool
+    weight: int
+    body: Mapping[str, Any]

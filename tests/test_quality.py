@@ -1,0 +1,36 @@
+"""The package is fully typed and lint-clean: `mypy --strict` and `ruff` run as part of the suite."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _tool(name: str) -> list[str]:
+    found = shutil.which(name, path=str(pathlib.Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", name]
+
+
+def test_mypy_strict_passes_on_the_package() -> None:
+    """`mypy --strict kling_async` reports no issue (py.typed is honest)."""
+    run = subprocess.run([*_tool("mypy"), "--strict", "kling_async"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_ruff_is_clean() -> None:
+    """`ruff check` finds nothing in the package, tests, benchmarks and examples."""
+    run = subprocess.run([*_tool("ruff"), "check", "kling_async", "tests", "benchmarks",
+                          "examples"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_readme_set_up_commands_are_the_ci_command() -> None:
+    """`.ci/run` runs the README's second set-up command verbatim."""
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert f"```bash\n{ci}\n```" in readme

@@ -1,0 +1,170 @@
+"""No key, secret or minted token ever appears in a log record, an exception or a repr."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+import kling_async as kling
+from kling_async import Backoff, KlingClient, RetryPolicy, Timeouts
+from kling_async._auth import BearerKeyAuth, JwtAuth
+from tests._scripted import Drop, Reply, ScriptedServer, closed_port, error_body, ok, task_json
+
+pytestmark = [
+    pytest.mark.anyio,
+    # The brief's sample secret is short; PyJWT warns about short HMAC keys (length only).
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+API_KEY = "sk-SECRET-123"
+ACCESS_KEY = "AK-ACCESS-789"
+SECRET_KEY = "SK-SECRET-456"
+GET_PATH = "/v1/images/generations/t-1"
+CREATE_PATH = "/v1/images/generations"
+
+
+async def _no_sleep(_: float) -> None:
+    await anyio.lowlevel.checkpoint()
+
+
+def _client(base_url: str, **credentials: str) -> KlingClient:
+    return KlingClient(
+        base_url=base_url,
+        retry=RetryPolicy(max_attempts=3, backoff=Backoff(initial=0.001, maximum=0.01)),
+        timeouts=Timeouts(connect=2.0, read=0.3),
+        sleep=_no_sleep,
+        **credentials,
+    )
+
+
+def _script_failures(server: ScriptedServer) -> None:
+    server.script("GET", GET_PATH,
+                  Reply(500, json=error_body(5000)), Reply(429, json=error_body(1302)), Drop(),
+                  Reply(401, json=error_body(1004, "token expired")),
+                  Reply(401, json=error_body(1004, "token expired")),
+                  then=Reply(200, body=b"{not json"))
+    server.script("POST", CREATE_PATH, Drop(), Reply(500, json=error_body(5000)),
+                  Reply(200, json=ok(task_json()), delay=1.0),
+                  then=Reply(401, json=error_body(1002, "Authorization invalid")))
+
+
+async def _exercise(client: KlingClient) -> list[BaseException]:
+    """Make the client go through retries and many failure kinds; return what it raised."""
+    raised: list[BaseException] = []
+    async with client:
+        for _ in range(4):
+            try:
+                await client.get_task("images/generations", "t-1")
+            except kling.KlingError as exc:
+                raised.append(exc)
+        for _ in range(4):
+            try:
+                await client.create_task(kling.ImageGenerationRequest(prompt="a cat"),
+                                         external_task_id="ext-s")
+            except kling.KlingError as exc:
+                raised.append(exc)
+    return raised
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        cur = todo.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        yield cur
+        todo += [cur.__cause__, cur.__context__, getattr(cur, "cause", None)]
+
+
+def _texts(caplog: pytest.LogCaptureFixture, raised: list[BaseException], *objs: Any) -> list[str]:
+    texts: list[str] = []
+    for record in caplog.records:
+        texts.append(record.getMessage())
+        texts.append(repr(record.args))
+        if record.exc_info:
+            texts.append("".join(traceback.format_exception(*record.exc_info)))
+    for exc in raised:
+        for link in _chain(exc):
+            texts += [str(link), repr(link), repr(link.args)]
+        texts.append("".join(traceback.format_exception(exc)))
+    texts += [repr(o) for o in objs] + [str(o) for o in objs]
+    return texts
+
+
+def _tokens_seen(server: ScriptedServer) -> set[str]:
+    return {r.headers["Authorization"].removeprefix("Bearer ") for r in server.requests}
+
+
+async def test_bearer_key_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
+    """A bearer-key client failing and retrying leaks its key nowhere."""
+    caplog.set_level(logging.DEBUG)
+    async with ScriptedServer() as server:
+        _script_failures(server)
+        client = _client(server.url, api_key=API_KEY)
+        raised = await _exercise(client)
+    assert len(raised) == 8
+    assert any(isinstance(e, kling.AmbiguousSubmissionError) for e in raised)
+    assert any("retrying" in r.getMessage() for r in caplog.records), "no retry was logged"
+    assert _tokens_seen(server) == {API_KEY}  # the key really was in use
+    for text in _texts(caplog, raised, client, BearerKeyAuth(API_KEY)):
+        assert API_KEY not in text
+
+
+async def test_jwt_credentials_and_tokens_never_leak(caplog: pytest.LogCaptureFixture) -> None:
+    """A JWT client failing, re-minting and retrying leaks no access key, secret or token."""
+    caplog.set_level(logging.DEBUG)
+    async with ScriptedServer() as server:
+        _script_failures(server)
+        client = _client(server.url, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+        raised = await _exercise(client)
+    tokens = _tokens_seen(server)
+    assert tokens, "no token was sent"
+    assert len(raised) == 8
+    auth = JwtAuth(ACCESS_KEY, SECRET_KEY)
+    tokens.add(auth.token())
+    for text in _texts(caplog, raised, client, auth):
+        assert SECRET_KEY not in text
+        assert ACCESS_KEY not in text
+        for token in tokens:
+            assert token not in text
+
+
+async def test_connection_failure_leaks_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    """A connection that cannot be made (retried, then raised) leaks neither key nor secret."""
+    caplog.set_level(logging.DEBUG)
+    url = f"http://127.0.0.1:{closed_port()}"
+    raised: list[BaseException] = []
+    for creds in ({"api_key": API_KEY},
+                  {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}):
+        client = _client(url, **creds)
+        async with client:
+            with pytest.raises(kling.TransportError) as caught:
+                await client.get_task("images/generations", "t-1")
+        raised.append(caught.value)
+    for text in _texts(caplog, raised):
+        assert API_KEY not in text
+        assert SECRET_KEY not in text
+
+
+def test_configuration_errors_do_not_echo_keys() -> None:
+    """Rejected configurations name the problem, not the credentials given."""
+    messages = []
+    for kwargs in (
+        {"api_key": API_KEY, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY},
+        {"api_key": API_KEY, "base_url": "http://gw.example"},
+        {"access_key": ACCESS_KEY},
+    ):
+        with pytest.raises(kling.ConfigurationError) as caught:
+            KlingClient(**kwargs)
+        messages += [str(caught.value), repr(caught.value)]
+    for text in messages:
+        assert API_KEY not in text
+        assert SECRET_KEY not in text
