@@ -1,0 +1,92 @@
+"""Benchmark 3 - memory per job, measured with tracemalloc.
+
+The client's real bookkeeping is driven without network: each job is registered, accepted
+(parsed from a create reply), scheduled in the shared poller, observed processing, and, for
+the finished figure, observed ending with a result URL (parsed from a query reply) - exactly
+the calls the client makes.  Requests are built before measuring (they belong to the user).
+Targets: at most 5 KiB per in-flight job and 2 KiB per finished job, at 1k, 10k and 100k jobs.
+
+    python -m benchmarks.bench_memory [--sizes 1000 10000 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import tracemalloc
+from typing import Any
+
+import kling_async as kling
+from kling_async._capacity import AdaptiveCapacity
+from kling_async._endpoints import ENDPOINTS
+from kling_async._events import EventHub
+from kling_async._poller import Poller
+from kling_async._registry import Job, TaskRegistry
+from kling_async._submitter import created_task
+from kling_async._wire import parse_task
+
+
+def _reply(task_id: str, ext: str, status: str, url: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "task_id": task_id, "task_status": status, "task_status_msg": "",
+        "task_info": {"external_task_id": ext},
+        "created_at": 1722769557708, "updated_at": 1722769557708,
+    }
+    if url is not None:
+        body["task_result"] = {"images": [{"index": 0, "url": url}]}
+        body["final_unit_deduction"] = "1"
+    return body
+
+
+def measure(count: int, *, finish: bool) -> float:
+    endpoint = ENDPOINTS["images/generations"]
+    policy = kling.PollPolicy()
+    requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(count)]
+    registry = TaskRegistry()
+    capacity = AdaptiveCapacity(10 * count)
+    now = [0.0]
+    poller = Poller(transport=None, registry=registry, capacity=capacity,  # type: ignore[arg-type]
+                    events=EventHub(None), policy=policy, clock=lambda: now[0],
+                    rand=random.Random(1).random)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    jobs = []
+    for i, request in enumerate(requests):
+        ext = f"kas-{i:032x}"
+        job = Job(endpoint.name, request, ext, weight=endpoint.weight(request),
+                  expected=endpoint.expected_duration(request, policy))
+        registry.add(job)
+        capacity.try_acquire(job.weight)
+        task_id = str(800000000000000000 + i)
+        registry.accept(job, created_task(_reply(task_id, ext, "submitted"), ext), now[0])
+        capacity.confirm(job.weight)
+        poller.track(job)
+        poller.observe(job, parse_task(_reply(task_id, ext, "processing")))
+        if finish:
+            url = f"https://cdn.example/kling/{task_id}/image_0.png"
+            poller.observe(job, parse_task(_reply(task_id, ext, "succeed", url)))
+        jobs.append(job)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    assert all(job.done() == finish for job in jobs)
+    return grown / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    args = parser.parse_args()
+    print(f"{'jobs':>8} {'in flight B/job':>16} {'finished B/job':>15}")
+    for size in args.sizes:
+        flying = measure(size, finish=False)
+        finished = measure(size, finish=True)
+        print(f"{size:8d} {flying:16.0f} {finished:15.0f}")
+    print("targets: in flight <= 5120 B/job, finished <= 2048 B/job")
+
+
+if __name__ == "__main__":
+    main()
