@@ -25,10 +25,11 @@ import anyio
 import kling_async as kling
 from kling_async.testing import KlingSimulator
 
-Schedule = Callable[[float, random.Random], float]  # task duration -> time it is detected
+#: task duration, rng -> (time the end is detected, polls made)
+Schedule = Callable[[float, random.Random], tuple[float, int]]
 
 
-def _policy_schedule(policy: kling.PollPolicy, expected: float) -> Callable[..., object]:
+def _policy_schedule(policy: kling.PollPolicy, expected: float) -> Schedule:
     def detect(duration: float, rng: random.Random) -> tuple[float, int]:
         t = policy.first_delay(expected)
         polls = 1
@@ -39,7 +40,7 @@ def _policy_schedule(policy: kling.PollPolicy, expected: float) -> Callable[...,
     return detect
 
 
-def _fixed(interval: float) -> Callable[..., object]:
+def _fixed(interval: float) -> Schedule:
     def detect(duration: float, rng: random.Random) -> tuple[float, int]:
         polls = max(1, math.ceil(duration / interval))
         return polls * interval, polls
@@ -53,7 +54,7 @@ def _oracle(duration: float, rng: random.Random) -> tuple[float, int]:
 def virtual_clock(tasks: int, median: float, sigma: float, seed: int = 1) -> None:
     expected = median  # what the SDK estimates for a 5 s std video / any image by default
     default = kling.PollPolicy(expected_image=median, expected_video=median)
-    rows = {
+    rows: dict[str, Schedule] = {
         "kling_async default": _policy_schedule(default, expected),
         "kling_async, full jitter": _policy_schedule(
             kling.PollPolicy(jitter=1.0, expected_image=median, expected_video=median), expected),
@@ -71,7 +72,7 @@ def virtual_clock(tasks: int, median: float, sigma: float, seed: int = 1) -> Non
         ratio = 0.0
         for _ in range(tasks):
             duration = median * math.exp(rng.gauss(0.0, sigma))
-            seen, count = detect(duration, rng)  # type: ignore[operator]
+            seen, count = detect(duration, rng)
             polls += count
             delay += seen - duration
             total += duration

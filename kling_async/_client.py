@@ -445,7 +445,7 @@ class KlingClient:
         huge iterable is never queued all at once."""
         self._require_open()
         ready: collections.deque[Job] = collections.deque()
-        signal = anyio.Event()
+        signal = asyncio.Event()  # asyncio, not anyio: set once per finished job (hot)
 
         def finished(job: Job) -> None:
             ready.append(job)
@@ -468,7 +468,7 @@ class KlingClient:
                 yield ready.popleft()
             if pending == 0 and exhausted:
                 return
-            signal = anyio.Event()
+            signal.clear()
             if exhausted:
                 await signal.wait()
             else:

@@ -123,8 +123,14 @@ class APIError(KlingError):
         self.code = code
         self.request_id = request_id
         self.retry_after = retry_after
+        where = " ".join(
+            part for part in (
+                f"HTTP {http_status}" if http_status is not None else "",
+                f"code {code}" if code is not None else "",
+            ) if part
+        )
         super().__init__(
-            f"HTTP {http_status} code {code}: {message}"
+            (f"{where}: {message}" if where else message)
             + (f" (request_id={request_id})" if request_id else "")
         )
 

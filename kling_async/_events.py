@@ -1,8 +1,9 @@
 """Typed lifecycle events, delivered to an ``on_event`` callback, ``KlingClient.events()`` and logs.
 
 Every event is a frozen value with ``at`` (the client clock, seconds) and, where it concerns
-one job, that ``job``.  Delivery never blocks the client: a slow ``events()`` reader loses the
-oldest-undelivered events past its buffer, counted in ``statistics().events_dropped``.
+one job, that ``job``.  Delivery never blocks the client: once a slow ``events()`` reader's
+buffer is full, newer events are dropped for it (counted in ``statistics().events_dropped``);
+what it has buffered is kept.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class EventHub:
         self._buffer = buffer
         self._subscribers: list[MemoryObjectSendStream[Event]] = []
         self.dropped = 0
+        self.closed = False
 
     @property
     def active(self) -> bool:
@@ -132,10 +134,14 @@ class EventHub:
 
     async def subscribe(self) -> AsyncIterator[Event]:
         send, receive = anyio.create_memory_object_stream[Event](self._buffer)
-        self._subscribers.append(send)
+        if self.closed:
+            send.close()  # nothing will ever be emitted: the iterator ends at once
+        else:
+            self._subscribers.append(send)
         return _drain(receive, send, self)
 
     def close(self) -> None:
+        self.closed = True
         for stream in self._subscribers:
             stream.close()
         self._subscribers.clear()

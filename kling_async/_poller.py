@@ -94,8 +94,9 @@ class Poller:
         self._due: dict[int, float] = {}  # id(job) -> its current due time
         self._policies: dict[int, PollPolicy] = {}
         self._not_found: dict[int, int] = {}
+        self._queued: set[int] = set()  # id(job) of jobs whose single GET is queued or running
         self._seq = itertools.count()
-        self._wakeup = anyio.Event()
+        self._waiter: asyncio.Future[None] | None = None
         self._wake_at = float("inf")
         self._sweeps = {name: _Sweep() for name in ENDPOINTS}
         self.counters = PollCounters()
@@ -112,18 +113,24 @@ class Poller:
             self._policies[id(job)] = policy
         pol = policy or self.policy
         delay = pol.first_delay(job.expected) if first is None else first
-        self._schedule(job, self._clock() + delay)
+        self._schedule_poll(job, pol, self._clock() + delay)
+
+    def _schedule_poll(self, job: Job, policy: PollPolicy, due: float) -> None:
+        """Schedule the next poll, never later than the deadline (where a last poll decides)."""
+        if policy.deadline is not None and job.accepted_at is not None:
+            due = min(due, job.accepted_at + policy.deadline)
+        self._schedule(job, due)
 
     def poke(self, job: Job) -> None:
         """Poll this job as soon as possible (e.g. a callback said its status changed)."""
-        if not job.done() and job.task_id is not None:
+        if not job.done() and job.task_id is not None and id(job) not in self._queued:
             self._schedule(job, self._clock())
 
     def _schedule(self, job: Job, due: float) -> None:
         self._due[id(job)] = due
         heapq.heappush(self._heap, (due, next(self._seq), job))
         if due < self._wake_at:
-            self._wakeup.set()
+            _wake(self._waiter)
 
     def _forget(self, job: Job) -> None:
         key = id(job)
@@ -141,6 +148,7 @@ class Poller:
             self._tg = tg
             for _ in range(self._workers):
                 tg.start_soon(self._work)
+            loop = asyncio.get_running_loop()
             heap = self._heap
             while True:
                 now = self._clock()
@@ -153,11 +161,17 @@ class Poller:
                     due_jobs.append(job)
                 if due_jobs:
                     self._dispatch(due_jobs, tg, now)
-                self._wakeup = anyio.Event()
+                # Sleep until the earliest due time or a sooner schedule(): a bare future and
+                # one timer handle (this loop is hot; it runs on asyncio, like aiohttp).
                 self._wake_at = heap[0][0] if heap else float("inf")
-                wait = self._wake_at - now if heap else None
-                with anyio.move_on_after(wait):
-                    await self._wakeup.wait()
+                self._waiter = waiter = loop.create_future()
+                timer = loop.call_later(self._wake_at - now, _wake, waiter) if heap else None
+                try:
+                    await waiter
+                finally:
+                    self._waiter = None
+                    if timer is not None:
+                        timer.cancel()
 
     def _dispatch(self, jobs: list[Job], tg: anyio.abc.TaskGroup, now: float) -> None:
         by_endpoint: dict[str, list[Job]] = {}
@@ -179,15 +193,20 @@ class Poller:
                 tg.start_soon(self._sweep, name, group)
             else:
                 for job in group:
-                    self._queue.put_nowait(job)
+                    if id(job) not in self._queued:
+                        self._queued.add(id(job))
+                        self._queue.put_nowait(job)
 
     async def _work(self) -> None:
         """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
         queue = self._queue
         while True:
             job = await queue.get()
-            if not job.done():
-                await self._poll_one(job)
+            try:
+                if not job.done():
+                    await self._poll_one(job)
+            finally:
+                self._queued.discard(id(job))
 
     async def _poll_one(self, job: Job) -> None:
         assert job.task_id is not None
@@ -249,7 +268,7 @@ class Poller:
         if job.done():
             return
         now = self._clock()
-        age = now - (job.accepted_at if job.accepted_at is not None else now)
+        age = _age(job, now)
         old = job.task.status if job.task is not None else None
         job.task = task
         status = task.status
@@ -266,8 +285,8 @@ class Poller:
         if policy.deadline is not None and age >= policy.deadline:
             self.fail(job, TaskTimeoutError(job.task_id, policy.deadline, status, job.history))
             return
-        self._schedule(job, now + policy.interval(age, expected=job.expected,
-                                                   rand=self._rand()))
+        self._schedule_poll(job, policy, now + policy.interval(age, expected=job.expected,
+                                                               rand=self._rand()))
 
     def _end(self, job: Job, task: Task) -> None:
         self._forget(job)
@@ -303,7 +322,7 @@ class Poller:
                 self.fail(job, exc)
                 return
         now = self._clock()
-        age = now - (job.accepted_at or now)
+        age = _age(job, now)
         policy = self.policy_for(job)
         if policy.deadline is not None and age >= policy.deadline:
             error = TaskTimeoutError(job.task_id, policy.deadline, job.task_status, job.history)
@@ -311,10 +330,20 @@ class Poller:
             self.fail(job, error)
             return
         log.debug("poll of %s failed (%s); retrying later", job.task_id, exc)
-        self._schedule(job, now + policy.interval(age, expected=job.expected,
-                                                   rand=self._rand()))
+        self._schedule_poll(job, policy, now + policy.interval(age, expected=job.expected,
+                                                               rand=self._rand()))
 
     def close(self, jobs: Any) -> None:
         """Wake the waiters of every unfinished job (the client is closing)."""
         for job in jobs:
             job._close()
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _age(job: Job, now: float) -> float:
+    """Seconds since the job's task was accepted (0 before that)."""
+    return now - job.accepted_at if job.accepted_at is not None else 0.0

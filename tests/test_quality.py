@@ -1,4 +1,4 @@
-"""The package is fully typed and lint-clean: `mypy --strict` and `ruff` run as part of the suite."""
+"""The package is fully typed and lint-clean: mypy --strict and ruff run inside the suite."""
 
 from __future__ import annotations
 

@@ -1,0 +1,79 @@
+"""``results.jsonl`` from the journal, written atomically, and ``task_to_dict``.
+
+One line per job of the batch, in input order::
+
+    {"id", "endpoint", "task_id", "external_task_id", "status", "urls", "files", "error"}
+
+``status`` is ``not_sent`` for a job never submitted, else the journal status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._models.task import Task
+from ._jobsfile import BatchJob
+from ._store import JobRecord
+
+RESULTS_NAME = "results.jsonl"
+
+
+def task_to_dict(task: Task) -> dict[str, Any]:
+    """A JSON-able dict of a ``Task``: the fields a script or the CLI needs."""
+    return {
+        "task_id": task.task_id,
+        "status": task.status.value,
+        "status_msg": task.status_msg,
+        "external_task_id": task.external_task_id,
+        "images": [
+            {"index": i.index, "url": i.url, "watermark_url": i.watermark_url}
+            for i in task.images
+        ],
+        "videos": [
+            {"id": v.id, "url": v.url, "duration": v.duration, "watermark_url": v.watermark_url}
+            for v in task.videos
+        ],
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+        "final_unit_deduction": task.final_unit_deduction,
+    }
+
+
+def result_row(job: BatchJob, record: JobRecord | None) -> dict[str, Any]:
+    """The ``results.jsonl`` line of one job."""
+    if record is None:
+        return {"id": job.id, "endpoint": job.endpoint, "task_id": None,
+                "external_task_id": None, "status": "not_sent", "urls": [], "files": [],
+                "error": None}
+    return {
+        "id": job.id,
+        "endpoint": job.endpoint,
+        "task_id": record.task_id,
+        "external_task_id": record.external_task_id,
+        "status": record.status.value,
+        "urls": list(record.urls),
+        "files": [record.files[u] for u in record.urls if u in record.files],
+        "error": record.error,
+    }
+
+
+def write_results(path: Path, jobs: Sequence[BatchJob],
+                  records: Mapping[str, JobRecord]) -> list[dict[str, Any]]:
+    """Write ``results.jsonl`` at ``path`` atomically (temp file + rename); returns the rows."""
+    rows = [result_row(job, records.get(job.id)) for job in jobs]
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return rows

@@ -1,0 +1,311 @@
+"""``BatchRunner``: run a validated batch exactly once, across crashes, with downloads.
+
+Per job, on every run (the same command resumes):
+
+- finished in the journal -> skipped (only missing downloads are fetched);
+- task id journaled -> ``client.attach(endpoint, task_id=...)``: polling resumes;
+- intent but no task id (the create may or may not have reached the server) ->
+  ``client.attach(endpoint, external_task_id=...)``; ``NotFoundError`` -> submit again with
+  the SAME external_task_id (the server rejects a second task with it);
+- never sent -> intent journaled, THEN ``client.submit_nowait(..., external_task_id=...)``;
+  the task id is journaled as soon as the server accepts it.
+
+Submissions are fed lazily through ``client.as_completed`` (the client's capacity management
+decides when each create is sent).  ``stop()`` stops submitting and ends the run promptly;
+``results.jsonl`` is rewritten from the journal at the end of every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+
+from .._client import KlingClient
+from .._errors import (
+    ContentPolicyError,
+    InvalidRequestError,
+    KlingError,
+    NotFoundError,
+    TaskFailedError,
+)
+from .._policy import PollPolicy
+from .._registry import Job, JobState
+from ._download import Downloader, remove_partial_files
+from ._fetch import ResultFetcher
+from ._jobsfile import BatchJob, JobsFileError
+from ._progress import BatchProgress
+from ._results import RESULTS_NAME, result_row, task_to_dict, write_results
+from ._store import JobRecord, JobStore, JournalStatus
+
+JOURNAL_NAME = "journal.sqlite3"
+_RECONCILE_CONCURRENCY = 8
+_MAX_READABLE_ID = 48
+
+
+def external_task_id_for(batch_id: str, job_id: str) -> str:
+    """The external_task_id of a job in a batch: deterministic, unique across batches."""
+    if len(job_id) > _MAX_READABLE_ID:
+        job_id = hashlib.sha256(job_id.encode()).hexdigest()[:32]
+    return f"kab-{batch_id}-{job_id}"
+
+
+@attrs.frozen(kw_only=True)
+class BatchResult:
+    """The outcome of one run: ``rows`` (as in ``results.jsonl``), final progress, and whether
+    the run was interrupted before every job ended."""
+
+    rows: list[dict[str, Any]]
+    progress: BatchProgress
+    interrupted: bool = False
+    results_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Every job succeeded (and, when downloading, every file is on disk)."""
+        return not self.interrupted and all(
+            r["status"] == "succeeded" and not r["error"] for r in self.rows
+        )
+
+
+class BatchRunner:
+    """Runs batches of ``BatchJob`` on ``client``, journaled in ``store``.
+
+    ``out_dir`` receives ``results.jsonl`` and, with ``download=True``, the result files.
+    ``on_progress`` is called with a ``BatchProgress`` every ``progress_interval`` seconds and
+    once at the end with ``final=True``.
+    """
+
+    def __init__(
+        self, client: KlingClient, store: JobStore, *, out_dir: str | Path | None = None,
+        download: bool = False, max_downloads: int = 4, download_attempts: int = 5,
+        poll: PollPolicy | None = None,
+        on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
+    ):
+        if download and out_dir is None:
+            raise ValueError("download=True needs out_dir")
+        self._client = client
+        self._store = store
+        self._out = Path(out_dir) if out_dir is not None else None
+        self._download = download
+        self._max_downloads = max_downloads
+        self._download_attempts = download_attempts
+        self._poll = poll
+        self._on_progress = on_progress
+        self._interval = progress_interval
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._stopping = False
+        self._live: dict[str, Job] = {}
+        self._queued = 0
+        self._counts = {"succeeded": 0, "failed": 0, "downloaded": 0, "finished_this_run": 0}
+        self._total = 0
+        self._started = 0.0
+        self._fetcher: ResultFetcher | None = None
+
+    def stop(self) -> None:
+        """Stop submitting and end the run promptly (the journal keeps everything sent)."""
+        self._stopping = True
+        if self._tg is not None:
+            self._tg.cancel_scope.cancel()
+
+    # -- the run ------------------------------------------------------------------------------
+    async def run(self, jobs: Sequence[BatchJob]) -> BatchResult:
+        """Run (or resume) the batch; returns when every job ended or ``stop()`` was called."""
+        store = self._store
+        records = {r.job_id: r for r in store.records()}
+        changed = [f"line {j.line}: endpoint: the journal has {records[j.id].endpoint!r} for "
+                   f"job {j.id!r}; use a new output folder for a different batch "
+                   f"(got {j.endpoint!r})"
+                   for j in jobs if j.id in records and records[j.id].endpoint != j.endpoint]
+        if changed:
+            raise JobsFileError("jobs file does not match the journal", changed)
+        if self._out is not None:
+            self._out.mkdir(parents=True, exist_ok=True)
+            if self._download:
+                remove_partial_files(self._out)
+                downloader = Downloader(self._client.session,
+                                        max_concurrent=self._max_downloads,
+                                        attempts=self._download_attempts)
+                self._fetcher = ResultFetcher(store, self._out, downloader)
+        self._total = len(jobs)
+        self._started = time.monotonic()
+        interrupted = False
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._ticker)
+                await self._run_jobs(jobs, records)
+                tg.cancel_scope.cancel()  # the ticker
+            interrupted = self._stopping
+        except BaseException:
+            interrupted = True
+            raise
+        finally:
+            self._tg = None
+            final = {r.job_id: r for r in store.records()}
+            path = self._out / RESULTS_NAME if self._out is not None else None
+            rows = write_results(path, jobs, final) if path is not None else []
+            progress = self.progress()
+            if self._on_progress is not None:
+                self._on_progress(progress, final=True)
+        if path is None:
+            rows = [result_row(job, final.get(job.id)) for job in jobs]
+        return BatchResult(rows=rows, progress=progress, interrupted=interrupted,
+                           results_path=path)
+
+    async def _run_jobs(self, jobs: Sequence[BatchJob], records: dict[str, JobRecord]) -> None:
+        to_submit: list[BatchJob] = []
+        to_attach: list[tuple[BatchJob, JobRecord]] = []
+        for job in jobs:
+            record = records.get(job.id)
+            if record is None:
+                to_submit.append(job)
+            elif record.status.finished:
+                self._counts[record.status.value] += 1
+                self._counts["downloaded"] += sum(1 for u in record.urls if u in record.files)
+                if record.status is JournalStatus.SUCCEEDED:
+                    self._start_download(job, record)
+            else:
+                to_attach.append((job, record))
+        self._queued = len(to_submit)
+        attached: list[tuple[BatchJob, Job]] = []
+        retry: list[BatchJob] = []
+        limiter = anyio.Semaphore(_RECONCILE_CONCURRENCY)
+
+        async def attach(job: BatchJob, record: JobRecord) -> None:
+            async with limiter:
+                handle = await self._attach(job, record)
+            if handle is None:
+                retry.append(job)
+            elif isinstance(handle, Job):
+                attached.append((job, handle))
+
+        async with anyio.create_task_group() as tg:
+            for job, record in to_attach:
+                tg.start_soon(attach, job, record)
+        self._queued += len(retry)
+        by_handle: dict[int, BatchJob] = {}
+        for job, handle in attached:
+            self._live[job.id] = handle
+            by_handle[id(handle)] = job
+
+        def feed() -> Iterator[Job]:
+            for job in itertools.chain(retry, to_submit):
+                if self._stopping:
+                    return
+                handle = self._submit(job)
+                by_handle[id(handle)] = job
+                yield handle
+
+        source = itertools.chain((h for _, h in attached), feed())
+        async for handle in self._client.as_completed(source, poll=self._poll):
+            self._finished(by_handle.pop(id(handle)), handle)
+        if self._fetcher is not None:
+            await self._fetcher.wait()
+
+    async def _attach(self, job: BatchJob, record: JobRecord) -> Job | bool | None:
+        """Re-attach to a journaled job: its Job, None if it was never created, or False."""
+        client = self._client
+        try:
+            if record.task_id is not None:
+                return await client.attach(job.endpoint, task_id=record.task_id,
+                                           request=job.request, poll=self._poll)
+            return await client.attach(job.endpoint, external_task_id=record.external_task_id,
+                                       request=job.request, poll=self._poll)
+        except NotFoundError:
+            if record.task_id is not None:
+                self._unresolved(job.id, f"task {record.task_id} not found")
+                return False
+            return None  # the create never reached the server: send it again, same id
+        except KlingError as exc:
+            self._unresolved(job.id, f"{type(exc).__name__}: {exc}")
+            return False
+
+    def _submit(self, job: BatchJob) -> Job:
+        """Journal the intent (durably), then hand the create to the client."""
+        self._queued -= 1
+        ext = external_task_id_for(self._store.batch_id(), job.id)
+        self._store.record_intent(job.id, job.endpoint, ext)
+        handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll)
+        self._live[job.id] = handle
+        assert self._tg is not None
+        self._tg.start_soon(self._journal_task_id, job.id, handle)
+        return handle
+
+    async def _journal_task_id(self, job_id: str, handle: Job) -> None:
+        await handle.wait_submitted()
+        if handle.task_id is not None:
+            self._store.record_task_id(job_id, handle.task_id)
+
+    def _finished(self, job: BatchJob, handle: Job) -> None:
+        self._live.pop(job.id, None)
+        self._counts["finished_this_run"] += 1
+        store = self._store
+        if handle.task_id is not None:
+            store.record_task_id(job.id, handle.task_id)
+        if handle.status is JobState.SUCCEEDED and handle.task is not None:
+            task = handle.task
+            store.record_result(job.id, status=JournalStatus.SUCCEEDED, urls=task.urls,
+                                task=task_to_dict(task))
+            self._counts["succeeded"] += 1
+            record = store.get(job.id)
+            assert record is not None
+            self._start_download(job, record)
+            return
+        error = handle.error
+        text = f"{type(error).__name__}: {error}" if error is not None else "failed"
+        final = isinstance(error, TaskFailedError) or (
+            isinstance(error, (InvalidRequestError, ContentPolicyError))
+            and not isinstance(error, NotFoundError) and handle.task_id is None
+        )
+        if final:
+            task_dict = task_to_dict(handle.task) if handle.task is not None else None
+            store.record_result(job.id, status=JournalStatus.FAILED, task=task_dict, error=text)
+            self._counts["failed"] += 1
+        else:  # may still exist or still run: a rerun re-attaches instead of giving up
+            self._unresolved(job.id, text)
+
+    def _unresolved(self, job_id: str, error: str) -> None:
+        self._store.record_error(job_id, error)
+        self._counts["failed"] += 1
+
+    def _start_download(self, job: BatchJob, record: JobRecord) -> None:
+        if self._fetcher is not None and self._tg is not None:
+            self._fetcher.start(self._tg, job.id, record)
+
+    # -- progress -----------------------------------------------------------------------------
+    def progress(self) -> BatchProgress:
+        """A snapshot of the run's counts by state."""
+        waiting = submitted = processing = 0
+        for handle in self._live.values():
+            state = handle.status
+            if state is JobState.SUBMITTED:
+                submitted += 1
+            elif state is JobState.PROCESSING:
+                processing += 1
+            elif not state.is_terminal:
+                waiting += 1
+        c = self._counts
+        fetched = self._fetcher.downloaded if self._fetcher is not None else 0
+        errors = self._fetcher.errors if self._fetcher is not None else 0
+        return BatchProgress(
+            total=self._total, queued=max(0, self._queued), waiting=waiting,
+            submitted=submitted, processing=processing, succeeded=c["succeeded"],
+            failed=c["failed"], downloaded=c["downloaded"] + fetched, download_errors=errors,
+            finished_this_run=c["finished_this_run"],
+            elapsed=time.monotonic() - self._started,
+        )
+
+    async def _ticker(self) -> None:
+        if self._on_progress is None:
+            return
+        while True:
+            self._on_progress(self.progress())
+            await anyio.sleep(self._interval)

@@ -1,0 +1,174 @@
+"""``SqliteJobStore``: the journal in one SQLite file (stdlib ``sqlite3``, WAL).
+
+Every write is its own committed transaction, in WAL mode with ``synchronous=NORMAL``: once a
+``record_*`` call returns, killing the process (even with SIGKILL) cannot lose it.  Tables::
+
+    meta(key PRIMARY KEY, value)                  batch_id, schema version
+    jobs(job_id PRIMARY KEY, seq, endpoint, external_task_id, status, task_id, urls, error, task)
+    files(job_id, url, path, PRIMARY KEY (job_id, url))
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._store import JobRecord, JournalStatus, new_batch_id
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    endpoint TEXT NOT NULL,
+    external_task_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    task_id TEXT,
+    urls TEXT NOT NULL DEFAULT '[]',
+    error TEXT,
+    task TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    job_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (job_id, url)
+);
+"""
+
+
+class SqliteJobStore:
+    """A ``JobStore`` in the SQLite file at ``path`` (created if missing, reused if present)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = sqlite3.connect(
+            str(self.path), isolation_level=None, check_same_thread=False
+        )
+        db = self._db
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(_SCHEMA)
+        with self._write() as cur:
+            cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            cur.execute("INSERT OR IGNORE INTO meta VALUES ('batch_id', ?)", (new_batch_id(),))
+        row = db.execute("SELECT value FROM meta WHERE key = 'batch_id'").fetchone()
+        self._batch_id = str(row[0])
+
+    def __repr__(self) -> str:
+        return f"<SqliteJobStore {str(self.path)!r} batch_id={self._batch_id}>"
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise RuntimeError("this SqliteJobStore is closed")
+        return self._db
+
+    def _write(self) -> _Transaction:
+        return _Transaction(self._conn())
+
+    def batch_id(self) -> str:
+        return self._batch_id
+
+    def _load(self, where: str, args: tuple[Any, ...]) -> list[JobRecord]:
+        db = self._conn()
+        rows = db.execute(
+            "SELECT job_id, endpoint, external_task_id, status, task_id, urls, error, task "
+            f"FROM jobs {where} ORDER BY seq", args,
+        ).fetchall()
+        files: dict[str, dict[str, str]] = {}
+        file_sql = "SELECT job_id, url, path FROM files"
+        file_args: tuple[Any, ...] = ()
+        if args:
+            file_sql += " WHERE job_id = ?"
+            file_args = args
+        for job_id, url, path in db.execute(file_sql, file_args):
+            files.setdefault(job_id, {})[url] = path
+        return [
+            JobRecord(
+                job_id=job_id, endpoint=endpoint, external_task_id=ext,
+                status=JournalStatus(status), task_id=task_id, urls=tuple(json.loads(urls)),
+                files=files.get(job_id, {}), error=error,
+                task=json.loads(task) if task else None,
+            )
+            for job_id, endpoint, ext, status, task_id, urls, error, task in rows
+        ]
+
+    def get(self, job_id: str) -> JobRecord | None:
+        found = self._load("WHERE job_id = ?", (job_id,))
+        return found[0] if found else None
+
+    def records(self) -> list[JobRecord]:
+        return self._load("", ())
+
+    def _update(self, sql: str, args: tuple[Any, ...], job_id: str) -> None:
+        with self._write() as cur:
+            cur.execute(sql, args)
+            if cur.rowcount == 0:
+                raise KeyError(f"no intent recorded for job {job_id!r}")
+
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str) -> None:
+        with self._write() as cur:
+            row = cur.execute("SELECT external_task_id FROM jobs WHERE job_id = ?",
+                              (job_id,)).fetchone()
+            if row is not None:
+                if row[0] != external_task_id:
+                    raise ValueError(f"job {job_id!r} already has external_task_id {row[0]!r}")
+                return
+            cur.execute(
+                "INSERT INTO jobs (job_id, seq, endpoint, external_task_id, status) VALUES "
+                "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, ?, ?)",
+                (job_id, endpoint, external_task_id, JournalStatus.SENT.value),
+            )
+
+    def record_task_id(self, job_id: str, task_id: str) -> None:
+        self._update(
+            "UPDATE jobs SET task_id = ?, status = CASE WHEN status IN ('succeeded', 'failed') "
+            "THEN status ELSE 'submitted' END WHERE job_id = ?", (task_id, job_id), job_id,
+        )
+
+    def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
+                      task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        task_id = str(task["task_id"]) if task and task.get("task_id") else None
+        self._update(
+            "UPDATE jobs SET status = ?, urls = ?, task = ?, error = ?, "
+            "task_id = COALESCE(task_id, ?) WHERE job_id = ?",
+            (JournalStatus(status).value, json.dumps(list(urls)),
+             json.dumps(dict(task)) if task is not None else None, error, task_id, job_id),
+            job_id,
+        )
+
+    def record_error(self, job_id: str, error: str | None) -> None:
+        self._update("UPDATE jobs SET error = ? WHERE job_id = ?", (error, job_id), job_id)
+
+    def record_file(self, job_id: str, url: str, path: str) -> None:
+        with self._write() as cur:
+            cur.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (job_id, url, path))
+
+    def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            db.close()
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on error) around one write."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._cur: sqlite3.Cursor | None = None
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self._cur = self._db.cursor()
+        self._cur.execute("BEGIN IMMEDIATE")
+        return self._cur
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        assert self._cur is not None
+        self._cur.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        self._cur.close()

@@ -1,0 +1,151 @@
+"""The job store (journal) protocol, its record type, and ``MemoryJobStore``.
+
+A store remembers, per batch job, what was promised and what happened, so a batch can resume
+after a crash without losing or duplicating paid work:
+
+1. ``record_intent`` (the external_task_id chosen) strictly BEFORE the create POST;
+2. ``record_task_id`` right after the server accepted it;
+3. ``record_result`` once the task ended (succeeded, or failed for good);
+4. ``record_file`` once a result file is on disk under its final name.
+
+Each write is durable when the call returns (``SqliteJobStore`` commits per write).
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+
+class JournalStatus(str, enum.Enum):
+    """Where a batch job is, as journaled."""
+
+    SENT = "sent"  # intent written: the create may or may not have reached the server
+    SUBMITTED = "submitted"  # the server accepted it: task_id known
+    SUCCEEDED = "succeeded"  # finished with results
+    FAILED = "failed"  # finished for good without results (no rerun changes that)
+
+    @property
+    def finished(self) -> bool:
+        return self is JournalStatus.SUCCEEDED or self is JournalStatus.FAILED
+
+
+@attrs.frozen(kw_only=True)
+class JobRecord:
+    """What the journal knows about one batch job (a snapshot)."""
+
+    job_id: str
+    endpoint: str
+    external_task_id: str
+    status: JournalStatus = JournalStatus.SENT
+    task_id: str | None = None
+    urls: tuple[str, ...] = ()
+    #: result URL -> local path (relative to the output folder) of each downloaded file
+    files: Mapping[str, str] = attrs.field(factory=dict)
+    error: str | None = None
+    task: Mapping[str, Any] | None = None
+
+
+def new_batch_id() -> str:
+    """A random batch id: two batches never share external task ids."""
+    return secrets.token_hex(6)
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Where a ``BatchRunner`` journals its jobs.  Every write is durable once it returns."""
+
+    def batch_id(self) -> str:
+        """This journal's batch id (made once, then always the same)."""
+        ...
+
+    def get(self, job_id: str) -> JobRecord | None:
+        """The record of ``job_id``, or None if nothing was ever sent for it."""
+        ...
+
+    def records(self) -> list[JobRecord]:
+        """Every record, in the order the intents were written."""
+        ...
+
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str) -> None:
+        """The create for ``job_id`` is about to be sent with ``external_task_id``."""
+        ...
+
+    def record_task_id(self, job_id: str, task_id: str) -> None:
+        """The server accepted the create: ``task_id``."""
+        ...
+
+    def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
+                      task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        """The job ended (``SUCCEEDED`` with ``urls``, or ``FAILED`` with ``error``)."""
+        ...
+
+    def record_error(self, job_id: str, error: str | None) -> None:
+        """Note the last error of an unfinished job (or a failed download); None clears it."""
+        ...
+
+    def record_file(self, job_id: str, url: str, path: str) -> None:
+        """The result at ``url`` is on disk at ``path`` (relative to the output folder)."""
+        ...
+
+    def close(self) -> None:
+        """Release resources; idempotent."""
+        ...
+
+
+class MemoryJobStore:
+    """A ``JobStore`` in a dict: for tests and for runs that need no crash safety."""
+
+    def __init__(self, batch_id: str | None = None) -> None:
+        self._batch_id = batch_id or new_batch_id()
+        self._rows: dict[str, JobRecord] = {}
+
+    def batch_id(self) -> str:
+        return self._batch_id
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self._rows.get(job_id)
+
+    def records(self) -> list[JobRecord]:
+        return list(self._rows.values())
+
+    def _row(self, job_id: str) -> JobRecord:
+        row = self._rows.get(job_id)
+        if row is None:
+            raise KeyError(f"no intent recorded for job {job_id!r}")
+        return row
+
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str) -> None:
+        row = self._rows.get(job_id)
+        if row is None:
+            self._rows[job_id] = JobRecord(job_id=job_id, endpoint=endpoint,
+                                           external_task_id=external_task_id)
+        elif row.external_task_id != external_task_id:
+            raise ValueError(f"job {job_id!r} already has external_task_id "
+                             f"{row.external_task_id!r}")
+
+    def record_task_id(self, job_id: str, task_id: str) -> None:
+        row = self._row(job_id)
+        status = row.status if row.status.finished else JournalStatus.SUBMITTED
+        self._rows[job_id] = attrs.evolve(row, task_id=task_id, status=status)
+
+    def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
+                      task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        row = self._row(job_id)
+        task_id = row.task_id or (str(task["task_id"]) if task and task.get("task_id") else None)
+        self._rows[job_id] = attrs.evolve(row, status=status, urls=tuple(urls), task=task,
+                                          error=error, task_id=task_id)
+
+    def record_error(self, job_id: str, error: str | None) -> None:
+        self._rows[job_id] = attrs.evolve(self._row(job_id), error=error)
+
+    def record_file(self, job_id: str, url: str, path: str) -> None:
+        row = self._row(job_id)
+        self._rows[job_id] = attrs.evolve(row, files={**row.files, url: path})
+
+    def close(self) -> None:
+        pass

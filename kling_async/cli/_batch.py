@@ -1,0 +1,208 @@
+"""``kling-async run`` (a journaled batch from a JSONL file) and ``kling-async demo``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .._client import KlingClient
+from .._config import Limits
+from .._errors import KlingError
+from .._policy import PollPolicy
+from ..batch import (
+    JOURNAL_NAME,
+    RESULTS_NAME,
+    BatchJob,
+    BatchRunner,
+    JobsFileError,
+    ProgressDisplay,
+    SqliteJobStore,
+    format_summary,
+    load_jobs,
+    parse_jobs,
+)
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_server_flags,
+    exit_code_for,
+    fail,
+    make_client,
+)
+
+#: The demo's simulator speed-up: its mixed batch ends in about 5-15 seconds.
+DEMO_TIME_SCALE = 25.0
+DEMO_OUT = "demo-results"
+
+
+def register(subparsers: Any) -> None:
+    """Add ``run`` and ``demo``."""
+    p = subparsers.add_parser(
+        "run", help="run (or resume) a batch of jobs from a JSONL file",
+        description="Run a JSONL batch with a crash-safe journal; the same command resumes.",
+    )
+    p.add_argument("jobs", help='JSONL file: {"id": ..., "endpoint": ..., "request": {...}}')
+    p.add_argument("--out", default="kling-results",
+                   help="output folder: journal, results.jsonl, files (default kling-results)")
+    _add_batch_flags(p)
+    add_server_flags(p)
+    p.add_argument("--max-in-flight", type=int, default=None,
+                   help="most concurrency slots held at once (the account's limit)")
+    p.set_defaults(func=_run_command)
+
+    p = subparsers.add_parser(
+        "demo", help="run a sample batch against the built-in simulator (no account needed)",
+    )
+    p.add_argument("--out", default=DEMO_OUT, help=f"output folder (default ./{DEMO_OUT})")
+    p.add_argument("--jobs", default=None, help="a JSONL jobs file (default: the sample)")
+    p.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE,
+                   help=f"simulator speed-up (default {DEMO_TIME_SCALE:g})")
+    p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    _add_batch_flags(p, download_default=True)
+    p.set_defaults(func=_demo_command)
+
+
+def _add_batch_flags(p: argparse.ArgumentParser, download_default: bool = False) -> None:
+    if download_default:
+        p.add_argument("--no-download", dest="download", action="store_false",
+                       help="do not download the results")
+    else:
+        p.add_argument("--download", action="store_true",
+                       help="download result files into the output folder")
+    p.set_defaults(download=download_default)
+    p.add_argument("--max-downloads", type=int, default=4, help="parallel downloads (default 4)")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    try:
+        jobs = load_jobs(args.jobs)
+    except JobsFileError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    try:
+        extra: dict[str, Any] = {}
+        if args.max_in_flight is not None:
+            extra["limits"] = Limits(max_in_flight=args.max_in_flight)
+        client = make_client(args, **extra)
+    except (KlingError, ValueError) as exc:
+        return fail(str(exc), EXIT_USAGE)
+    return _guarded(_batch(client, jobs, open_journal(Path(args.out)), Path(args.out), args))
+
+
+def _demo_command(args: argparse.Namespace) -> int:
+    try:
+        if args.jobs:
+            jobs = load_jobs(args.jobs)
+        else:
+            text = resources.files("kling_async.cli").joinpath("demo_jobs.jsonl").read_text(
+                encoding="utf-8")
+            jobs = parse_jobs(text.splitlines(), source="demo_jobs.jsonl")
+    except JobsFileError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    if not args.time_scale > 0:
+        return fail(f"--time-scale must be > 0 (got {args.time_scale})", EXIT_USAGE)
+    out = Path(args.out)
+    _reset_demo_folder(out)
+    return _guarded(_demo(jobs, open_journal(out), out, args))
+
+
+def _guarded(coro: Any) -> int:
+    try:
+        code: int = asyncio.run(coro)
+    except KeyboardInterrupt:
+        print(_RESUME_HINT, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KlingError as exc:
+        return fail(str(exc), exit_code_for(exc))
+    return code
+
+
+_RESUME_HINT = ("interrupted: nothing sent is lost (see the journal); "
+                "run the same command again to resume")
+
+
+def open_journal(out: Path) -> SqliteJobStore:
+    """The batch journal in ``out`` (the folder is created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return SqliteJobStore(out / JOURNAL_NAME)
+
+
+async def _demo(jobs: list[BatchJob], store: SqliteJobStore, out: Path,
+                args: argparse.Namespace) -> int:
+    from ..testing import KlingSimulator
+
+    print(f"Starting the built-in Kling simulator ({args.time_scale:g}x time, offline)...",
+          file=sys.stderr)
+    try:
+        async with KlingSimulator(time_scale=args.time_scale, seed=args.seed) as sim:
+            client = KlingClient(api_key=sim.api_key, base_url=sim.base_url,
+                                 poll=PollPolicy().scaled(args.time_scale))
+            print(f"Running {len(jobs)} jobs (images and videos) into {out}/", file=sys.stderr)
+            return await _batch(client, jobs, store, out, args)
+    finally:
+        store.close()
+
+
+def _reset_demo_folder(out: Path) -> None:
+    """Forget a previous demo in ``out`` (its journal, results and the files it recorded)."""
+    journal = out / JOURNAL_NAME
+    if journal.exists():
+        store = SqliteJobStore(journal)
+        try:
+            for record in store.records():
+                for path in record.files.values():
+                    (out / path).unlink(missing_ok=True)
+        finally:
+            store.close()
+    for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME):
+        (out / name).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _on_interrupt(runner: BatchRunner) -> Iterator[None]:
+    """SIGINT/SIGTERM -> ``runner.stop()`` (stop submitting, flush, exit 130)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, runner.stop)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStore, out: Path,
+                 args: argparse.Namespace) -> int:
+    display = None if args.no_progress else ProgressDisplay(sys.stderr)
+    try:
+        async with client:
+            runner = BatchRunner(client, store, out_dir=out, download=args.download,
+                                 max_downloads=args.max_downloads, on_progress=display)
+            with _on_interrupt(runner):
+                result = await runner.run(jobs)
+    finally:
+        store.close()
+    print(format_summary(result.rows))
+    print(f"\nresults: {out / RESULTS_NAME}   journal: {out / JOURNAL_NAME}")
+    if result.interrupted:
+        print(_RESUME_HINT, file=sys.stderr)
+        return EXIT_INTERRUPTED
+    p = result.progress
+    print(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
+    if not result.ok:
+        print("some jobs did not finish cleanly: run the same command again to retry what "
+              "can be retried", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK

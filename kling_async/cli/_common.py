@@ -1,0 +1,94 @@
+"""Shared CLI plumbing: server flags, building a client, printing errors and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from .._client import KlingClient
+from .._errors import ConfigurationError, KlingError, ValidationError
+from .._policy import PollPolicy
+
+#: Simulated seconds per real second of a time-scaled simulator; the poll policy is scaled
+#: by it (``PollPolicy().scaled(...)``).  Only for simulators: leave unset for real servers.
+ENV_TIME_SCALE = "KLING_TIME_SCALE"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def add_server_flags(parser: argparse.ArgumentParser) -> None:
+    """``--base-url``, credentials, ``--insecure-http`` and ``--time-scale``."""
+    group = parser.add_argument_group(
+        "server", "override KLING_BASE_URL, KLING_API_KEY, KLING_ACCESS_KEY, KLING_SECRET_KEY"
+    )
+    group.add_argument("--base-url", help="API base URL, with any gateway prefix")
+    group.add_argument("--api-key", help="gateway bearer key (prefer the env var)")
+    group.add_argument("--access-key", help="official access key (prefer the env var)")
+    group.add_argument("--secret-key", help="official secret key (prefer the env var)")
+    group.add_argument("--insecure-http", action="store_true",
+                       help="allow plain http:// to a non-loopback host")
+    group.add_argument("--time-scale", type=float, default=None,
+                       help=f"speed-up of a time-scaled simulator (env {ENV_TIME_SCALE}); "
+                            "scales polling")
+
+
+def time_scale(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> float | None:
+    """The simulator speed-up from ``--time-scale`` or ``KLING_TIME_SCALE`` (None if unset)."""
+    if getattr(args, "time_scale", None) is not None:
+        value: float = args.time_scale
+    else:
+        raw = (os.environ if env is None else env).get(ENV_TIME_SCALE, "").strip()
+        if not raw:
+            return None
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigurationError(f"{ENV_TIME_SCALE} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ConfigurationError(f"time scale must be > 0, got {value!r}")
+    return value
+
+
+def poll_policy(args: argparse.Namespace) -> PollPolicy:
+    """The default poll policy, scaled for a time-scaled simulator when asked."""
+    scale = time_scale(args)
+    return PollPolicy().scaled(scale) if scale else PollPolicy()
+
+
+def make_client(args: argparse.Namespace, **extra: Any) -> KlingClient:
+    """A client from the environment, with the command-line flags winning."""
+    overrides: dict[str, Any] = dict(extra)
+    for flag in ("base_url", "api_key", "access_key", "secret_key"):
+        value = getattr(args, flag, None)
+        if value:
+            overrides[flag] = value
+    if getattr(args, "insecure_http", False):
+        overrides["allow_insecure_http"] = True
+    overrides.setdefault("poll", poll_policy(args))
+    return KlingClient.from_env(**overrides)
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> int:
+    """Print ``message`` on stderr; returns ``code``."""
+    print(f"kling-async: {message}", file=sys.stderr)
+    return code
+
+
+def exit_code_for(exc: KlingError) -> int:
+    """2 for bad input or settings, 1 for API, transport and task errors."""
+    return EXIT_USAGE if isinstance(exc, (ValidationError, ConfigurationError, ValueError)) \
+        else EXIT_FAILED
+
+
+def print_json(value: Any) -> None:
+    """``value`` as indented JSON on stdout."""
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    sys.stdout.flush()

@@ -1,0 +1,218 @@
+"""``BatchRunner`` / ``run_batch`` end to end against the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from aiohttp import web
+
+from kling_async import KlingClient, Limits, PollPolicy, load_request
+from kling_async.batch import (
+    BatchJob,
+    BatchRunner,
+    JournalStatus,
+    MemoryJobStore,
+    SqliteJobStore,
+    external_task_id_for,
+    parse_jobs,
+    run_batch,
+)
+from kling_async.testing import KlingSimulator
+from kling_async.testing._admin import AdminRoutes
+
+SCALE = 400.0
+
+
+def _jobs(count: int, *, video_every: int = 4) -> list[BatchJob]:
+    lines = []
+    for i in range(count):
+        if i % video_every == 0:
+            lines.append(json.dumps({"id": f"v{i}", "endpoint": "videos/omni-video", "request": {
+                "prompt": "a cat", "aspect_ratio": "16:9", "duration": "5"}}))
+        else:
+            lines.append(json.dumps({"id": f"i{i}", "endpoint": "images/generations",
+                                     "request": {"prompt": "a dog", "n": 1 + i % 2}}))
+    return parse_jobs(lines)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[KlingSimulator]:
+    async with KlingSimulator(time_scale=SCALE, seed=5) as simulator:
+        yield simulator
+
+
+def _client(sim: KlingSimulator, max_in_flight: int = 20) -> KlingClient:
+    return KlingClient(api_key=sim.api_key, base_url=sim.base_url,
+                       poll=PollPolicy().scaled(SCALE), limits=Limits(max_in_flight=max_in_flight))
+
+
+@pytest.mark.anyio
+async def test_batch_writes_results_files_and_journal(sim: KlingSimulator, tmp_path: Path) -> None:
+    """Every job succeeds; results.jsonl, the files and the journal agree with the server."""
+    jobs = _jobs(12)
+    async with _client(sim) as client:
+        result = await run_batch(client, jobs, out_dir=tmp_path, download=True)
+    assert result.ok and not result.interrupted
+    rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [j.id for j in jobs]
+    assert set(rows[0]) == {"id", "endpoint", "task_id", "external_task_id", "status", "urls",
+                            "files", "error"}
+    by_ext = {t.external_task_id: t for t in sim.tasks()}
+    assert len(by_ext) == 12
+    for row in rows:
+        assert row["status"] == "succeeded" and row["error"] is None
+        assert by_ext[row["external_task_id"]].task_id == row["task_id"]
+        assert len(row["files"]) == len(row["urls"]) >= 1
+        assert all((tmp_path / f).stat().st_size > 0 for f in row["files"])
+    assert rows[1]["files"] == ["i1_0.png", "i1_1.png"] and rows[0]["files"] == ["v0.mp4"]
+    store = SqliteJobStore(tmp_path / "journal.sqlite3")
+    try:
+        assert {r.status for r in store.records()} == {JournalStatus.SUCCEEDED}
+        assert rows[0]["external_task_id"] == external_task_id_for(store.batch_id(), "v0")
+    finally:
+        store.close()
+
+
+@pytest.mark.anyio
+async def test_rerun_after_completion_sends_nothing(sim: KlingSimulator, tmp_path: Path) -> None:
+    """A finished batch run again creates no task and downloads nothing."""
+    jobs = _jobs(6)
+    async with _client(sim) as client:
+        await run_batch(client, jobs, out_dir=tmp_path, download=True)
+    before = sim.stats()
+    async with _client(sim) as client:
+        result = await run_batch(client, jobs, out_dir=tmp_path, download=True)
+    after = sim.stats()
+    assert result.ok and result.progress.finished_this_run == 0
+    assert after.tasks_created == before.tasks_created == 6
+    assert after.total_requests == before.total_requests
+
+
+@pytest.mark.anyio
+async def test_resume_after_a_clean_stop_finishes_each_job_once(
+    sim: KlingSimulator, tmp_path: Path
+) -> None:
+    """``stop()`` mid-batch, then the same run again: all done, one task per job."""
+    jobs = _jobs(40)
+    sim.configure(video_median=600.0)
+    store = SqliteJobStore(tmp_path / "journal.sqlite3")
+    try:
+        async with _client(sim, max_in_flight=5) as client:
+            runner = BatchRunner(client, store, out_dir=tmp_path, download=True)
+
+            async def stop_soon() -> None:
+                while sum(r.task_id is not None for r in store.records()) < 5:  # noqa: ASYNC110
+                    await anyio.sleep(0.005)
+                runner.stop()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stop_soon)
+                first = await runner.run(jobs)
+        assert first.interrupted and not first.ok
+        assert any(r["status"] == "not_sent" for r in first.rows)
+        sim.configure(video_median=120.0)
+        async with _client(sim) as client:
+            second = await BatchRunner(client, store, out_dir=tmp_path, download=True).run(jobs)
+    finally:
+        store.close()
+    assert second.ok
+    externals = [t.external_task_id for t in sim.tasks()]
+    assert len(externals) == len(set(externals)) == 40
+
+
+@pytest.mark.anyio
+async def test_intent_without_task_is_reconciled_by_external_id(
+    sim: KlingSimulator, tmp_path: Path
+) -> None:
+    """An intent whose create reached the server is attached; one that did not is sent once."""
+    jobs = _jobs(2, video_every=99)
+    store = MemoryJobStore()
+    reached, lost = (external_task_id_for(store.batch_id(), j.id) for j in jobs)
+    store.record_intent(jobs[0].id, jobs[0].endpoint, reached)
+    store.record_intent(jobs[1].id, jobs[1].endpoint, lost)
+    async with _client(sim) as client:
+        created = await client.create_task(jobs[0].request, external_task_id=reached)
+        result = await BatchRunner(client, store).run(jobs)
+    assert result.ok
+    assert result.rows[0]["task_id"] == created.task_id
+    assert sorted(t.external_task_id or "" for t in sim.tasks()) == sorted([reached, lost])
+
+
+@pytest.mark.anyio
+async def test_failed_task_is_final_and_never_resubmitted(
+    sim: KlingSimulator, tmp_path: Path
+) -> None:
+    """A task the server failed is journaled failed; a rerun does not pay for it again."""
+    sim.configure(fail_rate=1.0)
+    jobs = _jobs(3)
+    async with _client(sim) as client:
+        first = await run_batch(client, jobs, out_dir=tmp_path)
+    sim.configure(fail_rate=0.0)
+    async with _client(sim) as client:
+        second = await run_batch(client, jobs, out_dir=tmp_path)
+    assert not first.ok and not second.ok
+    assert {r["status"] for r in second.rows} == {"failed"}
+    assert all("TaskFailedError" in r["error"] for r in second.rows)
+    assert sim.stats().tasks_created == 3
+
+
+@pytest.mark.anyio
+async def test_failed_download_is_retried_by_the_rerun_without_regenerating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Result files that cannot be fetched leave the job succeeded with an error; the rerun
+    downloads them and creates no task."""
+    original = AdminRoutes._file
+    broken = True
+
+    async def flaky(self: AdminRoutes, request: web.Request) -> web.StreamResponse:
+        return web.Response(status=503) if broken else await original(self, request)
+
+    monkeypatch.setattr(AdminRoutes, "_file", flaky)  # before the simulator installs routes
+    jobs = _jobs(3)
+    async with KlingSimulator(time_scale=SCALE, seed=5) as sim:
+        async with _client(sim) as client:
+            store = SqliteJobStore(tmp_path / "journal.sqlite3")
+            runner = BatchRunner(client, store, out_dir=tmp_path, download=True,
+                                 download_attempts=2)
+            first = await runner.run(jobs)
+            store.close()
+        assert not first.ok and first.progress.download_errors == 3
+        assert all(r["status"] == "succeeded" and "HTTP 503" in r["error"] for r in first.rows)
+        broken = False
+        async with _client(sim) as client:
+            second = await run_batch(client, jobs, out_dir=tmp_path, download=True)
+        assert second.ok and all(r["files"] and r["error"] is None for r in second.rows)
+        assert sim.stats().tasks_created == 3
+
+
+@pytest.mark.anyio
+async def test_memory_store_run_needs_no_folder(sim: KlingSimulator) -> None:
+    """``run_batch`` without ``out_dir`` journals in memory and returns the rows."""
+    async with _client(sim) as client:
+        result = await run_batch(client, _jobs(3))
+    assert result.ok and result.results_path is None
+    assert [r["status"] for r in result.rows] == ["succeeded"] * 3
+
+
+@pytest.mark.anyio
+async def test_progress_is_reported_until_the_final_snapshot(sim: KlingSimulator) -> None:
+    """``on_progress`` gets snapshots and a final one with every job finished."""
+    seen: list[tuple[int, bool]] = []
+
+    def on_progress(progress: object, *, final: bool = False) -> None:
+        seen.append((progress.finished, final))  # type: ignore[attr-defined]
+
+    async with _client(sim) as client:
+        await run_batch(client, _jobs(4), on_progress=on_progress)
+    assert seen[-1] == (4, True)
+
+
+def test_request_objects_round_trip_from_the_jobs_file() -> None:
+    """A job's request is the validated object of its wire body."""
+    job = _jobs(1)[0]
+    assert job.request == load_request(job.endpoint, job.payload)

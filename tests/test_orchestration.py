@@ -1,0 +1,693 @@
+"""The concurrent orchestration layer end to end, against a time-scaled ``KlingSimulator``.
+
+Every client here polls on ``PollPolicy(...).scaled(SCALE)`` so simulated task durations and
+the poll schedule shrink together; assertions are on counts and values, never on elapsed time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio
+import attrs
+import pytest
+
+from kling_async import (
+    AuthenticationError,
+    Backoff,
+    ClientClosedError,
+    ClientStatistics,
+    Event,
+    ImageGenerationRequest,
+    InvalidRequestError,
+    Job,
+    JobFailed,
+    JobState,
+    JobSubmitted,
+    JobSucceeded,
+    KlingClient,
+    Limits,
+    NotFoundError,
+    PollPolicy,
+    RateLimited,
+    RetryPolicy,
+    RetryScheduled,
+    StatusChanged,
+    Task,
+    TaskFailedError,
+    TaskStatus,
+    TaskTimeoutError,
+    TextToVideoRequest,
+    ValidationError,
+    WaitingForCapacity,
+)
+from kling_async._poller import Poller
+from kling_async.testing import KlingSimulator
+
+pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
+
+SCALE = 50.0
+POLL = PollPolicy(expected_image=2, expected_video=4).scaled(SCALE)
+FAST_RETRY = RetryPolicy(
+    backoff=Backoff(initial=0.002, maximum=0.02), concurrency_min_delay=0.01
+)
+VIDEO_PATH = "/v1/videos/text2video"
+VIDEO_ONE = "/v1/videos/text2video/{task_id}"
+IMAGE_ONE = "/v1/images/generations/{task_id}"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[KlingSimulator]:
+    async with KlingSimulator(time_scale=SCALE, seed=7) as simulator:
+        simulator.configure(image_median=2, video_median=4)
+        yield simulator
+
+
+def client_for(sim: KlingSimulator, **overrides: Any) -> KlingClient:
+    settings: dict[str, Any] = {
+        "api_key": sim.api_key, "base_url": sim.base_url, "poll": POLL, "retry": FAST_RETRY,
+        "reconcile_delay": 0,
+    }
+    settings.update(overrides)
+    return KlingClient(**settings)
+
+
+def video(i: int = 0, **kwargs: Any) -> TextToVideoRequest:
+    return TextToVideoRequest(prompt=f"video {i}", **kwargs)
+
+
+def image(i: int = 0, **kwargs: Any) -> ImageGenerationRequest:
+    return ImageGenerationRequest(prompt=f"image {i}", **kwargs)
+
+
+def sim_task(sim: KlingSimulator, task_id: str | None) -> Any:
+    (found,) = [t for t in sim.tasks() if t.task_id == task_id]
+    return found
+
+
+def unsent(stats: ClientStatistics) -> int:
+    by = stats.jobs_by_state
+    return by["pending"] + by["waiting_for_capacity"] + by["submitting"]
+
+
+async def _collect(stream: AsyncIterator[Event], into: list[Event]) -> None:
+    async for event in stream:
+        into.append(event)
+
+
+async def settle(jobs: list[Job]) -> None:
+    """Wait for every job to end, whatever its outcome."""
+    for job in jobs:
+        try:
+            await job.result()
+        except Exception:
+            pass
+
+
+# -- submit / result ---------------------------------------------------------------------------
+
+
+async def test_submit_returns_once_the_server_accepted_and_result_returns_the_task(
+    sim: KlingSimulator,
+) -> None:
+    """submit() returns a Job bound to the server's task; result() returns it with its URLs."""
+    async with client_for(sim) as client:
+        job = await client.submit(image(n=2))
+        assert job.task_id is not None
+        record = sim_task(sim, job.task_id)
+        assert record.external_task_id == job.external_task_id
+        assert record.weight == 2
+        assert job.status in (JobState.SUBMITTED, JobState.PROCESSING)
+        assert client.job(task_id=job.task_id) is job
+        assert client.job(external_task_id=job.external_task_id) is job
+
+        task = await job.result()
+
+    assert isinstance(task, Task)
+    assert task.status is TaskStatus.SUCCEED
+    assert task.task_id == job.task_id
+    assert len(task.urls) == 2
+    assert all(url.startswith(f"{sim.base_url}/__sim/files/{job.task_id}/") for url in task.urls)
+    assert job.status is JobState.SUCCEEDED
+    assert sim.stats().tasks_created == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "user_id", "error"),
+    [
+        pytest.param("wrong-key", False, AuthenticationError, id="auth-rejected"),
+        pytest.param("body-limit", False, InvalidRequestError, id="request-rejected"),
+        pytest.param("body-limit", True, InvalidRequestError, id="rejected-with-user-id"),
+    ],
+)
+async def test_submit_raises_the_typed_error_when_the_create_is_rejected(
+    sim: KlingSimulator, setup: str, user_id: bool, error: type[Exception]
+) -> None:
+    """A rejected create makes submit() raise its typed error and leaves nothing waiting."""
+    overrides: dict[str, Any] = {}
+    if setup == "wrong-key":
+        overrides["api_key"] = "not-the-key"
+    else:
+        sim.configure(max_body_bytes=32)
+    ext = "user-chosen-id" if user_id else None
+    async with client_for(sim, **overrides) as client:
+        with pytest.raises(error):
+            await client.submit(video(), external_task_id=ext)
+        stats = client.statistics()
+    assert stats.jobs_total == 1
+    assert {k: v for k, v in stats.jobs_by_state.items() if v} == {"failed": 1}
+    assert (stats.in_flight_slots, stats.waiting_for_capacity) == (0, 0)
+    assert sim.stats().tasks_created == 0
+    assert sim.stats().count("POST") == 1
+
+
+async def test_submit_with_an_external_id_the_server_already_has_adopts_that_task(
+    sim: KlingSimulator,
+) -> None:
+    """A duplicate-id rejection for a user's external_task_id means "it exists": no new task."""
+    async with client_for(sim) as client:
+        existing = await client.create_task(video(), external_task_id="already-there")
+        job = await client.submit(video(), external_task_id="already-there")
+        assert job.task_id == existing.task_id
+        assert (await job.result()).status is TaskStatus.SUCCEED
+    stats = sim.stats()
+    assert stats.tasks_created == 1
+    assert stats.duplicates == 1
+
+
+async def test_failed_task_raises_task_failed_error_with_the_servers_message(
+    sim: KlingSimulator,
+) -> None:
+    """With fail_rate=1 result() raises TaskFailedError carrying task_status_msg."""
+    sim.configure(fail_rate=1.0, failure_message="blocked by the simulated risk control")
+    async with client_for(sim) as client:
+        job = await client.submit(video())
+        with pytest.raises(TaskFailedError) as caught:
+            await job.result()
+        stats = client.statistics()
+    assert caught.value.reason == "blocked by the simulated risk control"
+    assert caught.value.task_id == job.task_id
+    assert job.status is JobState.FAILED
+    assert job.task is not None and job.task.status is TaskStatus.FAILED
+    assert stats.in_flight_slots == 0
+
+
+@pytest.mark.parametrize(
+    ("queue_fraction", "stalled_in", "wording"),
+    [
+        pytest.param(1.0, TaskStatus.SUBMITTED, "still queued", id="stalled-in-queue"),
+        pytest.param(0.0, TaskStatus.PROCESSING, "stalled while processing", id="stalled-running"),
+    ],
+)
+async def test_job_deadline_raises_task_timeout_error_saying_where_it_stalled(
+    sim: KlingSimulator, queue_fraction: float, stalled_in: TaskStatus, wording: str
+) -> None:
+    """Past PollPolicy.deadline the job fails with TaskTimeoutError: stalled_in plus history."""
+    sim.configure(latency=10_000, queue_fraction=queue_fraction)
+    deadline = 10.0 / SCALE
+    poll = attrs.evolve(POLL, deadline=deadline)
+    async with client_for(sim, poll=poll) as client:
+        job = await client.submit(video())
+        with pytest.raises(TaskTimeoutError) as caught:
+            await job.result()
+        stats = client.statistics()
+    error = caught.value
+    assert error.stalled_in is stalled_in
+    assert wording in str(error)
+    assert error.task_id == job.task_id
+    assert error.timeout == deadline
+    assert error.history == tuple(job.history)
+    assert error.history[0] == (TaskStatus.SUBMITTED, 0.0)
+    assert error.history[-1][0] is stalled_in
+    assert job.status is JobState.FAILED
+    assert stats.in_flight_slots == 0
+    assert sim_task(sim, job.task_id).status is stalled_in
+
+
+async def test_cancelling_a_waiter_never_loses_the_job(sim: KlingSimulator) -> None:
+    """A result() wait cancelled or timed out leaves the job tracked; it still finishes."""
+    async with client_for(sim) as client:
+        job = await client.submit(video())
+        with anyio.move_on_after(0) as scope:
+            await job.result()
+        assert scope.cancelled_caught
+        with pytest.raises(TaskTimeoutError):
+            await job.result(timeout=0)
+        assert not job.done()
+        assert client.job(task_id=job.task_id) is job
+
+        task = await job.result()
+    assert task.status is TaskStatus.SUCCEED
+    assert sim.stats().tasks_created == 1
+
+
+# -- submit_many -------------------------------------------------------------------------------
+
+
+async def test_submit_many_returns_jobs_in_input_order(sim: KlingSimulator) -> None:
+    """submit_many() returns one accepted job per request, in the order given."""
+    requests = [video(i) if i % 3 else image(i) for i in range(12)]
+    async with client_for(sim) as client:
+        jobs = await client.submit_many(requests)
+        assert [job.request for job in jobs] == requests
+        assert all(job.task_id is not None for job in jobs)
+        for job, request in zip(jobs, requests, strict=True):
+            assert sim_task(sim, job.task_id).body["prompt"] == request.prompt
+        await settle(jobs)
+    assert [job.status for job in jobs] == [JobState.SUCCEEDED] * 12
+    assert sim.stats().tasks_created == 12
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        pytest.param({"prompt": "a dict is not a request"}, "request", id="dict"),
+        pytest.param(None, "request", id="none"),
+        pytest.param("a prompt string", "request", id="string"),
+        pytest.param(video(99, external_task_id="twice"), "external_task_id", id="duplicate-id"),
+    ],
+)
+async def test_submit_many_validates_everything_before_creating_anything(
+    sim: KlingSimulator, bad: Any, field: str
+) -> None:
+    """One bad item makes submit_many() raise ValidationError with zero creates sent."""
+    requests = [video(0, external_task_id="twice"), *(video(i) for i in range(1, 6)), bad]
+    async with client_for(sim) as client:
+        with pytest.raises(ValidationError) as caught:
+            await client.submit_many(requests)
+        stats = client.statistics()
+    assert caught.value.field == field
+    assert stats.jobs_total == 0
+    assert stats.requests == 0
+    assert sim.stats().tasks_created == 0
+    assert sim.stats().count("POST") == 0
+
+
+async def test_submit_many_rejects_an_external_id_this_client_already_tracks(
+    sim: KlingSimulator,
+) -> None:
+    """An external_task_id already tracked by the client is refused before any create."""
+    async with client_for(sim) as client:
+        await client.submit(video(0), external_task_id="tracked")
+        with pytest.raises(ValidationError) as caught:
+            await client.submit_many([video(1), video(2, external_task_id="tracked")])
+        assert client.statistics().jobs_total == 1
+    assert caught.value.field == "external_task_id"
+    assert sim.stats().count("POST") == 1
+
+
+async def test_a_failing_job_never_cancels_its_siblings(sim: KlingSimulator) -> None:
+    """In one submit_many, rejected and failed jobs end with their errors; the rest succeed."""
+    sim.configure(fail_rate=0.5, max_body_bytes=400)
+    requests = [video(i) for i in range(10)]
+    requests[4] = TextToVideoRequest(prompt="too long for the server " * 40)
+    async with client_for(sim) as client:
+        jobs = await client.submit_many(requests)
+        await settle(jobs)
+        stats = client.statistics()
+
+    with pytest.raises(InvalidRequestError):
+        await jobs[4].result()
+    assert jobs[4].task_id is None
+    accepted = [job for n, job in enumerate(jobs) if n != 4]
+    doomed = {t.task_id for t in sim.tasks() if t.failed}
+    assert 0 < len(doomed) < 9, "the seed should give a mix of outcomes"
+    for job in accepted:
+        if job.task_id in doomed:
+            assert job.status is JobState.FAILED
+            assert isinstance(job.error, TaskFailedError)
+        else:
+            assert job.status is JobState.SUCCEEDED
+    assert sim.stats().tasks_created == 9
+    assert stats.jobs_by_state["succeeded"] == 9 - len(doomed)
+    assert stats.jobs_by_state["failed"] == len(doomed) + 1
+    assert stats.in_flight_slots == 0
+
+
+# -- as_completed ------------------------------------------------------------------------------
+
+
+async def test_as_completed_yields_each_job_once_as_it_finishes(sim: KlingSimulator) -> None:
+    """as_completed(jobs) yields every given job exactly once, each already done."""
+    async with client_for(sim) as client:
+        jobs = [client.submit_nowait(video(i) if i % 2 else image(i)) for i in range(8)]
+        yielded = []
+        async for job in client.as_completed(jobs):
+            assert job.done()
+            yielded.append(job)
+    assert len(yielded) == 8
+    assert {id(j) for j in yielded} == {id(j) for j in jobs}
+
+
+async def test_as_completed_consumes_a_request_generator_lazily(sim: KlingSimulator) -> None:
+    """Requests are drawn only as capacity frees: the first job arrives long before the end."""
+    sim.configure(latency=0.5)
+    produced = 0
+
+    def requests() -> Iterator[ImageGenerationRequest]:
+        nonlocal produced
+        for i in range(200):
+            produced += 1
+            yield image(i)
+
+    limit = 4
+    produced_at_first: int | None = None
+    unsent_seen = []
+    yielded: list[Job] = []
+    async with client_for(sim, limits=Limits(max_in_flight=limit)) as client:
+        async for job in client.as_completed(requests()):
+            if produced_at_first is None:
+                produced_at_first = produced
+            unsent_seen.append(unsent(client.statistics()))
+            yielded.append(job)
+    assert produced_at_first is not None and produced_at_first < 200
+    assert max(unsent_seen) <= 2 * limit
+    assert len(yielded) == 200
+    assert len({id(j) for j in yielded}) == 200
+    assert all(j.status is JobState.SUCCEEDED for j in yielded)
+    assert sim.stats().peak_concurrency["default"] <= limit
+    assert sim.stats().tasks_created == 200
+
+
+# -- the one poller ----------------------------------------------------------------------------
+
+
+async def test_one_poller_serves_every_job(
+    sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """300 jobs share one poll loop; every GET the simulator saw is a poll or a sweep page."""
+    runs = []
+    original = Poller.run
+
+    async def counting_run(self: Poller) -> None:
+        runs.append(self)
+        await original(self)
+
+    monkeypatch.setattr(Poller, "run", counting_run)
+    async with client_for(sim) as client:
+        jobs = await client.submit_many(video(i) for i in range(300))
+        await settle(jobs)
+        stats = client.statistics()
+    seen = sim.stats()
+    assert len(runs) == 1
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert seen.count("POST") == seen.tasks_created == 300
+    assert stats.requests == seen.total_requests
+    assert stats.polls + stats.sweep_pages == seen.count("GET")
+    assert stats.polls == sum(job.polls for job in jobs) == seen.count("GET", VIDEO_ONE)
+    assert stats.sweep_pages == seen.count("GET", VIDEO_PATH)
+
+
+async def test_many_tasks_on_one_endpoint_are_polled_with_list_sweeps(sim: KlingSimulator) -> None:
+    """Past bulk_threshold in flight, list GETs replace most single GETs."""
+    poll = attrs.evolve(POLL, bulk_threshold=5)
+    async with client_for(sim, poll=poll, limits=Limits(max_in_flight=40)) as client:
+        jobs = await client.submit_many(video(i) for i in range(40))
+        await settle(jobs)
+        stats = client.statistics()
+    seen = sim.stats()
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert seen.count("GET", VIDEO_PATH, 200) > 0
+    assert stats.sweeps == seen.count("GET", VIDEO_PATH, 200)
+    assert seen.count("GET", VIDEO_ONE) < len(jobs)
+
+
+async def test_without_listing_the_poller_falls_back_to_single_gets(sim: KlingSimulator) -> None:
+    """A server that refuses listing is asked once; every job is then polled by task id."""
+    sim.configure(list_supported=False)
+    poll = attrs.evolve(POLL, bulk_threshold=5)
+    async with client_for(sim, poll=poll, limits=Limits(max_in_flight=30)) as client:
+        jobs = await client.submit_many(video(i) for i in range(30))
+        await settle(jobs)
+        stats = client.statistics()
+    seen = sim.stats()
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert seen.count("GET", VIDEO_PATH) == 1
+    assert seen.codes[1202] == 1
+    assert stats.sweeps == 0
+    assert seen.count("GET", VIDEO_ONE) == stats.polls >= len(jobs)
+    assert all(job.polls >= 1 for job in jobs)
+
+
+async def test_a_per_submit_poll_policy_is_honoured(sim: KlingSimulator) -> None:
+    """submit(poll=...) sets that job's expected duration and deadline; others keep the client's."""
+    sim.configure(latency=20)
+    client_poll = attrs.evolve(POLL, deadline=None)
+    override = attrs.evolve(POLL, expected_video=2 / SCALE, deadline=2 / SCALE)
+    async with client_for(sim, poll=client_poll) as client:
+        short = await client.submit(video(1), poll=override)
+        normal = await client.submit(video(2))
+        with pytest.raises(TaskTimeoutError) as caught:
+            await short.result()
+        assert (await normal.result()).status is TaskStatus.SUCCEED
+    assert short.expected == override.expected_video
+    assert normal.expected == client_poll.expected_video
+    assert caught.value.timeout == override.deadline
+
+
+# -- attach / notify_callback ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("by", ["task_id", "external_task_id"])
+async def test_attach_tracks_an_existing_task_without_creating_one(
+    sim: KlingSimulator, by: str
+) -> None:
+    """attach() by task_id or external_task_id polls the existing task to its end."""
+    async with client_for(sim) as client:
+        created = await client.create_task(video(), external_task_id="made-elsewhere")
+        before = sim.stats().tasks_created
+        key = created.task_id if by == "task_id" else "made-elsewhere"
+        job = await client.attach("videos/text2video", **{by: key})
+        assert await client.attach("videos/text2video", **{by: key}) is job
+        task = await job.result()
+        stats = client.statistics()
+    assert task.task_id == created.task_id
+    assert task.status is TaskStatus.SUCCEED
+    assert sim.stats().tasks_created == before == 1
+    assert sim.stats().count("POST") == 1
+    assert stats.jobs_total == 1
+    assert stats.in_flight_slots == 0
+
+
+async def test_attach_to_a_finished_task_ends_the_job_at_once(sim: KlingSimulator) -> None:
+    """attach(external_task_id=...) of an already finished task resolves without polling."""
+    sim.configure(latency=0)
+    async with client_for(sim) as client:
+        created = await client.create_task(image(), external_task_id="done-already")
+        job = await client.attach("images/generations", external_task_id="done-already")
+        assert job.done()
+        assert (await job.result()).task_id == created.task_id
+        assert client.statistics().in_flight_slots == 0
+    assert job.polls == 0
+
+
+async def test_attach_with_an_unknown_external_id_raises_not_found(sim: KlingSimulator) -> None:
+    """attach() by an external_task_id the server does not know raises NotFoundError."""
+    async with client_for(sim) as client:
+        with pytest.raises(NotFoundError):
+            await client.attach("videos/text2video", external_task_id="nobody-made-this")
+        stats = client.statistics()
+    assert stats.jobs_total == 0
+    assert stats.in_flight_slots == 0
+    assert sim.stats().tasks_created == 0
+
+
+@pytest.mark.parametrize("key", ["task_id", "external_task_id"])
+async def test_notify_callback_makes_the_job_polled_at_once(
+    sim: KlingSimulator, key: str
+) -> None:
+    """A callback body pokes its job: it is re-polled now and the server, not the body, decides."""
+    sim.configure(latency=0)
+    patient = attrs.evolve(POLL, first_poll=3600.0)
+    async with client_for(sim) as client:
+        job = await client.submit(image(), poll=patient)
+        assert job.polls == 0
+        body: dict[str, Any] = {"task_id": job.task_id, "task_status": "failed"}
+        if key == "external_task_id":
+            body = {"task_id": "unknown", "task_status": "failed",
+                    "task_info": {"external_task_id": job.external_task_id}}
+        assert client.notify_callback(body) is job
+        task = await job.result(timeout=5)
+        assert client.notify_callback({"task_id": "unknown", "task_status": "succeed"}) is None
+    assert task.status is TaskStatus.SUCCEED
+    assert job.polls == 1
+    assert sim.stats().count("GET", IMAGE_ONE) == 1
+
+
+# -- closing -----------------------------------------------------------------------------------
+
+
+async def test_closing_the_client_wakes_waiters_and_the_task_can_be_reattached(
+    sim: KlingSimulator,
+) -> None:
+    """After aclose() an unfinished job's result() raises ClientClosedError naming its task;
+    a new client re-attaches to that task and sees it finish, without creating another."""
+    sim.configure(latency=20)
+    client = client_for(sim)
+    async with client:
+        job = await client.submit(video())
+        assert not job.done()
+    await client.aclose()  # idempotent
+    with pytest.raises(ClientClosedError) as caught:
+        await job.result()
+    assert job.task_id is not None and job.task_id in str(caught.value)
+    with pytest.raises(ClientClosedError):
+        client.submit_nowait(video())
+
+    async with client_for(sim) as again:
+        revived = await again.attach("videos/text2video", task_id=job.task_id)
+        assert (await revived.result()).status is TaskStatus.SUCCEED
+    assert sim.stats().tasks_created == 1
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+
+async def test_statistics_is_a_frozen_snapshot_with_jobs_by_state(sim: KlingSimulator) -> None:
+    """statistics() counts jobs by state at the moment of the call and never changes after."""
+    sim.configure(max_body_bytes=400)
+    async with client_for(sim) as client:
+        idle = client.statistics()
+        jobs = await client.submit_many([video(0), video(1), video(2)])
+        with pytest.raises(InvalidRequestError):
+            await client.submit(TextToVideoRequest(prompt="oversized " * 60))
+        await settle(jobs)
+        done = client.statistics()
+    assert idle.jobs_total == 0
+    assert sum(idle.jobs_by_state.values()) == 0
+    assert done.jobs_total == 4
+    assert {k: v for k, v in done.jobs_by_state.items() if v} == {"succeeded": 3, "failed": 1}
+    assert set(done.jobs_by_state) == {s.value for s in JobState}
+    assert done.in_flight_slots == 0
+    assert done.capacity_limit == done.capacity_max == 20
+    assert done.requests_by_method["POST"] == 4
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        done.jobs_total = 0  # type: ignore[misc]
+
+
+# -- events ------------------------------------------------------------------------------------
+
+
+async def test_lifecycle_events_reach_on_event_and_events_alike(sim: KlingSimulator) -> None:
+    """One job emits JobSubmitted, StatusChanged submitted->processing->succeed, JobSucceeded."""
+    sim.configure(latency=10, queue_fraction=0.0)
+    called: list[Event] = []
+    streamed: list[Event] = []
+    poll = attrs.evolve(POLL, first_poll=0.01, min_interval=0.02, max_interval=0.02)
+    async with anyio.create_task_group() as tg:
+        async with client_for(sim, on_event=called.append, poll=poll) as client:
+            tg.start_soon(_collect, client.events(), streamed)
+            await anyio.wait_all_tasks_blocked()
+            job = await client.submit(video())
+            await job.result()
+    assert streamed == called
+    assert [type(e) for e in called] == [JobSubmitted, StatusChanged, StatusChanged, JobSucceeded]
+    submitted, to_processing, to_succeed, succeeded = called
+    assert isinstance(submitted, JobSubmitted) and submitted.task_id == job.task_id
+    assert isinstance(to_processing, StatusChanged) and isinstance(to_succeed, StatusChanged)
+    assert (to_processing.old, to_processing.new) == (TaskStatus.SUBMITTED, TaskStatus.PROCESSING)
+    assert (to_succeed.old, to_succeed.new) == (TaskStatus.PROCESSING, TaskStatus.SUCCEED)
+    assert isinstance(succeeded, JobSucceeded) and succeeded.task == job.task
+    assert all(e.job is job for e in called)
+
+
+async def test_failed_job_emits_job_failed(sim: KlingSimulator) -> None:
+    """A task that ends failed emits one JobFailed carrying the TaskFailedError."""
+    sim.configure(fail_rate=1.0)
+    called: list[Event] = []
+    async with client_for(sim, on_event=called.append) as client:
+        job = await client.submit(video())
+        await settle([job])
+    failures = [e for e in called if isinstance(e, JobFailed)]
+    assert len(failures) == 1
+    assert failures[0].error is job.error
+    assert isinstance(job.error, TaskFailedError)
+
+
+async def test_jobs_queued_past_the_limit_emit_waiting_for_capacity(sim: KlingSimulator) -> None:
+    """With max_in_flight=1, three jobs give two WaitingForCapacity events, one at a time."""
+    called: list[Event] = []
+    async with client_for(sim, on_event=called.append, limits=Limits(max_in_flight=1)) as client:
+        jobs = [client.submit_nowait(video(i)) for i in range(3)]
+        await settle(jobs)
+    waits = [e for e in called if isinstance(e, WaitingForCapacity)]
+    assert len(waits) == 2
+    assert {(e.weight, e.in_use, e.limit) for e in waits} == {(1, 1, 1)}
+    assert {id(e.job) for e in waits} < {id(j) for j in jobs}
+    assert sim.stats().peak_concurrency["default"] == 1
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+
+
+async def test_concurrency_rejections_emit_rate_limited_1303_and_shrink_the_limit(
+    sim: KlingSimulator,
+) -> None:
+    """Every 1303 from the server is one RateLimited(code=1303) event and one rejection."""
+    sim.configure(concurrency_limit=1, latency=2)
+    called: list[Event] = []
+    async with client_for(sim, on_event=called.append, limits=Limits(max_in_flight=3)) as client:
+        jobs = [client.submit_nowait(video(i)) for i in range(3)]
+        await settle(jobs)
+        stats = client.statistics()
+    seen = sim.stats()
+    limited = [e for e in called if isinstance(e, RateLimited)]
+    assert seen.codes[1303] >= 1
+    assert len(limited) == seen.codes[1303] == stats.concurrency_rejections
+    assert {e.code for e in limited} == {1303}
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert seen.tasks_created == 3
+    assert stats.capacity_limit < 3
+
+
+async def test_rate_limited_creates_emit_rate_limited_1302_on_both_channels(
+    sim: KlingSimulator,
+) -> None:
+    """Each 1302 on a create is retried, announced by RateLimited and RetryScheduled."""
+    sim.configure(faults={"rate_limited": 0.3, "rate_limited_scope": "post"})
+    called: list[Event] = []
+    streamed: list[Event] = []
+    retry = attrs.evolve(FAST_RETRY, max_attempts=12)
+    async with anyio.create_task_group() as tg:
+        async with client_for(sim, on_event=called.append, retry=retry) as client:
+            tg.start_soon(_collect, client.events(), streamed)
+            await anyio.wait_all_tasks_blocked()
+            jobs = await client.submit_many(video(i) for i in range(20))
+            await settle(jobs)
+    faults = sim.stats().faults["rate_limited"]
+    limited = [e for e in called if isinstance(e, RateLimited)]
+    retries = [e for e in called if isinstance(e, RetryScheduled)]
+    assert streamed == called
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert faults >= 1
+    assert len(limited) == len(retries) == faults
+    assert {e.code for e in limited} == {1302}
+    assert sim.stats().tasks_created == 20
+
+
+# -- base URLs and credentials -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gateway", "jwt"),
+    [
+        pytest.param(False, False, id="official-bearer"),
+        pytest.param(True, False, id="gateway-bearer"),
+        pytest.param(False, True, id="official-jwt"),
+        pytest.param(True, True, id="gateway-jwt"),
+    ],
+)
+async def test_gateway_url_and_jwt_auth_work_end_to_end(
+    sim: KlingSimulator, gateway: bool, jwt: bool
+) -> None:
+    """The same submit/poll flow works on /v1 and /kling/v1, with a bearer key or AK/SK JWT."""
+    overrides: dict[str, Any] = {"base_url": sim.gateway_url if gateway else sim.base_url}
+    if jwt:
+        overrides.update(api_key=None, access_key=sim.access_key, secret_key=sim.secret_key)
+    async with client_for(sim, **overrides) as client:
+        jobs = await client.submit_many([image(0), video(1)])
+        tasks = [await job.result() for job in jobs]
+    assert [t.status for t in tasks] == [TaskStatus.SUCCEED] * 2
+    routes = {route for (_, route, _) in sim.stats().requests}
+    prefix = "/kling/v1/" if gateway else "/v1/"
+    assert routes and all(route.startswith(prefix) for route in routes)
+    assert {status for (_, _, status) in sim.stats().requests} == {200}
