@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import ipaddress
 import os
 import random
 import uuid
@@ -43,6 +42,7 @@ from ._errors import ClientClosedError, ConfigurationError, NotFoundError, Valid
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
+from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
@@ -90,20 +90,11 @@ class ClientStatistics:
     events_dropped: int
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     url = URL(base_url)
     if url.scheme not in ("http", "https") or not url.host:
         raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
-    if url.scheme == "http" and not _is_loopback(url.host) and not allow_insecure_http:
+    if url.scheme == "http" and not is_loopback_host(url.host) and not allow_insecure_http:
         raise ConfigurationError(
             f"refusing plain http:// to non-loopback host {url.host!r}: credentials would travel "
             "unencrypted; use https:// or pass allow_insecure_http=True"

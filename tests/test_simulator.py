@@ -5,8 +5,6 @@ from __future__ import annotations
 import struct
 import time
 import zlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
@@ -14,6 +12,7 @@ import jwt
 import pytest
 
 from kling_async.testing import KlingSimulator, SimulatorConfig, TaskRecord
+from tests._simhelpers import FakeClock, running
 
 pytestmark = pytest.mark.anyio
 
@@ -29,29 +28,6 @@ ENDPOINT_NAMES = [
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class FakeClock:
-    """A real-clock stand-in (seconds) that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
-@asynccontextmanager
-async def running(**kwargs: Any) -> AsyncIterator[tuple[KlingSimulator, aiohttp.ClientSession]]:
-    kwargs.setdefault("validate_requests", False)
-    async with (
-        KlingSimulator(**kwargs) as sim,
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {sim.api_key}"}) as session,
-    ):
-        yield sim, session
 
 
 async def call(

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from kling_async.testing import FaultConfig, KlingSimulator
+from tests._simhelpers import FakeClock, running
 
 pytestmark = pytest.mark.anyio
 
@@ -22,29 +23,6 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class FakeClock:
-    """A real-clock stand-in (seconds) that only moves when told to."""
-
-    def __init__(self) -> None:
-        self.t = 50.0
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
-@asynccontextmanager
-async def running(**kwargs: Any) -> AsyncIterator[tuple[KlingSimulator, aiohttp.ClientSession]]:
-    kwargs.setdefault("validate_requests", False)
-    async with (
-        KlingSimulator(**kwargs) as sim,
-        aiohttp.ClientSession(headers={"Authorization": f"Bearer {sim.api_key}"}) as session,
-    ):
-        yield sim, session
 
 
 async def post(
@@ -173,7 +151,7 @@ async def test_fault_probabilities_are_shares() -> None:
 
 
 async def scripted_run(seed: int) -> list[Any]:
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     out: list[Any] = []
     async with running(
         seed=seed, clock=clock, fail_rate=0.5, faults=FaultConfig(error_5xx=0.3)
@@ -246,7 +224,7 @@ async def wait_for(predicate: Any, timeout: float = 3.0) -> None:
 
 async def test_callbacks_on_each_status_change() -> None:
     """A callback_url gets the flat task object at processing, then at succeed."""
-    clock = FakeClock()
+    clock = FakeClock(50.0)
     async with receiver() as (url, got), running(clock=clock, latency=10) as (sim, session):
         body = {"prompt": "x", "callback_url": url, "external_task_id": "cb-1"}
         task_id = json.loads((await post(sim, session, body))[1])["data"]["task_id"]

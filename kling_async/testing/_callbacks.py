@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import ipaddress
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from .._net import is_loopback_host
 from ._clock import VirtualClock
 from ._stats import StatsCollector
 from ._tasks import SimTask
@@ -38,12 +38,7 @@ def is_loopback_url(url: str) -> bool:
     host = parsed.host
     if parsed.scheme not in ("http", "https") or not host:
         return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_host(host)
 
 
 class CallbackDispatcher:
