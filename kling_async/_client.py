@@ -39,14 +39,14 @@ from ._config import (
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
 from ._errors import ClientClosedError, ConfigurationError, NotFoundError, ValidationError
-from ._events import Event, EventHub, RateLimited, RetryScheduled
+from ._events import Event, EventHub, RateLimited, RetryScheduled, current_job
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
 from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
-from ._submitter import Submitter, created_task, current_job
+from ._submitter import Submitter, created_task
 from ._wire import dump_request, parse_task
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]

@@ -264,8 +264,3 @@ class Transport:
                                            status, retry_after))
             await self._sleep(delay)
             attempt += 1
-
-    async def stream(self, url: str) -> aiohttp.ClientResponse:
-        """Open a GET on an absolute URL (result downloads); the caller closes the response."""
-        resp = await self._session.get(url, timeout=self._timeout, allow_redirects=True)
-        return resp

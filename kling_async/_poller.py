@@ -39,7 +39,7 @@ from ._errors import (
     TaskFailedError,
     TaskTimeoutError,
 )
-from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
+from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged, current_job
 from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
@@ -210,6 +210,7 @@ class Poller:
 
     async def _poll_one(self, job: Job) -> None:
         assert job.task_id is not None
+        current_job.set(job)  # retry events raised by the transport name this job
         endpoint = ENDPOINTS[job.endpoint]
         self.counters.polls += 1
         job.polls += 1

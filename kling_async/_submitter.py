@@ -19,7 +19,6 @@ may exist, and the error names the ``external_task_id`` to look for.
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,20 +33,22 @@ from ._errors import (
     InvalidRequestError,
     KlingError,
     NotFoundError,
-    ResponseDecodeError,
 )
-from ._events import EventHub, JobFailed, JobSubmitted, RateLimited, Reconciling, WaitingForCapacity
+from ._events import (
+    EventHub,
+    JobFailed,
+    JobSubmitted,
+    RateLimited,
+    Reconciling,
+    WaitingForCapacity,
+    current_job,
+)
 from ._http import Transport
 from ._models.task import Task
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
 from ._wire import dump_request, parse_task
-
-#: The job whose requests are in progress in this task (for events raised by the transport).
-current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
-    "kling_async_current_job", default=None
-)
 
 ExternalIdLookup = Callable[[Endpoint, str], Awaitable[Task | None]]
 
@@ -188,7 +189,7 @@ class Submitter:
         for attempt in range(self._retry.max_attempts):
             try:
                 return await self._lookup(endpoint, ext)
-            except (APIError, ResponseDecodeError, KlingError) as exc:
+            except KlingError as exc:
                 if isinstance(exc, APIError) and exc.code is not None and 1000 <= exc.code < 1300:
                     break  # auth / account / request errors will not heal by waiting
                 last = exc
