@@ -89,11 +89,15 @@ class AdminRoutes:
             return denied.to_response()
         return ok(self._sim.config.to_json()).to_response()
 
-    async def _set_config(self, request: web.Request) -> web.Response:
+    async def _authorized_body(self, request: web.Request) -> dict[str, Any] | Reply:
+        """The request's JSON object body, or the error reply (auth first, then the body)."""
         denied = self._authorized(request)
         if denied is not None:
-            return denied.to_response()
-        body = await self._json_object(request)
+            return denied
+        return await self._json_object(request)
+
+    async def _set_config(self, request: web.Request) -> web.Response:
+        body = await self._authorized_body(request)
         if isinstance(body, Reply):
             return body.to_response()
         try:
@@ -103,10 +107,7 @@ class AdminRoutes:
         return ok(self._sim.config.to_json()).to_response()
 
     async def _reset(self, request: web.Request) -> web.Response:
-        denied = self._authorized(request)
-        if denied is not None:
-            return denied.to_response()
-        body = await self._json_object(request)
+        body = await self._authorized_body(request)
         if isinstance(body, Reply):
             return body.to_response()
         try:
