@@ -381,25 +381,36 @@ class KlingClient:
         return job, bool(user_id)
 
     def submit_nowait(self, request: Any, *, external_task_id: str | None = None,
-                      poll: PollPolicy | None = None) -> Job:
-        """Register a job and start its submission in the background; never awaits."""
+                      poll: PollPolicy | None = None,
+                      before_send: Callable[[Job], object] | None = None) -> Job:
+        """Register a job and start its submission in the background; never awaits.
+
+        ``before_send(job)`` is called once, synchronously, right before the job's first create
+        POST (after it got capacity; ``job.external_task_id`` is final).  Use it to journal the
+        intent durably just before money can be spent.  If it raises, nothing is sent and the
+        job fails with ``SubmissionAbortedError``.
+        """
         self._require_open()
         job, user_id = self._new_job(request, external_task_id, poll)
-        self._start(job, poll, user_id)
+        self._start(job, poll, user_id, before_send)
         return job
 
-    def _start(self, job: Job, poll: PollPolicy | None, user_id: bool) -> None:
+    def _start(self, job: Job, poll: PollPolicy | None, user_id: bool,
+               before_send: Callable[[Job], object] | None = None) -> None:
         assert self._tg is not None and self._submitter is not None
         self._registry.add(job)
-        self._tg.start_soon(self._submitter.run, job, poll, user_id)
+        self._tg.start_soon(self._submitter.run, job, poll, user_id, before_send)
 
     async def submit(self, request: Any, *, external_task_id: str | None = None,
-                     poll: PollPolicy | None = None) -> Job:
+                     poll: PollPolicy | None = None,
+                     before_send: Callable[[Job], object] | None = None) -> Job:
         """Submit one request; returns once the server accepted the task (raises if it did not).
 
-        ``poll`` overrides the client's ``PollPolicy`` (schedule and deadline) for this job.
+        ``poll`` overrides the client's ``PollPolicy`` (schedule and deadline) for this job;
+        ``before_send`` is as in ``submit_nowait``.
         """
-        job = self.submit_nowait(request, external_task_id=external_task_id, poll=poll)
+        job = self.submit_nowait(request, external_task_id=external_task_id, poll=poll,
+                                 before_send=before_send)
         await job.wait_submitted()
         if job.task_id is None and job.error is not None:
             raise job.error

@@ -106,6 +106,20 @@ class AmbiguousSubmissionError(KlingError):
         )
 
 
+class SubmissionAbortedError(KlingError):
+    """A ``before_send`` hook raised, so the create POST was never sent: no task exists and
+    nothing was spent.  The hook's exception is ``__cause__``."""
+
+    def __init__(self, endpoint: str, external_task_id: str | None, cause: BaseException):
+        self.endpoint = endpoint
+        self.external_task_id = external_task_id
+        self.cause = cause
+        super().__init__(
+            f"create {endpoint}: not sent, the before_send hook raised "
+            f"{type(cause).__name__}: {cause}"
+        )
+
+
 class APIError(KlingError):
     """The server answered with a non-zero business code (or an error HTTP status)."""
 

@@ -33,6 +33,7 @@ from ._errors import (
     InvalidRequestError,
     KlingError,
     NotFoundError,
+    SubmissionAbortedError,
 )
 from ._events import (
     EventHub,
@@ -51,6 +52,8 @@ from ._registry import Job, JobState, TaskRegistry
 from ._wire import dump_request, parse_task
 
 ExternalIdLookup = Callable[[Endpoint, str], Awaitable[Task | None]]
+#: Called with the job right before its first create POST (slots held, id fixed).
+BeforeSend = Callable[[Job], object]
 
 _ORCHESTRATED_CREATE_CODES = frozenset({1302})
 
@@ -97,12 +100,13 @@ class Submitter:
         self._rand = rand
         self.reconciliations = 0
 
-    async def run(self, job: Job, policy: PollPolicy | None, user_id: bool) -> None:
+    async def run(self, job: Job, policy: PollPolicy | None, user_id: bool,
+                  before_send: BeforeSend | None = None) -> None:
         """Submit ``job``; on return it is tracked by the poller or has ended with an error."""
         current_job.set(job)
         endpoint = ENDPOINTS[job.endpoint]
         try:
-            task = await self._create(job, endpoint, user_id=user_id)
+            task = await self._create(job, endpoint, user_id=user_id, before_send=before_send)
         except KlingError as exc:
             self._registry.finish(job, JobState.FAILED, error=exc)
             self._events.emit(JobFailed(self._clock(), job=job, error=exc))
@@ -129,7 +133,8 @@ class Submitter:
             await capacity.acquire(job.weight)
         self._registry.set_state(job, JobState.SUBMITTING)
 
-    async def _create(self, job: Job, endpoint: Endpoint, *, user_id: bool) -> Task:
+    async def _create(self, job: Job, endpoint: Endpoint, *, user_id: bool,
+                      before_send: BeforeSend | None = None) -> Task:
         ext = job.external_task_id
         body = dump_request(job.request)
         if ext is not None:
@@ -138,6 +143,11 @@ class Submitter:
         ambiguous = 0
         await self._acquire(job)
         try:
+            if before_send is not None:
+                try:
+                    before_send(job)
+                except Exception as exc:
+                    raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
             while True:
                 try:
                     data = await self._transport.call(

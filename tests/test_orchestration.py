@@ -34,6 +34,7 @@ from kling_async import (
     RetryPolicy,
     RetryScheduled,
     StatusChanged,
+    SubmissionAbortedError,
     Task,
     TaskFailedError,
     TaskStatus,
@@ -691,3 +692,49 @@ async def test_gateway_url_and_jwt_auth_work_end_to_end(
     prefix = "/kling/v1/" if gateway else "/v1/"
     assert routes and all(route.startswith(prefix) for route in routes)
     assert {status for (_, _, status) in sim.stats().requests} == {200}
+
+
+# -- before_send -------------------------------------------------------------------------------
+
+
+async def test_before_send_runs_once_just_before_the_first_post(sim: KlingSimulator) -> None:
+    """The hook sees the final external id, after capacity, before any POST; 1303 retries of
+    the same create do not call it again."""
+    sim.configure(concurrency_limit=1, latency=2)
+    seen: list[tuple[str | None, int, str]] = []
+
+    def hook(job: Job) -> None:
+        seen.append((job.external_task_id, sim.stats().count("POST"), job.status.value))
+
+    async with client_for(sim, limits=Limits(max_in_flight=3)) as client:
+        jobs = [client.submit_nowait(video(i), external_task_id=f"ext-{i}", before_send=hook)
+                for i in range(3)]
+        await settle(jobs)
+    assert sim.stats().codes[1303] >= 1  # some creates were rejected and re-sent
+    assert sorted(ext for ext, _, _ in seen) == ["ext-0", "ext-1", "ext-2"]
+    assert {state for _, _, state in seen} == {"submitting"}
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert sim.stats().tasks_created == 3
+
+
+async def test_a_raising_before_send_sends_nothing_and_fails_only_that_job(
+    sim: KlingSimulator,
+) -> None:
+    """If the hook raises, that job fails with SubmissionAbortedError and no POST is made."""
+
+    def hook(job: Job) -> None:
+        if job.external_task_id == "bad":
+            raise OSError("disk full")
+
+    async with client_for(sim) as client:
+        with pytest.raises(SubmissionAbortedError) as caught:
+            await client.submit(video(0), external_task_id="bad", before_send=hook)
+        good = await client.submit(video(1), external_task_id="good", before_send=hook)
+        await good.result()
+        stats = client.statistics()
+    assert isinstance(caught.value.__cause__, OSError)
+    assert caught.value.external_task_id == "bad"
+    assert "disk full" in str(caught.value)
+    assert sim.stats().count("POST") == 1
+    assert [t.external_task_id for t in sim.tasks()] == ["good"]
+    assert (stats.in_flight_slots, stats.waiting_for_capacity) == (0, 0)
