@@ -16,9 +16,8 @@ never wait forever.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
-
-import anyio
 
 
 class AdaptiveCapacity:
@@ -34,7 +33,10 @@ class AdaptiveCapacity:
         self.rejections = 0
         self._grow_after = grow_after
         self._clean_ends = 0
-        self._waiters: deque[tuple[int, anyio.Event]] = deque()
+        #: The event loop to make waiter futures on (set by the client; else looked up).
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # Bare asyncio futures (cancellable by anyio scopes): one per waiter, on the hot path.
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     @property
     def waiting(self) -> int:
@@ -54,16 +56,18 @@ class AdaptiveCapacity:
         """Wait (FIFO) until ``weight`` slots fit, then take them."""
         if self.try_acquire(weight):
             return
-        event = anyio.Event()
-        entry = (weight, event)
+        granted: asyncio.Future[None] = (self.loop or asyncio.get_running_loop()).create_future()
+        entry = (weight, granted)
         self._waiters.append(entry)
         try:
-            await event.wait()
+            await granted
         except BaseException:
-            if event.is_set():  # slots were granted to us while we were being cancelled
+            if granted.done() and not granted.cancelled():
+                # slots were granted to us while we were being cancelled: give them back
                 self.release(weight, clean=False)
             else:
-                self._waiters.remove(entry)
+                if entry in self._waiters:  # _wake() may have dropped it already
+                    self._waiters.remove(entry)
                 self._wake()
             raise
 
@@ -99,9 +103,11 @@ class AdaptiveCapacity:
 
     def _wake(self) -> None:
         while self._waiters:
-            weight, event = self._waiters[0]
+            weight, granted = self._waiters[0]
             if not self._fits(weight):
                 return
             self._waiters.popleft()
+            if granted.done():  # cancelled while queued (its waiter is about to remove it)
+                continue
             self.in_use += weight
-            event.set()
+            granted.set_result(None)

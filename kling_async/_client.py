@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import os
 import random
-import uuid
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -52,7 +53,6 @@ from ._wire import dump_request, parse_task
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 
 _END = object()
-_REFILL_TICK = 0.05  # seconds between backlog refills in as_completed
 
 
 @attrs.frozen(kw_only=True)
@@ -114,6 +114,9 @@ class KlingClient:
     (default), ``"path-flag"`` = ``GET <path>/X?external_task_id=true``, ``"path-param"`` =
     ``GET <path>/X?external_task_id=X``.  ``reconcile_delay`` is how long to wait after an
     ambiguous create before that lookup (read-after-write consistency is also UNCERTAIN).
+
+    A job submitted without an ``external_task_id`` gets a generated one:
+    ``external_id_prefix`` + 16 random hex digits drawn once per client + ``-`` + a counter.
     """
 
     def __init__(
@@ -158,15 +161,22 @@ class KlingClient:
         self.limits = limits
         self.external_id_query: ExternalIdQuery = external_id_query
         self.reconcile_delay = reconcile_delay
-        self._id_prefix = external_id_prefix
+        # Generated external ids: one random 64-bit base per client, then a counter (cheaper
+        # than a uuid4 per job; unique across clients with overwhelming probability).
+        self._id_prefix = f"{external_id_prefix}{secrets.token_hex(8)}-"
+        self._id_seq = itertools.count(1)
         self._borrowed = session
-        self._clock = clock or _loop_time
+        self._user_clock = clock
+        self._clock = clock or _loop_time  # bound to the loop's own clock once open
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._sleep = sleep
         self._rand = rand
         self._state: Literal["unopened", "open", "closed"] = "unopened"
         self._session: aiohttp.ClientSession | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._events = EventHub(on_event)
+        self._refill: set[_Signal] = set()  # as_completed loops waiting to refill
+        self._submissions: set[asyncio.Task[None]] = set()  # running Submitter.run tasks
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity(
             limits.max_in_flight, initial=limits.initial_in_flight,
@@ -203,6 +213,12 @@ class KlingClient:
     async def __aenter__(self) -> KlingClient:
         if self._state != "unopened":
             raise ClientClosedError(f"a KlingClient can be opened once (it is {self._state})")
+        # Bind the running loop once: asyncio.get_running_loop() costs a getpid() system call
+        # per call on CPython 3.11, and the hot path would otherwise make several per job.
+        self._loop = loop = asyncio.get_running_loop()
+        if self._user_clock is None:
+            self._clock = loop.time
+        self._capacity.loop = loop
         if self._borrowed is not None:
             self._session = self._borrowed
         else:
@@ -226,7 +242,7 @@ class KlingClient:
             transport=self._transport, registry=self._registry, capacity=self._capacity,
             poller=self._poller, events=self._events, retry=self.retry,
             lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
-            clock=self._clock, sleep=self._sleep, rand=self._rand,
+            clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
         )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -253,14 +269,21 @@ class KlingClient:
         if not was_open:
             return
         assert self._tg is not None and self._poller is not None
-        self._tg.cancel_scope.cancel()
+        submissions = list(self._submissions)
+        for task in submissions:
+            task.cancel()
         try:
-            await self._tg.__aexit__(None, None, None)
+            if submissions:  # before the scope is cancelled: this task is inside it
+                await asyncio.wait(submissions)
         finally:
-            self._poller.close(self._registry.unfinished())
-            self._events.close()
-            if self._borrowed is None and self._session is not None:
-                await self._session.close()
+            self._tg.cancel_scope.cancel()
+            try:
+                await self._tg.__aexit__(None, None, None)
+            finally:
+                self._poller.close(self._registry.unfinished())
+                self._events.close()
+                if self._borrowed is None and self._session is not None:
+                    await self._session.close()
 
     def _require_open(self) -> Transport:
         if self._state != "open" or self._transport is None:
@@ -375,7 +398,7 @@ class KlingClient:
                  ) -> tuple[Job, bool]:
         endpoint = endpoint_for(request)
         user_id = external_task_id or getattr(request, "external_task_id", None)
-        ext = user_id or f"{self._id_prefix}{uuid.uuid4().hex}"
+        ext = user_id or f"{self._id_prefix}{next(self._id_seq):x}"
         job = Job(endpoint.name, request, ext, weight=endpoint.weight(request),
                   expected=endpoint.expected_duration(request, policy or self.poll))
         return job, bool(user_id)
@@ -397,9 +420,15 @@ class KlingClient:
 
     def _start(self, job: Job, poll: PollPolicy | None, user_id: bool,
                before_send: Callable[[Job], object] | None = None) -> None:
-        assert self._tg is not None and self._submitter is not None
+        assert self._submitter is not None
         self._registry.add(job)
-        self._tg.start_soon(self._submitter.run, job, poll, user_id, before_send)
+        # A bare asyncio task per submission, tracked here and cancelled by aclose(): anyio's
+        # start_soon costs several times more per task, and this runs once per job.
+        assert self._loop is not None
+        task = self._loop.create_task(
+            self._submitter.run(job, poll, user_id, before_send))
+        self._submissions.add(task)
+        task.add_done_callback(self._submissions.discard)
 
     async def submit(self, request: Any, *, external_task_id: str | None = None,
                      poll: PollPolicy | None = None,
@@ -446,8 +475,9 @@ class KlingClient:
         submitted lazily, as capacity frees (at most twice the current limit wait unsent), so a
         huge iterable is never queued all at once."""
         self._require_open()
+        assert self._loop is not None
         ready: collections.deque[Job] = collections.deque()
-        signal = asyncio.Event()  # asyncio, not anyio: set once per finished job (hot)
+        signal = _Signal(self._loop)  # set once per finished job (hot)
 
         def finished(job: Job) -> None:
             ready.append(job)
@@ -473,14 +503,21 @@ class KlingClient:
             signal.clear()
             if exhausted:
                 await signal.wait()
-            else:
-                with anyio.move_on_after(_REFILL_TICK):
+            else:  # also woken when a submission leaves the backlog (see _sent)
+                self._refill.add(signal)
+                try:
                     await signal.wait()
+                finally:
+                    self._refill.discard(signal)
+
+    def _sent(self) -> None:
+        """A submission ended (accepted or failed): wake as_completed loops that can refill."""
+        if self._refill and not self._backlog_full():
+            for signal in self._refill:
+                signal.set()
 
     def _backlog_full(self) -> bool:
-        counts = self._registry.counts
-        unsent = counts[JobState.PENDING] + counts[JobState.WAITING] + counts[JobState.SUBMITTING]
-        return unsent >= 2 * max(1, self._capacity.limit)
+        return self._registry.unsent >= 2 * max(1, self._capacity.limit)
 
     async def attach(
         self, endpoint: str, *, task_id: str | None = None, external_task_id: str | None = None,
@@ -575,6 +612,36 @@ class KlingClient:
             reconciliations=self._submitter.reconciliations if self._submitter else 0,
             events_dropped=self._events.dropped,
         )
+
+
+class _Signal:
+    """``asyncio.Event`` without its per-wait running-loop lookup (a ``getpid()`` system call
+    on CPython 3.11): a flag plus one future on a known loop, for a single waiting task."""
+
+    __slots__ = ("_flag", "_loop", "_waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def set(self) -> None:
+        self._flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    async def wait(self) -> None:
+        if self._flag:
+            return
+        self._waiter = self._loop.create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
 
 def _loop_time() -> float:

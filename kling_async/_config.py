@@ -19,12 +19,15 @@ class Timeouts:
     """Per-request network timeouts, in seconds (``None``: no limit).
 
     ``connect`` bounds establishing the connection (a failure there provably sent nothing);
-    ``read`` bounds each wait for bytes of the reply; ``total`` bounds one whole try.
+    ``total`` bounds one whole try (the default, 60 s, is far above any Kling API reply);
+    ``read``, off by default, bounds each wait for bytes of the reply.  ``read`` re-arms a
+    timer on every chunk received, which costs measurable CPU at thousands of requests, so the
+    default relies on ``total`` alone.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive)
-    read: float | None = attrs.field(default=60.0, validator=_positive)
-    total: float | None = attrs.field(default=None, validator=_positive)
+    read: float | None = attrs.field(default=None, validator=_positive)
+    total: float | None = attrs.field(default=60.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)

@@ -120,8 +120,10 @@ class EventHub:
 
     @property
     def active(self) -> bool:
-        """True when anyone listens beyond the logger (lets hot paths skip building events)."""
-        return self._callback is not None or bool(self._subscribers)
+        """True when anyone listens, the debug log included (lets hot paths skip building
+        events nobody would see)."""
+        return (self._callback is not None or bool(self._subscribers)
+                or log.isEnabledFor(logging.DEBUG))
 
     def emit(self, event: Event) -> None:
         if log.isEnabledFor(logging.DEBUG):

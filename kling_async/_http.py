@@ -166,14 +166,22 @@ class Transport:
         self._rand = rand
         self._on_retry = on_retry
         self.counters = TransportCounters()
+        self._authorization = ""
+        self._headers: dict[str, str] = {}
+        self._json_headers: dict[str, str] = {}
 
     async def _send(
         self, method: str, path: str, params: Mapping[str, str] | None, body: Any
     ) -> tuple[int, bytes, Mapping[str, str]]:
-        headers = {"Authorization": self._auth.authorization(), "Accept": "application/json"}
+        authorization = self._auth.authorization()
+        if authorization != self._authorization:  # a new JWT: rebuild the two header sets
+            self._authorization = authorization
+            self._headers = {"Authorization": authorization, "Accept": "application/json"}
+            self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        headers = self._headers  # aiohttp copies them; never mutated, so shared safely
         data = None
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers = self._json_headers
             data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         counters = self.counters
         counters.requests += 1

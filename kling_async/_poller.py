@@ -38,6 +38,7 @@ from ._errors import (
     ResponseDecodeError,
     TaskFailedError,
     TaskTimeoutError,
+    TransportError,
 )
 from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged, current_job
 from ._http import Transport
@@ -106,14 +107,42 @@ class Poller:
     def policy_for(self, job: Job) -> PollPolicy:
         return self._policies.get(id(job), self.policy)
 
-    def track(self, job: Job, policy: PollPolicy | None = None, *, first: float | None = None
-              ) -> None:
-        """Start polling an accepted job: first poll after the policy's first delay."""
+    def track(self, job: Job, policy: PollPolicy | None = None, *, first: float | None = None,
+              inline: bool = False) -> bool:
+        """Start polling an accepted job: first poll after the policy's first delay.
+
+        With ``inline=True``, when that first poll is due at once and the job is not
+        bulk-polled, nothing is scheduled and True is returned: the caller MUST then make it
+        with ``poll_now()`` in its own task (saving the hand-off to the loop and a worker).
+        """
         if policy is not None and policy is not self.policy:
             self._policies[id(job)] = policy
         pol = policy or self.policy
         delay = pol.first_delay(job.expected) if first is None else first
+        if inline and delay <= 0 and not self._bulk(job.endpoint):
+            return True
         self._schedule_poll(job, pol, self._clock() + delay)
+        return False
+
+    async def poll_now(self, job: Job) -> None:
+        """Make one single-task poll of ``job`` in the calling task (see ``track``)."""
+        key = id(job)
+        if job.done() or key in self._queued:
+            return
+        self._queued.add(key)
+        try:
+            await self._poll_one(job)
+        except Exception as exc:  # a bug: keep the job polled rather than stranded
+            log.exception("polling %r failed unexpectedly", job)
+            self._poll_failed(job, TransportError(f"unexpected {type(exc).__name__}: {exc}"))
+        finally:
+            self._queued.discard(key)
+
+    def _bulk(self, endpoint: str) -> bool:
+        """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
+        threshold = self.policy.bulk_threshold
+        return (threshold > 0 and self._sweeps[endpoint].supported
+                and self._registry.in_flight_by_endpoint[endpoint] >= threshold)
 
     def _schedule_poll(self, job: Job, policy: PollPolicy, due: float) -> None:
         """Schedule the next poll, never later than the deadline (where a last poll decides)."""
@@ -177,11 +206,9 @@ class Poller:
         by_endpoint: dict[str, list[Job]] = {}
         for job in jobs:
             by_endpoint.setdefault(job.endpoint, []).append(job)
-        in_flight = self._registry.in_flight_by_endpoint
         for name, group in by_endpoint.items():
             sweep = self._sweeps[name]
-            threshold = self.policy.bulk_threshold
-            if sweep.supported and threshold > 0 and in_flight[name] >= threshold:
+            if self._bulk(name):
                 ready_at = sweep.last + self.policy.min_interval
                 if sweep.running or ready_at > now:
                     later = max(ready_at, now + self.policy.min_interval / 4)

@@ -9,14 +9,17 @@ its status history; the poll schedule and waiters are dropped.
 from __future__ import annotations
 
 import enum
+import logging
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import anyio
 
-from ._errors import ClientClosedError, KlingError, TaskTimeoutError, ValidationError
+from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
 from ._models.task import Task, TaskStatus
+
+log = logging.getLogger("kling_async")
 
 
 class JobState(str, enum.Enum):
@@ -34,6 +37,9 @@ class JobState(str, enum.Enum):
     def is_terminal(self) -> bool:
         return self is JobState.SUCCEEDED or self is JobState.FAILED
 
+
+_IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.PROCESSING})
+_UNSENT = frozenset({JobState.PENDING, JobState.WAITING, JobState.SUBMITTING})
 
 _FROM_STATUS = {
     TaskStatus.SUBMITTED: JobState.SUBMITTED,
@@ -95,7 +101,8 @@ class Job:
         return self.task.status if self.task is not None else None
 
     def done(self) -> bool:
-        return self._state.is_terminal
+        state = self._state
+        return state is JobState.SUCCEEDED or state is JobState.FAILED
 
     def __repr__(self) -> str:
         return (
@@ -140,7 +147,8 @@ class Job:
         return self
 
     def add_done_callback(self, callback: Callable[[Job], Any]) -> None:
-        """Call ``callback(job)`` once the job ends (at once if it already has)."""
+        """Call ``callback(job)`` once the job ends (at once if it already has).  An exception
+        from a callback is logged, never propagated into the client."""
         if self.done():
             callback(self)
             return
@@ -170,7 +178,10 @@ class Job:
             self._done = None
         callbacks, self._callbacks = self._callbacks, None
         for callback in callbacks or ():
-            callback(self)
+            try:
+                callback(self)
+            except Exception:  # a user's callback must never break the poller
+                log.exception("done callback %r of %r raised", callback, self)
 
     def _close(self) -> None:
         """The client closed: wake every waiter (they raise ``ClientClosedError``)."""
@@ -190,6 +201,8 @@ class TaskRegistry:
         self.counts: Counter[JobState] = Counter()
         self.in_flight_by_endpoint: Counter[str] = Counter()
         self.total = 0
+        #: Jobs not yet sent or accepted (pending, waiting for capacity, submitting).
+        self.unsent = 0
 
     def add(self, job: Job) -> None:
         ext = job.external_task_id
@@ -204,6 +217,8 @@ class TaskRegistry:
         job._registry = self
         self.counts[job.status] += 1
         self.total += 1
+        if job.status in _UNSENT:
+            self.unsent += 1
 
     def get(self, task_id: str) -> Job | None:
         return self._by_task_id.get(task_id)
@@ -227,9 +242,12 @@ class TaskRegistry:
         counts = self.counts
         counts[old] -= 1
         counts[state] += 1
+        was_unsent = old in _UNSENT
+        if was_unsent != (state in _UNSENT):
+            self.unsent += -1 if was_unsent else 1
         if job.task_id is not None:
-            was = old in (JobState.SUBMITTED, JobState.PROCESSING)
-            now = state in (JobState.SUBMITTED, JobState.PROCESSING)
+            was = old in _IN_FLIGHT
+            now = state in _IN_FLIGHT
             if was != now:
                 self.in_flight_by_endpoint[job.endpoint] += 1 if now else -1
         job._state = state
@@ -250,7 +268,7 @@ class TaskRegistry:
         job._wake_accepted()
 
     def finish(self, job: Job, state: JobState, *, task: Task | None = None,
-               error: KlingError | None = None) -> None:
+               error: BaseException | None = None) -> None:
         if task is not None:
             job.task = task
         job.error = error

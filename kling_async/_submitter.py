@@ -19,6 +19,7 @@ may exist, and the error names the ``external_task_id`` to look for.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,6 +51,8 @@ from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
 from ._wire import dump_request, parse_task
+
+log = logging.getLogger("kling_async")
 
 ExternalIdLookup = Callable[[Endpoint, str], Awaitable[Task | None]]
 #: Called with the job right before its first create POST (slots held, id fixed).
@@ -86,7 +89,9 @@ class Submitter:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         rand: Callable[[], float],
+        on_sent: Callable[[], None] | None = None,
     ):
+        self._on_sent = on_sent
         self._transport = transport
         self._registry = registry
         self._capacity = capacity
@@ -110,26 +115,43 @@ class Submitter:
         except KlingError as exc:
             self._registry.finish(job, JobState.FAILED, error=exc)
             self._events.emit(JobFailed(self._clock(), job=job, error=exc))
+            if self._on_sent is not None:
+                self._on_sent()
             return
-        self._accept(job, task, policy)
+        except Exception as exc:  # a bug, not a server answer: never leave the job hanging
+            log.exception("submitting %r failed unexpectedly", job)
+            if not job.done():
+                self._registry.finish(job, JobState.FAILED, error=exc)
+            if self._on_sent is not None:
+                self._on_sent()
+            return
+        poll_now = self._accept(job, task, policy)
+        if self._on_sent is not None:
+            self._on_sent()
+        if poll_now:
+            await self._poller.poll_now(job)
 
-    def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> None:
+    def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> bool:
+        """Track the accepted job; True if its first poll is due now, for the caller to make."""
         self._capacity.confirm(job.weight)
         now = self._clock()
         self._registry.accept(job, task, now)
-        self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
-                                       external_task_id=job.external_task_id))
+        if self._events.active:
+            self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
+                                           external_task_id=job.external_task_id))
         if task.status.is_terminal:  # an already-finished task found by reconciliation
             self._poller.observe(job, task)
-        else:
-            self._poller.track(job, policy)
+            return False
+        return self._poller.track(job, policy, inline=True)
 
     async def _acquire(self, job: Job) -> None:
         capacity = self._capacity
         if not capacity.try_acquire(job.weight):
             self._registry.set_state(job, JobState.WAITING)
-            self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
-                                                 in_use=capacity.in_use, limit=capacity.limit))
+            if self._events.active:
+                self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
+                                                     in_use=capacity.in_use,
+                                                     limit=capacity.limit))
             await capacity.acquire(job.weight)
         self._registry.set_state(job, JobState.SUBMITTING)
 

@@ -16,6 +16,7 @@ Request side (``dump_request`` / ``load_request``): see the functions below.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -34,6 +35,7 @@ _STATUS_ALIASES: dict[str, TaskStatus] = {
 }
 
 _MAX_UNWRAP = 3
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def parse_status(value: Any) -> TaskStatus:
@@ -41,7 +43,7 @@ def parse_status(value: Any) -> TaskStatus:
     if isinstance(value, TaskStatus):
         return value
     if isinstance(value, str):
-        found = _STATUS_ALIASES.get(value.strip().lower())
+        found = _STATUS_ALIASES.get(value) or _STATUS_ALIASES.get(value.strip().lower())
         if found is not None:
             return found
     raise ResponseDecodeError(f"unknown task status {value!r}")
@@ -61,7 +63,9 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _opt_str(value: Any) -> str | None:
-    if value is None or value == "":
+    if type(value) is str:  # the common case first: this runs for every field of every poll
+        return value or None
+    if value is None:
         return None
     if isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
@@ -69,6 +73,8 @@ def _opt_str(value: Any) -> str | None:
 
 
 def _opt_int(value: Any) -> int | None:
+    if type(value) is int:  # the common case first
+        return value
     if value is None or value == "" or isinstance(value, bool):
         return None
     try:
@@ -90,25 +96,63 @@ def _opt_float(value: Any) -> float | None:
 
 
 def _items(value: Any) -> list[Mapping[str, Any]]:
-    if not isinstance(value, list):
+    if not value or not isinstance(value, list):
         return []
-    return [item for item in value if isinstance(item, Mapping)]
+    return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
 
 
 def parse_task(data: Any) -> Task:
     """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body)."""
-    if not isinstance(data, Mapping):
+    if not (type(data) is dict or isinstance(data, Mapping)):
         raise ResponseDecodeError(f"expected a task object, got {type(data).__name__}")
-    body = _unwrap(data)
-    task_id = _opt_str(body.get("task_id"))
+    body = data if "task_status" in data else _unwrap(data)
+    get = body.get
+    task_id = _opt_str(get("task_id"))
     if task_id is None:
         raise ResponseDecodeError("task object has no task_id")
-    raw_status = body.get("task_status", body.get("status"))
-    status = parse_status(raw_status)
-    info = body.get("task_info")
-    info = info if isinstance(info, Mapping) else {}
-    result = body.get("task_result")
-    result = result if isinstance(result, Mapping) else {}
+    raw_status = get("task_status")
+    if raw_status is None:
+        raw_status = get("status")
+    status = _STATUS_ALIASES.get(raw_status) if type(raw_status) is str else None
+    if status is None:
+        status = parse_status(raw_status)
+    info = get("task_info")
+    info = info if info and (type(info) is dict or isinstance(info, Mapping)) else _EMPTY
+    result = get("task_result")
+    if result and (type(result) is dict or isinstance(result, Mapping)):
+        images, videos, audios = _results(result)
+    else:
+        images = videos = audios = ()
+    parent = info.get("parent_video")
+    parent_video = (
+        ParentVideo(
+            id=_opt_str(parent.get("id")),
+            url=_opt_str(parent.get("url")),
+            duration=_opt_float(parent.get("duration")),
+        )
+        if parent is not None and isinstance(parent, Mapping)
+        else None
+    )
+    external = info.get("external_task_id", get("external_task_id"))
+    return Task(
+        task_id=task_id,
+        status=status,
+        status_msg=_opt_str(get("task_status_msg")),
+        external_task_id=_opt_str(external),
+        images=images,
+        videos=videos,
+        audios=audios,
+        parent_video=parent_video,
+        created_at=_opt_int(get("created_at")),
+        updated_at=_opt_int(get("updated_at")),
+        final_unit_deduction=_opt_str(get("final_unit_deduction")),
+    )
+
+
+def _results(
+    result: Mapping[str, Any],
+) -> tuple[tuple[Image, ...], tuple[Video, ...], tuple[Audio, ...]]:
+    """The images, videos and audio tracks of a ``task_result`` (items without a URL skipped)."""
     images = tuple(
         Image(
             index=_opt_int(i.get("index")) or 0,
@@ -138,30 +182,7 @@ def parse_task(data: Any) -> Task:
         )
         for a in _items(result.get("audios"))
     )
-    parent = info.get("parent_video")
-    parent_video = (
-        ParentVideo(
-            id=_opt_str(parent.get("id")),
-            url=_opt_str(parent.get("url")),
-            duration=_opt_float(parent.get("duration")),
-        )
-        if isinstance(parent, Mapping)
-        else None
-    )
-    external = info.get("external_task_id", body.get("external_task_id"))
-    return Task(
-        task_id=task_id,
-        status=status,
-        status_msg=_opt_str(body.get("task_status_msg")),
-        external_task_id=_opt_str(external),
-        images=images,
-        videos=videos,
-        audios=audios,
-        parent_video=parent_video,
-        created_at=_opt_int(body.get("created_at")),
-        updated_at=_opt_int(body.get("updated_at")),
-        final_unit_deduction=_opt_str(body.get("final_unit_deduction")),
-    )
+    return images, videos, audios
 
 
 def parse_callback(body: Any) -> Task:
@@ -212,13 +233,22 @@ def _relabel(prefix: str, error: ValidationError) -> ValidationError:
     return ValidationError(_join(prefix, error.field), error.rule, error.value, hint=error.hint)
 
 
+_SCALARS = frozenset({str, int, float, bool})
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
 def _unstructure_attrs(obj: Any) -> dict[str, Any]:
+    cls = type(obj)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(field.name for field in attrs.fields(cls))
     out: dict[str, Any] = {}
-    for field in attrs.fields(type(obj)):
-        value = getattr(obj, field.name)
+    for name in names:
+        value = getattr(obj, name)
         if value is None or value == ():
             continue
-        out[field.name] = _converter.unstructure(value)
+        # JSON scalars as they are (once per field of every create); the rest through cattrs
+        out[name] = value if type(value) in _SCALARS else _converter.unstructure(value)
     return out
 
 

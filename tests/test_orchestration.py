@@ -738,3 +738,89 @@ async def test_a_raising_before_send_sends_nothing_and_fails_only_that_job(
     assert sim.stats().count("POST") == 1
     assert [t.external_task_id for t in sim.tasks()] == ["good"]
     assert (stats.in_flight_slots, stats.waiting_for_capacity) == (0, 0)
+
+
+# -- hot-path shortcuts keep their guarantees ---------------------------------------------------
+
+
+async def test_as_completed_refills_when_jobs_are_accepted_not_only_when_they_finish(
+    sim: KlingSimulator,
+) -> None:
+    """With long tasks nothing finishes; acceptances alone must let the backlog refill, so all
+    9 requests are drawn (3 in flight + 6 unsent = twice the limit) without any job ending."""
+    sim.configure(latency=1000)
+    drawn = 0
+
+    def requests() -> Iterator[TextToVideoRequest]:
+        nonlocal drawn
+        for i in range(9):
+            drawn += 1
+            yield video(i)
+
+    async with client_for(sim, limits=Limits(max_in_flight=3)) as client:
+        async def consume() -> None:
+            async for _ in client.as_completed(requests()):
+                pass
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            for _ in range(500):  # at most ~5 s
+                if drawn == 9 and client.statistics().jobs_by_state["submitted"] == 3:
+                    break
+                await anyio.sleep(0.01)
+            stats = client.statistics()
+            tg.cancel_scope.cancel()
+    assert drawn == 9
+    assert stats.jobs_by_state["succeeded"] == 0
+    assert unsent(stats) == 6
+    assert sim.stats().tasks_created == 3
+
+
+async def test_a_first_poll_due_at_once_is_made_by_the_submitting_task(
+    sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """first_poll=0: each job is polled right after its create, never through the poll queue,
+    and exactly once when its task is already done."""
+    sim.configure(latency=0)
+    queued: list[Job] = []
+    original = Poller._dispatch
+
+    def spy(self: Poller, jobs: list[Job], *args: Any) -> None:
+        queued.extend(jobs)
+        original(self, jobs, *args)
+
+    monkeypatch.setattr(Poller, "_dispatch", spy)
+    poll = attrs.evolve(POLL, first_poll=0.0, bulk_threshold=0)
+    async with client_for(sim, poll=poll) as client:
+        jobs = await client.submit_many(image(i) for i in range(20))
+        await settle(jobs)
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert [job.polls for job in jobs] == [1] * 20
+    assert queued == []
+    assert sim.stats().count("GET") == 20
+
+
+async def test_an_unexpected_error_while_submitting_fails_that_job_only(
+    sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug (not a server answer) in one submission ends that job with the error; the client
+    and the other jobs carry on, and nothing was sent for it."""
+    from kling_async import _submitter
+
+    original = _submitter.dump_request
+
+    def flaky(request: Any) -> dict[str, Any]:
+        if request.prompt == "video 1":
+            raise RuntimeError("boom")
+        return original(request)
+
+    monkeypatch.setattr(_submitter, "dump_request", flaky)
+    async with client_for(sim) as client:
+        jobs = [client.submit_nowait(video(i)) for i in range(3)]
+        await settle(jobs)
+        stats = client.statistics()
+    assert [job.status for job in jobs] == [JobState.SUCCEEDED, JobState.FAILED,
+                                            JobState.SUCCEEDED]
+    assert isinstance(jobs[1].error, RuntimeError)
+    assert sim.stats().tasks_created == 2
+    assert (stats.in_flight_slots, stats.waiting_for_capacity) == (0, 0)

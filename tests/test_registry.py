@@ -116,6 +116,9 @@ def _walk(final: JobState) -> list[tuple[dict[JobState, int], int]]:
         if not counts[JobState.PENDING]:
             del counts[JobState.PENDING]
         seen.append((counts, registry.in_flight_by_endpoint[VIDEO]))
+        unsent = sum(registry.counts[s] for s in
+                     (JobState.PENDING, JobState.WAITING, JobState.SUBMITTING))
+        assert registry.unsent == unsent  # the running total agrees with the counts
 
     registry.add(job)
     snap()
@@ -355,3 +358,24 @@ def test_job_repr_carries_ids_and_state_but_no_request_content() -> None:
     assert "pending" in text
     assert "secret" not in text
     assert "prompt" not in text
+
+
+def test_a_raising_done_callback_is_logged_and_the_others_still_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One user callback raising neither stops the later ones nor escapes into the caller."""
+    registry = TaskRegistry()
+    job = _job("x")
+    registry.add(job)
+    calls: list[str] = []
+
+    def bad(_: Job) -> None:
+        calls.append("bad")
+        raise RuntimeError("user bug")
+
+    job.add_done_callback(bad)
+    job.add_done_callback(lambda _: calls.append("good"))
+    with caplog.at_level("ERROR", logger="kling_async"):
+        registry.finish(job, JobState.SUCCEEDED, task=_task("t1", TaskStatus.SUCCEED))
+    assert calls == ["bad", "good"]
+    assert "user bug" in caplog.text
