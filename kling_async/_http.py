@@ -46,6 +46,8 @@ log = logging.getLogger("kling_async")
 _GET_RETRY_CODES = frozenset({1302, 5000, 5001, 5002})
 CREATE_RETRY_CODES = frozenset({1302, 1303})
 _REAUTH_CODES = frozenset({1003, 1004})
+#: One compact encoder for every body (json.dumps with arguments builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 @attrs.frozen
@@ -95,7 +97,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, APIError | None]:
     """Decode an envelope: (data, None) on success, (None, error) on a Kling error reply."""
     try:
-        envelope = json.loads(raw)
+        try:
+            text: str | bytes = raw.decode()  # UTF-8, as JSON on the wire is (RFC 8259)
+        except UnicodeDecodeError:
+            text = raw  # let json detect UTF-16/32, or fail below
+        envelope = json.loads(text)
     except (ValueError, UnicodeDecodeError):
         if status >= 500 or status == 429 or status == 404 or status in (401, 403):
             cls = error_class(status, None)
@@ -170,32 +176,19 @@ class Transport:
         self._headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = {}
 
-    async def _send(
-        self, method: str, path: str, params: Mapping[str, str] | None, body: Any
-    ) -> tuple[int, bytes, Mapping[str, str]]:
+    def _prepare(self, method: str, body: Any) -> tuple[dict[str, str], bytes | None]:
+        """Headers and encoded body of one try, counted."""
         authorization = self._auth.authorization()
         if authorization != self._authorization:  # a new JWT: rebuild the two header sets
             self._authorization = authorization
             self._headers = {"Authorization": authorization, "Accept": "application/json"}
             self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        headers = self._headers  # aiohttp copies them; never mutated, so shared safely
-        data = None
-        if body is not None:
-            headers = self._json_headers
-            data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         counters = self.counters
         counters.requests += 1
         counters.by_method[method] = counters.by_method.get(method, 0) + 1
-        async with self._slots:
-            try:
-                async with self._session.request(
-                    method, self._base + path, params=params, data=data, headers=headers,
-                    timeout=self._timeout, allow_redirects=False,
-                ) as resp:
-                    raw = await resp.read()
-                    return resp.status, raw, resp.headers
-            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
+        if body is None:
+            return self._headers, None  # aiohttp copies headers; never mutated, so shared
+        return self._json_headers, _ENCODER.encode(body).encode()
 
     async def call(
         self,
@@ -217,6 +210,7 @@ class Transport:
             CREATE_RETRY_CODES if create else _GET_RETRY_CODES
         )
         policy = self.retry
+        url = self._base + path
         attempt = 0
         reauthed = False
         while True:
@@ -226,7 +220,19 @@ class Transport:
             status: int | None = None
             retry_after: float | None = None
             try:
-                status, raw, headers = await self._send(method, path, params, body)
+                # The request itself is inline (not a helper coroutine): this runs twice per
+                # job at least, and every coroutine layer costs an object and a frame.
+                send_headers, payload = self._prepare(method, body)
+                async with self._slots:
+                    try:
+                        async with self._session.request(
+                            method, url, params=params, data=payload, headers=send_headers,
+                            timeout=self._timeout, allow_redirects=False,
+                        ) as resp:
+                            raw = await resp.read()
+                            status, headers = resp.status, resp.headers
+                    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                        raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
                 data, api_error = _decode(status, raw, headers)
                 if api_error is None:
                     return data

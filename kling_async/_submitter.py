@@ -144,16 +144,19 @@ class Submitter:
             return False
         return self._poller.track(job, policy, inline=True)
 
-    async def _acquire(self, job: Job) -> None:
+    def _admitted(self, job: Job) -> bool:
+        """Take the job's slots now if they fit (then it is SUBMITTING); else mark it WAITING,
+        visibly, and return False: the caller then awaits ``capacity.acquire``.  (Two steps
+        rather than one coroutine: most jobs never wait, and this runs for every job.)"""
         capacity = self._capacity
-        if not capacity.try_acquire(job.weight):
-            self._registry.set_state(job, JobState.WAITING)
-            if self._events.active:
-                self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
-                                                     in_use=capacity.in_use,
-                                                     limit=capacity.limit))
-            await capacity.acquire(job.weight)
-        self._registry.set_state(job, JobState.SUBMITTING)
+        if capacity.try_acquire(job.weight):
+            self._registry.set_state(job, JobState.SUBMITTING)
+            return True
+        self._registry.set_state(job, JobState.WAITING)
+        if self._events.active:
+            self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
+                                                 in_use=capacity.in_use, limit=capacity.limit))
+        return False
 
     async def _create(self, job: Job, endpoint: Endpoint, *, user_id: bool,
                       before_send: BeforeSend | None = None) -> Task:
@@ -163,7 +166,10 @@ class Submitter:
             body["external_task_id"] = ext
         rejections = 0
         ambiguous = 0
-        await self._acquire(job)
+        if not self._admitted(job):
+            await self._capacity.acquire(job.weight)
+            self._registry.set_state(job, JobState.SUBMITTING)
+        holding = True  # this job's slots are held (given back on 1303, taken again after)
         try:
             if before_send is not None:
                 try:
@@ -179,6 +185,7 @@ class Submitter:
                     return created_task(data, ext)
                 except ConcurrencyLimitError as exc:
                     self._capacity.reject(job.weight)
+                    holding = False
                     delay = self._retry.delay(rejections, rand=self._rand(),
                                               retry_after=exc.retry_after, code=1303)
                     rejections += 1
@@ -186,7 +193,10 @@ class Submitter:
                                                   delay=delay, retry_after=exc.retry_after))
                     self._registry.set_state(job, JobState.WAITING)
                     await self._sleep(delay)
-                    await self._acquire(job)
+                    if not self._admitted(job):
+                        await self._capacity.acquire(job.weight)
+                        self._registry.set_state(job, JobState.SUBMITTING)
+                    holding = True
                 except AmbiguousSubmissionError as exc:
                     ambiguous += 1
                     found = await self._reconcile(job, endpoint, exc)
@@ -202,8 +212,9 @@ class Submitter:
                         raise
                     return found
         except BaseException:
-            if job.task_id is None:
-                # Nothing was accepted: the slots go back.  (On success the poller owns them.)
+            if holding and job.task_id is None:
+                # Nothing was accepted: the slots go back.  (On success the poller owns them;
+                # after a 1303 they went back already, unless taken again.)
                 self._capacity.release(job.weight, clean=False)
             raise
 

@@ -824,3 +824,24 @@ async def test_an_unexpected_error_while_submitting_fails_that_job_only(
     assert isinstance(jobs[1].error, RuntimeError)
     assert sim.stats().tasks_created == 2
     assert (stats.in_flight_slots, stats.waiting_for_capacity) == (0, 0)
+
+
+async def test_a_job_ended_during_its_1303_backoff_gives_its_slots_back_once(
+    sim: KlingSimulator,
+) -> None:
+    """After a 1303 the job's slots are already returned; if the job then ends while backing
+    off, they must not be returned a second time (that would free a slot another task holds)."""
+    sim.configure(concurrency_limit=1, latency=1000)
+
+    async def interrupted(delay: float) -> None:
+        raise RuntimeError("backoff interrupted")
+
+    async with client_for(sim, limits=Limits(max_in_flight=2), sleep=interrupted) as client:
+        holder = await client.submit(video(0))
+        rejected = client.submit_nowait(video(1))
+        await settle([rejected])
+        stats = client.statistics()
+    assert holder.status is JobState.SUBMITTED or holder.status is JobState.PROCESSING
+    assert isinstance(rejected.error, RuntimeError)
+    assert sim.stats().codes[1303] == 1
+    assert stats.in_flight_slots == 1  # the holder's slot, still counted
