@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from kling_async import KlingClient, Limits, PollPolicy, load_request
 from kling_async.batch import (
     BatchJob,
+    BatchProgress,
     BatchRunner,
+    JobsFileError,
     JournalStatus,
     MemoryJobStore,
     SqliteJobStore,
@@ -21,8 +26,11 @@ from kling_async.batch import (
     parse_jobs,
     run_batch,
 )
+from kling_async.batch._download import result_file_names
+from kling_async.batch._partial import Sidecar, part_path, url_digest, write_sidecar
 from kling_async.testing import KlingSimulator
 from kling_async.testing._admin import AdminRoutes
+from kling_async.testing._media import file_bytes, file_etag
 
 SCALE = 400.0
 
@@ -216,3 +224,186 @@ def test_request_objects_round_trip_from_the_jobs_file() -> None:
     """A job's request is the validated object of its wire body."""
     job = _jobs(1)[0]
     assert job.request == load_request(job.endpoint, job.payload)
+
+
+# -- journaling right before the POST, request hashes, reused folders, resumed downloads ------
+
+
+@pytest.mark.anyio
+async def test_intent_is_journaled_only_for_jobs_whose_create_is_sent() -> None:
+    """With 3 slots held by long tasks, the client has pulled more jobs than it sent; only
+    the 3 sent ones are journaled, and the rest count as queued or waiting."""
+    jobs = _jobs(10, video_every=1)  # videos: one slot each
+    store = MemoryJobStore()
+    seen: dict[str, object] = {}
+    async with KlingSimulator(time_scale=SCALE, seed=5, video_median=10**7) as sim:
+        async with _client(sim, max_in_flight=3) as client:
+            runner = BatchRunner(client, store)
+
+            async def stop_when_full() -> None:
+                with anyio.fail_after(30):
+                    while sum(r.task_id is not None for r in store.records()) < 3:  # noqa: ASYNC110
+                        await anyio.sleep(0.005)
+                seen["records"] = [r.external_task_id for r in store.records()]
+                seen["progress"] = runner.progress()
+                runner.stop()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stop_when_full)
+                result = await runner.run(jobs)
+        created = [t.external_task_id for t in sim.tasks()]
+    assert sorted(seen["records"]) == sorted(created)  # type: ignore[arg-type]
+    assert len(created) == 3
+    progress = seen["progress"]
+    assert isinstance(progress, BatchProgress)
+    assert progress.submitted + progress.processing == 3
+    assert progress.queued + progress.waiting == 7 and progress.waiting > 0
+    assert [r["status"] for r in result.rows].count("not_sent") == 7
+
+
+class _BrokenIntentStore(MemoryJobStore):
+    """A journal that cannot write the intent of one job."""
+
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
+                      request_hash: str | None = None) -> None:
+        if job_id == "i1":
+            raise sqlite3.OperationalError("disk I/O error")
+        super().record_intent(job_id, endpoint, external_task_id, request_hash=request_hash)
+
+
+@pytest.mark.anyio
+async def test_a_journal_write_failure_aborts_that_post_and_is_reported(
+    sim: KlingSimulator,
+) -> None:
+    """The job whose intent cannot be journaled is never sent (no unjournaled spend); its row
+    says ``not_sent`` with the error; the other jobs run."""
+    jobs = _jobs(3)
+    store = _BrokenIntentStore()
+    async with _client(sim) as client:
+        result = await BatchRunner(client, store).run(jobs)
+    assert not result.ok
+    rows = {r["id"]: r for r in result.rows}
+    assert rows["i1"]["status"] == "not_sent"
+    assert "SubmissionAbortedError" in rows["i1"]["error"]
+    assert "disk I/O error" in rows["i1"]["error"]
+    assert rows["v0"]["status"] == rows["i2"]["status"] == "succeeded"
+    assert result.progress.failed == 1 and result.progress.succeeded == 2
+    broken = external_task_id_for(store.batch_id(), "i1")
+    assert broken not in {t.external_task_id for t in sim.tasks()}
+    assert sim.stats().tasks_created == 2
+
+
+def _edited(jobs: list[BatchJob], *, prompts: dict[str, str]) -> list[BatchJob]:
+    lines = []
+    for job in jobs:
+        request = dict(reversed(list(job.payload.items())))  # same request, keys reordered
+        if job.id in prompts:
+            request["prompt"] = prompts[job.id]
+        lines.append(json.dumps({"id": job.id, "endpoint": job.endpoint, "request": request}))
+    return parse_jobs(lines)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", [pytest.param("memory", id="memory"),
+                                  pytest.param("sqlite", id="sqlite")])
+async def test_changed_request_under_the_same_id_is_refused_before_sending(
+    sim: KlingSimulator, tmp_path: Path, kind: str
+) -> None:
+    """A rerun whose jobs file changed a journaled job's request raises ``JobsFileError``
+    naming each line and sends nothing; reordered keys are the same request."""
+    jobs = _jobs(3)
+    store = MemoryJobStore() if kind == "memory" else SqliteJobStore(tmp_path / "j.sqlite3")
+    try:
+        async with _client(sim) as client:
+            assert (await BatchRunner(client, store).run(jobs)).ok
+            before = sim.stats().total_requests
+            with pytest.raises(JobsFileError) as caught:
+                await BatchRunner(client, store).run(
+                    _edited(jobs, prompts={"i1": "a fox", "i2": "a hen"}))
+            assert sim.stats().total_requests == before
+            again = await BatchRunner(client, store).run(_edited(jobs, prompts={}))
+    finally:
+        store.close()
+    problems = caught.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("line 2: request: differs") and "'i1'" in problems[0]
+    assert problems[1].startswith("line 3: request: differs") and "'i2'" in problems[1]
+    assert again.ok and again.progress.finished_this_run == 0
+    assert sim.stats().tasks_created == 3
+
+
+@pytest.mark.anyio
+async def test_journal_without_request_hashes_is_not_checked(
+    sim: KlingSimulator, tmp_path: Path
+) -> None:
+    """Jobs journaled by an older version (no hash) are not compared: unknown, not different."""
+    jobs = _jobs(2)
+    async with _client(sim) as client:
+        await run_batch(client, jobs, out_dir=tmp_path)
+    db = sqlite3.connect(tmp_path / "journal.sqlite3")
+    db.execute("UPDATE jobs SET request_hash = NULL")
+    db.commit()
+    db.close()
+    async with _client(sim) as client:
+        result = await run_batch(client, _edited(jobs, prompts={"i1": "a fox"}), out_dir=tmp_path)
+    assert result.ok and sim.stats().tasks_created == 2
+
+
+def _sim_file(url: str) -> bytes:
+    """The bytes the simulator serves at ``url`` (``.../__sim/files/{task_id}/{name}``)."""
+    task_id, name = URL(url).parts[-2:]
+    return file_bytes(task_id, name)[0]
+
+
+@pytest.mark.anyio
+async def test_a_file_in_a_reused_folder_is_replaced_not_trusted(
+    sim: KlingSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A file already under a result's name that this batch never journaled is downloaded
+    again and replaces it (with a warning), instead of counting as the result."""
+    jobs = _jobs(2)
+    (tmp_path / "v0.mp4").write_bytes(b"an older batch's video")
+    with caplog.at_level(logging.WARNING, logger="kling_async"):
+        async with _client(sim) as client:
+            result = await run_batch(client, jobs, out_dir=tmp_path, download=True)
+    assert result.ok
+    url = result.rows[0]["urls"][0]
+    assert (tmp_path / "v0.mp4").read_bytes() == _sim_file(url)
+    assert "v0.mp4: not a download this batch journaled" in caplog.text
+    assert sim.stats().files_served[URL(url).path] == 1
+
+
+@pytest.mark.anyio
+async def test_partial_downloads_left_by_a_crash_are_resumed_with_ranges(
+    sim: KlingSimulator, tmp_path: Path
+) -> None:
+    """Half of every file on disk with its sidecar (a killed run): the next run fetches only
+    the missing halves (206s, no whole GET), and leaves no partial or sidecar behind."""
+    jobs = _jobs(4)
+    async with _client(sim) as client:
+        first = await run_batch(client, jobs, out_dir=tmp_path)
+    urls = {url: name for row in first.rows
+            for url, name in zip(row["urls"], result_file_names(row["id"], tuple(row["urls"])),
+                                 strict=True)}
+    for url, name in urls.items():
+        content = _sim_file(url)
+        dest = tmp_path / name
+        part_path(dest).write_bytes(content[: len(content) // 2])
+        write_sidecar(dest, url, Sidecar(url_sha256=url_digest(url), size=len(content),
+                                         etag=file_etag(content)))
+    stray = tmp_path / "stray.png"
+    part_path(stray).write_bytes(b"x")
+    write_sidecar(stray, "http://h/s", Sidecar(url_sha256=url_digest("http://h/s"), size=9,
+                                               etag='"s"'))
+    async with _client(sim) as client:
+        second = await run_batch(client, jobs, out_dir=tmp_path, download=True)
+    stats = sim.stats()
+    assert second.ok and sim.stats().tasks_created == 4
+    for url, name in urls.items():
+        assert (tmp_path / name).read_bytes() == _sim_file(url)
+    assert stats.files_served == {}
+    assert stats.file_ranges_served == {URL(u).path: 1 for u in urls}
+    assert stats.file_bytes_served == {
+        URL(u).path: len(_sim_file(u)) - len(_sim_file(u)) // 2 for u in urls}
+    leftovers = [p.name for p in tmp_path.iterdir() if ".part" in p.name]  # noqa: ASYNC240
+    assert leftovers == []

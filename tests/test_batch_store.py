@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from kling_async.batch import JobStore, JournalStatus, MemoryJobStore, SqliteJobStore
+from kling_async.batch._store import request_hash
 
 
 @pytest.fixture(params=[pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite")])
@@ -114,3 +115,84 @@ def test_sqlite_journal_survives_reopening_and_uses_wal(tmp_path: Path) -> None:
         assert record is not None and record.task_id == "t1"
     finally:
         again.close()
+
+
+def test_intent_keeps_the_request_hash_and_refuses_another(store: JobStore) -> None:
+    """The request hash is journaled with the intent; the same one again is fine, another is
+    refused, and an unknown (None) one is filled in later."""
+    store.record_intent("a", "images/generations", "ext-a", request_hash="h1")
+    store.record_intent("a", "images/generations", "ext-a", request_hash="h1")
+    store.record_intent("a", "images/generations", "ext-a")
+    assert store.get("a").request_hash == "h1"  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="another request"):
+        store.record_intent("a", "images/generations", "ext-a", request_hash="h2")
+    store.record_intent("b", "images/generations", "ext-b")
+    assert store.get("b").request_hash is None  # type: ignore[union-attr]
+    store.record_intent("b", "images/generations", "ext-b", request_hash="h3")
+    assert store.get("b").request_hash == "h3"  # type: ignore[union-attr]
+
+
+def test_files_are_journaled_with_their_size(store: JobStore) -> None:
+    """``record_file`` keeps the size; without one the size is unknown (absent)."""
+    store.record_intent("a", "images/generations", "ext-a")
+    store.record_result("a", status=JournalStatus.SUCCEEDED, urls=("u1", "u2"))
+    store.record_file("a", "u1", "a_0.png", 1234)
+    store.record_file("a", "u2", "a_1.png")
+    record = store.get("a")
+    assert record is not None and dict(record.file_sizes) == {"u1": 1234}
+    store.record_file("a", "u1", "a_0.png")
+    assert dict(store.get("a").file_sizes) == {}  # type: ignore[union-attr]
+    assert [r.file_sizes for r in store.records()] == [{}]
+
+
+def test_request_hash_is_canonical() -> None:
+    """Key order and spacing do not change the hash; a value does."""
+    assert request_hash({"a": 1, "b": [1, 2]}) == request_hash({"b": [1, 2], "a": 1})
+    assert request_hash({"a": 1}) != request_hash({"a": 2})
+    assert len(request_hash({})) == 64
+
+
+_SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, endpoint TEXT NOT NULL,
+    external_task_id TEXT NOT NULL UNIQUE, status TEXT NOT NULL, task_id TEXT,
+    urls TEXT NOT NULL DEFAULT '[]', error TEXT, task TEXT
+);
+CREATE TABLE files (
+    job_id TEXT NOT NULL, url TEXT NOT NULL, path TEXT NOT NULL, PRIMARY KEY (job_id, url)
+);
+INSERT INTO meta VALUES ('schema', '1'), ('batch_id', 'b0b0b0b0b0b0');
+INSERT INTO jobs VALUES ('a', 1, 'images/generations', 'kab-b0b0b0b0b0b0-a', 'succeeded', 't1',
+                         '["http://h/a.png"]', NULL, NULL);
+INSERT INTO files VALUES ('a', 'http://h/a.png', 'a.png');
+"""
+
+
+def test_schema_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
+    """A journal written before request hashes and file sizes opens, keeps its rows (hash and
+    sizes unknown), takes the new columns, and says schema 2."""
+    path = tmp_path / "journal.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(_SCHEMA_1)
+    old.close()
+    store = SqliteJobStore(path)
+    try:
+        assert store.batch_id() == "b0b0b0b0b0b0"
+        record = store.get("a")
+        assert record is not None and record.status is JournalStatus.SUCCEEDED
+        assert record.request_hash is None and dict(record.files) == {"http://h/a.png": "a.png"}
+        assert dict(record.file_sizes) == {}
+        store.record_intent("b", "videos/omni-video", "kab-b0b0b0b0b0b0-b", request_hash="h")
+        store.record_file("a", "http://h/a.png", "a.png", 99)
+    finally:
+        store.close()
+    again = SqliteJobStore(path)
+    try:
+        assert again.get("b").request_hash == "h"  # type: ignore[union-attr]
+        assert dict(again.get("a").file_sizes) == {"http://h/a.png": 99}  # type: ignore[union-attr]
+    finally:
+        again.close()
+    reader = sqlite3.connect(path)
+    assert reader.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
+    reader.close()

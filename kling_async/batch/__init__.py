@@ -10,8 +10,9 @@
                                  download=True)
 
 The same call with the same ``out_dir`` resumes: finished jobs are skipped, in-flight ones are
-re-attached, ambiguous ones reconciled by ``external_task_id``, and only never-sent jobs are
-submitted.  ``kling-async run`` is a thin layer over this.
+re-attached, ambiguous ones reconciled by ``external_task_id``, only never-sent jobs are
+submitted, and downloads cut short continue from the bytes already on disk (``Range`` with
+``If-Range``).  ``kling-async run`` is a thin layer over this.
 """
 
 from __future__ import annotations

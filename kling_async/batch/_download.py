@@ -1,10 +1,21 @@
-"""Result downloads: streamed to a temporary name, size-checked, renamed atomically.
+"""Result downloads: resumable, size-checked, renamed atomically.
 
 A download never re-generates anything: on failure it is retried on its own (capped
-exponential backoff, ``attempts`` tries), then reported as ``DownloadError``.  A file appears
-under its final name only complete (``os.replace`` of a size-checked temporary file), so a file
-that exists under its final name is a finished download.  No credentials are sent: result URLs
-are public CDN links, fetched with a plain ``GET`` on the given session.
+exponential backoff, ``attempts`` tries), then reported as ``DownloadError``.  The body is
+appended to ``<dest>.part``; a sidecar ``<dest>.part.json`` (see ``_partial``) records a hash
+of the URL, the validator (``ETag``, else a strong ``Last-Modified``) and the total size, so a
+later attempt, or a later run after a crash, resumes instead of starting over:
+
+- ``Range: bytes=<have>-`` with ``If-Range: <validator>``;
+- ``206`` whose ``Content-Range`` starts at ``<have>`` with the recorded total -> append;
+- ``200`` (the server ignores ranges, or the file changed) -> start over from byte 0;
+- ``416`` while the partial is already complete -> finish it without a body;
+- anything inconsistent -> discard the partial and start over at once.
+
+A file appears under its final name only complete (size checked against the total, fsynced,
+``os.replace``).  ``Accept-Encoding: identity`` is sent so sizes and ranges are of the raw
+bytes.  No credentials are sent: result URLs are public CDN links, fetched with a plain ``GET``
+on the given session.  Error messages never carry the URL's query (signed URLs have tokens).
 """
 
 from __future__ import annotations
@@ -13,23 +24,38 @@ import asyncio
 import mimetypes
 import os
 import random
-import secrets
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import aiohttp
 import anyio
+import anyio.to_thread
 from yarl import URL
 
 from .._errors import KlingError
 from .._policy import Backoff
+from ._partial import (
+    Partial,
+    Sidecar,
+    clear_receipt,
+    discard,
+    drop_unresumable,
+    part_path,
+    resume_point,
+    safe_url,
+    url_digest,
+    validators,
+    write_sidecar,
+)
 
-PART_SUFFIX = ".part"
 _CHUNK = 64 * 1024
 #: Waits between download attempts: 0.5 s doubling, at most 10 s, full jitter.
 DOWNLOAD_BACKOFF = Backoff(initial=0.5, maximum=10.0)
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 
 
 class DownloadError(KlingError):
@@ -39,12 +65,7 @@ class DownloadError(KlingError):
         self.url = url
         self.reason = reason
         self.permanent = permanent
-        super().__init__(f"download of {_safe_url(url)} failed: {reason}")
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its query string (signed CDN URLs carry tokens there)."""
-    return str(URL(url).with_query(None).with_fragment(None))
+        super().__init__(f"download of {safe_url(url)} failed: {reason}")
 
 
 def file_suffix(url: str, content_type: str | None = None) -> str:
@@ -66,8 +87,23 @@ def result_file_names(job_id: str, urls: tuple[str, ...]) -> list[str]:
     return [f"{job_id}_{i}{file_suffix(url)}" for i, url in enumerate(urls)]
 
 
+def _status_error(url: str, status: int) -> DownloadError:
+    return DownloadError(url, f"HTTP {status}",
+                         permanent=status not in _RETRY_STATUS and status not in (403, 404))
+
+
+def _fsync_size(path: Path) -> int:
+    """fsync ``path`` and return its size (blocking: run it in a worker thread)."""
+    with open(path, "rb+") as file:
+        os.fsync(file.fileno())
+        return os.fstat(file.fileno()).st_size
+
+
 class Downloader:
-    """Downloads result files with ``session``, at most ``max_concurrent`` at once."""
+    """Downloads result files with ``session``, at most ``max_concurrent`` at once.
+
+    One download per destination at a time (the partial file is per destination).
+    """
 
     def __init__(
         self,
@@ -92,9 +128,21 @@ class Downloader:
         #: Completed downloads (files written), for progress and tests.
         self.completed = 0
         self.retries = 0
+        #: Downloads completed from a partial file (a 206 appended, or a 416 finished it).
+        self.resumed = 0
+        #: Partial files given up because the server's answer did not fit them.
+        self.restarts = 0
+        #: Body bytes received (all attempts).
+        self.bytes_received = 0
 
-    async def download(self, url: str, dest: Path) -> int:
-        """Fetch ``url`` into ``dest`` atomically; returns its size.  Raises ``DownloadError``."""
+    async def download(self, url: str, dest: Path, *,
+                       on_done: Callable[[int], object] | None = None) -> int:
+        """Fetch ``url`` into ``dest`` atomically; returns its size.  Raises ``DownloadError``.
+
+        ``on_done(size)`` is called right after the rename and before the receipt (the
+        sidecar) is removed, so a crash in between still proves the file complete: journal
+        the file there.  If it raises, the receipt stays and the exception propagates.
+        """
         async with self._limit:
             last: DownloadError | None = None
             for attempt in range(self._attempts):
@@ -109,46 +157,123 @@ class Downloader:
                         break
                     continue
                 self.completed += 1
+                if on_done is not None:
+                    on_done(size)
+                clear_receipt(dest)
                 return size
             assert last is not None
             raise last
 
     async def _fetch_once(self, url: str, dest: Path) -> int:
-        temp = dest.with_name(f"{dest.name}.{secrets.token_hex(4)}{PART_SUFFIX}")
         try:
-            async with self._session.get(url, timeout=self._timeout,
+            partial = resume_point(url, dest)
+            size = await self._exchange(url, dest, partial)
+            if size is None:  # the reply does not fit the partial file: start over
+                self.restarts += 1
+                discard(dest)
+                size = await self._exchange(url, dest, None)
+                assert size is not None
+            return size
+        except BaseException as exc:
+            drop_unresumable(dest)
+            if isinstance(exc, OSError):  # local disk trouble
+                raise DownloadError(url, f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+    async def _exchange(self, url: str, dest: Path, partial: Partial | None) -> int | None:
+        """One GET; the file's size once complete, or None if ``partial`` must be dropped."""
+        headers = {"Accept-Encoding": "identity"}
+        if partial is not None:
+            headers["Range"] = f"bytes={partial.have}-"
+            headers["If-Range"] = partial.sidecar.validator
+        try:
+            async with self._session.get(url, headers=headers, timeout=self._timeout,
                                          allow_redirects=True) as resp:
+                if partial is not None and resp.status == 206:
+                    return await self._append(url, dest, partial, resp)
+                if partial is not None and resp.status == 416:
+                    return await self._finish(url, dest, partial, resp)
                 if resp.status != 200:
-                    raise DownloadError(url, f"HTTP {resp.status}",
-                                        permanent=resp.status not in _RETRY_STATUS
-                                        and resp.status not in (403, 404))
-                encoded = resp.headers.get("Content-Encoding", "identity") != "identity"
-                expected = None if encoded else resp.content_length
-                written = 0
-                with open(temp, "wb") as out:  # noqa: ASYNC230 - small local writes
-                    async for chunk in resp.content.iter_chunked(_CHUNK):
-                        out.write(chunk)
-                        written += len(chunk)
-                    out.flush()
-                    os.fsync(out.fileno())
-            if expected is not None and written != expected:
-                raise DownloadError(url, f"got {written} bytes, Content-Length said {expected}")
-            if written == 0:
-                raise DownloadError(url, "empty body")
-            os.replace(temp, dest)
-            return written
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+                    raise _status_error(url, resp.status)
+                if partial is not None:  # ranges ignored, or the file changed (If-Range)
+                    self.restarts += 1
+                return await self._fresh(url, dest, resp)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise DownloadError(url, f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            if temp.exists():
-                temp.unlink()
 
+    async def _fresh(self, url: str, dest: Path, resp: aiohttp.ClientResponse) -> int:
+        """A whole body (``200``): reset the partial, write the sidecar, stream, finish."""
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        total = None if encoded else resp.content_length
+        found = validators(resp.headers)
+        ranges = resp.headers.get("Accept-Ranges", "bytes").lower() != "none"
+        part = part_path(dest)
+        discard(dest)
+        part.touch()
+        if total is not None and found is not None and ranges:
+            etag, modified = found
+            sidecar = Sidecar(url_sha256=url_digest(url), size=total, etag=etag,
+                              last_modified=modified)
+            await anyio.to_thread.run_sync(write_sidecar, dest, url, sidecar)
+        written = await self._stream(resp, part)
+        if total is not None and written != total:
+            raise DownloadError(url, f"got {written} bytes, Content-Length said {total}")
+        if written == 0:
+            raise DownloadError(url, "empty body")
+        return await self._commit(url, dest, written)
 
-def remove_partial_files(folder: Path) -> int:
-    """Delete leftover temporary downloads (``*.part``) in ``folder``; how many were removed."""
-    removed = 0
-    if folder.is_dir():
-        for leftover in folder.glob(f"*{PART_SUFFIX}"):
-            leftover.unlink(missing_ok=True)
-            removed += 1
-    return removed
+    async def _append(self, url: str, dest: Path, partial: Partial,
+                      resp: aiohttp.ClientResponse) -> int | None:
+        """A ``206``: append the range if it continues the partial file exactly."""
+        sidecar = partial.sidecar
+        match = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+        etag, modified = resp.headers.get("ETag"), resp.headers.get("Last-Modified")
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+        if (match is None or encoded or (sidecar.etag and etag and etag != sidecar.etag)
+                or (sidecar.last_modified and modified and modified != sidecar.last_modified)):
+            return None
+        start, end, total = (int(g) for g in match.groups())
+        if start != partial.have or total != sidecar.size or not start <= end < total:
+            return None
+        written = await self._stream(resp, part_path(dest))
+        if written != end - start + 1:
+            raise DownloadError(url, f"range reply: got {written} bytes, Content-Range said "
+                                     f"{end - start + 1}")
+        if partial.have + written < total:  # a shorter range than asked: the next try resumes
+            raise DownloadError(url, f"incomplete: {partial.have + written} of {total} bytes")
+        size = await self._commit(url, dest, total)
+        self.resumed += 1
+        return size
+
+    async def _finish(self, url: str, dest: Path, partial: Partial,
+                      resp: aiohttp.ClientResponse) -> int | None:
+        """A ``416``: fine if the partial file is already whole (the crash hit before rename)."""
+        size = partial.sidecar.size
+        match = _UNSATISFIED_RANGE.match(resp.headers.get("Content-Range", ""))
+        if partial.have != size or (match is not None and int(match.group(1)) != size):
+            return None
+        committed = await self._commit(url, dest, size)
+        self.resumed += 1
+        return committed
+
+    async def _stream(self, resp: aiohttp.ClientResponse, part: Path) -> int:
+        """Append the body to ``part``, flushing each chunk (a SIGKILL keeps what arrived)."""
+        written = 0
+        with open(part, "ab") as out:  # noqa: ASYNC230 - small local writes
+            async for chunk in resp.content.iter_chunked(_CHUNK):
+                out.write(chunk)
+                out.flush()
+                written += len(chunk)
+                self.bytes_received += len(chunk)
+        return written
+
+    async def _commit(self, url: str, dest: Path, size: int) -> int:
+        """fsync ``.part``, check it holds exactly ``size`` bytes, rename it onto ``dest``."""
+        part = part_path(dest)
+        on_disk = await anyio.to_thread.run_sync(_fsync_size, part)
+        if on_disk != size:
+            discard(dest)
+            raise DownloadError(url, f"the file has {on_disk} bytes, expected {size}")
+        os.replace(part, dest)
+        return size
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ import attrs
 
 from .._endpoints import ENDPOINTS
 from .._errors import KlingError, ValidationError
-from .._wire import load_request
+from .._wire import dump_request, load_request
+from ._store import JobRecord, request_hash
 
 #: A job id: used in file names and external task ids, so kept to a safe alphabet.
 JOB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -135,3 +136,27 @@ def load_jobs(path: str | Path) -> list[BatchJob]:
     except OSError as exc:
         raise JobsFileError(str(file), [f"cannot read: {exc.strerror or exc}"]) from None
     return parse_jobs(text.splitlines(), source=str(file))
+
+
+def check_against_journal(jobs: Sequence[BatchJob], records: Mapping[str, JobRecord]) -> None:
+    """``JobsFileError`` (nothing sent yet) if a journaled job now has another endpoint or,
+    when its hash was journaled, another request: every such line is listed."""
+    problems = []
+    for job in jobs:
+        record = records.get(job.id)
+        if record is None:
+            continue
+        if record.endpoint != job.endpoint:
+            problems.append(f"line {job.line}: endpoint: the journal has {record.endpoint!r} "
+                            f"for job {job.id!r}; use a new output folder for a different "
+                            f"batch (got {job.endpoint!r})")
+            continue
+        if record.request_hash is None:
+            continue  # journaled by an older version: unknown
+        digest = request_hash(dump_request(job.request))
+        if digest != record.request_hash:
+            problems.append(f"line {job.line}: request: differs from the one journaled for "
+                            f"job {job.id!r} (sha256 {record.request_hash[:12]}...); use a new "
+                            f"output folder for a different batch (got {digest[:12]}...)")
+    if problems:
+        raise JobsFileError("jobs file does not match the journal", problems)

@@ -4,7 +4,8 @@ One line per job of the batch, in input order::
 
     {"id", "endpoint", "task_id", "external_task_id", "status", "urls", "files", "error"}
 
-``status`` is ``not_sent`` for a job never submitted, else the journal status.
+``status`` is ``not_sent`` for a job never submitted (``error`` then says why, if this run
+tried and could not send it), else the journal status.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ def task_to_dict(task: Task) -> dict[str, Any]:
     }
 
 
-def result_row(job: BatchJob, record: JobRecord | None) -> dict[str, Any]:
-    """The ``results.jsonl`` line of one job."""
+def result_row(job: BatchJob, record: JobRecord | None,
+               unsent_error: str | None = None) -> dict[str, Any]:
+    """The ``results.jsonl`` line of one job (``unsent_error``: why a job without a record
+    was not sent)."""
     if record is None:
         return {"id": job.id, "endpoint": job.endpoint, "task_id": None,
                 "external_task_id": None, "status": "not_sent", "urls": [], "files": [],
-                "error": None}
+                "error": unsent_error}
     return {
         "id": job.id,
         "endpoint": job.endpoint,
@@ -62,10 +65,11 @@ def result_row(job: BatchJob, record: JobRecord | None) -> dict[str, Any]:
     }
 
 
-def write_results(path: Path, jobs: Sequence[BatchJob],
-                  records: Mapping[str, JobRecord]) -> list[dict[str, Any]]:
+def write_results(path: Path, jobs: Sequence[BatchJob], records: Mapping[str, JobRecord],
+                  unsent_errors: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Write ``results.jsonl`` at ``path`` atomically (temp file + rename); returns the rows."""
-    rows = [result_row(job, records.get(job.id)) for job in jobs]
+    unsent = unsent_errors or {}
+    rows = [result_row(job, records.get(job.id), unsent.get(job.id)) for job in jobs]
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         with open(temp, "w", encoding="utf-8") as out:

@@ -7,12 +7,21 @@ Per job, on every run (the same command resumes):
 - intent but no task id (the create may or may not have reached the server) ->
   ``client.attach(endpoint, external_task_id=...)``; ``NotFoundError`` -> submit again with
   the SAME external_task_id (the server rejects a second task with it);
-- never sent -> intent journaled, THEN ``client.submit_nowait(..., external_task_id=...)``;
-  the task id is journaled as soon as the server accepts it.
+- never sent -> ``client.submit_nowait(..., external_task_id=..., before_send=...)``: the
+  intent (with a hash of the request) is journaled by ``before_send``, right before the POST,
+  once the job holds capacity; the task id is journaled as soon as the server accepts it.  A
+  journal write that fails aborts that POST (``SubmissionAbortedError``): nothing is spent
+  unjournaled, and the job is reported ``not_sent`` with the error.
+
+Before anything is sent, every job already in the journal must have the same endpoint and, when
+journaled, the same request hash (``JobsFileError`` lists each mismatch): a changed jobs file
+under the same output folder would otherwise be skipped or mixed silently.
 
 Submissions are fed lazily through ``client.as_completed`` (the client's capacity management
 decides when each create is sent).  ``stop()`` stops submitting and ends the run promptly;
-``results.jsonl`` is rewritten from the journal at the end of every run.
+``results.jsonl`` is rewritten from the journal at the end of every run.  With downloads, a
+run's start removes only unusable download leftovers (resumable partials stay), and a run that
+ended with every download done removes any ``*.part`` / ``*.part.json`` left in the folder.
 """
 
 from __future__ import annotations
@@ -38,12 +47,14 @@ from .._errors import (
 )
 from .._policy import PollPolicy
 from .._registry import Job, JobState
-from ._download import Downloader, remove_partial_files
+from .._wire import dump_request
+from ._download import Downloader
 from ._fetch import ResultFetcher
-from ._jobsfile import BatchJob, JobsFileError
+from ._jobsfile import BatchJob, check_against_journal
+from ._partial import remove_partial_files
 from ._progress import BatchProgress
 from ._results import RESULTS_NAME, result_row, task_to_dict, write_results
-from ._store import JobRecord, JobStore, JournalStatus
+from ._store import JobRecord, JobStore, JournalStatus, request_hash
 
 JOURNAL_NAME = "journal.sqlite3"
 _RECONCILE_CONCURRENCY = 8
@@ -108,6 +119,8 @@ class BatchRunner:
         self._total = 0
         self._started = 0.0
         self._fetcher: ResultFetcher | None = None
+        #: Errors of jobs that have no journal record (their create was never sent).
+        self._unsent: dict[str, str] = {}
 
     def stop(self) -> None:
         """Stop submitting and end the run promptly (the journal keeps everything sent)."""
@@ -120,12 +133,8 @@ class BatchRunner:
         """Run (or resume) the batch; returns when every job ended or ``stop()`` was called."""
         store = self._store
         records = {r.job_id: r for r in store.records()}
-        changed = [f"line {j.line}: endpoint: the journal has {records[j.id].endpoint!r} for "
-                   f"job {j.id!r}; use a new output folder for a different batch "
-                   f"(got {j.endpoint!r})"
-                   for j in jobs if j.id in records and records[j.id].endpoint != j.endpoint]
-        if changed:
-            raise JobsFileError("jobs file does not match the journal", changed)
+        check_against_journal(jobs, records)
+        self._unsent = {}
         if self._out is not None:
             self._out.mkdir(parents=True, exist_ok=True)
             if self._download:
@@ -144,6 +153,10 @@ class BatchRunner:
                 await self._run_jobs(jobs, records)
                 tg.cancel_scope.cancel()  # the ticker
             interrupted = self._stopping
+            fetcher = self._fetcher
+            if self._out is not None and fetcher is not None and not interrupted \
+                    and fetcher.errors == 0:
+                remove_partial_files(self._out, keep_resumable=False)  # nothing left to resume
         except BaseException:
             interrupted = True
             raise
@@ -151,12 +164,12 @@ class BatchRunner:
             self._tg = None
             final = {r.job_id: r for r in store.records()}
             path = self._out / RESULTS_NAME if self._out is not None else None
-            rows = write_results(path, jobs, final) if path is not None else []
+            rows = write_results(path, jobs, final, self._unsent) if path is not None else []
             progress = self.progress()
             if self._on_progress is not None:
                 self._on_progress(progress, final=True)
         if path is None:
-            rows = [result_row(job, final.get(job.id)) for job in jobs]
+            rows = [result_row(job, final.get(job.id), self._unsent.get(job.id)) for job in jobs]
         return BatchResult(rows=rows, progress=progress, interrupted=interrupted,
                            results_path=path)
 
@@ -229,11 +242,17 @@ class BatchRunner:
             return False
 
     def _submit(self, job: BatchJob) -> Job:
-        """Journal the intent (durably), then hand the create to the client."""
+        """Hand the create to the client; the intent is journaled right before its POST."""
         self._queued -= 1
-        ext = external_task_id_for(self._store.batch_id(), job.id)
-        self._store.record_intent(job.id, job.endpoint, ext)
-        handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll)
+        store = self._store
+        ext = external_task_id_for(store.batch_id(), job.id)
+        digest = request_hash(dump_request(job.request))
+
+        def journal_intent(_handle: Job) -> None:
+            store.record_intent(job.id, job.endpoint, ext, request_hash=digest)
+
+        handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll,
+                                            before_send=journal_intent)
         self._live[job.id] = handle
         assert self._tg is not None
         self._tg.start_soon(self._journal_task_id, job.id, handle)
@@ -265,7 +284,7 @@ class BatchRunner:
             isinstance(error, (InvalidRequestError, ContentPolicyError))
             and not isinstance(error, NotFoundError) and handle.task_id is None
         )
-        if final:
+        if final and store.get(job.id) is not None:
             task_dict = task_to_dict(handle.task) if handle.task is not None else None
             store.record_result(job.id, status=JournalStatus.FAILED, task=task_dict, error=text)
             self._counts["failed"] += 1
@@ -273,7 +292,10 @@ class BatchRunner:
             self._unresolved(job.id, text)
 
     def _unresolved(self, job_id: str, error: str) -> None:
-        self._store.record_error(job_id, error)
+        if self._store.get(job_id) is None:  # never sent (e.g. the intent could not be written)
+            self._unsent[job_id] = error
+        else:
+            self._store.record_error(job_id, error)
         self._counts["failed"] += 1
 
     def _start_download(self, job: BatchJob, record: JobRecord) -> None:

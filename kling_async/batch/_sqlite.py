@@ -4,8 +4,13 @@ Every write is its own committed transaction, in WAL mode with ``synchronous=NOR
 ``record_*`` call returns, killing the process (even with SIGKILL) cannot lose it.  Tables::
 
     meta(key PRIMARY KEY, value)                  batch_id, schema version
-    jobs(job_id PRIMARY KEY, seq, endpoint, external_task_id, status, task_id, urls, error, task)
-    files(job_id, url, path, PRIMARY KEY (job_id, url))
+    jobs(job_id PRIMARY KEY, seq, endpoint, external_task_id, status, task_id, urls, error, task,
+         request_hash)
+    files(job_id, url, path, size, PRIMARY KEY (job_id, url))
+
+Schema 2 added the nullable ``jobs.request_hash`` and ``files.size``; a schema-1 journal is
+migrated in place when opened (``ALTER TABLE ... ADD COLUMN``), its old rows keeping NULL
+("unknown": not checked).
 """
 
 from __future__ import annotations
@@ -16,9 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._store import JobRecord, JournalStatus, new_batch_id
+from ._store import JobRecord, JournalStatus, check_intent, new_batch_id
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -31,12 +36,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     task_id TEXT,
     urls TEXT NOT NULL DEFAULT '[]',
     error TEXT,
-    task TEXT
+    task TEXT,
+    request_hash TEXT
 );
 CREATE TABLE IF NOT EXISTS files (
     job_id TEXT NOT NULL,
     url TEXT NOT NULL,
     path TEXT NOT NULL,
+    size INTEGER,
     PRIMARY KEY (job_id, url)
 );
 """
@@ -56,6 +63,7 @@ class SqliteJobStore:
         db.execute("PRAGMA busy_timeout=5000")
         db.executescript(_SCHEMA)
         with self._write() as cur:
+            _migrate(cur)
             cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
             cur.execute("INSERT OR IGNORE INTO meta VALUES ('batch_id', ?)", (new_batch_id(),))
         row = db.execute("SELECT value FROM meta WHERE key = 'batch_id'").fetchone()
@@ -78,25 +86,29 @@ class SqliteJobStore:
     def _load(self, where: str, args: tuple[Any, ...]) -> list[JobRecord]:
         db = self._conn()
         rows = db.execute(
-            "SELECT job_id, endpoint, external_task_id, status, task_id, urls, error, task "
-            f"FROM jobs {where} ORDER BY seq", args,
+            "SELECT job_id, endpoint, external_task_id, status, task_id, urls, error, task, "
+            f"request_hash FROM jobs {where} ORDER BY seq", args,
         ).fetchall()
         files: dict[str, dict[str, str]] = {}
-        file_sql = "SELECT job_id, url, path FROM files"
+        sizes: dict[str, dict[str, int]] = {}
+        file_sql = "SELECT job_id, url, path, size FROM files"
         file_args: tuple[Any, ...] = ()
         if args:
             file_sql += " WHERE job_id = ?"
             file_args = args
-        for job_id, url, path in db.execute(file_sql, file_args):
+        for job_id, url, path, size in db.execute(file_sql, file_args):
             files.setdefault(job_id, {})[url] = path
+            if size is not None:
+                sizes.setdefault(job_id, {})[url] = int(size)
         return [
             JobRecord(
                 job_id=job_id, endpoint=endpoint, external_task_id=ext,
                 status=JournalStatus(status), task_id=task_id, urls=tuple(json.loads(urls)),
                 files=files.get(job_id, {}), error=error,
-                task=json.loads(task) if task else None,
+                task=json.loads(task) if task else None, request_hash=digest,
+                file_sizes=sizes.get(job_id, {}),
             )
-            for job_id, endpoint, ext, status, task_id, urls, error, task in rows
+            for job_id, endpoint, ext, status, task_id, urls, error, task, digest in rows
         ]
 
     def get(self, job_id: str) -> JobRecord | None:
@@ -112,18 +124,21 @@ class SqliteJobStore:
             if cur.rowcount == 0:
                 raise KeyError(f"no intent recorded for job {job_id!r}")
 
-    def record_intent(self, job_id: str, endpoint: str, external_task_id: str) -> None:
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
+                      request_hash: str | None = None) -> None:
         with self._write() as cur:
-            row = cur.execute("SELECT external_task_id FROM jobs WHERE job_id = ?",
+            row = cur.execute("SELECT external_task_id, request_hash FROM jobs WHERE job_id = ?",
                               (job_id,)).fetchone()
             if row is not None:
-                if row[0] != external_task_id:
-                    raise ValueError(f"job {job_id!r} already has external_task_id {row[0]!r}")
+                check_intent(job_id, row[0], row[1], external_task_id, request_hash)
+                if row[1] is None and request_hash is not None:
+                    cur.execute("UPDATE jobs SET request_hash = ? WHERE job_id = ?",
+                                (request_hash, job_id))
                 return
             cur.execute(
-                "INSERT INTO jobs (job_id, seq, endpoint, external_task_id, status) VALUES "
-                "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, ?, ?)",
-                (job_id, endpoint, external_task_id, JournalStatus.SENT.value),
+                "INSERT INTO jobs (job_id, seq, endpoint, external_task_id, status, request_hash) "
+                "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?, ?, ?, ?)",
+                (job_id, endpoint, external_task_id, JournalStatus.SENT.value, request_hash),
             )
 
     def record_task_id(self, job_id: str, task_id: str) -> None:
@@ -146,14 +161,27 @@ class SqliteJobStore:
     def record_error(self, job_id: str, error: str | None) -> None:
         self._update("UPDATE jobs SET error = ? WHERE job_id = ?", (error, job_id), job_id)
 
-    def record_file(self, job_id: str, url: str, path: str) -> None:
+    def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
         with self._write() as cur:
-            cur.execute("INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (job_id, url, path))
+            cur.execute("INSERT OR REPLACE INTO files (job_id, url, path, size) VALUES "
+                        "(?, ?, ?, ?)", (job_id, url, path, size))
 
     def close(self) -> None:
         db, self._db = self._db, None
         if db is not None:
             db.close()
+
+
+def _migrate(cur: sqlite3.Cursor) -> None:
+    """Bring an older journal to ``SCHEMA_VERSION`` (new columns are nullable: unknown)."""
+    added = False
+    for table, column, kind in (("jobs", "request_hash", "TEXT"), ("files", "size", "INTEGER")):
+        columns = {row[1] for row in cur.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            added = True
+    if added:
+        cur.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (SCHEMA_VERSION,))
 
 
 class _Transaction:

@@ -3,10 +3,11 @@
 A store remembers, per batch job, what was promised and what happened, so a batch can resume
 after a crash without losing or duplicating paid work:
 
-1. ``record_intent`` (the external_task_id chosen) strictly BEFORE the create POST;
+1. ``record_intent`` (the external_task_id chosen, and a hash of the request) right before
+   the create POST, strictly before it;
 2. ``record_task_id`` right after the server accepted it;
 3. ``record_result`` once the task ended (succeeded, or failed for good);
-4. ``record_file`` once a result file is on disk under its final name.
+4. ``record_file`` (with its size) once a result file is on disk under its final name.
 
 Each write is durable when the call returns (``SqliteJobStore`` commits per write).
 """
@@ -14,6 +15,8 @@ Each write is durable when the call returns (``SqliteJobStore`` commits per writ
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import secrets
 from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -48,6 +51,27 @@ class JobRecord:
     files: Mapping[str, str] = attrs.field(factory=dict)
     error: str | None = None
     task: Mapping[str, Any] | None = None
+    #: ``request_hash`` of the request sent (None: journaled by an older version, unknown)
+    request_hash: str | None = None
+    #: result URL -> size in bytes of each downloaded file (missing: unknown, older version)
+    file_sizes: Mapping[str, int] = attrs.field(factory=dict)
+
+
+def request_hash(body: Mapping[str, Any]) -> str:
+    """The sha256 of a request's canonical wire JSON (sorted keys, no spaces): equal for the
+    same request however its JSON was written."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_intent(job_id: str, old_ext: str, old_hash: str | None, ext: str,
+                 new_hash: str | None) -> None:
+    """``ValueError`` if an intent for ``job_id`` contradicts the journaled one."""
+    if old_ext != ext:
+        raise ValueError(f"job {job_id!r} already has external_task_id {old_ext!r}")
+    if old_hash is not None and new_hash is not None and old_hash != new_hash:
+        raise ValueError(f"job {job_id!r} was journaled with another request "
+                         f"(sha256 {old_hash[:12]}...)")
 
 
 def new_batch_id() -> str:
@@ -71,8 +95,13 @@ class JobStore(Protocol):
         """Every record, in the order the intents were written."""
         ...
 
-    def record_intent(self, job_id: str, endpoint: str, external_task_id: str) -> None:
-        """The create for ``job_id`` is about to be sent with ``external_task_id``."""
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
+                      request_hash: str | None = None) -> None:
+        """The create for ``job_id`` is about to be sent with ``external_task_id``.
+
+        Idempotent; a different ``external_task_id`` (or ``request_hash``, when both are
+        known) is refused with ``ValueError``.
+        """
         ...
 
     def record_task_id(self, job_id: str, task_id: str) -> None:
@@ -88,8 +117,9 @@ class JobStore(Protocol):
         """Note the last error of an unfinished job (or a failed download); None clears it."""
         ...
 
-    def record_file(self, job_id: str, url: str, path: str) -> None:
-        """The result at ``url`` is on disk at ``path`` (relative to the output folder)."""
+    def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
+        """The result at ``url`` is on disk at ``path`` (relative to the output folder),
+        ``size`` bytes long."""
         ...
 
     def close(self) -> None:
@@ -119,14 +149,18 @@ class MemoryJobStore:
             raise KeyError(f"no intent recorded for job {job_id!r}")
         return row
 
-    def record_intent(self, job_id: str, endpoint: str, external_task_id: str) -> None:
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
+                      request_hash: str | None = None) -> None:
         row = self._rows.get(job_id)
         if row is None:
             self._rows[job_id] = JobRecord(job_id=job_id, endpoint=endpoint,
-                                           external_task_id=external_task_id)
-        elif row.external_task_id != external_task_id:
-            raise ValueError(f"job {job_id!r} already has external_task_id "
-                             f"{row.external_task_id!r}")
+                                           external_task_id=external_task_id,
+                                           request_hash=request_hash)
+            return
+        check_intent(job_id, row.external_task_id, row.request_hash, external_task_id,
+                     request_hash)
+        if row.request_hash is None and request_hash is not None:
+            self._rows[job_id] = attrs.evolve(row, request_hash=request_hash)
 
     def record_task_id(self, job_id: str, task_id: str) -> None:
         row = self._row(job_id)
@@ -143,9 +177,12 @@ class MemoryJobStore:
     def record_error(self, job_id: str, error: str | None) -> None:
         self._rows[job_id] = attrs.evolve(self._row(job_id), error=error)
 
-    def record_file(self, job_id: str, url: str, path: str) -> None:
+    def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
         row = self._row(job_id)
-        self._rows[job_id] = attrs.evolve(row, files={**row.files, url: path})
+        sizes = {k: v for k, v in row.file_sizes.items() if k != url}
+        if size is not None:
+            sizes[url] = size
+        self._rows[job_id] = attrs.evolve(row, files={**row.files, url: path}, file_sizes=sizes)
 
     def close(self) -> None:
         pass

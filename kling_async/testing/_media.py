@@ -3,11 +3,12 @@
 The PNG is built with ``zlib`` and ``struct`` (signature, IHDR, IDAT, IEND, correct CRCs); its
 colour derives from the task id so different tasks give different bytes.  The video is a
 minimal ISO-BMFF sequence (``ftyp``, ``free``, ``mdat`` boxes): enough for sniffers and
-download code, not meant to play.
+download code, not meant to play.  ``file_etag`` is the strong ETag a file is served with.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from functools import lru_cache
@@ -53,3 +54,8 @@ def file_bytes(task_id: str, name: str) -> tuple[bytes, str]:
     if name.endswith(".png"):
         return png_bytes(f"{task_id}/{name}"), "image/png"
     return mp4_bytes(f"{task_id}/{name}"), "video/mp4"
+
+
+def file_etag(content: bytes) -> str:
+    """The strong ETag of a result file: a quoted hash of its bytes (stable across runs)."""
+    return '"' + hashlib.sha256(content).hexdigest()[:32] + '"'

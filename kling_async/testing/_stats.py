@@ -1,7 +1,8 @@
 """Counters the simulator keeps, and ``SimStats``, their frozen snapshot.
 
-Only Kling API traffic is counted (not ``/__sim/*`` introspection or result files).  A request
-answered with no response at all (a ``drop_*`` fault) is counted with HTTP status ``0``.
+Only Kling API traffic is counted in ``requests`` (not ``/__sim/*`` introspection or result
+files).  A request answered with no response at all (a ``drop_*`` fault) is counted with HTTP
+status ``0``.  Result-file GETs are counted apart, in the ``file*`` counters (HEADs are not).
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class SimStats:
     - ``faults``: fault kind -> times injected.
     - ``callbacks_sent`` (2xx), ``callbacks_failed`` (error or timeout), ``callbacks_dropped``
       (queue full, or a non-loopback URL the simulator refuses to contact).
+    - ``file_requests``: HTTP status -> result-file GETs answered with it (200, 206, 404, 416).
+    - ``files_served``: file path -> ``200`` replies whose whole body was sent.
+    - ``file_ranges_served``: file path -> ``206`` replies whose whole body was sent.
+    - ``file_bytes_served``: file path -> body bytes sent (200 and 206, cut ones included).
+    - ``files_cut``: bodies that stopped early (a ``FileServing`` cut, or the client left).
     """
 
     requests: Mapping[tuple[str, str, int], int] = attrs.field(converter=_frozen)
@@ -41,6 +47,11 @@ class SimStats:
     callbacks_sent: int
     callbacks_failed: int
     callbacks_dropped: int
+    file_requests: Mapping[int, int] = attrs.field(factory=dict, converter=_frozen)
+    files_served: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
+    file_ranges_served: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
+    file_bytes_served: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
+    files_cut: int = 0
 
     @property
     def total_requests(self) -> int:
@@ -76,6 +87,11 @@ class SimStats:
             "callbacks_sent": self.callbacks_sent,
             "callbacks_failed": self.callbacks_failed,
             "callbacks_dropped": self.callbacks_dropped,
+            "file_requests": {str(k): v for k, v in sorted(self.file_requests.items())},
+            "files_served": dict(sorted(self.files_served.items())),
+            "file_ranges_served": dict(sorted(self.file_ranges_served.items())),
+            "file_bytes_served": dict(sorted(self.file_bytes_served.items())),
+            "files_cut": self.files_cut,
         }
 
 
@@ -95,6 +111,11 @@ class StatsCollector:
         self.callbacks_sent = 0
         self.callbacks_failed = 0
         self.callbacks_dropped = 0
+        self.file_requests: Counter[int] = Counter()
+        self.files_served: Counter[str] = Counter()
+        self.file_ranges_served: Counter[str] = Counter()
+        self.file_bytes_served: Counter[str] = Counter()
+        self.files_cut = 0
 
     def snapshot(self, peak: Mapping[str, int], in_flight: Mapping[str, int]) -> SimStats:
         """Freeze the counters, with the store's concurrency figures."""
@@ -109,4 +130,9 @@ class StatsCollector:
             callbacks_sent=self.callbacks_sent,
             callbacks_failed=self.callbacks_failed,
             callbacks_dropped=self.callbacks_dropped,
+            file_requests=self.file_requests,
+            files_served=self.files_served,
+            file_ranges_served=self.file_ranges_served,
+            file_bytes_served=self.file_bytes_served,
+            files_cut=self.files_cut,
         )
