@@ -162,8 +162,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     printed = capsys.readouterr().out
     assert "cat-video" in printed and "10 succeeded, 0 failed" in printed
     assert (out / "cat-video.mp4").stat().st_size > 0
+    (out / "cat-video.mp4.part").write_bytes(b"left by a killed earlier demo")
+    (out / "cat-video.mp4.part.json").write_text("{}")
     assert main(["demo", "--out", str(out), "--time-scale", "200", "--no-progress"]) == 0
     assert "10 succeeded, 0 failed, 11 files downloaded" in capsys.readouterr().out
+    assert not list(out.glob("*.part*"))  # no partial download survives a new demo
 
 
 def test_console_script_module_runs_and_shows_help() -> None:

@@ -28,6 +28,7 @@ from ..batch import (
     load_jobs,
     parse_jobs,
 )
+from ..batch._partial import remove_partial_files
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -153,7 +154,8 @@ async def _demo(jobs: list[BatchJob], store: SqliteJobStore, out: Path,
 
 
 def _reset_demo_folder(out: Path) -> None:
-    """Forget a previous demo in ``out`` (its journal, results and the files it recorded)."""
+    """Forget a previous demo in ``out``: its journal, results, the files it recorded and any
+    partial downloads."""
     journal = out / JOURNAL_NAME
     if journal.exists():
         store = SqliteJobStore(journal)
@@ -165,6 +167,7 @@ def _reset_demo_folder(out: Path) -> None:
             store.close()
     for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME):
         (out / name).unlink(missing_ok=True)
+    remove_partial_files(out, keep_resumable=False)  # a new demo resumes nothing
 
 
 @contextlib.contextmanager

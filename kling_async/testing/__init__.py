@@ -15,6 +15,7 @@ injection::
 From the command line: ``kling-async simulate --port 8000``.
 """
 
+from ._admin import FileServing, file_serving
 from ._config import FAULT_KINDS, FaultConfig, Scope, SimulatorConfig
 from ._server import DEFAULT_ACCOUNT, KlingSimulator
 from ._stats import SimStats
@@ -24,9 +25,11 @@ __all__ = [
     "DEFAULT_ACCOUNT",
     "FAULT_KINDS",
     "FaultConfig",
+    "FileServing",
     "KlingSimulator",
     "Scope",
     "SimStats",
     "SimulatorConfig",
     "TaskRecord",
+    "file_serving",
 ]
