@@ -17,6 +17,7 @@ Nothing here logs or raises a header value, so no key or token can leak.
 from __future__ import annotations
 
 import asyncio
+import collections
 import email.utils
 import json
 import logging
@@ -143,6 +144,46 @@ def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, A
     )
 
 
+class _RequestSlots:
+    """A FIFO limit on concurrent requests whose free path is synchronous: ``take()``, else
+    ``await wait()``; then ``give()`` once.  (``asyncio.Semaphore`` costs two coroutine calls
+    per use, and this runs for every request.)  A freed slot passes straight to the first
+    waiter, so nobody can jump the queue."""
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def take(self) -> bool:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(granted)
+        try:
+            await granted
+        except BaseException:
+            if granted.done() and not granted.cancelled():
+                self.give()  # granted while being cancelled: pass the slot on
+            elif granted in self._waiters:
+                self._waiters.remove(granted)
+            raise
+
+    def give(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class Transport:
     """Sends requests to one base URL with one auth, one session and the one retry loop."""
 
@@ -166,8 +207,7 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
-        # A plain asyncio semaphore: aiohttp is asyncio-only, and this sits on the hot path.
-        self._slots = asyncio.Semaphore(max_requests)
+        self._slots = _RequestSlots(max_requests)
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry
@@ -223,16 +263,20 @@ class Transport:
                 # The request itself is inline (not a helper coroutine): this runs twice per
                 # job at least, and every coroutine layer costs an object and a frame.
                 send_headers, payload = self._prepare(method, body)
-                async with self._slots:
-                    try:
-                        async with self._session.request(
-                            method, url, params=params, data=payload, headers=send_headers,
-                            timeout=self._timeout, allow_redirects=False,
-                        ) as resp:
-                            raw = await resp.read()
-                            status, headers = resp.status, resp.headers
-                    except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                        raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
+                slots = self._slots
+                if not slots.take():
+                    await slots.wait()
+                try:
+                    async with self._session.request(
+                        method, url, params=params, data=payload, headers=send_headers,
+                        timeout=self._timeout, allow_redirects=False,
+                    ) as resp:
+                        raw = await resp.read()
+                        status, headers = resp.status, resp.headers
+                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+                    raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
+                finally:
+                    slots.give()
                 data, api_error = _decode(status, raw, headers)
                 if api_error is None:
                     return data

@@ -389,3 +389,40 @@ async def test_bearer_client_does_not_retry_1004(server: ScriptedServer, sleeps:
         with pytest.raises(kling.AuthenticationError):
             await client.get_task("images/generations", "t-1")
     assert server.count("GET", GET_PATH) == 1
+
+
+# -- the request limiter -----------------------------------------------------------------------
+
+
+async def test_request_slots_are_fifo_bounded_and_survive_cancelled_waiters() -> None:
+    """At most `count` holders; waiters are served in order; a cancelled waiter (granted or
+    not) never leaks or swallows a slot."""
+    from kling_async._http import _RequestSlots
+
+    slots = _RequestSlots(2)
+    assert slots.take() and slots.take()
+    assert not slots.take()
+    order: list[str] = []
+
+    async def waiter(name: str) -> None:
+        await slots.wait()
+        order.append(name)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(waiter, "a")
+        await anyio.wait_all_tasks_blocked()
+        with anyio.CancelScope() as doomed:
+            doomed.cancel()
+            await slots.wait()  # cancelled while queued: must leave the queue
+        tg.start_soon(waiter, "b")
+        await anyio.wait_all_tasks_blocked()
+        slots.give()  # -> a
+        await anyio.wait_all_tasks_blocked()
+        assert order == ["a"]
+        assert not slots.take()  # a holds it: still 2 held
+        slots.give()  # -> b
+        await anyio.wait_all_tasks_blocked()
+    assert order == ["a", "b"]
+    slots.give()
+    slots.give()
+    assert slots.take() and slots.take() and not slots.take()  # back to exactly 2
