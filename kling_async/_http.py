@@ -156,6 +156,11 @@ class _RequestSlots:
         self._free = count
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
+    @property
+    def free(self) -> bool:
+        """A slot can be taken at once."""
+        return self._free > 0 and not self._waiters
+
     def take(self) -> bool:
         if self._free > 0 and not self._waiters:
             self._free -= 1
@@ -216,16 +221,18 @@ class Transport:
         self._headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = {}
 
+    @property
+    def idle_slot(self) -> bool:
+        """A request could start right now without waiting for a slot."""
+        return self._slots.free
+
     def _prepare(self, method: str, body: Any) -> tuple[dict[str, str], bytes | None]:
-        """Headers and encoded body of one try, counted."""
+        """Headers and encoded body of one try."""
         authorization = self._auth.authorization()
         if authorization != self._authorization:  # a new JWT: rebuild the two header sets
             self._authorization = authorization
             self._headers = {"Authorization": authorization, "Accept": "application/json"}
             self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        counters = self.counters
-        counters.requests += 1
-        counters.by_method[method] = counters.by_method.get(method, 0) + 1
         if body is None:
             return self._headers, None  # aiohttp copies headers; never mutated, so shared
         return self._json_headers, _ENCODER.encode(body).encode()
@@ -266,6 +273,9 @@ class Transport:
                 slots = self._slots
                 if not slots.take():
                     await slots.wait()
+                counters = self.counters  # counted once sent, not while waiting for a slot
+                counters.requests += 1
+                counters.by_method[method] = counters.by_method.get(method, 0) + 1
                 try:
                     async with self._session.request(
                         method, url, params=params, data=payload, headers=send_headers,

@@ -111,15 +111,17 @@ class Poller:
               inline: bool = False) -> bool:
         """Start polling an accepted job: first poll after the policy's first delay.
 
-        With ``inline=True``, when that first poll is due at once and the job is not
-        bulk-polled, nothing is scheduled and True is returned: the caller MUST then make it
-        with ``poll_now()`` in its own task (saving the hand-off to the loop and a worker).
+        With ``inline=True``, when that first poll is due at once, the job is not bulk-polled
+        and a request slot is free right now, nothing is scheduled and True is returned: the
+        caller MUST then make it with ``poll_now()`` in its own task (saving the hand-off to
+        the loop and a worker).  Under a backlog the poll queue takes it as usual, so waiting
+        polls never hold one task each.
         """
         if policy is not None and policy is not self.policy:
             self._policies[id(job)] = policy
         pol = policy or self.policy
         delay = pol.first_delay(job.expected) if first is None else first
-        if inline and delay <= 0 and not self._bulk(job.endpoint):
+        if inline and delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
             return True
         self._schedule_poll(job, pol, self._clock() + delay)
         return False

@@ -800,6 +800,31 @@ async def test_a_first_poll_due_at_once_is_made_by_the_submitting_task(
     assert sim.stats().count("GET") == 20
 
 
+async def test_under_a_request_backlog_first_polls_go_through_the_poll_queue(
+    sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one request slot, a first poll that would have to wait for it is queued to the
+    poller rather than held by its submission task; still one poll per job, none lost."""
+    sim.configure(latency=0)
+    queued: list[Job] = []
+    original = Poller._dispatch
+
+    def spy(self: Poller, jobs: list[Job], *args: Any) -> None:
+        queued.extend(jobs)
+        original(self, jobs, *args)
+
+    monkeypatch.setattr(Poller, "_dispatch", spy)
+    poll = attrs.evolve(POLL, first_poll=0.0, bulk_threshold=0)
+    async with client_for(sim, poll=poll, limits=Limits(max_requests=1)) as client:
+        jobs = await client.submit_many(image(i) for i in range(20))
+        await settle(jobs)
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    assert [job.polls for job in jobs] == [1] * 20
+    assert queued  # at least some first polls waited in the queue
+    assert len({id(job) for job in queued}) == len(queued)
+    assert sim.stats().count("GET") == 20
+
+
 async def test_an_unexpected_error_while_submitting_fails_that_job_only(
     sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
