@@ -776,20 +776,26 @@ async def test_as_completed_refills_when_jobs_are_accepted_not_only_when_they_fi
     assert sim.stats().tasks_created == 3
 
 
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[Job]:
+    """Every job the poll loop hands to its poll queue (or a sweep), in order."""
+    seen: list[Job] = []
+    original = Poller._dispatch
+
+    def spy(self: Poller, jobs: list[Job], *args: Any) -> None:
+        seen.extend(jobs)
+        original(self, jobs, *args)
+
+    monkeypatch.setattr(Poller, "_dispatch", spy)
+    return seen
+
+
 async def test_a_first_poll_due_at_once_is_made_by_the_submitting_task(
-    sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
+    sim: KlingSimulator, queued: list[Job]
 ) -> None:
     """first_poll=0: each job is polled right after its create, never through the poll queue,
     and exactly once when its task is already done."""
     sim.configure(latency=0)
-    queued: list[Job] = []
-    original = Poller._dispatch
-
-    def spy(self: Poller, jobs: list[Job], *args: Any) -> None:
-        queued.extend(jobs)
-        original(self, jobs, *args)
-
-    monkeypatch.setattr(Poller, "_dispatch", spy)
     poll = attrs.evolve(POLL, first_poll=0.0, bulk_threshold=0)
     async with client_for(sim, poll=poll) as client:
         jobs = await client.submit_many(image(i) for i in range(20))
@@ -801,19 +807,11 @@ async def test_a_first_poll_due_at_once_is_made_by_the_submitting_task(
 
 
 async def test_under_a_request_backlog_first_polls_go_through_the_poll_queue(
-    sim: KlingSimulator, monkeypatch: pytest.MonkeyPatch
+    sim: KlingSimulator, queued: list[Job]
 ) -> None:
     """With one request slot, a first poll that would have to wait for it is queued to the
     poller rather than held by its submission task; still one poll per job, none lost."""
     sim.configure(latency=0)
-    queued: list[Job] = []
-    original = Poller._dispatch
-
-    def spy(self: Poller, jobs: list[Job], *args: Any) -> None:
-        queued.extend(jobs)
-        original(self, jobs, *args)
-
-    monkeypatch.setattr(Poller, "_dispatch", spy)
     poll = attrs.evolve(POLL, first_poll=0.0, bulk_threshold=0)
     async with client_for(sim, poll=poll, limits=Limits(max_requests=1)) as client:
         jobs = await client.submit_many(image(i) for i in range(20))
