@@ -176,6 +176,7 @@ class KlingClient:
         self._tg: anyio.abc.TaskGroup | None = None
         self._events = EventHub(on_event)
         self._refill: set[_Signal] = set()  # as_completed loops waiting to refill
+        self._streams: set[_Signal] = set()  # every running as_completed loop (woken on close)
         self._submissions: set[asyncio.Task[None]] = set()  # running Submitter.run tasks
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity(
@@ -269,6 +270,8 @@ class KlingClient:
         if not was_open:
             return
         assert self._tg is not None and self._poller is not None
+        for signal in self._streams:  # as_completed loops raise ClientClosedError
+            signal.set()
         submissions = list(self._submissions)
         for task in submissions:
             task.cancel()
@@ -441,8 +444,9 @@ class KlingClient:
         job = self.submit_nowait(request, external_task_id=external_task_id, poll=poll,
                                  before_send=before_send)
         await job.wait_submitted()
-        if job.task_id is None and job.error is not None:
-            raise job.error
+        if job.task_id is None:
+            # not accepted: its submission error, or the client closed while it was under way
+            raise job.error if job.error is not None else job._closed_error()
         return job
 
     async def submit_many(self, requests: Iterable[Any], *, poll: PollPolicy | None = None
@@ -486,29 +490,43 @@ class KlingClient:
         source = iter(items)
         exhausted = False
         pending = 0
-        while True:
-            while not exhausted and not self._backlog_full():
-                item = next(source, _END)
-                if item is _END:
-                    exhausted = True
-                    break
-                job = item if isinstance(item, Job) else self.submit_nowait(item, poll=poll)
-                pending += 1
-                job.add_done_callback(finished)
-            while ready:
-                pending -= 1
-                yield ready.popleft()
-            if pending == 0 and exhausted:
-                return
-            signal.clear()
-            if exhausted:
-                await signal.wait()
-            else:  # also woken when a submission leaves the backlog (see _sent)
-                self._refill.add(signal)
-                try:
+        self._streams.add(signal)
+        try:
+            while True:
+                while not exhausted and not self._backlog_full():
+                    item = next(source, _END)
+                    if item is _END:
+                        exhausted = True
+                        break
+                    job = item if isinstance(item, Job) else self.submit_nowait(item, poll=poll)
+                    pending += 1
+                    job.add_done_callback(finished)
+                while ready:
+                    pending -= 1
+                    yield ready.popleft()
+                if pending == 0 and exhausted:
+                    return
+                if self._state != "open":
+                    raise ClientClosedError(
+                        f"the client closed with {pending} job(s) of this as_completed() "
+                        "unfinished; their tasks may still run: re-attach with client.attach()"
+                    )
+                # No await since the last look at the backlog: if it has room now (submissions
+                # were accepted while the consumer ran), refill instead of waiting, so no wake
+                # from _sent() can be missed.
+                if not exhausted and not self._backlog_full():
+                    continue
+                signal.clear()
+                if exhausted:
                     await signal.wait()
-                finally:
-                    self._refill.discard(signal)
+                else:  # also woken when a submission leaves the backlog (see _sent)
+                    self._refill.add(signal)
+                    try:
+                        await signal.wait()
+                    finally:
+                        self._refill.discard(signal)
+        finally:
+            self._streams.discard(signal)
 
     def _sent(self) -> None:
         """A submission ended (accepted or failed): wake as_completed loops that can refill."""

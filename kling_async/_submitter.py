@@ -122,6 +122,7 @@ class Submitter:
             log.exception("submitting %r failed unexpectedly", job)
             if not job.done():
                 self._registry.finish(job, JobState.FAILED, error=exc)
+                self._events.emit(JobFailed(self._clock(), job=job, error=exc))
             if self._on_sent is not None:
                 self._on_sent()
             return

@@ -868,3 +868,73 @@ async def test_a_job_ended_during_its_1303_backoff_gives_its_slots_back_once(
     assert isinstance(rejected.error, RuntimeError)
     assert sim.stats().codes[1303] == 1
     assert stats.in_flight_slots == 1  # the holder's slot, still counted
+
+
+async def test_as_completed_with_a_slow_consumer_never_misses_a_refill(
+    sim: KlingSimulator,
+) -> None:
+    """The consumer awaits after each result; submissions accepted meanwhile must still let
+    the loop refill (a wake that comes while it is not waiting must not be lost)."""
+    got = 0
+    async with client_for(sim, limits=Limits(max_in_flight=2)) as client:
+        with anyio.fail_after(20):
+            async for _ in client.as_completed(image(i) for i in range(12)):
+                got += 1
+                await anyio.sleep(0.05)  # e.g. store or download the result
+    assert got == 12
+    assert sim.stats().tasks_created == 12
+
+
+async def test_as_completed_ends_with_client_closed_error_when_the_client_closes(
+    sim: KlingSimulator,
+) -> None:
+    """A loop waiting in as_completed() while the client is closed from elsewhere raises
+    ClientClosedError instead of waiting forever."""
+    sim.configure(latency=1000)
+    outcome: list[BaseException] = []
+
+    async def consume(client: KlingClient) -> None:
+        try:
+            async for _ in client.as_completed(video(i) for i in range(100)):
+                pass
+        except ClientClosedError as exc:
+            outcome.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        async with client_for(sim, limits=Limits(max_in_flight=2)) as client:
+            tg.start_soon(consume, client)  # the consumer runs in another task
+            for _ in range(200):  # until both slots are taken (at most ~2 s)
+                if client.statistics().in_flight_slots == 2:
+                    break
+                await anyio.sleep(0.01)
+        # the client is closed here, by its own task
+        with anyio.fail_after(5):
+            while not outcome:  # noqa: ASYNC110 - bounded by fail_after
+                await anyio.sleep(0.01)
+    assert isinstance(outcome[0], ClientClosedError)
+    assert "re-attach" in str(outcome[0])
+
+
+async def test_submit_raises_client_closed_error_if_the_client_closes_mid_submission(
+    sim: KlingSimulator,
+) -> None:
+    """submit() never returns a job without a task: closing the client while its create is
+    under way makes it raise ClientClosedError."""
+    sim.configure(faults={"delay": 1.0, "delay_scope": "post", "delay_seconds": 5.0})
+    raised: list[BaseException] = []
+
+    async def submit(client: KlingClient) -> None:
+        try:
+            await client.submit(video(0))
+        except ClientClosedError as exc:
+            raised.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        async with client_for(sim) as client:
+            tg.start_soon(submit, client)
+            for _ in range(200):  # until the create POST is on its way (at most ~2 s)
+                if client.statistics().requests == 1:
+                    break
+                await anyio.sleep(0.01)
+    assert len(raised) == 1
+    assert "never accepted" in str(raised[0])
