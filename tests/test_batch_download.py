@@ -251,19 +251,19 @@ async def test_server_ignoring_ranges_gives_a_full_restart(
 
 
 @pytest.mark.anyio
-async def test_complete_partial_is_finished_on_416(
-    server: tuple[FileServer, str], tmp_path: Path
+@pytest.mark.parametrize("etag", ['"v1"', None], ids=["resumable", "receipt-only"])
+async def test_complete_partial_is_finished_without_a_request(
+    server: tuple[FileServer, str], tmp_path: Path, etag: str | None
 ) -> None:
-    """Every byte on disk but never renamed (killed before the rename): the range request
-    gets 416 and the file is finished without a body."""
+    """Every byte on disk but never renamed (killed just before the rename): the partial is
+    renamed into place with no request at all."""
     files, url = server
     dest = tmp_path / "job.png"
     part_path(dest).write_bytes(BODY)
-    write_sidecar(dest, url, Sidecar(url_sha256=url_digest(url), size=len(BODY), etag='"v1"'))
+    write_sidecar(dest, url, Sidecar(url_sha256=url_digest(url), size=len(BODY), etag=etag))
     downloader = await _download(url, dest)
     assert dest.read_bytes() == BODY and _names(tmp_path) == ["job.png"]
-    assert files.statuses() == [416] and files.seen[0]["range"] == f"bytes={len(BODY)}-"
-    assert files.sent() == 0 and downloader.resumed == 1
+    assert files.hits == 0 and downloader.resumed == 1
 
 
 @pytest.mark.anyio
@@ -377,12 +377,15 @@ async def test_retries_are_bounded_and_the_error_hides_the_query(
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("etag", ['"v1"', None], ids=["resumable", "no-validator"])
 async def test_on_done_runs_after_the_rename_and_a_failure_keeps_the_receipt(
-    server: tuple[FileServer, str], tmp_path: Path
+    server: tuple[FileServer, str], tmp_path: Path, etag: str | None
 ) -> None:
     """``on_done`` sees the file in place; if it raises (a crash before the journal write),
-    the sidecar stays as a receipt proving the file complete."""
-    _files, url = server
+    the sidecar stays as a receipt proving the file complete, even when the server gave no
+    validator (so the download itself was not resumable)."""
+    files, url = server
+    files.etag = etag
     dest = tmp_path / "job.png"
     seen: list[tuple[int, bool]] = []
 
@@ -522,3 +525,32 @@ def test_leftovers_are_cleaned_but_resumable_partials_and_receipts_stay(tmp_path
                                 "e.png.part.json"]
     assert remove_partial_files(tmp_path, keep_resumable=False) == 3
     assert _names(tmp_path) == ["a.png", "e.png"]
+
+
+@pytest.mark.anyio
+async def test_errors_never_carry_a_signed_urls_query_even_from_aiohttp_messages(
+    tmp_path: Path,
+) -> None:
+    """A redirect loop makes aiohttp quote the full URL in its error; the DownloadError (and
+    so the journal and results.jsonl) shows it without the query."""
+
+    async def loop_forever(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"/f.mp4?X-Amz-Signature=TOPSECRET&n={request.query.get('n', '')}x")
+
+    app = web.Application()
+    app.router.add_get("/f.mp4", loop_forever)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            downloader = Downloader(session, attempts=1)
+            with pytest.raises(DownloadError) as caught:
+                await downloader.download(
+                    f"http://127.0.0.1:{port}/f.mp4?X-Amz-Signature=TOPSECRET", tmp_path / "x.mp4")
+    finally:
+        await runner.cleanup()
+    assert "TooManyRedirects" in str(caught.value)
+    assert "TOPSECRET" not in str(caught.value) and "TOPSECRET" not in caught.value.reason

@@ -86,3 +86,17 @@ def test_cli_reports_every_bad_line_exits_2_and_writes_nothing(
     assert code == 2
     assert "line 2: invalid JSON" in err and "line 3: request.prompt" in err
     assert not out.exists()
+
+
+def test_ids_whose_result_files_could_clash_are_refused() -> None:
+    """``img`` with several results writes ``img_0``, ``img_1``...: a job ``img_1`` would share
+    a file with it; ``Cat`` and ``cat`` share one on case-insensitive disks."""
+    lines = [_line(id="img", request={"prompt": "x", "n": 2}), _line(id="img_1"),
+             _line(id="img_x"), _line(id="Cat"), _line(id="cat"), _line(id="x_9")]
+    with pytest.raises(JobsFileError) as caught:
+        parse_jobs(lines, source="jobs.jsonl")
+    problems = caught.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("line 2: id: 'img_1' can clash with the result files of job "
+                                  "'img' (line 1)")
+    assert problems[1].startswith("line 5: id: 'cat' differs from 'Cat' (line 4) only in case")

@@ -196,3 +196,20 @@ def test_schema_1_journal_is_migrated_in_place(tmp_path: Path) -> None:
     reader = sqlite3.connect(path)
     assert reader.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("2",)
     reader.close()
+
+
+def test_a_journal_from_a_newer_version_is_refused_untouched(tmp_path: Path) -> None:
+    """A schema this version does not know is never written to: a clear error instead."""
+    from kling_async import ConfigurationError
+
+    path = tmp_path / "journal.sqlite3"
+    SqliteJobStore(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE meta SET value = '9' WHERE key = 'schema'")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigurationError, match="schema 9, written by a newer kling_async"):
+        SqliteJobStore(path)
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() == ("9",)
+    db.close()

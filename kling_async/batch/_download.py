@@ -40,9 +40,11 @@ from ._partial import (
     Partial,
     Sidecar,
     clear_receipt,
+    complete_partial,
     discard,
     drop_unresumable,
     part_path,
+    read_sidecar,
     resume_point,
     safe_url,
     url_digest,
@@ -54,6 +56,7 @@ _CHUNK = 64 * 1024
 #: Waits between download attempts: 0.5 s doubling, at most 10 s, full jitter.
 DOWNLOAD_BACKOFF = Backoff(initial=0.5, maximum=10.0)
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_URL_QUERY = re.compile(r"""(\w+://[^\s'"?#]*)\?[^\s'"#]*""")
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 
@@ -63,7 +66,8 @@ class DownloadError(KlingError):
 
     def __init__(self, url: str, reason: str, *, permanent: bool = False):
         self.url = url
-        self.reason = reason
+        # aiohttp's messages may quote a URL (redirects, invalid URLs): never its query
+        self.reason = reason = _URL_QUERY.sub(r"\1?<redacted>", reason)
         self.permanent = permanent
         super().__init__(f"download of {safe_url(url)} failed: {reason}")
 
@@ -166,6 +170,10 @@ class Downloader:
 
     async def _fetch_once(self, url: str, dest: Path) -> int:
         try:
+            whole = complete_partial(url, dest)
+            if whole is not None:  # every byte arrived before a crash: just finish it
+                self.resumed += 1
+                return await self._commit(url, dest, whole)
             partial = resume_point(url, dest)
             size = await self._exchange(url, dest, partial)
             if size is None:  # the reply does not fit the partial file: start over
@@ -274,6 +282,12 @@ class Downloader:
         if on_disk != size:
             discard(dest)
             raise DownloadError(url, f"the file has {on_disk} bytes, expected {size}")
+        receipt = read_sidecar(dest)
+        if receipt is None or receipt.url_sha256 != url_digest(url) or receipt.size != size:
+            # no resumable sidecar: write a receipt anyway, so a crash between the rename and
+            # the journal still proves this file complete (no second download)
+            await anyio.to_thread.run_sync(write_sidecar, dest, url,
+                                           Sidecar(url_sha256=url_digest(url), size=size))
         os.replace(part, dest)
         return size
 

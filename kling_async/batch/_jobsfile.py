@@ -106,6 +106,26 @@ def _check_line(number: int, text: str, seen: dict[str, int]) -> tuple[BatchJob 
                     payload=dict(item["request"]), line=number), []
 
 
+def _file_name_clashes(seen: Mapping[str, int]) -> list[str]:
+    """Ids whose result files could share a name: ``a_1`` against job ``a``'s second result
+    (``a_0``, ``a_1``, ...), or ids differing only in case (one file on macOS and Windows)."""
+    problems: list[str] = []
+    folded: dict[str, str] = {}
+    for job_id, number in seen.items():
+        stem, sep, index = job_id.rpartition("_")
+        if sep and stem and index.isdigit() and stem in seen:
+            problems.append(
+                f"line {number}: id: {job_id!r} can clash with the result files of job {stem!r} "
+                f"(line {seen[stem]}), named {stem}_0, {stem}_1, ... when it has several "
+                "results; rename one of them")
+        other = folded.setdefault(job_id.casefold(), job_id)
+        if other != job_id:
+            problems.append(
+                f"line {number}: id: {job_id!r} differs from {other!r} (line {seen[other]}) only "
+                "in case, so their result files clash on case-insensitive disks; rename one")
+    return problems
+
+
 def parse_jobs(lines: Iterable[str], *, source: str = "<jobs>") -> list[BatchJob]:
     """Every job in ``lines`` (JSONL), or ``JobsFileError`` listing every bad line."""
     jobs: list[BatchJob] = []
@@ -119,6 +139,7 @@ def parse_jobs(lines: Iterable[str], *, source: str = "<jobs>") -> list[BatchJob
         problems.extend(found)
         if job is not None:
             jobs.append(job)
+    problems.extend(_file_name_clashes(seen))
     if problems:
         raise JobsFileError(source, problems)
     if not jobs:

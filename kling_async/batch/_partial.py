@@ -15,7 +15,8 @@ The steps always happen in this order, which is what makes the files trustworthy
 
 1. a fresh body: remove the old sidecar, create (truncate) ``.part``, write the sidecar, then
    append the body;
-2. completion: size check, fsync, ``os.replace(.part, dest)``; the sidecar stays behind as a
+2. completion: size check, fsync, a sidecar written if there was none (a receipt only: no
+   validator, so never resumed), ``os.replace(.part, dest)``; the sidecar stays behind as a
    *receipt* until the caller journaled the file, then it is removed;
 3. discarding: the sidecar first, then ``.part``.
 
@@ -70,6 +71,12 @@ class Sidecar:
     size: int
     etag: str | None = None
     last_modified: str | None = None
+
+    @property
+    def resumable(self) -> bool:
+        """Whether a range request can continue it (it has a validator for ``If-Range``).
+        A sidecar without one is only a receipt, written just before the rename."""
+        return bool(self.etag or self.last_modified)
 
     @property
     def validator(self) -> str:
@@ -134,7 +141,7 @@ def read_sidecar(dest: Path) -> Sidecar | None:
     etag, modified = raw.get("etag"), raw.get("last_modified")
     if (not isinstance(digest, str) or type(size) is not int or size < 0
             or not isinstance(etag, (str, type(None)))
-            or not isinstance(modified, (str, type(None))) or not (etag or modified)):
+            or not isinstance(modified, (str, type(None)))):
         return None
     return Sidecar(url_sha256=digest, size=size, etag=etag, last_modified=modified)
 
@@ -163,12 +170,23 @@ def resume_point(url: str, dest: Path) -> Partial | None:
         discard(dest)
         return None
     have = part.stat().st_size
-    if have > sidecar.size:
+    if have > sidecar.size or (not sidecar.resumable and have != sidecar.size):
         discard(dest)
         return None
     if have == 0:
         return None  # nothing to resume; the fresh start rewrites both files
     return Partial(have=have, sidecar=sidecar)
+
+
+def complete_partial(url: str, dest: Path) -> int | None:
+    """The size of ``<dest>.part`` if it already holds the whole download of ``url`` (its
+    sidecar's size): the crash came after the last byte and before the rename, so it only
+    needs renaming, not another request."""
+    sidecar = read_sidecar(dest)
+    part = part_path(dest)
+    if sidecar is None or sidecar.url_sha256 != url_digest(url) or not part.is_file():
+        return None
+    return sidecar.size if sidecar.size > 0 and part.stat().st_size == sidecar.size else None
 
 
 def completed_size(url: str, dest: Path) -> int | None:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .._errors import ConfigurationError
 from ._store import JobRecord, JournalStatus, check_intent, new_batch_id
 
 SCHEMA_VERSION = "2"
@@ -58,14 +59,19 @@ class SqliteJobStore:
             str(self.path), isolation_level=None, check_same_thread=False
         )
         db = self._db
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(_SCHEMA)
-        with self._write() as cur:
-            _migrate(cur)
-            cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            cur.execute("INSERT OR IGNORE INTO meta VALUES ('batch_id', ?)", (new_batch_id(),))
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=5000")
+            db.executescript(_SCHEMA)
+            with self._write() as cur:
+                _migrate(cur)
+                cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                cur.execute("INSERT OR IGNORE INTO meta VALUES ('batch_id', ?)",
+                            (new_batch_id(),))
+        except BaseException:
+            self.close()
+            raise
         row = db.execute("SELECT value FROM meta WHERE key = 'batch_id'").fetchone()
         self._batch_id = str(row[0])
 
@@ -173,7 +179,13 @@ class SqliteJobStore:
 
 
 def _migrate(cur: sqlite3.Cursor) -> None:
-    """Bring an older journal to ``SCHEMA_VERSION`` (new columns are nullable: unknown)."""
+    """Bring an older journal to ``SCHEMA_VERSION`` (new columns are nullable: unknown); a
+    journal from a newer version is refused rather than written in a shape it does not know."""
+    row = cur.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+    if row is not None and str(row[0]).isdigit() and int(row[0]) > int(SCHEMA_VERSION):
+        raise ConfigurationError(
+            f"the journal uses schema {row[0]}, written by a newer kling_async (this one knows "
+            f"schema {SCHEMA_VERSION}): upgrade kling_async to resume this batch")
     added = False
     for table, column, kind in (("jobs", "request_hash", "TEXT"), ("files", "size", "INTEGER")):
         columns = {row[1] for row in cur.execute(f"PRAGMA table_info({table})")}
