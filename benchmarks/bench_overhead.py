@@ -25,11 +25,16 @@ import kling_async as kling
 from benchmarks._simproc import simulator_process
 
 
-async def raw_loop(base_url: str, api_key: str, bodies: list[dict[str, Any]], concurrency: int
-                   ) -> int:
-    """What a careful user writes by hand: POST, then GET until done, under a semaphore."""
+async def raw_loop(base_url: str, api_key: str, bodies: list[dict[str, Any]], concurrency: int,
+                   backend: str = "anyio") -> int:
+    """What a careful user writes by hand: POST, then GET until done, under a semaphore.
+
+    ``backend="anyio"``: an anyio task group and ``anyio.Semaphore``; ``"asyncio"``: bare
+    ``asyncio.gather`` and ``asyncio.Semaphore``, the leanest baseline (anyio's
+    ``start_soon`` costs more per task).
+    """
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-    limit = anyio.Semaphore(concurrency)
+    limit = anyio.Semaphore(concurrency) if backend == "anyio" else asyncio.Semaphore(concurrency)
     done = 0
 
     async def one(body: dict[str, Any]) -> None:
@@ -48,40 +53,19 @@ async def raw_loop(base_url: str, api_key: str, bodies: list[dict[str, Any]], co
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        async with anyio.create_task_group() as tg:
-            for body in bodies:
-                tg.start_soon(one, body)
+        if backend == "anyio":
+            async with anyio.create_task_group() as tg:
+                for body in bodies:
+                    tg.start_soon(one, body)
+        else:  # gather, not asyncio.TaskGroup: the package supports Python 3.10
+            await asyncio.gather(*(one(body) for body in bodies))
     return done
 
 
 async def raw_asyncio_loop(base_url: str, api_key: str, bodies: list[dict[str, Any]],
                            concurrency: int) -> int:
-    """The same loop on bare asyncio (``asyncio.TaskGroup`` + ``asyncio.Semaphore``): the
-    leanest hand-written baseline, since anyio's ``start_soon`` costs more per task."""
-    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
-    limit = asyncio.Semaphore(concurrency)
-    done = 0
-
-    async def one(body: dict[str, Any]) -> None:
-        nonlocal done
-        async with limit:
-            async with session.post(f"{base_url}/v1/images/generations", headers=headers,
-                                    data=json.dumps(body)) as resp:
-                task_id = (await resp.json())["data"]["task_id"]
-            while True:
-                async with session.get(f"{base_url}/v1/images/generations/{task_id}",
-                                       headers=headers) as resp:
-                    status = (await resp.json())["data"]["task_status"]
-                if status in ("succeed", "failed"):
-                    done += 1
-                    return
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async with asyncio.TaskGroup() as tg:
-            for body in bodies:
-                tg.create_task(one(body))
-    return done
+    """``raw_loop`` on bare asyncio."""
+    return await raw_loop(base_url, api_key, bodies, concurrency, backend="asyncio")
 
 
 async def sdk_loop(base_url: str, api_key: str, requests: list[Any], concurrency: int) -> int:

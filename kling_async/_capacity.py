@@ -45,9 +45,13 @@ class AdaptiveCapacity:
     def _fits(self, weight: int) -> bool:
         return self.in_use + weight <= self.limit or self.in_use == 0
 
+    def available(self, weight: int) -> bool:
+        """Whether ``try_acquire(weight)`` would succeed right now."""
+        return not self._waiters and self._fits(weight)
+
     def try_acquire(self, weight: int) -> bool:
         """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits."""
-        if not self._waiters and self._fits(weight):
+        if self.available(weight):
             self.in_use += weight
             return True
         return False

@@ -175,8 +175,7 @@ class KlingClient:
         self._session: aiohttp.ClientSession | None = None
         self._tg: anyio.abc.TaskGroup | None = None
         self._events = EventHub(on_event)
-        self._refill: set[_Signal] = set()  # as_completed loops waiting to refill
-        self._streams: set[_Signal] = set()  # every running as_completed loop (woken on close)
+        self._streams: set[_Signal] = set()  # the running as_completed loops' wake-up signals
         self._submissions: set[asyncio.Task[None]] = set()  # running Submitter.run tasks
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity(
@@ -517,21 +516,15 @@ class KlingClient:
                 if not exhausted and not self._backlog_full():
                     continue
                 signal.clear()
-                if exhausted:
-                    await signal.wait()
-                else:  # also woken when a submission leaves the backlog (see _sent)
-                    self._refill.add(signal)
-                    try:
-                        await signal.wait()
-                    finally:
-                        self._refill.discard(signal)
+                await signal.wait()  # a job of ours ended, the backlog got room, or closing
         finally:
             self._streams.discard(signal)
 
     def _sent(self) -> None:
-        """A submission ended (accepted or failed): wake as_completed loops that can refill."""
-        if self._refill and not self._backlog_full():
-            for signal in self._refill:
+        """A submission ended (accepted or failed): wake as_completed loops, which refill if
+        they still have requests to send."""
+        if self._streams and not self._backlog_full():
+            for signal in self._streams:
                 signal.set()
 
     def _backlog_full(self) -> bool:

@@ -16,8 +16,6 @@ Nothing here logs or raises a header value, so no key or token can leak.
 
 from __future__ import annotations
 
-import asyncio
-import collections
 import email.utils
 import json
 import logging
@@ -31,6 +29,7 @@ import anyio
 import attrs
 
 from ._auth import Auth
+from ._capacity import AdaptiveCapacity
 from ._config import Timeouts
 from ._errors import (
     AmbiguousSubmissionError,
@@ -144,51 +143,6 @@ def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, A
     )
 
 
-class _RequestSlots:
-    """A FIFO limit on concurrent requests whose free path is synchronous: ``take()``, else
-    ``await wait()``; then ``give()`` once.  (``asyncio.Semaphore`` costs two coroutine calls
-    per use, and this runs for every request.)  A freed slot passes straight to the first
-    waiter, so nobody can jump the queue."""
-
-    __slots__ = ("_free", "_waiters")
-
-    def __init__(self, count: int) -> None:
-        self._free = count
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    @property
-    def free(self) -> bool:
-        """A slot can be taken at once."""
-        return self._free > 0 and not self._waiters
-
-    def take(self) -> bool:
-        if self._free > 0 and not self._waiters:
-            self._free -= 1
-            return True
-        return False
-
-    async def wait(self) -> None:
-        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(granted)
-        try:
-            await granted
-        except BaseException:
-            if granted.done() and not granted.cancelled():
-                self.give()  # granted while being cancelled: pass the slot on
-            elif granted in self._waiters:
-                self._waiters.remove(granted)
-            raise
-
-    def give(self) -> None:
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._free += 1
-
-
 class Transport:
     """Sends requests to one base URL with one auth, one session and the one retry loop."""
 
@@ -212,7 +166,9 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
-        self._slots = _RequestSlots(max_requests)
+        # The capacity's FIFO limiter, used with weight 1 and a fixed limit (it never adapts:
+        # no rejections, and releases are not "clean"); its free path is synchronous.
+        self._slots = AdaptiveCapacity(max_requests)
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry
@@ -224,7 +180,7 @@ class Transport:
     @property
     def idle_slot(self) -> bool:
         """A request could start right now without waiting for a slot."""
-        return self._slots.free
+        return self._slots.available(1)
 
     def _prepare(self, method: str, body: Any) -> tuple[dict[str, str], bytes | None]:
         """Headers and encoded body of one try."""
@@ -271,8 +227,8 @@ class Transport:
                 # job at least, and every coroutine layer costs an object and a frame.
                 send_headers, payload = self._prepare(method, body)
                 slots = self._slots
-                if not slots.take():
-                    await slots.wait()
+                if not slots.try_acquire(1):
+                    await slots.acquire(1)
                 counters = self.counters  # counted once sent, not while waiting for a slot
                 counters.requests += 1
                 counters.by_method[method] = counters.by_method.get(method, 0) + 1
@@ -286,7 +242,7 @@ class Transport:
                 except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                     raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
                 finally:
-                    slots.give()
+                    slots.release(1, clean=False)
                 data, api_error = _decode(status, raw, headers)
                 if api_error is None:
                     return data

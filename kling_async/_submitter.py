@@ -110,23 +110,17 @@ class Submitter:
         """Submit ``job``; on return it is tracked by the poller or has ended with an error."""
         current_job.set(job)
         endpoint = ENDPOINTS[job.endpoint]
+        poll_now = False
         try:
             task = await self._create(job, endpoint, user_id=user_id, before_send=before_send)
-        except KlingError as exc:
-            self._registry.finish(job, JobState.FAILED, error=exc)
-            self._events.emit(JobFailed(self._clock(), job=job, error=exc))
-            if self._on_sent is not None:
-                self._on_sent()
-            return
-        except Exception as exc:  # a bug, not a server answer: never leave the job hanging
-            log.exception("submitting %r failed unexpectedly", job)
+        except Exception as exc:
+            if not isinstance(exc, KlingError):  # a bug, not a server answer: still end the job
+                log.exception("submitting %r failed unexpectedly", job)
             if not job.done():
                 self._registry.finish(job, JobState.FAILED, error=exc)
                 self._events.emit(JobFailed(self._clock(), job=job, error=exc))
-            if self._on_sent is not None:
-                self._on_sent()
-            return
-        poll_now = self._accept(job, task, policy)
+        else:
+            poll_now = self._accept(job, task, policy)
         if self._on_sent is not None:
             self._on_sent()
         if poll_now:

@@ -395,17 +395,18 @@ async def test_bearer_client_does_not_retry_1004(server: ScriptedServer, sleeps:
 
 
 async def test_request_slots_are_fifo_bounded_and_survive_cancelled_waiters() -> None:
-    """At most `count` holders; waiters are served in order; a cancelled waiter (granted or
-    not) never leaks or swallows a slot."""
-    from kling_async._http import _RequestSlots
+    """The transport limits concurrent requests with the capacity limiter at weight 1 and a
+    fixed limit: at most `count` holders; waiters are served in order; a cancelled waiter
+    (granted or not) never leaks or swallows a slot."""
+    from kling_async._capacity import AdaptiveCapacity
 
-    slots = _RequestSlots(2)
-    assert slots.take() and slots.take()
-    assert not slots.take()
+    slots = AdaptiveCapacity(2)
+    assert slots.try_acquire(1) and slots.try_acquire(1)
+    assert not slots.try_acquire(1)
     order: list[str] = []
 
     async def waiter(name: str) -> None:
-        await slots.wait()
+        await slots.acquire(1)
         order.append(name)
 
     async with anyio.create_task_group() as tg:
@@ -413,16 +414,17 @@ async def test_request_slots_are_fifo_bounded_and_survive_cancelled_waiters() ->
         await anyio.wait_all_tasks_blocked()
         with anyio.CancelScope() as doomed:
             doomed.cancel()
-            await slots.wait()  # cancelled while queued: must leave the queue
+            await slots.acquire(1)  # cancelled while queued: must leave the queue
         tg.start_soon(waiter, "b")
         await anyio.wait_all_tasks_blocked()
-        slots.give()  # -> a
+        slots.release(1, clean=False)  # -> a
         await anyio.wait_all_tasks_blocked()
         assert order == ["a"]
-        assert not slots.take()  # a holds it: still 2 held
-        slots.give()  # -> b
+        assert not slots.try_acquire(1)  # a holds it: still 2 held
+        slots.release(1, clean=False)  # -> b
         await anyio.wait_all_tasks_blocked()
     assert order == ["a", "b"]
-    slots.give()
-    slots.give()
-    assert slots.take() and slots.take() and not slots.take()  # back to exactly 2
+    slots.release(1, clean=False)
+    slots.release(1, clean=False)
+    # back to exactly 2
+    assert slots.try_acquire(1) and slots.try_acquire(1) and not slots.try_acquire(1)

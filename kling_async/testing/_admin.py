@@ -22,7 +22,6 @@ counted in the stats and never get faults.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import weakref
 from collections.abc import Mapping
@@ -34,7 +33,7 @@ from aiohttp import web
 from ._auth import AuthFailure
 from ._config import SimulatorConfig
 from ._media import file_bytes, file_etag
-from ._replies import Reply, fail, ok
+from ._replies import Reply, fail, json_object, ok
 
 if TYPE_CHECKING:
     from ._server import KlingSimulator
@@ -208,15 +207,7 @@ class AdminRoutes:
 
     async def _json_object(self, request: web.Request) -> dict[str, Any] | Reply:
         raw = await request.read()
-        if not raw.strip():
-            return {}
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return fail(1201, "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return fail(1201, "request body must be a JSON object")
-        return body
+        return json_object(raw) if raw.strip() else {}
 
     async def _stats(self, request: web.Request) -> web.Response:
         denied = self._authorized(request)

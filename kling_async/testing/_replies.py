@@ -74,6 +74,17 @@ def fail(
     return Reply(status or http_status_for(code), code, _dumps(body), headers)
 
 
+def json_object(raw: bytes) -> dict[str, Any] | Reply:
+    """A request body parsed as a JSON object, or the 1201 reply saying why it is not one."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return fail(1201, "request body is not valid JSON")
+    if not isinstance(body, dict):
+        return fail(1201, "request body must be a JSON object")
+    return body
+
+
 def rate_limited(retry_after: float | None) -> Reply:
     """429 / 1302, with ``Retry-After`` iff one is configured.
 

@@ -15,7 +15,6 @@ aiohttp fails to write; it treats that as a premature client disconnection (debu
 from __future__ import annotations
 
 import asyncio
-import json
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from .._endpoints import ENDPOINTS
 from .._errors import ValidationError
 from .._wire import load_request
 from ._auth import AuthFailure
-from ._replies import Reply, fail, malformed, ok, rate_limited
+from ._replies import Reply, fail, json_object, malformed, ok, rate_limited
 from ._tasks import create_data, outputs_for
 
 if TYPE_CHECKING:
@@ -111,12 +110,9 @@ class ApiRoutes:
             return fail(1201, f"request body exceeds {config.max_body_bytes} bytes")
         if len(raw) > config.max_body_bytes:
             return fail(1201, f"request body exceeds {config.max_body_bytes} bytes")
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return fail(1201, "request body is not valid JSON")
-        if not isinstance(body, dict):
-            return fail(1201, "request body must be a JSON object")
+        body = json_object(raw)
+        if isinstance(body, Reply):
+            return body
         if config.validate_requests:
             problem = _validate(endpoint, body)
             if problem is not None:
