@@ -51,8 +51,9 @@ class AdaptiveCapacity:
 
     def try_acquire(self, weight: int) -> bool:
         """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits."""
-        if self.available(weight):
-            self.in_use += weight
+        in_use = self.in_use  # available(), inlined: this runs for every request and job
+        if not self._waiters and (in_use + weight <= self.limit or in_use == 0):
+            self.in_use = in_use + weight
             return True
         return False
 
@@ -87,10 +88,13 @@ class AdaptiveCapacity:
     def release(self, weight: int, *, clean: bool = True, confirmed: bool = False) -> None:
         """Return slots; ``confirmed`` when they belonged to an accepted task, ``clean`` when
         that task ended normally while work was waiting (which lets the limit grow)."""
-        self.in_use = max(0, self.in_use - weight)
+        in_use = self.in_use - weight
+        self.in_use = in_use if in_use > 0 else 0
         if confirmed:
             self.confirmed = max(0, self.confirmed - weight)
-        if clean and self._waiters:
+        if not self._waiters:  # nothing to grow or wake: the common case
+            return
+        if clean:
             self._clean_ends += 1
             threshold = self._grow_after or 2 * self.limit
             if self._clean_ends >= threshold and self.limit < self.max_limit:

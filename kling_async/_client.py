@@ -176,7 +176,8 @@ class KlingClient:
         self._tg: anyio.abc.TaskGroup | None = None
         self._events = EventHub(on_event)
         self._streams: set[_Signal] = set()  # the running as_completed loops' wake-up signals
-        self._submissions: set[asyncio.Task[None]] = set()  # running Submitter.run tasks
+        #: The running Submitter.run tasks, by job (each removes itself as it ends).
+        self._submissions: dict[Job, asyncio.Task[None]] = {}
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity(
             limits.max_in_flight, initial=limits.initial_in_flight,
@@ -243,6 +244,7 @@ class KlingClient:
             poller=self._poller, events=self._events, retry=self.retry,
             lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
             clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
+            on_done=self._submitted,
         )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -271,7 +273,7 @@ class KlingClient:
         assert self._tg is not None and self._poller is not None
         for signal in self._streams:  # as_completed loops raise ClientClosedError
             signal.set()
-        submissions = list(self._submissions)
+        submissions = list(self._submissions.values())
         for task in submissions:
             task.cancel()
         try:
@@ -425,12 +427,14 @@ class KlingClient:
         assert self._submitter is not None
         self._registry.add(job)
         # A bare asyncio task per submission, tracked here and cancelled by aclose(): anyio's
-        # start_soon costs several times more per task, and this runs once per job.
+        # start_soon costs several times more per task, and this runs once per job.  It
+        # removes itself when it ends (_submitted), cheaper than a done callback per task.
         assert self._loop is not None
-        task = self._loop.create_task(
+        self._submissions[job] = self._loop.create_task(
             self._submitter.run(job, poll, user_id, before_send))
-        self._submissions.add(task)
-        task.add_done_callback(self._submissions.discard)
+
+    def _submitted(self, job: Job) -> None:
+        self._submissions.pop(job, None)
 
     async def submit(self, request: Any, *, external_task_id: str | None = None,
                      poll: PollPolicy | None = None,

@@ -113,32 +113,20 @@ class Poller:
 
         With ``inline=True``, when that first poll is due at once, the job is not bulk-polled
         and a request slot is free right now, nothing is scheduled and True is returned: the
-        caller MUST then make it with ``poll_now()`` in its own task (saving the hand-off to
-        the loop and a worker).  Under a backlog the poll queue takes it as usual, so waiting
-        polls never hold one task each.
+        job is then marked as being polled and the caller MUST make that poll with
+        ``poll_claimed()`` in its own task (saving the hand-off to the loop and a worker).
+        Under a backlog the poll queue takes it as usual, so waiting polls never hold one
+        task each.
         """
         if policy is not None and policy is not self.policy:
             self._policies[id(job)] = policy
         pol = policy or self.policy
         delay = pol.first_delay(job.expected) if first is None else first
         if inline and delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
+            self._queued.add(id(job))
             return True
         self._schedule_poll(job, pol, self._clock() + delay)
         return False
-
-    async def poll_now(self, job: Job) -> None:
-        """Make one single-task poll of ``job`` in the calling task (see ``track``)."""
-        key = id(job)
-        if job.done() or key in self._queued:
-            return
-        self._queued.add(key)
-        try:
-            await self._poll_one(job)
-        except Exception as exc:  # a bug: keep the job polled rather than stranded
-            log.exception("polling %r failed unexpectedly", job)
-            self._poll_failed(job, TransportError(f"unexpected {type(exc).__name__}: {exc}"))
-        finally:
-            self._queued.discard(key)
 
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
@@ -230,27 +218,32 @@ class Poller:
         """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
         queue = self._queue
         while True:
-            job = await queue.get()
-            try:
-                if not job.done():
-                    await self._poll_one(job)
-            finally:
-                self._queued.discard(id(job))
+            await self.poll_claimed(await queue.get())
 
-    async def _poll_one(self, job: Job) -> None:
-        assert job.task_id is not None
-        current_job.set(job)  # retry events raised by the transport name this job
-        endpoint = ENDPOINTS[job.endpoint]
-        self.counters.polls += 1
-        job.polls += 1
+    async def poll_claimed(self, job: Job) -> None:
+        """One single-task GET of a job marked as being polled (queued for a worker, or
+        claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
+        cancellation: a failed poll is retried on the job's schedule."""
         try:
-            data = await self._transport.call("GET", endpoint.task_path(job.task_id))
-            task = parse_task(data)
-        except KlingError as exc:
-            self._poll_failed(job, exc)
-            return
-        self._not_found.pop(id(job), None)
-        self.observe(job, task)
+            if job.done():
+                return
+            assert job.task_id is not None
+            current_job.set(job)  # retry events raised by the transport name this job
+            self.counters.polls += 1
+            job.polls += 1
+            try:
+                data = await self._transport.call(
+                    "GET", ENDPOINTS[job.endpoint].task_path(job.task_id))
+                task = parse_task(data)
+                self._not_found.pop(id(job), None)
+                self.observe(job, task)
+            except KlingError as exc:
+                self._poll_failed(job, exc)
+            except Exception as exc:  # a bug: keep the job polled rather than stranded
+                log.exception("polling %r failed unexpectedly", job)
+                self._poll_failed(job, TransportError(f"unexpected {type(exc).__name__}: {exc}"))
+        finally:
+            self._queued.discard(id(job))
 
     async def _sweep(self, name: str, due_jobs: list[Job]) -> None:
         endpoint = ENDPOINTS[name]
@@ -289,8 +282,9 @@ class Poller:
         finally:
             state.running = False
         for job in due_jobs:
-            if id(job) not in seen and not job.done():
-                await self._poll_one(job)
+            if id(job) not in seen and not job.done() and id(job) not in self._queued:
+                self._queued.add(id(job))
+                await self.poll_claimed(job)
 
     # -- applying what was seen ---------------------------------------------------------------
     def observe(self, job: Job, task: Task) -> None:

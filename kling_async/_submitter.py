@@ -90,8 +90,10 @@ class Submitter:
         sleep: Callable[[float], Awaitable[Any]],
         rand: Callable[[], float],
         on_sent: Callable[[], None] | None = None,
+        on_done: Callable[[Job], None] | None = None,
     ):
         self._on_sent = on_sent
+        self._on_done = on_done
         self._transport = transport
         self._registry = registry
         self._capacity = capacity
@@ -124,7 +126,9 @@ class Submitter:
         if self._on_sent is not None:
             self._on_sent()
         if poll_now:
-            await self._poller.poll_now(job)
+            await self._poller.poll_claimed(job)
+        if self._on_done is not None:  # not in a finally: the client drops cancelled ones itself
+            self._on_done(job)
 
     def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> bool:
         """Track the accepted job; True if its first poll is due now, for the caller to make."""
