@@ -47,7 +47,8 @@ class AdaptiveCapacity:
 
     def available(self, weight: int) -> bool:
         """Whether ``try_acquire(weight)`` would succeed right now."""
-        return not self._waiters and self._fits(weight)
+        in_use = self.in_use
+        return not self._waiters and (in_use + weight <= self.limit or in_use == 0)
 
     def try_acquire(self, weight: int) -> bool:
         """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits."""

@@ -279,6 +279,7 @@ class KlingClient:
         try:
             if submissions:  # before the scope is cancelled: this task is inside it
                 await asyncio.wait(submissions)
+            self._submissions.clear()
         finally:
             self._tg.cancel_scope.cancel()
             try:

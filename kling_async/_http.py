@@ -94,6 +94,24 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, seconds)
 
 
+#: The C scanner behind json.loads (set in JSONDecoder.__init__, untyped in typeshed).
+_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _loads(text: str | bytes) -> Any:
+    """``json.loads(text)``, calling the C scanner directly for a body that starts with its
+    value and has nothing after it (every reply, in practice); json.loads otherwise."""
+    if type(text) is str:
+        try:
+            value, end = _scan(text, 0)
+        except (StopIteration, ValueError):
+            pass  # leading whitespace or an error: json.loads says it right
+        else:
+            if end == len(text):
+                return value
+    return json.loads(text)
+
+
 def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, APIError | None]:
     """Decode an envelope: (data, None) on success, (None, error) on a Kling error reply."""
     try:
@@ -101,7 +119,7 @@ def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, A
             text: str | bytes = raw.decode()  # UTF-8, as JSON on the wire is (RFC 8259)
         except UnicodeDecodeError:
             text = raw  # let json detect UTF-16/32, or fail below
-        envelope = json.loads(text)
+        envelope = _loads(text)
     except (ValueError, UnicodeDecodeError):
         if status >= 500 or status == 429 or status == 404 or status in (401, 403):
             cls = error_class(status, None)

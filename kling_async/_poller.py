@@ -296,13 +296,14 @@ class Poller:
         old = job.task.status if job.task is not None else None
         job.task = task
         status = task.status
-        events = self._events
+        active = self._events.active  # asked once: it consults the logger
         if status is not old:
             job.history.append((status, age))
-            if events.active:
-                events.emit(StatusChanged(now, job=job, task_id=task.task_id, old=old, new=status))
-        if status.is_terminal:
-            self._end(job, task)
+            if active:
+                self._events.emit(StatusChanged(now, job=job, task_id=task.task_id, old=old,
+                                                new=status))
+        if status is TaskStatus.SUCCEED or status is TaskStatus.FAILED:
+            self._end(job, task, now, active)
             return
         self._registry.set_state(job, state_for(status))
         policy = self.policy_for(job)
@@ -312,18 +313,20 @@ class Poller:
         self._schedule_poll(job, policy, now + policy.interval(age, expected=job.expected,
                                                                rand=self._rand()))
 
-    def _end(self, job: Job, task: Task) -> None:
-        self._forget(job)
+    def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
+        key = id(job)  # _forget(), inlined: once per job
+        self._due.pop(key, None)
+        self._policies.pop(key, None)
+        self._not_found.pop(key, None)
         self._capacity.release(job.weight, clean=True, confirmed=True)
-        now = self._clock()
         if task.status is TaskStatus.SUCCEED:
             self._registry.finish(job, JobState.SUCCEEDED, task=task)
-            if self._events.active:
+            if active:
                 self._events.emit(JobSucceeded(now, job=job, task=task))
         else:
             error = TaskFailedError(task, job.endpoint)
             self._registry.finish(job, JobState.FAILED, task=task, error=error)
-            if self._events.active:
+            if active:
                 self._events.emit(JobFailed(now, job=job, error=error))
 
     def fail(self, job: Job, error: KlingError, *, holds_slot: bool = True) -> None:

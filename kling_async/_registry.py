@@ -263,8 +263,8 @@ class TaskRegistry:
         job.task = task
         job.history.append((task.status, 0.0))
         # Enter the in-flight count through set_state from a pre-flight state.
-        self.set_state(job, state_for(task.status) if not task.status.is_terminal
-                       else JobState.SUBMITTED)
+        state = _FROM_STATUS[task.status]
+        self.set_state(job, JobState.SUBMITTED if state.is_terminal else state)
         job._wake_accepted()
 
     def finish(self, job: Job, state: JobState, *, task: Task | None = None,

@@ -46,7 +46,7 @@ from ._events import (
     current_job,
 )
 from ._http import Transport
-from ._models.task import Task
+from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
@@ -127,7 +127,7 @@ class Submitter:
             self._on_sent()
         if poll_now:
             await self._poller.poll_claimed(job)
-        if self._on_done is not None:  # not in a finally: the client drops cancelled ones itself
+        if self._on_done is not None:  # not in a finally: only aclose() cancels these
             self._on_done(job)
 
     def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> bool:
@@ -138,7 +138,8 @@ class Submitter:
         if self._events.active:
             self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
                                            external_task_id=job.external_task_id))
-        if task.status.is_terminal:  # an already-finished task found by reconciliation
+        if task.status is TaskStatus.SUCCEED or task.status is TaskStatus.FAILED:
+            # an already-finished task, found by reconciliation
             self._poller.observe(job, task)
             return False
         return self._poller.track(job, policy, inline=True)

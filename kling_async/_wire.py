@@ -107,7 +107,10 @@ def parse_task(data: Any) -> Task:
         raise ResponseDecodeError(f"expected a task object, got {type(data).__name__}")
     body = data if "task_status" in data else _unwrap(data)
     get = body.get
-    task_id = _opt_str(get("task_id"))
+    # Plain strings and ints are taken as they are, inline (this runs for every poll); anything
+    # else goes through the lenient _opt_* converters.
+    value = get("task_id")
+    task_id = (value or None) if type(value) is str else _opt_str(value)
     if task_id is None:
         raise ResponseDecodeError("task object has no task_id")
     raw_status = get("task_status")
@@ -133,35 +136,44 @@ def parse_task(data: Any) -> Task:
         if parent is not None and isinstance(parent, Mapping)
         else None
     )
-    external = info.get("external_task_id", get("external_task_id"))
+    external = info.get("external_task_id")
+    if external is None:
+        external = get("external_task_id")
+    message = get("task_status_msg")
+    created = get("created_at")
+    updated = get("updated_at")
+    units = get("final_unit_deduction")
     return Task(
         task_id=task_id,
         status=status,
-        status_msg=_opt_str(get("task_status_msg")),
-        external_task_id=_opt_str(external),
+        status_msg=(message or None) if type(message) is str else _opt_str(message),
+        external_task_id=(external or None) if type(external) is str else _opt_str(external),
         images=images,
         videos=videos,
         audios=audios,
         parent_video=parent_video,
-        created_at=_opt_int(get("created_at")),
-        updated_at=_opt_int(get("updated_at")),
-        final_unit_deduction=_opt_str(get("final_unit_deduction")),
+        created_at=created if type(created) is int else _opt_int(created),
+        updated_at=updated if type(updated) is int else _opt_int(updated),
+        final_unit_deduction=(units or None) if type(units) is str else _opt_str(units),
     )
 
 
 def _results(
     result: Mapping[str, Any],
 ) -> tuple[tuple[Image, ...], tuple[Video, ...], tuple[Audio, ...]]:
-    """The images, videos and audio tracks of a ``task_result`` (items without a URL skipped)."""
+    """The images, videos and audio tracks of a ``task_result`` (items without a URL skipped).
+    Only the kinds present are walked: this runs for every finished task."""
+    raw = result.get("images")
     images = tuple(
         Image(
             index=_opt_int(i.get("index")) or 0,
             url=str(i["url"]),
             watermark_url=_opt_str(i.get("watermark_url")),
         )
-        for i in _items(result.get("images"))
+        for i in _items(raw)
         if i.get("url")
-    )
+    ) if raw else ()
+    raw = result.get("videos")
     videos = tuple(
         Video(
             id=_opt_str(v.get("id")) or "",
@@ -169,9 +181,10 @@ def _results(
             duration=_opt_float(v.get("duration")),
             watermark_url=_opt_str(v.get("watermark_url")),
         )
-        for v in _items(result.get("videos"))
+        for v in _items(raw)
         if v.get("url")
-    )
+    ) if raw else ()
+    raw = result.get("audios")
     audios = tuple(
         Audio(
             id=_opt_str(a.get("id")) or "",
@@ -180,8 +193,8 @@ def _results(
             duration_mp3=_opt_float(a.get("duration_mp3")),
             duration_wav=_opt_float(a.get("duration_wav")),
         )
-        for a in _items(result.get("audios"))
-    )
+        for a in _items(raw)
+    ) if raw else ()
     return images, videos, audios
 
 

@@ -428,3 +428,24 @@ async def test_request_slots_are_fifo_bounded_and_survive_cancelled_waiters() ->
     slots.release(1, clean=False)
     # back to exactly 2
     assert slots.try_acquire(1) and slots.try_acquire(1) and not slots.try_acquire(1)
+
+
+@pytest.mark.parametrize("text", [
+    '{"code":0,"data":{"task_id":"t"}}', ' {"a": 1} ', '{"a":1}\n', '[1, 2]', '"x"', 'null',
+    '{"a":1} trailing', '', '   ', 'nul', '{"a":', '{"a":1}{"b":2}', 'NaN',
+])
+def test_reply_json_decoding_matches_json_loads(text: str) -> None:
+    """The direct-scanner fast path parses, and fails, exactly as ``json.loads`` does."""
+    import json
+
+    from kling_async._http import _loads
+
+    try:
+        expected: Any = json.loads(text)
+    except ValueError as exc:
+        with pytest.raises(ValueError) as caught:
+            _loads(text)
+        assert str(caught.value) == str(exc)
+    else:
+        got = _loads(text)
+        assert got == expected or (got != got and expected != expected)  # NaN
