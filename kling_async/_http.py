@@ -200,16 +200,11 @@ class Transport:
         """A request could start right now without waiting for a slot."""
         return self._slots.available(1)
 
-    def _prepare(self, method: str, body: Any) -> tuple[dict[str, str], bytes | None]:
-        """Headers and encoded body of one try."""
-        authorization = self._auth.authorization()
-        if authorization != self._authorization:  # a new JWT: rebuild the two header sets
-            self._authorization = authorization
-            self._headers = {"Authorization": authorization, "Accept": "application/json"}
-            self._json_headers = {**self._headers, "Content-Type": "application/json"}
-        if body is None:
-            return self._headers, None  # aiohttp copies headers; never mutated, so shared
-        return self._json_headers, _ENCODER.encode(body).encode()
+    def _set_authorization(self, authorization: str) -> None:
+        """Rebuild the two header sets (plain and JSON) for a new ``Authorization`` value."""
+        self._authorization = authorization
+        self._headers = {"Authorization": authorization, "Accept": "application/json"}
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
 
     async def call(
         self,
@@ -243,7 +238,13 @@ class Transport:
             try:
                 # The request itself is inline (not a helper coroutine): this runs twice per
                 # job at least, and every coroutine layer costs an object and a frame.
-                send_headers, payload = self._prepare(method, body)
+                authorization = self._auth.authorization()
+                if authorization != self._authorization:  # a new JWT: new header sets
+                    self._set_authorization(authorization)
+                if body is None:  # aiohttp copies headers; never mutated, so shared
+                    send_headers, payload = self._headers, None
+                else:
+                    send_headers, payload = self._json_headers, _ENCODER.encode(body).encode()
                 slots = self._slots
                 if not slots.try_acquire(1):
                     await slots.acquire(1)

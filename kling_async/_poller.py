@@ -218,17 +218,19 @@ class Poller:
         """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
         queue = self._queue
         while True:
-            await self.poll_claimed(await queue.get())
+            job = await queue.get()
+            current_job.set(job)  # retry events raised by the transport name this job
+            await self.poll_claimed(job)
 
     async def poll_claimed(self, job: Job) -> None:
         """One single-task GET of a job marked as being polled (queued for a worker, or
         claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
-        cancellation: a failed poll is retried on the job's schedule."""
+        cancellation: a failed poll is retried on the job's schedule.  The caller has set
+        ``current_job`` (a submission task has it already)."""
         try:
             if job.done():
                 return
             assert job.task_id is not None
-            current_job.set(job)  # retry events raised by the transport name this job
             self.counters.polls += 1
             job.polls += 1
             try:
@@ -284,6 +286,7 @@ class Poller:
         for job in due_jobs:
             if id(job) not in seen and not job.done() and id(job) not in self._queued:
                 self._queued.add(id(job))
+                current_job.set(job)
                 await self.poll_claimed(job)
 
     # -- applying what was seen ---------------------------------------------------------------

@@ -109,12 +109,70 @@ class Submitter:
 
     async def run(self, job: Job, policy: PollPolicy | None, user_id: bool,
                   before_send: BeforeSend | None = None) -> None:
-        """Submit ``job``; on return it is tracked by the poller or has ended with an error."""
+        """Submit ``job``; on return it is tracked by the poller or has ended with an error.
+
+        One coroutine from admission to the first poll (each layer costs every job a frame
+        and a resume per await): wait for capacity, POST until accepted or provably not,
+        then hand the job to the poller, making its first poll here when that is due now.
+        """
         current_job.set(job)
         endpoint = ENDPOINTS[job.endpoint]
         poll_now = False
         try:
-            task = await self._create(job, endpoint, user_id=user_id, before_send=before_send)
+            ext = job.external_task_id
+            body = dump_request(job.request)
+            if ext is not None:
+                body["external_task_id"] = ext
+            if not self._admitted(job):
+                await self._capacity.acquire(job.weight)
+                self._registry.set_state(job, JobState.SUBMITTING)
+            holding = True  # this job's slots are held (given back on 1303, taken again after)
+            rejections = ambiguous = 0
+            try:
+                if before_send is not None:
+                    try:
+                        before_send(job)
+                    except Exception as exc:
+                        raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
+                while True:
+                    try:
+                        data = await self._transport.call(
+                            "POST", endpoint.path, body=body, create=endpoint.name,
+                            external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
+                        )
+                        task = created_task(data, ext)
+                        break
+                    except ConcurrencyLimitError as exc:
+                        holding = False
+                        await self._sleep(self._rejected(job, exc, rejections))
+                        rejections += 1
+                        if not self._admitted(job):
+                            await self._capacity.acquire(job.weight)
+                            self._registry.set_state(job, JobState.SUBMITTING)
+                        holding = True
+                    except AmbiguousSubmissionError as exc:
+                        ambiguous += 1
+                        found = await self._reconcile(job, endpoint, exc)
+                        if found is not None:
+                            task = found
+                            break
+                        if ambiguous >= self._retry.max_attempts:
+                            raise
+                    except InvalidRequestError as exc:
+                        if (ext is None or not (ambiguous or user_id)
+                                or isinstance(exc, NotFoundError)):
+                            raise
+                        found = await self._reconcile(job, endpoint, exc)
+                        if found is None:
+                            raise
+                        task = found
+                        break
+            except BaseException:
+                if holding and job.task_id is None:
+                    # Nothing was accepted: the slots go back.  (On success the poller owns
+                    # them; after a 1303 they went back already, unless taken again.)
+                    self._capacity.release(job.weight, clean=False)
+                raise
         except Exception as exc:
             if not isinstance(exc, KlingError):  # a bug, not a server answer: still end the job
                 log.exception("submitting %r failed unexpectedly", job)
@@ -158,65 +216,16 @@ class Submitter:
                                                  in_use=capacity.in_use, limit=capacity.limit))
         return False
 
-    async def _create(self, job: Job, endpoint: Endpoint, *, user_id: bool,
-                      before_send: BeforeSend | None = None) -> Task:
-        ext = job.external_task_id
-        body = dump_request(job.request)
-        if ext is not None:
-            body["external_task_id"] = ext
-        rejections = 0
-        ambiguous = 0
-        if not self._admitted(job):
-            await self._capacity.acquire(job.weight)
-            self._registry.set_state(job, JobState.SUBMITTING)
-        holding = True  # this job's slots are held (given back on 1303, taken again after)
-        try:
-            if before_send is not None:
-                try:
-                    before_send(job)
-                except Exception as exc:
-                    raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
-            while True:
-                try:
-                    data = await self._transport.call(
-                        "POST", endpoint.path, body=body, create=endpoint.name,
-                        external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
-                    )
-                    return created_task(data, ext)
-                except ConcurrencyLimitError as exc:
-                    self._capacity.reject(job.weight)
-                    holding = False
-                    delay = self._retry.delay(rejections, rand=self._rand(),
-                                              retry_after=exc.retry_after, code=1303)
-                    rejections += 1
-                    self._events.emit(RateLimited(self._clock(), job=job, code=1303,
-                                                  delay=delay, retry_after=exc.retry_after))
-                    self._registry.set_state(job, JobState.WAITING)
-                    await self._sleep(delay)
-                    if not self._admitted(job):
-                        await self._capacity.acquire(job.weight)
-                        self._registry.set_state(job, JobState.SUBMITTING)
-                    holding = True
-                except AmbiguousSubmissionError as exc:
-                    ambiguous += 1
-                    found = await self._reconcile(job, endpoint, exc)
-                    if found is not None:
-                        return found
-                    if ambiguous >= self._retry.max_attempts:
-                        raise
-                except InvalidRequestError as exc:
-                    if ext is None or not (ambiguous or user_id) or isinstance(exc, NotFoundError):
-                        raise
-                    found = await self._reconcile(job, endpoint, exc)
-                    if found is None:
-                        raise
-                    return found
-        except BaseException:
-            if holding and job.task_id is None:
-                # Nothing was accepted: the slots go back.  (On success the poller owns them;
-                # after a 1303 they went back already, unless taken again.)
-                self._capacity.release(job.weight, clean=False)
-            raise
+    def _rejected(self, job: Job, exc: ConcurrencyLimitError, rejections: int) -> float:
+        """A 1303: give the job's slots back, shrink the limit, mark the job waiting (visibly);
+        returns how long to back off before asking for capacity again."""
+        self._capacity.reject(job.weight)
+        delay = self._retry.delay(rejections, rand=self._rand(), retry_after=exc.retry_after,
+                                  code=1303)
+        self._events.emit(RateLimited(self._clock(), job=job, code=1303, delay=delay,
+                                      retry_after=exc.retry_after))
+        self._registry.set_state(job, JobState.WAITING)
+        return delay
 
     async def _reconcile(self, job: Job, endpoint: Endpoint, cause: KlingError) -> Task | None:
         """Look the job's task up by external_task_id: the Task, or None if provably absent."""
