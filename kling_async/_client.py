@@ -40,7 +40,7 @@ from ._config import (
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
 from ._errors import ClientClosedError, ConfigurationError, NotFoundError, ValidationError
-from ._events import Event, EventHub, RateLimited, RetryScheduled, current_job
+from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
 from ._net import is_loopback_host
@@ -305,7 +305,7 @@ class KlingClient:
         return self._session
 
     def _on_retry(self, notice: RetryNotice) -> None:
-        job = current_job.get()
+        job = notice.subject if isinstance(notice.subject, Job) else None
         now = self._clock()
         events = self._events
         if notice.code == 1302 or notice.http_status == 429:
@@ -349,19 +349,19 @@ class KlingClient:
             )
         return task
 
-    async def _find_by_external_id(self, endpoint: Endpoint, external_task_id: str
-                                   ) -> Task | None:
+    async def _find_by_external_id(self, endpoint: Endpoint, external_task_id: str,
+                                   subject: object = None) -> Task | None:
         transport = self._require_open()
         ext = _checked_id(external_task_id)
         form = self.external_id_query
         try:
             if form == "query":
                 data = await transport.call("GET", endpoint.path,
-                                            params={"external_task_id": ext})
+                                            params={"external_task_id": ext}, subject=subject)
             else:
                 flag = "true" if form == "path-flag" else ext
                 data = await transport.call("GET", endpoint.task_path(ext),
-                                            params={"external_task_id": flag})
+                                            params={"external_task_id": flag}, subject=subject)
         except NotFoundError:
             return None
         if isinstance(data, list):

@@ -8,7 +8,6 @@ what it has buffered is kept.
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
@@ -23,13 +22,6 @@ if TYPE_CHECKING:
     from ._registry import Job
 
 log = logging.getLogger("kling_async")
-
-#: The job whose requests are in progress in this task, so that events raised deep in the
-#: transport (retries, rate limits) can name it.
-current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
-    "kling_async_current_job", default=None
-)
-
 
 @attrs.frozen
 class Event:

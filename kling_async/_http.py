@@ -20,6 +20,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -27,6 +28,7 @@ from typing import Any
 import aiohttp
 import anyio
 import attrs
+from yarl import URL
 
 from ._auth import Auth
 from ._capacity import AdaptiveCapacity
@@ -46,6 +48,9 @@ log = logging.getLogger("kling_async")
 _GET_RETRY_CODES = frozenset({1302, 5000, 5001, 5002})
 CREATE_RETRY_CODES = frozenset({1302, 1303})
 _REAUTH_CODES = frozenset({1003, 1004})
+#: A path made of segments of unreserved characters (RFC 3986), none starting with "." (so no
+#: dot-segment a server or yarl would resolve): safe to use as an already-encoded path.
+_plain_path = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+").fullmatch
 #: One compact encoder for every body (json.dumps with arguments builds a new one per call).
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
@@ -62,6 +67,8 @@ class RetryNotice:
     code: int | None = None
     http_status: int | None = None
     retry_after: float | None = None
+    #: What the request was made for, as the caller passed it (the orchestrator: the Job).
+    subject: object = None
 
 
 @attrs.define
@@ -179,6 +186,12 @@ class Transport:
     ):
         self._session = session
         self._base = base_url.rstrip("/")
+        base = URL(self._base)
+        # Plain paths are joined to the base as URL objects (a per-task URL parsed from text
+        # costs several times more, and a GET per poll has a new one); see _url().
+        self._root = (base.with_path("", encoded=True)
+                      if not base.raw_query_string and not base.raw_fragment else None)
+        self._prefix = base.raw_path.rstrip("/")
         self._auth = auth
         self.retry = retry
         self._timeout = aiohttp.ClientTimeout(
@@ -200,6 +213,14 @@ class Transport:
         """A request could start right now without waiting for a slot."""
         return self._slots.available(1)
 
+    def _url(self, path: str) -> URL | str:
+        """The request URL: a ``URL`` built without re-parsing when ``path`` has only plain
+        segments (unreserved characters, none starting with a dot), else the text, which
+        aiohttp parses and quotes as usual."""
+        if self._root is not None and _plain_path(path):
+            return self._root.with_path(self._prefix + path, encoded=True)
+        return self._base + path
+
     def _set_authorization(self, authorization: str) -> None:
         """Rebuild the two header sets (plain and JSON) for a new ``Authorization`` value."""
         self._authorization = authorization
@@ -216,17 +237,19 @@ class Transport:
         create: str | None = None,
         external_task_id: str | None = None,
         retry_codes: frozenset[int] | None = None,
+        subject: object = None,
     ) -> Any:
         """One logical call with retries; returns the envelope's ``data``.
 
         ``create`` names the endpoint when this is a create POST (switching on the create-safe
-        rules above); ``external_task_id`` is carried into ``AmbiguousSubmissionError``.
+        rules above); ``external_task_id`` is carried into ``AmbiguousSubmissionError``;
+        ``subject`` is handed to the retry observer in each ``RetryNotice``.
         """
         codes = retry_codes if retry_codes is not None else (
             CREATE_RETRY_CODES if create else _GET_RETRY_CODES
         )
         policy = self.retry
-        url = self._base + path
+        url = self._url(path)
         attempt = 0
         reauthed = False
         while True:
@@ -304,6 +327,6 @@ class Transport:
                       reason, attempt + 1)
             if self._on_retry is not None:
                 self._on_retry(RetryNotice(method, path, attempt + 1, delay, reason, code,
-                                           status, retry_after))
+                                           status, retry_after, subject))
             await self._sleep(delay)
             attempt += 1

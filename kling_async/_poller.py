@@ -40,7 +40,7 @@ from ._errors import (
     TaskTimeoutError,
     TransportError,
 )
-from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged, current_job
+from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
 from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
@@ -218,15 +218,12 @@ class Poller:
         """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
         queue = self._queue
         while True:
-            job = await queue.get()
-            current_job.set(job)  # retry events raised by the transport name this job
-            await self.poll_claimed(job)
+            await self.poll_claimed(await queue.get())
 
     async def poll_claimed(self, job: Job) -> None:
         """One single-task GET of a job marked as being polled (queued for a worker, or
         claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
-        cancellation: a failed poll is retried on the job's schedule.  The caller has set
-        ``current_job`` (a submission task has it already)."""
+        cancellation: a failed poll is retried on the job's schedule."""
         try:
             if job.done():
                 return
@@ -235,7 +232,7 @@ class Poller:
             job.polls += 1
             try:
                 data = await self._transport.call(
-                    "GET", ENDPOINTS[job.endpoint].task_path(job.task_id))
+                    "GET", ENDPOINTS[job.endpoint].task_path(job.task_id), subject=job)
                 task = parse_task(data)
                 self._not_found.pop(id(job), None)
                 self.observe(job, task)
@@ -286,7 +283,6 @@ class Poller:
         for job in due_jobs:
             if id(job) not in seen and not job.done() and id(job) not in self._queued:
                 self._queued.add(id(job))
-                current_job.set(job)
                 await self.poll_claimed(job)
 
     # -- applying what was seen ---------------------------------------------------------------

@@ -43,7 +43,6 @@ from ._events import (
     RateLimited,
     Reconciling,
     WaitingForCapacity,
-    current_job,
 )
 from ._http import Transport
 from ._models.task import Task, TaskStatus
@@ -54,7 +53,8 @@ from ._wire import dump_request, parse_task
 
 log = logging.getLogger("kling_async")
 
-ExternalIdLookup = Callable[[Endpoint, str], Awaitable[Task | None]]
+#: (endpoint, external_task_id, the job it is for) -> the Task, or None if there is none.
+ExternalIdLookup = Callable[[Endpoint, str, Job], Awaitable[Task | None]]
 #: Called with the job right before its first create POST (slots held, id fixed).
 BeforeSend = Callable[[Job], object]
 
@@ -115,7 +115,6 @@ class Submitter:
         and a resume per await): wait for capacity, POST until accepted or provably not,
         then hand the job to the poller, making its first poll here when that is due now.
         """
-        current_job.set(job)
         endpoint = ENDPOINTS[job.endpoint]
         poll_now = False
         try:
@@ -139,6 +138,7 @@ class Submitter:
                         data = await self._transport.call(
                             "POST", endpoint.path, body=body, create=endpoint.name,
                             external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
+                            subject=job,
                         )
                         task = created_task(data, ext)
                         break
@@ -240,7 +240,7 @@ class Submitter:
         last: KlingError = cause
         for attempt in range(self._retry.max_attempts):
             try:
-                return await self._lookup(endpoint, ext)
+                return await self._lookup(endpoint, ext, job)
             except KlingError as exc:
                 if isinstance(exc, APIError) and exc.code is not None and 1000 <= exc.code < 1300:
                     break  # auth / account / request errors will not heal by waiting

@@ -663,6 +663,25 @@ async def test_rate_limited_creates_emit_rate_limited_1302_on_both_channels(
     assert len(limited) == len(retries) == faults
     assert {e.code for e in limited} == {1302}
     assert sim.stats().tasks_created == 20
+    # each one names the job whose create it was, on both channels
+    assert all(any(e.job is job for job in jobs) for e in limited + retries)
+
+
+async def test_retried_polls_name_their_job_in_retry_events(sim: KlingSimulator) -> None:
+    """A poll retried after a 5xx announces RetryScheduled naming the job it was polling."""
+    sim.configure(faults={"error_5xx": 0.3, "error_5xx_scope": "get"})
+    called: list[Event] = []
+    retry = attrs.evolve(FAST_RETRY, max_attempts=12)
+    async with client_for(sim, on_event=called.append, retry=retry) as client:
+        jobs = await client.submit_many(video(i) for i in range(10))
+        await settle(jobs)
+    retries = [e for e in called if isinstance(e, RetryScheduled)]
+    assert sim.stats().faults["error_5xx"] >= 1
+    assert retries and all(e.method == "GET" for e in retries)
+    for event in retries:
+        job = event.job
+        assert job is not None and any(job is j for j in jobs)
+        assert job.task_id is not None and event.path.endswith(job.task_id)
 
 
 # -- base URLs and credentials -----------------------------------------------------------------

@@ -449,3 +449,46 @@ def test_reply_json_decoding_matches_json_loads(text: str) -> None:
     else:
         got = _loads(text)
         assert got == expected or (got != got and expected != expected)  # NaN
+
+
+@pytest.mark.parametrize("base", [
+    "http://127.0.0.1:8080", "https://gw.example/kling", "https://gw.example/kling/",
+    "http://[::1]:9000/kling",
+])
+@pytest.mark.parametrize(("path", "plain"), [
+    pytest.param("/v1/images/generations", True, id="create"),
+    pytest.param("/v1/videos/omni-video/Cj-abc_1.2~x", True, id="task"),
+    pytest.param("/v1/images/generations/../../admin", False, id="dot-segments"),
+    pytest.param("/v1/images/generations/.hidden", False, id="leading-dot"),
+    pytest.param("/v1/images/generations/a b", False, id="space"),
+    pytest.param("/v1/images/generations/a%2Fb", False, id="percent"),
+    pytest.param("/v1/images/generations/é", False, id="non-ascii"),
+])
+def test_request_urls_match_what_aiohttp_would_parse(base: str, path: str, plain: bool) -> None:
+    """A plain path is joined as a URL object equal to parsing the text; anything else is sent
+    as text for aiohttp to parse and quote, exactly as before."""
+    from yarl import URL
+
+    from kling_async._auth import BearerKeyAuth
+    from kling_async._http import Transport
+
+    transport = Transport(None, base, BearerKeyAuth("k"),  # type: ignore[arg-type]
+                          retry=RetryPolicy(), timeouts=Timeouts(), max_requests=1)
+    url = transport._url(path)
+    text = base.rstrip("/") + path
+    if plain:
+        assert isinstance(url, URL)
+        assert url == URL(text) and str(url) == str(URL(text))
+    else:
+        assert url == text
+
+
+def test_a_base_url_with_a_query_is_never_joined_as_an_object() -> None:
+    """A base URL carrying a query keeps the plain text join (nothing of it is dropped)."""
+    from kling_async._auth import BearerKeyAuth
+    from kling_async._http import Transport
+
+    transport = Transport(None, "https://gw.example/kling?x=1",  # type: ignore[arg-type]
+                          BearerKeyAuth("k"), retry=RetryPolicy(), timeouts=Timeouts(),
+                          max_requests=1)
+    assert transport._url("/v1/images/generations") == "https://gw.example/kling?x=1/v1/images/generations"
