@@ -275,12 +275,17 @@ class Transport:
                 counters.requests += 1
                 counters.by_method[method] = counters.by_method.get(method, 0) + 1
                 try:
-                    async with self._session.request(
+                    # Awaited, not `async with`: aiohttp's context managers add four coroutine
+                    # layers per request; release() is what their exit does first.
+                    resp = await self._session.request(
                         method, url, params=params, data=payload, headers=send_headers,
                         timeout=self._timeout, allow_redirects=False,
-                    ) as resp:
+                    )
+                    try:
                         raw = await resp.read()
                         status, headers = resp.status, resp.headers
+                    finally:
+                        resp.release()
                 except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                     raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
                 finally:

@@ -224,25 +224,49 @@ class Poller:
         """One single-task GET of a job marked as being polled (queued for a worker, or
         claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
         cancellation: a failed poll is retried on the job's schedule."""
+        path = self.start_poll(job)
+        if path is None:
+            return
         try:
-            if job.done():
-                return
-            assert job.task_id is not None
-            self.counters.polls += 1
-            job.polls += 1
-            try:
-                data = await self._transport.call(
-                    "GET", ENDPOINTS[job.endpoint].task_path(job.task_id), subject=job)
-                task = parse_task(data)
-                self._not_found.pop(id(job), None)
-                self.observe(job, task)
-            except KlingError as exc:
-                self._poll_failed(job, exc)
-            except Exception as exc:  # a bug: keep the job polled rather than stranded
-                log.exception("polling %r failed unexpectedly", job)
-                self._poll_failed(job, TransportError(f"unexpected {type(exc).__name__}: {exc}"))
-        finally:
-            self._queued.discard(id(job))
+            data = await self._transport.call("GET", path, subject=job)
+        except Exception as exc:
+            self.end_poll(job, None, exc)
+        except BaseException:
+            self.unclaim(job)
+            raise
+        else:
+            self.end_poll(job, data, None)
+
+    # The two halves of poll_claimed(), for a caller that makes the GET itself (a submission
+    # task making its job's first poll: one coroutine layer fewer on every resume).
+    def start_poll(self, job: Job) -> str | None:
+        """Begin the GET of a claimed job: the path to GET, or None (unclaimed) if it ended."""
+        if job.done():
+            self.unclaim(job)
+            return None
+        assert job.task_id is not None
+        self.counters.polls += 1
+        job.polls += 1
+        return ENDPOINTS[job.endpoint].task_path(job.task_id)
+
+    def unclaim(self, job: Job) -> None:
+        """The claimed GET will not be made (its task was cancelled): free the job's claim."""
+        self._queued.discard(id(job))
+
+    def end_poll(self, job: Job, data: Any, error: Exception | None) -> None:
+        """Apply the GET's reply (or its error) and unclaim the job; never raises."""
+        self.unclaim(job)
+        try:
+            if error is not None:
+                raise error
+            task = parse_task(data)
+            self._not_found.pop(id(job), None)
+            self.observe(job, task)
+        except KlingError as exc:
+            self._poll_failed(job, exc)
+        except Exception as exc:  # a bug: keep the job polled rather than stranded
+            log.exception("polling %r failed unexpectedly", job)
+            self._poll_failed(job, TransportError(f"unexpected {type(exc).__name__}: {exc}"))
 
     async def _sweep(self, name: str, due_jobs: list[Job]) -> None:
         endpoint = ENDPOINTS[name]
