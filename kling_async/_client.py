@@ -47,8 +47,8 @@ from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
-from ._submitter import Submitter, created_task
-from ._wire import dump_request, parse_task
+from ._submitter import Submitter
+from ._wire import created_task, dump_request, parse_task
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 
@@ -533,7 +533,7 @@ class KlingClient:
                 signal.set()
 
     def _backlog_full(self) -> bool:
-        return self._registry.unsent >= 2 * max(1, self._capacity.limit)
+        return self._registry.unsent >= 2 * self._capacity.limit  # the limit is never below 1
 
     async def attach(
         self, endpoint: str, *, task_id: str | None = None, external_task_id: str | None = None,

@@ -316,7 +316,7 @@ class Poller:
             return
         now = self._clock()
         age = _age(job, now)
-        old = job.task.status if job.task is not None else None
+        old = job.task_status
         job.task = task
         status = task.status
         active = self._events.active  # asked once: it consults the logger

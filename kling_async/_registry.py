@@ -18,6 +18,7 @@ import anyio
 
 from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
 from ._models.task import Task, TaskStatus
+from ._wire import created_task
 
 log = logging.getLogger("kling_async")
 
@@ -62,7 +63,8 @@ class Job:
     """
 
     __slots__ = (
-        "endpoint", "request", "task_id", "external_task_id", "_state", "task", "error",
+        "endpoint", "request", "task_id", "external_task_id", "_state", "_task", "_reply",
+        "_status", "error",
         "history", "accepted_at", "weight", "expected", "polls", "_done", "_accepted",
         "_callbacks", "_registry", "_closed", "__weakref__",
     )
@@ -76,7 +78,11 @@ class Job:
         self.task_id: str | None = None
         self.external_task_id = external_task_id
         self._state = JobState.PENDING
-        self.task: Task | None = None
+        self._task: Task | None = None
+        #: (create reply, external id sent) until the Task is first asked for or replaced:
+        #: most jobs are polled at once, so their create reply is never built into a Task.
+        self._reply: tuple[Any, str | None] | None = None
+        self._status: TaskStatus | None = None
         self.error: BaseException | None = None
         #: (server status, seconds since acceptance) each time the status changed.
         self.history: list[tuple[TaskStatus, float]] = []
@@ -96,9 +102,25 @@ class Job:
         return self._state
 
     @property
+    def task(self) -> Task | None:
+        """The last ``Task`` seen for this job, or None before acceptance."""
+        task = self._task
+        if task is None and self._reply is not None:
+            data, sent_id = self._reply
+            task = self._task = created_task(data, sent_id)  # cannot fail: checked on accept
+            self._reply = None
+        return task
+
+    @task.setter
+    def task(self, task: Task) -> None:
+        self._task = task
+        self._reply = None
+        self._status = task.status
+
+    @property
     def task_status(self) -> TaskStatus | None:
         """The last server-side status seen, or None before acceptance."""
-        return self.task.status if self.task is not None else None
+        return self._status
 
     def done(self) -> bool:
         state = self._state
@@ -256,16 +278,29 @@ class TaskRegistry:
 
     def accept(self, job: Job, task: Task, now: float) -> None:
         """Bind the server's task to the job; the job is now in flight."""
-        job.task_id = task.task_id
-        if task.external_task_id and job.external_task_id is None:
-            job.external_task_id = task.external_task_id
-            self._by_external_id.setdefault(task.external_task_id, job)
-        self._by_task_id[task.task_id] = job
-        job.accepted_at = now
         job.task = task
-        job.history.append((task.status, 0.0))
+        self._bind(job, task.task_id, task.status, task.external_task_id, now)
+
+    def accept_reply(self, job: Job, head: tuple[str, TaskStatus, str | None], reply: Any,
+                     sent_id: str | None, now: float) -> None:
+        """``accept`` for a create reply read by ``created_head``; its Task is built only if
+        asked for before the first poll replaces it."""
+        task_id, status, external_task_id = head
+        job._reply = (reply, sent_id)
+        job._status = status
+        self._bind(job, task_id, status, external_task_id, now)
+
+    def _bind(self, job: Job, task_id: str, status: TaskStatus, external_task_id: str | None,
+              now: float) -> None:
+        job.task_id = task_id
+        if external_task_id and job.external_task_id is None:
+            job.external_task_id = external_task_id
+            self._by_external_id.setdefault(external_task_id, job)
+        self._by_task_id[task_id] = job
+        job.accepted_at = now
+        job.history.append((status, 0.0))
         # Enter the in-flight count through set_state from a pre-flight state.
-        state = _FROM_STATUS[task.status]
+        state = _FROM_STATUS[status]
         self.set_state(job, JobState.SUBMITTED if state.is_terminal else state)
         job._wake_accepted()
 

@@ -23,8 +23,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import attrs
-
 from ._capacity import AdaptiveCapacity
 from ._endpoints import ENDPOINTS, Endpoint
 from ._errors import (
@@ -49,7 +47,7 @@ from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
-from ._wire import dump_request, parse_task
+from ._wire import created_head, created_task, dump_request
 
 log = logging.getLogger("kling_async")
 
@@ -59,17 +57,7 @@ ExternalIdLookup = Callable[[Endpoint, str, Job], Awaitable[Task | None]]
 BeforeSend = Callable[[Job], object]
 
 _ORCHESTRATED_CREATE_CODES = frozenset({1302})
-
-
-def created_task(data: Any, external_task_id: str | None) -> Task:
-    """The ``Task`` from a create reply.  A created task is ``submitted`` if the reply omits it,
-    and carries the ``external_task_id`` that was sent if the reply omits that."""
-    if isinstance(data, dict) and "task_status" not in data and "status" not in data:
-        data = {**data, "task_status": "submitted"}
-    task = parse_task(data)
-    if task.external_task_id is None and external_task_id is not None:
-        task = attrs.evolve(task, external_task_id=external_task_id)
-    return task
+_ENDED = frozenset({TaskStatus.SUCCEED, TaskStatus.FAILED})
 
 
 class Submitter:
@@ -127,6 +115,8 @@ class Submitter:
                 self._registry.set_state(job, JobState.SUBMITTING)
             holding = True  # this job's slots are held (given back on 1303, taken again after)
             rejections = ambiguous = 0
+            head: tuple[str, TaskStatus, str | None] | None = None
+            data: Any = None
             try:
                 if before_send is not None:
                     try:
@@ -140,7 +130,11 @@ class Submitter:
                             external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
                             subject=job,
                         )
-                        task = created_task(data, ext)
+                        head = created_head(data, ext)  # the usual reply: no Task built yet
+                        if head is None or head[1] in _ENDED:
+                            task, head = created_task(data, ext), None
+                        else:
+                            task = None
                         break
                     except ConcurrencyLimitError as exc:
                         holding = False
@@ -180,7 +174,7 @@ class Submitter:
                 self._registry.finish(job, JobState.FAILED, error=exc)
                 self._events.emit(JobFailed(self._clock(), job=job, error=exc))
         else:
-            poll_now = self._accept(job, task, policy)
+            poll_now = self._accept(job, policy, task, head, data)
         if self._on_sent is not None:
             self._on_sent()
         if poll_now:  # Poller.poll_claimed(), inlined: one coroutine layer fewer per resume
@@ -199,15 +193,23 @@ class Submitter:
         if self._on_done is not None:  # not in a finally: only aclose() cancels these
             self._on_done(job)
 
-    def _accept(self, job: Job, task: Task, policy: PollPolicy | None) -> bool:
-        """Track the accepted job; True if its first poll is due now, for the caller to make."""
+    def _accept(self, job: Job, policy: PollPolicy | None, task: Task | None,
+                head: tuple[str, TaskStatus, str | None] | None, reply: Any) -> bool:
+        """Track the accepted job (its ``task``, or the ``head`` of its create ``reply``);
+        True if its first poll is due now, for the caller to make."""
         self._capacity.confirm(job.weight)
         now = self._clock()
-        self._registry.accept(job, task, now)
+        if task is not None:
+            self._registry.accept(job, task, now)
+        else:
+            assert head is not None
+            self._registry.accept_reply(job, head, reply, job.external_task_id, now)
         if self._events.active:
-            self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
+            assert job.task_id is not None
+            self._events.emit(JobSubmitted(now, job=job, task_id=job.task_id,
                                            external_task_id=job.external_task_id))
-        if task.status is TaskStatus.SUCCEED or task.status is TaskStatus.FAILED:
+        if task is not None and (task.status is TaskStatus.SUCCEED
+                                 or task.status is TaskStatus.FAILED):
             # an already-finished task, found by reconciliation
             self._poller.observe(job, task)
             return False

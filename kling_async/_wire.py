@@ -198,6 +198,49 @@ def _results(
     return images, videos, audios
 
 
+def created_task(data: Any, external_task_id: str | None) -> Task:
+    """The ``Task`` from a create reply.  A created task is ``submitted`` if the reply omits it,
+    and carries the ``external_task_id`` that was sent if the reply omits that."""
+    if isinstance(data, dict) and "task_status" not in data and "status" not in data:
+        data = {**data, "task_status": "submitted"}
+    task = parse_task(data)
+    if task.external_task_id is None and external_task_id is not None:
+        task = attrs.evolve(task, external_task_id=external_task_id)
+    return task
+
+
+def created_head(data: Any, external_task_id: str | None
+                 ) -> tuple[str, TaskStatus, str | None] | None:
+    """``(task_id, status, external_task_id)`` of a create reply in its usual shape (a flat task
+    object, a non-empty string ``task_id``, a known or missing status), exactly as
+    ``created_task`` would read them, without building the ``Task``; None for any other shape
+    (then ``created_task`` decides).  A job keeps the reply and builds its Task on demand."""
+    if type(data) is not dict:
+        return None
+    task_id = data.get("task_id")
+    if type(task_id) is not str or not task_id:
+        return None
+    if "task_status" in data:
+        raw_status = data["task_status"]
+        found = _STATUS_ALIASES.get(raw_status) if type(raw_status) is str else None
+        if found is None:
+            return None
+        status = found
+    elif "status" in data:
+        return None
+    else:
+        status = TaskStatus.SUBMITTED
+    info = data.get("task_info")
+    if info is not None and type(info) is not dict:
+        return None
+    external = info.get("external_task_id") if info else None
+    if external is None:
+        external = data.get("external_task_id")
+    if external is not None and type(external) is not str:
+        return None
+    return task_id, status, external or external_task_id
+
+
 def parse_callback(body: Any) -> Task:
     """A ``Task`` from a callback POST body: a flat task object, or one wrapped in an envelope.
 

@@ -957,3 +957,24 @@ async def test_submit_raises_client_closed_error_if_the_client_closes_mid_submis
                 await anyio.sleep(0.01)
     assert len(raised) == 1
     assert "never accepted" in str(raised[0])
+
+
+async def test_before_its_first_poll_a_job_reads_the_task_of_its_create_reply(
+    sim: KlingSimulator,
+) -> None:
+    """job.task before any poll is the create reply's Task (built once, on demand), and
+    task_status is its status; the first poll then replaces it."""
+    async with client_for(sim, poll=attrs.evolve(POLL, first_poll=3600.0)) as client:
+        job = await client.submit(video(0), external_task_id="mine-0")
+        assert job.task_status is TaskStatus.SUBMITTED
+        task = job.task
+        assert task is not None and job.task is task
+        assert (task.task_id, task.status, task.external_task_id) == (
+            job.task_id, TaskStatus.SUBMITTED, "mine-0")
+        assert task.created_at is not None
+        client.notify_callback({"task_id": job.task_id, "task_status": "processing"})
+        with anyio.fail_after(5):
+            while job.polls == 0 or job.task is task:
+                await anyio.sleep(0.01)
+        assert job.task is not None and job.task.task_id == job.task_id
+        assert job.task_status is job.task.status

@@ -204,3 +204,44 @@ def test_callback_without_task_id_is_rejected() -> None:
     """A callback body with no task is a ResponseDecodeError."""
     with pytest.raises(kling.ResponseDecodeError):
         parse_callback({"code": 0, "message": "SUCCEED", "data": {"foo": 1}})
+
+
+@pytest.mark.parametrize("reply", [
+    pytest.param({"task_id": "t1", "task_status": "submitted", "created_at": 1, "updated_at": "2",
+                  "task_info": {"external_task_id": "mine"}}, id="usual"),
+    pytest.param({"task_id": "t1"}, id="no-status"),
+    pytest.param({"task_id": "t1", "task_status": "PROCESSING"}, id="spelled-upper"),
+    pytest.param({"task_id": "t1", "task_status": "in_progress"}, id="alias"),
+    pytest.param({"task_id": "t1", "task_status": None}, id="null-status"),
+    pytest.param({"task_id": "t1", "status": "SUCCESS"}, id="gateway-status-key"),
+    pytest.param({"task_id": "t1", "task_status": "bogus"}, id="unknown-status"),
+    pytest.param({"task_id": 123, "task_status": "submitted"}, id="numeric-id"),
+    pytest.param({"task_id": "", "task_status": "submitted"}, id="empty-id"),
+    pytest.param({"task_id": "t1", "task_info": {}}, id="empty-info"),
+    pytest.param({"task_id": "t1", "task_info": {"external_task_id": ""}}, id="empty-external"),
+    pytest.param({"task_id": "t1", "task_info": {"external_task_id": 7}}, id="numeric-external"),
+    pytest.param({"task_id": "t1", "task_info": [1]}, id="odd-info"),
+    pytest.param({"task_id": "t1", "external_task_id": "flat"}, id="flat-external"),
+    pytest.param({"code": 0, "data": {"task_id": "t1", "task_status": "submitted"}},
+                 id="wrapped"),
+    pytest.param({"task_id": "t1", "task_status": "succeed",
+                  "task_result": {"images": [{"index": 0, "url": "https://x/1.png"}]}},
+                 id="already-done"),
+    pytest.param(["t1"], id="not-an-object"),
+])
+@pytest.mark.parametrize("sent", ["sent-id", None])
+def test_the_create_reply_head_reads_exactly_what_the_full_parse_reads(
+    reply: Any, sent: str | None,
+) -> None:
+    """created_head() either declines (None) or gives the task id, status and external id that
+    created_task() would, so a job may defer building its Task from the reply."""
+    from kling_async._wire import created_head, created_task
+
+    head = created_head(reply, sent)
+    try:
+        task = created_task(reply, sent)
+    except kling.ResponseDecodeError:
+        assert head is None
+        return
+    if head is not None:
+        assert head == (task.task_id, task.status, task.external_task_id)
