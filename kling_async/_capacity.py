@@ -111,11 +111,13 @@ class AdaptiveCapacity:
         self.release(weight, clean=False)
 
     def _wake(self) -> None:
-        while self._waiters:
-            weight, granted = self._waiters[0]
-            if not self._fits(weight):
+        waiters = self._waiters
+        while waiters:
+            weight, granted = waiters[0]
+            in_use = self.in_use  # _fits(), inlined: this runs whenever a waiter may be served
+            if in_use + weight > self.limit and in_use != 0:
                 return
-            self._waiters.popleft()
+            waiters.popleft()
             if granted.done():  # cancelled while queued (its waiter is about to remove it)
                 continue
             self.in_use += weight

@@ -194,6 +194,7 @@ class Transport:
         self._root = (base.with_path("", encoded=True)
                       if not base.raw_query_string and not base.raw_fragment else None)
         self._prefix = base.raw_path.rstrip("/")
+        self._urls: dict[str, URL | str] = {}  # the create and list paths' URLs, built once
         self._auth = auth
         self.retry = retry
         self._timeout = aiohttp.ClientTimeout(
@@ -219,9 +220,16 @@ class Transport:
         """The request URL: a ``URL`` built without re-parsing when ``path`` has only plain
         segments (unreserved characters, none starting with a dot), else the text, which
         aiohttp parses and quotes as usual."""
+        url = self._urls.get(path)
+        if url is not None:
+            return url
         if self._root is not None and _plain_path(path):
-            return self._root.with_path(self._prefix + path, encoded=True)
-        return self._base + path
+            url = self._root.with_path(self._prefix + path, encoded=True)
+        else:
+            url = self._base + path
+        if path.count("/") <= 3:  # /v1/<group>/<name>: an endpoint path, one of a handful
+            self._urls[path] = url
+        return url
 
     def _set_authorization(self, authorization: str) -> None:
         """Rebuild the two header sets (plain and JSON) for a new ``Authorization`` value."""

@@ -44,7 +44,7 @@ from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
 from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
-from ._registry import Job, JobState, TaskRegistry, state_for
+from ._registry import ENDED, Job, JobState, TaskRegistry, state_for
 from ._wire import parse_task
 
 log = logging.getLogger("kling_async")
@@ -241,7 +241,7 @@ class Poller:
     # task making its job's first poll: one coroutine layer fewer on every resume).
     def start_poll(self, job: Job) -> str | None:
         """Begin the GET of a claimed job: the path to GET, or None (unclaimed) if it ended."""
-        if job.done():
+        if job._state in ENDED:
             self.unclaim(job)
             return None
         assert job.task_id is not None
@@ -312,7 +312,7 @@ class Poller:
     # -- applying what was seen ---------------------------------------------------------------
     def observe(self, job: Job, task: Task) -> None:
         """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time."""
-        if job.done():
+        if job._state in ENDED:
             return
         now = self._clock()
         age = _age(job, now)

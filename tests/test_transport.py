@@ -475,6 +475,7 @@ def test_request_urls_match_what_aiohttp_would_parse(base: str, path: str, plain
     transport = Transport(None, base, BearerKeyAuth("k"),  # type: ignore[arg-type]
                           retry=RetryPolicy(), timeouts=Timeouts(), max_requests=1)
     url = transport._url(path)
+    assert transport._url(path) == url  # the second time, from the endpoint-path memo or not
     text = base.rstrip("/") + path
     if plain:
         assert isinstance(url, URL)
