@@ -1,9 +1,10 @@
 """Benchmark 3 - memory per job, measured with tracemalloc.
 
 The client's real bookkeeping is driven without network: each job is registered, accepted
-(parsed from a create reply), scheduled in the shared poller, observed processing, and, for
-the finished figure, observed ending with a result URL (parsed from a query reply) - exactly
-the calls the client makes.  Requests are built before measuring (they belong to the user).
+from a create reply (which it keeps until its first poll, as the client does), scheduled in
+the shared poller, observed processing, and, for the finished figure, observed ending with a
+result URL (parsed from a query reply) - exactly the calls the client makes.  In flight is
+measured twice: accepted but not yet polled, and after one poll.  Requests are built before measuring (they belong to the user).
 Targets: at most 5 KiB per in-flight job and 2 KiB per finished job, at 1k, 10k and 100k jobs.
 
     python -m benchmarks.bench_memory [--sizes 1000 10000 100000]
@@ -23,8 +24,7 @@ from kling_async._endpoints import ENDPOINTS
 from kling_async._events import EventHub
 from kling_async._poller import Poller
 from kling_async._registry import Job, TaskRegistry
-from kling_async._submitter import created_task
-from kling_async._wire import parse_task
+from kling_async._wire import created_head, parse_task
 
 
 def _reply(task_id: str, ext: str, status: str, url: str | None = None) -> dict[str, Any]:
@@ -39,7 +39,10 @@ def _reply(task_id: str, ext: str, status: str, url: str | None = None) -> dict[
     return body
 
 
-def measure(count: int, *, finish: bool) -> float:
+def measure(count: int, *, finish: bool, polled: bool = True) -> float:
+    """Bytes per job held by the client for ``count`` jobs: finished (``finish``), or in flight
+    after one poll (``polled``), or in flight as accepted, before any poll (the job then keeps
+    its create reply, not a Task)."""
     endpoint = ENDPOINTS["images/generations"]
     policy = kling.PollPolicy()
     requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(count)]
@@ -60,10 +63,14 @@ def measure(count: int, *, finish: bool) -> float:
         registry.add(job)
         capacity.try_acquire(job.weight)
         task_id = str(800000000000000000 + i)
-        registry.accept(job, created_task(_reply(task_id, ext, "submitted"), ext), now[0])
+        reply = _reply(task_id, ext, "submitted")
+        head = created_head(reply, ext)
+        assert head is not None
+        registry.accept_reply(job, head, reply, ext, now[0])
         capacity.confirm(job.weight)
         poller.track(job)
-        poller.observe(job, parse_task(_reply(task_id, ext, "processing")))
+        if polled or finish:
+            poller.observe(job, parse_task(_reply(task_id, ext, "processing")))
         if finish:
             url = f"https://cdn.example/kling/{task_id}/image_0.png"
             poller.observe(job, parse_task(_reply(task_id, ext, "succeed", url)))
@@ -80,11 +87,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     args = parser.parse_args()
-    print(f"{'jobs':>8} {'in flight B/job':>16} {'finished B/job':>15}")
+    print(f"{'jobs':>8} {'in flight, unpolled':>20} {'in flight, polled':>18} "
+          f"{'finished':>9}   (B/job)")
     for size in args.sizes:
+        unpolled = measure(size, finish=False, polled=False)
         flying = measure(size, finish=False)
         finished = measure(size, finish=True)
-        print(f"{size:8d} {flying:16.0f} {finished:15.0f}")
+        print(f"{size:8d} {unpolled:20.0f} {flying:18.0f} {finished:9.0f}")
     print("targets: in flight <= 5120 B/job, finished <= 2048 B/job")
 
 

@@ -1,0 +1,37 @@
+"""The benchmarks still run: each one's machinery, at a tiny size (figures are in
+``benchmarks/README.md``; nothing here times anything)."""
+
+from __future__ import annotations
+
+import pytest
+
+import kling_async as kling
+from benchmarks import bench_memory
+from benchmarks.bench_overhead import raw_asyncio_loop, raw_loop, sdk_loop
+from kling_async.testing import KlingSimulator
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.mark.parametrize("finish", [False, True])
+@pytest.mark.parametrize("polled", [False, True])
+def test_memory_benchmark_measures_within_its_targets(finish: bool, polled: bool) -> None:
+    """bench_memory drives the real bookkeeping; 300 jobs fit its per-job byte targets."""
+    per_job = bench_memory.measure(300, finish=finish, polled=polled)
+    assert 0 < per_job <= (2048 if finish else 5120)
+
+
+@pytest.mark.anyio
+async def test_the_overhead_benchmark_sides_each_finish_every_job() -> None:
+    """The SDK side and both raw loops of bench_overhead make every job end against the
+    simulator, each side creating exactly its own tasks."""
+    requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(30)]
+    bodies = [kling.dump_request(r) for r in requests]
+    async with KlingSimulator(latency=0, seed=1) as sim:
+        url, key = sim.base_url, sim.api_key
+        assert await sdk_loop(url, key, requests, 5) == 30
+        for tag, loop in (("anyio", raw_loop), ("asyncio", raw_asyncio_loop)):
+            fresh = [b | {"external_task_id": f"{tag}-{i}"} for i, b in enumerate(bodies)]
+            assert await loop(url, key, fresh, 5) == 30
+        stats = sim.stats()
+    assert stats.tasks_created == 90 and stats.duplicates == 0
