@@ -4,7 +4,8 @@ The client's real bookkeeping is driven without network: each job is registered,
 from a create reply (which it keeps until its first poll, as the client does), scheduled in
 the shared poller, observed processing, and, for the finished figure, observed ending with a
 result URL (parsed from a query reply) - exactly the calls the client makes.  In flight is
-measured twice: accepted but not yet polled, and after one poll.  Requests are built before measuring (they belong to the user).
+measured twice: accepted but not yet polled, and after one poll.  Requests are built before
+measuring (they belong to the user).
 Targets: at most 5 KiB per in-flight job and 2 KiB per finished job, at 1k, 10k and 100k jobs.
 
     python -m benchmarks.bench_memory [--sizes 1000 10000 100000]
