@@ -431,8 +431,9 @@ class KlingClient:
         # start_soon costs several times more per task, and this runs once per job.  It
         # removes itself when it ends (_submitted), cheaper than a done callback per task.
         assert self._loop is not None
-        self._submissions[job] = self._loop.create_task(
-            self._submitter.run(job, poll, user_id, before_send))
+        task = self._loop.create_task(self._submitter.run(job, poll, user_id, before_send))
+        if not task.done():  # an eager task factory may have run it to its end already
+            self._submissions[job] = task
 
     def _submitted(self, job: Job) -> None:
         self._submissions.pop(job, None)

@@ -109,7 +109,9 @@ class Job:
         task = self._task
         if task is None and self._reply is not None:
             data, sent_id = self._reply
-            task = self._task = created_task(data, sent_id)  # cannot fail: checked on accept
+            # Cannot fail: created_head() accepted the id and status, and the other fields
+            # are read leniently (an unreadable one becomes None).
+            task = self._task = created_task(data, sent_id)
             self._reply = None
         return task
 

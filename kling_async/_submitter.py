@@ -103,95 +103,97 @@ class Submitter:
         and a resume per await): wait for capacity, POST until accepted or provably not,
         then hand the job to the poller, making its first poll here when that is due now.
         """
-        endpoint = ENDPOINTS[job.endpoint]
-        poll_now = False
         try:
-            ext = job.external_task_id
-            body = dump_request(job.request)
-            if ext is not None:
-                body["external_task_id"] = ext
-            if not self._admitted(job):
-                await self._capacity.acquire(job.weight)
-                self._registry.set_state(job, JobState.SUBMITTING)
-            holding = True  # this job's slots are held (given back on 1303, taken again after)
-            rejections = ambiguous = 0
-            head: tuple[str, TaskStatus, str | None] | None = None
-            data: Any = None
+            endpoint = ENDPOINTS[job.endpoint]
+            poll_now = False
             try:
-                if before_send is not None:
-                    try:
-                        before_send(job)
-                    except Exception as exc:
-                        raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
-                while True:
-                    try:
-                        data = await self._transport.call(
-                            "POST", endpoint.path, body=body, create=endpoint.name,
-                            external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
-                            subject=job,
-                        )
-                        head = created_head(data, ext)  # the usual reply: no Task built yet
-                        if head is None or head[1] in _ENDED:
-                            task, head = created_task(data, ext), None
-                        else:
-                            task = None
-                        break
-                    except ConcurrencyLimitError as exc:
-                        holding = False
-                        await self._sleep(self._rejected(job, exc, rejections))
-                        rejections += 1
-                        if not self._admitted(job):
-                            await self._capacity.acquire(job.weight)
-                            self._registry.set_state(job, JobState.SUBMITTING)
-                        holding = True
-                    except AmbiguousSubmissionError as exc:
-                        ambiguous += 1
-                        found = await self._reconcile(job, endpoint, exc)
-                        if found is not None:
+                ext = job.external_task_id
+                body = dump_request(job.request)
+                if ext is not None:
+                    body["external_task_id"] = ext
+                if not self._admitted(job):
+                    await self._capacity.acquire(job.weight)
+                    self._registry.set_state(job, JobState.SUBMITTING)
+                holding = True  # this job's slots are held (given back on 1303, taken again after)
+                rejections = ambiguous = 0
+                head: tuple[str, TaskStatus, str | None] | None = None
+                data: Any = None
+                try:
+                    if before_send is not None:
+                        try:
+                            before_send(job)
+                        except Exception as exc:
+                            raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
+                    while True:
+                        try:
+                            data = await self._transport.call(
+                                "POST", endpoint.path, body=body, create=endpoint.name,
+                                external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
+                                subject=job,
+                            )
+                            head = created_head(data, ext)  # the usual reply: no Task built yet
+                            if head is None or head[1] in _ENDED:
+                                task, head = created_task(data, ext), None
+                            else:
+                                task = None
+                            break
+                        except ConcurrencyLimitError as exc:
+                            holding = False
+                            await self._sleep(self._rejected(job, exc, rejections))
+                            rejections += 1
+                            if not self._admitted(job):
+                                await self._capacity.acquire(job.weight)
+                                self._registry.set_state(job, JobState.SUBMITTING)
+                            holding = True
+                        except AmbiguousSubmissionError as exc:
+                            ambiguous += 1
+                            found = await self._reconcile(job, endpoint, exc)
+                            if found is not None:
+                                task = found
+                                break
+                            if ambiguous >= self._retry.max_attempts:
+                                raise
+                        except InvalidRequestError as exc:
+                            if (ext is None or not (ambiguous or user_id)
+                                    or isinstance(exc, NotFoundError)):
+                                raise
+                            found = await self._reconcile(job, endpoint, exc)
+                            if found is None:
+                                raise
                             task = found
                             break
-                        if ambiguous >= self._retry.max_attempts:
-                            raise
-                    except InvalidRequestError as exc:
-                        if (ext is None or not (ambiguous or user_id)
-                                or isinstance(exc, NotFoundError)):
-                            raise
-                        found = await self._reconcile(job, endpoint, exc)
-                        if found is None:
-                            raise
-                        task = found
-                        break
-            except BaseException:
-                if holding and job.task_id is None:
-                    # Nothing was accepted: the slots go back.  (On success the poller owns
-                    # them; after a 1303 they went back already, unless taken again.)
-                    self._capacity.release(job.weight, clean=False)
-                raise
-        except Exception as exc:
-            if not isinstance(exc, KlingError):  # a bug, not a server answer: still end the job
-                log.exception("submitting %r failed unexpectedly", job)
-            if not job.done():
-                self._registry.finish(job, JobState.FAILED, error=exc)
-                self._events.emit(JobFailed(self._clock(), job=job, error=exc))
-        else:
-            poll_now = self._accept(job, policy, task, head, data)
-        if self._on_sent is not None:
-            self._on_sent()
-        if poll_now:  # Poller.poll_claimed(), inlined: one coroutine layer fewer per resume
-            poller = self._poller
-            path = poller.start_poll(job)
-            if path is not None:
-                try:
-                    data = await self._transport.call("GET", path, subject=job)
-                except Exception as exc:
-                    poller.end_poll(job, None, exc)
                 except BaseException:
-                    poller.unclaim(job)
+                    if holding and job.task_id is None:
+                        # Nothing was accepted: the slots go back.  (On success the poller owns
+                        # them; after a 1303 they went back already, unless taken again.)
+                        self._capacity.release(job.weight, clean=False)
                     raise
-                else:
-                    poller.end_poll(job, data, None)
-        if self._on_done is not None:  # not in a finally: only aclose() cancels these
-            self._on_done(job)
+            except Exception as exc:
+                if not isinstance(exc, KlingError):  # a bug, not a server answer: still end the job
+                    log.exception("submitting %r failed unexpectedly", job)
+                if not job.done():
+                    self._registry.finish(job, JobState.FAILED, error=exc)
+                    self._events.emit(JobFailed(self._clock(), job=job, error=exc))
+            else:
+                poll_now = self._accept(job, policy, task, head, data)
+            if self._on_sent is not None:
+                self._on_sent()
+            if poll_now:  # Poller.poll_claimed(), inlined: one coroutine layer fewer per resume
+                poller = self._poller
+                path = poller.start_poll(job)
+                if path is not None:
+                    try:
+                        data = await self._transport.call("GET", path, subject=job)
+                    except Exception as exc:
+                        poller.end_poll(job, None, exc)
+                    except BaseException:
+                        poller.unclaim(job)
+                        raise
+                    else:
+                        poller.end_poll(job, data, None)
+        finally:  # also when the task ended inside create_task() (an eager task factory)
+            if self._on_done is not None:
+                self._on_done(job)
 
     def _accept(self, job: Job, policy: PollPolicy | None, task: Task | None,
                 head: tuple[str, TaskStatus, str | None] | None, reply: Any) -> bool:

@@ -978,3 +978,35 @@ async def test_before_its_first_poll_a_job_reads_the_task_of_its_create_reply(
                 await anyio.sleep(0.01)
         assert job.task is not None and job.task.task_id == job.task_id
         assert job.task_status is job.task.status
+
+
+async def test_a_submission_that_ends_inside_create_task_is_not_kept(sim: KlingSimulator) -> None:
+    """Under an eager task factory (Python 3.12+) a submission whose before_send refuses ends
+    inside create_task(); the client does not keep it among its running submissions."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+
+    def eager(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        try:
+            coro.send(None)
+        except StopIteration:
+            finished = loop.create_future()
+            finished.set_result(None)
+            return finished
+        coro.close()
+        raise AssertionError("the refused submission was expected to end without waiting")
+
+    def refuse(job: Job) -> None:
+        raise RuntimeError("journal down")
+
+    async with client_for(sim) as client:
+        loop.set_task_factory(eager)
+        try:
+            jobs = [client.submit_nowait(video(i), before_send=refuse) for i in range(3)]
+        finally:
+            loop.set_task_factory(None)
+        assert all(job.status is JobState.FAILED for job in jobs)
+        assert all(isinstance(job.error, SubmissionAbortedError) for job in jobs)
+        assert not client._submissions
+    assert sim.stats().tasks_created == 0

@@ -245,3 +245,26 @@ def test_the_create_reply_head_reads_exactly_what_the_full_parse_reads(
         return
     if head is not None:
         assert head == (task.task_id, task.status, task.external_task_id)
+
+
+@pytest.mark.parametrize("value", [
+    "Infinity", "-Infinity", "1e999", float("inf"), float("nan"), "NaN",
+])
+def test_times_and_durations_out_of_range_are_read_as_absent(value: Any) -> None:
+    """A created_at or duration no number can hold is None, never an OverflowError: the rest
+    of the task is still read (an accepted job's Task must always build)."""
+    task = parse_task({
+        "task_id": "t1", "task_status": "succeed", "created_at": value, "updated_at": value,
+        "task_result": {"videos": [{"id": "v", "url": "https://x/v.mp4", "duration": value}]},
+    })
+    assert task.created_at is None and task.updated_at is None
+    assert task.videos[0].url == "https://x/v.mp4"
+    duration = task.videos[0].duration
+    assert duration is None or duration != duration or abs(duration) == float("inf")
+
+
+def test_a_duration_too_large_for_a_float_is_read_as_absent() -> None:
+    """An integer duration beyond float range is None rather than an OverflowError."""
+    task = parse_task({"task_id": "t1", "task_status": "succeed", "task_result": {
+        "videos": [{"id": "v", "url": "https://x/v.mp4", "duration": 10**400}]}})
+    assert task.videos[0].duration is None
