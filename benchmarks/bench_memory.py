@@ -19,6 +19,8 @@ import random
 import tracemalloc
 from typing import Any
 
+import anyio
+
 import kling_async as kling
 from kling_async._capacity import AdaptiveCapacity
 from kling_async._endpoints import ENDPOINTS
@@ -26,6 +28,7 @@ from kling_async._events import EventHub
 from kling_async._poller import Poller
 from kling_async._registry import Job, TaskRegistry
 from kling_async._wire import created_head, parse_task
+from kling_async.testing import KlingSimulator
 
 
 def _reply(task_id: str, ext: str, status: str, url: str | None = None) -> dict[str, Any]:
@@ -84,6 +87,31 @@ def measure(count: int, *, finish: bool, polled: bool = True) -> float:
     return grown / count
 
 
+def measure_queued(count: int) -> float:
+    """Bytes per job for ``count`` jobs submitted with ``submit_nowait`` and queued behind a
+    limit of one in-flight task (against the simulator, in this process): each queued job
+    costs its ``Job`` and its place in the capacity queue, no task of its own."""
+    requests = [kling.TextToVideoRequest(prompt=f"a river, take {i}") for i in range(count)]
+
+    async def run() -> float:
+        async with KlingSimulator(seed=1, latency=0) as sim, kling.KlingClient(
+            api_key=sim.api_key, base_url=sim.base_url,
+            limits=kling.Limits(max_in_flight=1, max_requests=1),
+        ) as client:
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.take_snapshot()
+            jobs = [client.submit_nowait(request) for request in requests]
+            gc.collect()
+            after = tracemalloc.take_snapshot()
+            tracemalloc.stop()
+            assert client.statistics().waiting_for_capacity == count - 1
+            del jobs
+            return sum(stat.size_diff for stat in after.compare_to(before, "filename")) / count
+
+    return anyio.run(run)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
@@ -96,6 +124,9 @@ def main() -> None:
         finished = measure(size, finish=True)
         print(f"{size:8d} {unpolled:20.0f} {flying:18.0f} {finished:9.0f}")
     print("targets: in flight <= 5120 B/job, finished <= 2048 B/job")
+    queued = min(args.sizes[-1], 10000)
+    print(f"queued for capacity (submit_nowait past the limit), {queued} jobs: "
+          f"{measure_queued(queued):.0f} B/job")
 
 
 if __name__ == "__main__":

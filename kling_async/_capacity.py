@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 
 class AdaptiveCapacity:
@@ -35,8 +37,11 @@ class AdaptiveCapacity:
         self._clean_ends = 0
         #: The event loop to make waiter futures on (set by the client; else looked up).
         self.loop: asyncio.AbstractEventLoop | None = None
-        # Bare asyncio futures (cancellable by anyio scopes): one per waiter, on the hot path.
-        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        # FIFO: a bare asyncio future per task awaiting acquire() (cancellable by anyio
+        # scopes), or a deferred item (see defer()): a job not started yet, with no task.
+        self._waiters: deque[tuple[int, Any]] = deque()
+        #: Called with a deferred item once its slots are taken; False gives them back.
+        self.on_grant: Callable[[Any], bool] | None = None
 
     @property
     def waiting(self) -> int:
@@ -76,6 +81,12 @@ class AdaptiveCapacity:
                     self._waiters.remove(entry)
                 self._wake()
             raise
+
+    def defer(self, weight: int, item: Any) -> None:
+        """Queue ``item`` (FIFO, behind every waiter) for ``weight`` slots: once they fit they
+        are taken and ``on_grant(item)`` is called, synchronously, from the ``release`` that
+        freed them.  Nothing waits meanwhile: a queued job costs no task and no future."""
+        self._waiters.append((weight, item))
 
     def hold(self, weight: int) -> None:
         """Count slots already held on the server (an attached task), even past the limit."""
@@ -118,6 +129,11 @@ class AdaptiveCapacity:
             if in_use + weight > self.limit and in_use != 0:
                 return
             waiters.popleft()
+            if not isinstance(granted, asyncio.Future):  # a deferred item
+                self.in_use += weight
+                if self.on_grant is None or not self.on_grant(granted):
+                    self.in_use -= weight  # declined (closing): dropped, slots back
+                continue
             if granted.done():  # cancelled while queued (its waiter is about to remove it)
                 continue
             self.in_use += weight

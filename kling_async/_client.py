@@ -13,7 +13,7 @@ import itertools
 import os
 import random
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -244,7 +244,7 @@ class KlingClient:
             poller=self._poller, events=self._events, retry=self.retry,
             lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
             clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
-            on_done=self._submitted,
+            on_done=self._submitted, spawn=self._spawn,
         )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -273,6 +273,8 @@ class KlingClient:
         assert self._tg is not None and self._poller is not None
         for signal in self._streams:  # as_completed loops raise ClientClosedError
             signal.set()
+        if self._submitter is not None:
+            self._submitter.closing = True  # queued jobs are not started any more
         submissions = list(self._submissions.values())
         for task in submissions:
             task.cancel()
@@ -427,11 +429,15 @@ class KlingClient:
                before_send: Callable[[Job], object] | None = None) -> None:
         assert self._submitter is not None
         self._registry.add(job)
-        # A bare asyncio task per submission, tracked here and cancelled by aclose(): anyio's
-        # start_soon costs several times more per task, and this runs once per job.  It
-        # removes itself when it ends (_submitted), cheaper than a done callback per task.
+        self._submitter.start(job, poll, user_id, before_send)
+
+    def _spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
+        """Run a job's submission (once it has capacity): a bare asyncio task, tracked here
+        and cancelled by aclose(); anyio's start_soon costs several times more per task, and
+        this runs once per job.  It removes itself when it ends (_submitted), cheaper than a
+        done callback per task."""
         assert self._loop is not None
-        task = self._loop.create_task(self._submitter.run(job, poll, user_id, before_send))
+        task = self._loop.create_task(submission)
         if not task.done():  # an eager task factory may have run it to its end already
             self._submissions[job] = task
 

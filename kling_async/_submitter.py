@@ -19,8 +19,9 @@ may exist, and the error names the ``external_task_id`` to look for.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from ._capacity import AdaptiveCapacity
@@ -60,6 +61,10 @@ _ORCHESTRATED_CREATE_CODES = frozenset({1302})
 _ENDED = frozenset({TaskStatus.SUCCEED, TaskStatus.FAILED})
 
 
+def _run_soon(job: Job, coro: Coroutine[Any, Any, None]) -> None:
+    asyncio.get_running_loop().create_task(coro)
+
+
 class Submitter:
     """Runs the create for each job (one task per job in the client's task group)."""
 
@@ -79,9 +84,14 @@ class Submitter:
         rand: Callable[[], float],
         on_sent: Callable[[], None] | None = None,
         on_done: Callable[[Job], None] | None = None,
+        spawn: Callable[[Job, Coroutine[Any, Any, None]], None] | None = None,
     ):
         self._on_sent = on_sent
         self._on_done = on_done
+        self._spawn = spawn or _run_soon
+        #: Set while the client closes: queued jobs are then no longer started.
+        self.closing = False
+        capacity.on_grant = self._granted
         self._transport = transport
         self._registry = registry
         self._capacity = capacity
@@ -95,81 +105,98 @@ class Submitter:
         self._rand = rand
         self.reconciliations = 0
 
+    def start(self, job: Job, policy: PollPolicy | None, user_id: bool,
+              before_send: BeforeSend | None = None) -> None:
+        """Begin submitting ``job``: at once when its slots fit, else queued behind the jobs
+        waiting for capacity (visibly: ``WAITING`` and a ``WaitingForCapacity`` event) with no
+        task of its own, until ``_granted`` starts it as slots free."""
+        if self._admitted(job):
+            self._spawn(job, self.run(job, policy, user_id, before_send))
+        else:
+            self._capacity.defer(job.weight, (job, policy, user_id, before_send))
+
+    def _granted(self, item: Any) -> bool:
+        """Capacity took the slots of a queued job: start its submission.  While the client
+        closes, nothing starts (False: the slots go back)."""
+        if self.closing:
+            return False
+        job, policy, user_id, before_send = item
+        self._registry.set_state(job, JobState.SUBMITTING)
+        self._spawn(job, self.run(job, policy, user_id, before_send))
+        return True
+
     async def run(self, job: Job, policy: PollPolicy | None, user_id: bool,
                   before_send: BeforeSend | None = None) -> None:
-        """Submit ``job``; on return it is tracked by the poller or has ended with an error.
+        """Submit ``job``, whose slots are held; on return it is tracked by the poller or has
+        ended with an error.
 
-        One coroutine from admission to the first poll (each layer costs every job a frame
-        and a resume per await): wait for capacity, POST until accepted or provably not,
-        then hand the job to the poller, making its first poll here when that is due now.
+        One coroutine from the create to the first poll (each layer costs every job a frame
+        and a resume per await): POST until accepted or provably not, then hand the job to the
+        poller, making its first poll here when that is due now.
         """
         try:
             endpoint = ENDPOINTS[job.endpoint]
+            ext = job.external_task_id
+            holding = True  # this job's slots are held (given back on 1303, taken again after)
             poll_now = False
             try:
-                ext = job.external_task_id
                 body = dump_request(job.request)
                 if ext is not None:
                     body["external_task_id"] = ext
-                if not self._admitted(job):
-                    await self._capacity.acquire(job.weight)
-                    self._registry.set_state(job, JobState.SUBMITTING)
-                holding = True  # this job's slots are held (given back on 1303, taken again after)
+                if before_send is not None:
+                    try:
+                        before_send(job)
+                    except Exception as exc:
+                        raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
                 rejections = ambiguous = 0
                 head: tuple[str, TaskStatus, str | None] | None = None
                 data: Any = None
-                try:
-                    if before_send is not None:
-                        try:
-                            before_send(job)
-                        except Exception as exc:
-                            raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
-                    while True:
-                        try:
-                            data = await self._transport.call(
-                                "POST", endpoint.path, body=body, create=endpoint.name,
-                                external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
-                                subject=job,
-                            )
-                            head = created_head(data, ext)  # the usual reply: no Task built yet
-                            if head is None or head[1] in _ENDED:
-                                task, head = created_task(data, ext), None
-                            else:
-                                task = None
-                            break
-                        except ConcurrencyLimitError as exc:
-                            holding = False
-                            await self._sleep(self._rejected(job, exc, rejections))
-                            rejections += 1
-                            if not self._admitted(job):
-                                await self._capacity.acquire(job.weight)
-                                self._registry.set_state(job, JobState.SUBMITTING)
-                            holding = True
-                        except AmbiguousSubmissionError as exc:
-                            ambiguous += 1
-                            found = await self._reconcile(job, endpoint, exc)
-                            if found is not None:
-                                task = found
-                                break
-                            if ambiguous >= self._retry.max_attempts:
-                                raise
-                        except InvalidRequestError as exc:
-                            if (ext is None or not (ambiguous or user_id)
-                                    or isinstance(exc, NotFoundError)):
-                                raise
-                            found = await self._reconcile(job, endpoint, exc)
-                            if found is None:
-                                raise
+                while True:
+                    try:
+                        data = await self._transport.call(
+                            "POST", endpoint.path, body=body, create=endpoint.name,
+                            external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
+                            subject=job,
+                        )
+                        head = created_head(data, ext)  # the usual reply: no Task built yet
+                        if head is None or head[1] in _ENDED:
+                            task, head = created_task(data, ext), None
+                        else:
+                            task = None
+                        break
+                    except ConcurrencyLimitError as exc:
+                        holding = False
+                        await self._sleep(self._rejected(job, exc, rejections))
+                        rejections += 1
+                        if not self._admitted(job):
+                            await self._capacity.acquire(job.weight)
+                            self._registry.set_state(job, JobState.SUBMITTING)
+                        holding = True
+                    except AmbiguousSubmissionError as exc:
+                        ambiguous += 1
+                        found = await self._reconcile(job, endpoint, exc)
+                        if found is not None:
                             task = found
                             break
-                except BaseException:
-                    if holding and job.task_id is None:
-                        # Nothing was accepted: the slots go back.  (On success the poller owns
-                        # them; after a 1303 they went back already, unless taken again.)
-                        self._capacity.release(job.weight, clean=False)
+                        if ambiguous >= self._retry.max_attempts:
+                            raise
+                    except InvalidRequestError as exc:
+                        if (ext is None or not (ambiguous or user_id)
+                                or isinstance(exc, NotFoundError)):
+                            raise
+                        found = await self._reconcile(job, endpoint, exc)
+                        if found is None:
+                            raise
+                        task = found
+                        break
+            except BaseException as exc:
+                if holding and job.task_id is None:
+                    # Nothing was accepted: the slots go back.  (On success the poller owns
+                    # them; after a 1303 they went back already, unless taken again.)
+                    self._capacity.release(job.weight, clean=False)
+                if not isinstance(exc, Exception):
                     raise
-            except Exception as exc:
-                if not isinstance(exc, KlingError):  # a bug, not a server answer: still end the job
+                if not isinstance(exc, KlingError):  # a bug, not a server answer: end the job
                     log.exception("submitting %r failed unexpectedly", job)
                 if not job.done():
                     self._registry.finish(job, JobState.FAILED, error=exc)
@@ -219,8 +246,8 @@ class Submitter:
 
     def _admitted(self, job: Job) -> bool:
         """Take the job's slots now if they fit (then it is SUBMITTING); else mark it WAITING,
-        visibly, and return False: the caller then awaits ``capacity.acquire``.  (Two steps
-        rather than one coroutine: most jobs never wait, and this runs for every job.)"""
+        visibly, and return False: the caller then queues it (``capacity.defer``) or awaits
+        ``capacity.acquire``."""
         capacity = self._capacity
         if capacity.try_acquire(job.weight):
             self._registry.set_state(job, JobState.SUBMITTING)

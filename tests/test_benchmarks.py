@@ -35,3 +35,8 @@ async def test_the_overhead_benchmark_sides_each_finish_every_job() -> None:
             assert await loop(url, key, fresh, 5) == 30
         stats = sim.stats()
     assert stats.tasks_created == 90 and stats.duplicates == 0
+
+
+def test_memory_benchmark_measures_jobs_queued_for_capacity() -> None:
+    """bench_memory's queued figure: jobs past the limit cost well under 2 KiB each."""
+    assert 0 < bench_memory.measure_queued(300) <= 2048

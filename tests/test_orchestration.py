@@ -1010,3 +1010,39 @@ async def test_a_submission_that_ends_inside_create_task_is_not_kept(sim: KlingS
         assert all(isinstance(job.error, SubmissionAbortedError) for job in jobs)
         assert not client._submissions
     assert sim.stats().tasks_created == 0
+
+
+async def test_jobs_queued_for_capacity_hold_no_task_and_start_in_order(
+    sim: KlingSimulator,
+) -> None:
+    """Jobs past the in-flight limit wait visibly with no submission task of their own, and
+    are created in the order they were submitted as capacity frees."""
+    async with client_for(sim, limits=Limits(max_in_flight=2, max_requests=4)) as client:
+        jobs = [client.submit_nowait(video(i)) for i in range(12)]
+        stats = client.statistics()
+        assert stats.waiting_for_capacity == 10
+        assert len(client._submissions) <= 2  # only the admitted ones run a task
+        await settle(jobs)
+        assert len(client._submissions) == 0
+    assert all(job.status is JobState.SUCCEEDED for job in jobs)
+    created = sorted(jobs, key=lambda job: job.accepted_at or 0.0)
+    assert [job.external_task_id for job in created] == [job.external_task_id for job in jobs]
+    assert sim.stats().tasks_created == 12
+
+
+async def test_closing_never_starts_jobs_still_queued_for_capacity(sim: KlingSimulator) -> None:
+    """Jobs still waiting for capacity when the client closes are never started, even when
+    closing cancels a create in progress and so frees its slots; their result() raises
+    ClientClosedError."""
+    sim.configure(faults={"delay": 1.0, "delay_scope": "post", "delay_seconds": 2.0})
+    async with client_for(sim, limits=Limits(max_in_flight=1, max_requests=2)) as client:
+        jobs = [client.submit_nowait(video(i)) for i in range(5)]
+        await anyio.sleep(0.3)  # job 0's create is sent; its reply is 2 s away
+        assert client._submissions and jobs[0].status is JobState.SUBMITTING
+    await anyio.sleep(2.5)  # the delayed create has been answered by now
+    assert sim.stats().tasks_created <= 1
+    assert not client._submissions
+    for job in jobs[1:]:
+        assert job.task_id is None
+        with pytest.raises(ClientClosedError):
+            await job.result()
