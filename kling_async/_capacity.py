@@ -37,9 +37,11 @@ class AdaptiveCapacity:
         self._clean_ends = 0
         #: The event loop to make waiter futures on (set by the client; else looked up).
         self.loop: asyncio.AbstractEventLoop | None = None
-        # FIFO: a bare asyncio future per task awaiting acquire() (cancellable by anyio
-        # scopes), or a deferred item (see defer()): a job not started yet, with no task.
-        self._waiters: deque[tuple[int, Any]] = deque()
+        # FIFO entries (weight, future, None) for a task awaiting acquire() (a bare asyncio
+        # future, cancellable by anyio scopes), or (weight, None, item) for a deferred item
+        # (see defer()): a job not started yet, with no task.
+        self._waiters: deque[tuple[int, asyncio.Future[None] | None, Any]] = deque()
+        self._waking = False
         #: Called with a deferred item once its slots are taken; False gives them back.
         self.on_grant: Callable[[Any], bool] | None = None
 
@@ -68,7 +70,7 @@ class AdaptiveCapacity:
         if self.try_acquire(weight):
             return
         granted: asyncio.Future[None] = (self.loop or asyncio.get_running_loop()).create_future()
-        entry = (weight, granted)
+        entry = (weight, granted, None)
         self._waiters.append(entry)
         try:
             await granted
@@ -86,7 +88,7 @@ class AdaptiveCapacity:
         """Queue ``item`` (FIFO, behind every waiter) for ``weight`` slots: once they fit they
         are taken and ``on_grant(item)`` is called, synchronously, from the ``release`` that
         freed them.  Nothing waits meanwhile: a queued job costs no task and no future."""
-        self._waiters.append((weight, item))
+        self._waiters.append((weight, None, item))
 
     def hold(self, weight: int) -> None:
         """Count slots already held on the server (an attached task), even past the limit."""
@@ -122,19 +124,32 @@ class AdaptiveCapacity:
         self.release(weight, clean=False)
 
     def _wake(self) -> None:
-        waiters = self._waiters
-        while waiters:
-            weight, granted = waiters[0]
-            in_use = self.in_use  # _fits(), inlined: this runs whenever a waiter may be served
-            if in_use + weight > self.limit and in_use != 0:
-                return
-            waiters.popleft()
-            if not isinstance(granted, asyncio.Future):  # a deferred item
+        # Not re-entered: on_grant may start a submission that gives slots back at once (an
+        # eager task factory), which calls release() and so _wake() again; the loop below
+        # re-reads the queue after every grant, so that inner call has nothing to do.
+        if self._waking:
+            return
+        self._waking = True
+        try:
+            waiters = self._waiters
+            while waiters:
+                weight, granted, item = waiters[0]
+                in_use = self.in_use  # _fits(), inlined: runs whenever a waiter may be served
+                if in_use + weight > self.limit and in_use != 0:
+                    return
+                waiters.popleft()
+                if granted is None:  # a deferred item
+                    self.in_use += weight
+                    accepted = False
+                    try:
+                        accepted = self.on_grant is not None and self.on_grant(item)
+                    finally:
+                        if not accepted:
+                            self.in_use -= weight  # declined (closing) or failed: slots back
+                    continue
+                if granted.done():  # cancelled while queued (its waiter is about to remove it)
+                    continue
                 self.in_use += weight
-                if self.on_grant is None or not self.on_grant(granted):
-                    self.in_use -= weight  # declined (closing): dropped, slots back
-                continue
-            if granted.done():  # cancelled while queued (its waiter is about to remove it)
-                continue
-            self.in_use += weight
-            granted.set_result(None)
+                granted.set_result(None)
+        finally:
+            self._waking = False

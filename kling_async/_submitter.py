@@ -20,6 +20,7 @@ may exist, and the error names the ``external_task_id`` to look for.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -112,17 +113,18 @@ class Submitter:
         task of its own, until ``_granted`` starts it as slots free."""
         if self._admitted(job):
             self._spawn(job, self.run(job, policy, user_id, before_send))
-        else:
-            self._capacity.defer(job.weight, (job, policy, user_id, before_send))
+        else:  # started later from whatever task frees the slots: keep the caller's context
+            self._capacity.defer(job.weight, (job, policy, user_id, before_send,
+                                              contextvars.copy_context()))
 
     def _granted(self, item: Any) -> bool:
         """Capacity took the slots of a queued job: start its submission.  While the client
         closes, nothing starts (False: the slots go back)."""
         if self.closing:
             return False
-        job, policy, user_id, before_send = item
+        job, policy, user_id, before_send, context = item
         self._registry.set_state(job, JobState.SUBMITTING)
-        self._spawn(job, self.run(job, policy, user_id, before_send))
+        context.run(self._spawn, job, self.run(job, policy, user_id, before_send))
         return True
 
     async def run(self, job: Job, policy: PollPolicy | None, user_id: bool,

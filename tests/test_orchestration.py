@@ -1046,3 +1046,69 @@ async def test_closing_never_starts_jobs_still_queued_for_capacity(sim: KlingSim
         assert job.task_id is None
         with pytest.raises(ClientClosedError):
             await job.result()
+
+
+async def test_many_queued_jobs_ending_at_once_under_an_eager_factory(sim: KlingSimulator) -> None:
+    """Under an eager task factory, queued jobs whose submissions end at once as they are
+    granted (before_send refuses) are handed on one after another, not recursively: all of
+    them fail cleanly and the capacity is whole again."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    errors: list[object] = []
+    loop.set_exception_handler(lambda _loop, context: errors.append(context))
+
+    def eager_submissions(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        if getattr(coro, "__qualname__", "") != "Submitter.run":
+            return asyncio.Task(coro, loop=loop, **kwargs)
+        try:
+            coro.send(None)
+        except StopIteration:
+            finished = loop.create_future()
+            finished.set_result(None)
+            return finished
+        coro.close()
+        raise AssertionError("a refused submission was expected to end without waiting")
+
+    def refuse(job: Job) -> None:
+        raise RuntimeError("journal down")
+
+    try:
+        async with client_for(sim, limits=Limits(max_in_flight=1, max_requests=4)) as client:
+            first = client.submit_nowait(video(0))
+            queued = [client.submit_nowait(video(i), before_send=refuse) for i in range(1, 400)]
+            loop.set_task_factory(eager_submissions)
+            try:
+                with anyio.fail_after(10):
+                    await settle([first, *queued])
+            finally:
+                loop.set_task_factory(None)
+            assert first.status is JobState.SUCCEEDED
+            assert all(isinstance(job.error, SubmissionAbortedError) for job in queued)
+            assert (client._capacity.in_use, client._capacity.waiting) == (0, 0)
+    finally:
+        loop.set_exception_handler(None)
+    assert errors == []
+    assert sim.stats().tasks_created == 1
+
+
+async def test_a_queued_job_is_submitted_in_its_callers_context(sim: KlingSimulator) -> None:
+    """A job that waited for capacity runs its submission (and before_send) in the context
+    variables of the code that submitted it, like one that started at once."""
+    import contextvars
+
+    tag: contextvars.ContextVar[str | None] = contextvars.ContextVar("tag", default=None)
+    seen: dict[str, str | None] = {}
+
+    def record(job: Job) -> None:
+        assert job.external_task_id is not None
+        seen[job.external_task_id] = tag.get()
+
+    async with client_for(sim, limits=Limits(max_in_flight=2, max_requests=4)) as client:
+        jobs = []
+        for i in range(6):
+            tag.set(f"caller-{i}")
+            jobs.append(client.submit_nowait(video(i), external_task_id=f"ctx-{i}",
+                                             before_send=record))
+        await settle(jobs)
+    assert seen == {f"ctx-{i}": f"caller-{i}" for i in range(6)}
