@@ -54,14 +54,12 @@ class AdaptiveCapacity:
 
     def available(self, weight: int) -> bool:
         """Whether ``try_acquire(weight)`` would succeed right now."""
-        in_use = self.in_use
-        return not self._waiters and (in_use + weight <= self.limit or in_use == 0)
+        return not self._waiters and self._fits(weight)
 
     def try_acquire(self, weight: int) -> bool:
         """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits."""
-        in_use = self.in_use  # available(), inlined: this runs for every request and job
-        if not self._waiters and (in_use + weight <= self.limit or in_use == 0):
-            self.in_use = in_use + weight
+        if self.available(weight):
+            self.in_use += weight
             return True
         return False
 
@@ -134,8 +132,7 @@ class AdaptiveCapacity:
             waiters = self._waiters
             while waiters:
                 weight, granted, item = waiters[0]
-                in_use = self.in_use  # _fits(), inlined: runs whenever a waiter may be served
-                if in_use + weight > self.limit and in_use != 0:
+                if not self._fits(weight):
                     return
                 waiters.popleft()
                 if granted is None:  # a deferred item

@@ -138,8 +138,6 @@ def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, A
     if not isinstance(envelope, dict):
         raise ResponseDecodeError(f"HTTP {status}: reply is not a JSON object", http_status=status)
     raw_code = envelope.get("code")
-    if type(raw_code) is int and raw_code == 0 and 200 <= status < 300 and "data" in envelope:
-        return envelope["data"], None  # the common reply, without the general checks below
     code: int | None
     if raw_code is None:
         code = None

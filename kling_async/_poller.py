@@ -44,7 +44,7 @@ from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
 from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
-from ._registry import ENDED, Job, JobState, TaskRegistry, state_for
+from ._registry import Job, JobState, TaskRegistry, state_for
 from ._wire import parse_task
 
 log = logging.getLogger("kling_async")
@@ -224,38 +224,36 @@ class Poller:
         """One single-task GET of a job marked as being polled (queued for a worker, or
         claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
         cancellation: a failed poll is retried on the job's schedule."""
-        path = self.start_poll(job)
+        path = self._start_poll(job)
         if path is None:
             return
         try:
             data = await self._transport.call("GET", path, subject=job)
         except Exception as exc:
-            self.end_poll(job, None, exc)
+            self._end_poll(job, None, exc)
         except BaseException:
-            self.unclaim(job)
+            self._unclaim(job)
             raise
         else:
-            self.end_poll(job, data, None)
+            self._end_poll(job, data, None)
 
-    # The two halves of poll_claimed(), for a caller that makes the GET itself (a submission
-    # task making its job's first poll: one coroutine layer fewer on every resume).
-    def start_poll(self, job: Job) -> str | None:
+    def _start_poll(self, job: Job) -> str | None:
         """Begin the GET of a claimed job: the path to GET, or None (unclaimed) if it ended."""
-        if job._state in ENDED:
-            self.unclaim(job)
+        if job.done():
+            self._unclaim(job)
             return None
         assert job.task_id is not None
         self.counters.polls += 1
         job.polls += 1
         return ENDPOINTS[job.endpoint].task_path(job.task_id)
 
-    def unclaim(self, job: Job) -> None:
+    def _unclaim(self, job: Job) -> None:
         """The claimed GET will not be made (its task was cancelled): free the job's claim."""
         self._queued.discard(id(job))
 
-    def end_poll(self, job: Job, data: Any, error: Exception | None) -> None:
+    def _end_poll(self, job: Job, data: Any, error: Exception | None) -> None:
         """Apply the GET's reply (or its error) and unclaim the job; never raises."""
-        self.unclaim(job)
+        self._unclaim(job)
         try:
             if error is not None:
                 raise error
@@ -312,7 +310,7 @@ class Poller:
     # -- applying what was seen ---------------------------------------------------------------
     def observe(self, job: Job, task: Task) -> None:
         """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time."""
-        if job._state in ENDED:
+        if job.done():
             return
         now = self._clock()
         age = _age(job, now)
@@ -325,7 +323,7 @@ class Poller:
             if active:
                 self._events.emit(StatusChanged(now, job=job, task_id=task.task_id, old=old,
                                                 new=status))
-        if status is TaskStatus.SUCCEED or status is TaskStatus.FAILED:
+        if status.is_terminal:
             self._end(job, task, now, active)
             return
         self._registry.set_state(job, state_for(status))
@@ -337,10 +335,7 @@ class Poller:
                                                                rand=self._rand()))
 
     def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
-        key = id(job)  # _forget(), inlined: once per job
-        self._due.pop(key, None)
-        self._policies.pop(key, None)
-        self._not_found.pop(key, None)
+        self._forget(job)
         self._capacity.release(job.weight, clean=True, confirmed=True)
         if task.status is TaskStatus.SUCCEED:
             self._registry.finish(job, JobState.SUCCEEDED, task=task)

@@ -40,8 +40,6 @@ class JobState(str, enum.Enum):
 
 
 _IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.PROCESSING})
-#: ``job._state in ENDED`` is ``job.done()`` without the call (for the per-poll hot paths).
-ENDED = frozenset({JobState.SUCCEEDED, JobState.FAILED})
 _UNSENT = frozenset({JobState.PENDING, JobState.WAITING, JobState.SUBMITTING})
 
 _FROM_STATUS = {
@@ -175,7 +173,7 @@ class Job:
     def add_done_callback(self, callback: Callable[[Job], Any]) -> None:
         """Call ``callback(job)`` once the job ends (at once if it already has).  An exception
         from a callback is logged, never propagated into the client."""
-        if self._state in ENDED:
+        if self.done():
             callback(self)
             return
         if self._callbacks is None:

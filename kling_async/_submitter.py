@@ -59,7 +59,6 @@ ExternalIdLookup = Callable[[Endpoint, str, Job], Awaitable[Task | None]]
 BeforeSend = Callable[[Job], object]
 
 _ORCHESTRATED_CREATE_CODES = frozenset({1302})
-_ENDED = frozenset({TaskStatus.SUCCEED, TaskStatus.FAILED})
 
 
 def _run_soon(job: Job, coro: Coroutine[Any, Any, None]) -> None:
@@ -161,7 +160,7 @@ class Submitter:
                             subject=job,
                         )
                         head = created_head(data, ext)  # the usual reply: no Task built yet
-                        if head is None or head[1] in _ENDED:
+                        if head is None or head[1].is_terminal:
                             task, head = created_task(data, ext), None
                         else:
                             task = None
@@ -207,19 +206,8 @@ class Submitter:
                 poll_now = self._accept(job, policy, task, head, data)
             if self._on_sent is not None:
                 self._on_sent()
-            if poll_now:  # Poller.poll_claimed(), inlined: one coroutine layer fewer per resume
-                poller = self._poller
-                path = poller.start_poll(job)
-                if path is not None:
-                    try:
-                        data = await self._transport.call("GET", path, subject=job)
-                    except Exception as exc:
-                        poller.end_poll(job, None, exc)
-                    except BaseException:
-                        poller.unclaim(job)
-                        raise
-                    else:
-                        poller.end_poll(job, data, None)
+            if poll_now:
+                await self._poller.poll_claimed(job)
         finally:  # also when the task ended inside create_task() (an eager task factory)
             if self._on_done is not None:
                 self._on_done(job)
@@ -239,8 +227,7 @@ class Submitter:
             assert job.task_id is not None
             self._events.emit(JobSubmitted(now, job=job, task_id=job.task_id,
                                            external_task_id=job.external_task_id))
-        if task is not None and (task.status is TaskStatus.SUCCEED
-                                 or task.status is TaskStatus.FAILED):
+        if task is not None and task.status.is_terminal:
             # an already-finished task, found by reconciliation
             self._poller.observe(job, task)
             return False

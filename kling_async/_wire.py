@@ -107,10 +107,7 @@ def parse_task(data: Any) -> Task:
         raise ResponseDecodeError(f"expected a task object, got {type(data).__name__}")
     body = data if "task_status" in data else _unwrap(data)
     get = body.get
-    # Plain strings and ints are taken as they are, inline (this runs for every poll); anything
-    # else goes through the lenient _opt_* converters.
-    value = get("task_id")
-    task_id = (value or None) if type(value) is str else _opt_str(value)
+    task_id = _opt_str(get("task_id"))
     if task_id is None:
         raise ResponseDecodeError("task object has no task_id")
     raw_status = get("task_status")
@@ -139,22 +136,18 @@ def parse_task(data: Any) -> Task:
     external = info.get("external_task_id")
     if external is None:
         external = get("external_task_id")
-    message = get("task_status_msg")
-    created = get("created_at")
-    updated = get("updated_at")
-    units = get("final_unit_deduction")
     return Task(
         task_id=task_id,
         status=status,
-        status_msg=(message or None) if type(message) is str else _opt_str(message),
-        external_task_id=(external or None) if type(external) is str else _opt_str(external),
+        status_msg=_opt_str(get("task_status_msg")),
+        external_task_id=_opt_str(external),
         images=images,
         videos=videos,
         audios=audios,
         parent_video=parent_video,
-        created_at=created if type(created) is int else _opt_int(created),
-        updated_at=updated if type(updated) is int else _opt_int(updated),
-        final_unit_deduction=(units or None) if type(units) is str else _opt_str(units),
+        created_at=_opt_int(get("created_at")),
+        updated_at=_opt_int(get("updated_at")),
+        final_unit_deduction=_opt_str(get("final_unit_deduction")),
     )
 
 

@@ -6,6 +6,7 @@ the poll schedule shrink together; assertions are on counts and values, never on
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -980,30 +981,33 @@ async def test_before_its_first_poll_a_job_reads_the_task_of_its_create_reply(
         assert job.task_status is job.task.status
 
 
+def _refuse(job: Job) -> None:
+    raise RuntimeError("journal down")
+
+
+def _eager_submissions(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+    """A task factory like Python 3.12's eager one, for submissions that end without waiting
+    (a refusing before_send): Submitter.run runs to its end inside create_task()."""
+    if getattr(coro, "__qualname__", "") != "Submitter.run":
+        return asyncio.Task(coro, loop=loop, **kwargs)
+    try:
+        coro.send(None)
+    except StopIteration:
+        finished = loop.create_future()
+        finished.set_result(None)
+        return finished
+    coro.close()
+    raise AssertionError("a refused submission was expected to end without waiting")
+
+
 async def test_a_submission_that_ends_inside_create_task_is_not_kept(sim: KlingSimulator) -> None:
     """Under an eager task factory (Python 3.12+) a submission whose before_send refuses ends
     inside create_task(); the client does not keep it among its running submissions."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
-
-    def eager(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-        try:
-            coro.send(None)
-        except StopIteration:
-            finished = loop.create_future()
-            finished.set_result(None)
-            return finished
-        coro.close()
-        raise AssertionError("the refused submission was expected to end without waiting")
-
-    def refuse(job: Job) -> None:
-        raise RuntimeError("journal down")
-
     async with client_for(sim) as client:
-        loop.set_task_factory(eager)
+        loop.set_task_factory(_eager_submissions)
         try:
-            jobs = [client.submit_nowait(video(i), before_send=refuse) for i in range(3)]
+            jobs = [client.submit_nowait(video(i), before_send=_refuse) for i in range(3)]
         finally:
             loop.set_task_factory(None)
         assert all(job.status is JobState.FAILED for job in jobs)
@@ -1052,32 +1056,14 @@ async def test_many_queued_jobs_ending_at_once_under_an_eager_factory(sim: Kling
     """Under an eager task factory, queued jobs whose submissions end at once as they are
     granted (before_send refuses) are handed on one after another, not recursively: all of
     them fail cleanly and the capacity is whole again."""
-    import asyncio
-
     loop = asyncio.get_running_loop()
     errors: list[object] = []
     loop.set_exception_handler(lambda _loop, context: errors.append(context))
-
-    def eager_submissions(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-        if getattr(coro, "__qualname__", "") != "Submitter.run":
-            return asyncio.Task(coro, loop=loop, **kwargs)
-        try:
-            coro.send(None)
-        except StopIteration:
-            finished = loop.create_future()
-            finished.set_result(None)
-            return finished
-        coro.close()
-        raise AssertionError("a refused submission was expected to end without waiting")
-
-    def refuse(job: Job) -> None:
-        raise RuntimeError("journal down")
-
     try:
         async with client_for(sim, limits=Limits(max_in_flight=1, max_requests=4)) as client:
             first = client.submit_nowait(video(0))
-            queued = [client.submit_nowait(video(i), before_send=refuse) for i in range(1, 400)]
-            loop.set_task_factory(eager_submissions)
+            queued = [client.submit_nowait(video(i), before_send=_refuse) for i in range(1, 400)]
+            loop.set_task_factory(_eager_submissions)
             try:
                 with anyio.fail_after(10):
                     await settle([first, *queued])
