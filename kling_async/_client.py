@@ -289,6 +289,8 @@ class KlingClient:
             finally:
                 self._poller.close(self._registry.unfinished())
                 self._events.close()
+                if self._transport is not None:
+                    self._transport.close()
                 if self._borrowed is None and self._session is not None:
                     await self._session.close()
 

@@ -19,10 +19,16 @@ class Timeouts:
     """Per-request network timeouts, in seconds (``None``: no limit).
 
     ``connect`` bounds establishing the connection (a failure there provably sent nothing);
-    ``total`` bounds one whole try (the default, 60 s, is far above any Kling API reply);
-    ``read``, off by default, bounds each wait for bytes of the reply.  ``read`` re-arms a
-    timer on every chunk received, which costs measurable CPU at thousands of requests, so the
-    default relies on ``total`` alone.
+    ``total`` bounds one whole try, from sending to the last byte of the reply (the default,
+    60 s, is far above any Kling API reply); ``read``, off by default, bounds each wait for
+    bytes of the reply.
+
+    ``total`` is enforced by the client itself, with one loop timer for all its requests,
+    rather than by aiohttp's ``ClientTimeout.total``, which arms and cancels a timer per
+    request (measurably costly at thousands of requests).  A try past it raises
+    ``TimeoutError`` inside the retry loop: a GET is retried, a create is ambiguous.  ``read``
+    is aiohttp's ``sock_read`` and re-arms a timer on every chunk received, so the default
+    relies on ``total`` alone.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive)

@@ -16,6 +16,7 @@ Nothing here logs or raises a header value, so no key or token can leak.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -33,6 +34,7 @@ from yarl import URL
 from ._auth import Auth
 from ._capacity import AdaptiveCapacity
 from ._config import Timeouts
+from ._deadlines import Deadlines
 from ._errors import (
     AmbiguousSubmissionError,
     APIError,
@@ -195,9 +197,14 @@ class Transport:
         self._urls: dict[str, URL | str] = {}  # the create and list paths' URLs, built once
         self._auth = auth
         self.retry = retry
+        # ``total`` is not aiohttp's: its timer per request costs more than it should, so one
+        # Deadlines timer (made on the first request, in the running loop) bounds every try.
         self._timeout = aiohttp.ClientTimeout(
-            total=timeouts.total, sock_connect=timeouts.connect, sock_read=timeouts.read
+            total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
+        self._total = timeouts.total
+        self._deadlines: Deadlines | None = None
+        self._max_requests = max_requests
         # The capacity's FIFO limiter, used with weight 1 and a fixed limit (it never adapts:
         # no rejections, and releases are not "clean"); its free path is synchronous.
         self._slots = AdaptiveCapacity(max_requests)
@@ -208,6 +215,11 @@ class Transport:
         self._authorization = ""
         self._headers: dict[str, str] = {}
         self._json_headers: dict[str, str] = {}
+
+    def close(self) -> None:
+        """Stop the deadline timer (the client is closing; no request is running)."""
+        if self._deadlines is not None:
+            self._deadlines.close()
 
     @property
     def idle_slot(self) -> bool:
@@ -258,6 +270,10 @@ class Transport:
         )
         policy = self.retry
         url = self._url(path)
+        deadlines = self._deadlines
+        if deadlines is None and self._total is not None:
+            deadlines = self._deadlines = Deadlines(asyncio.get_running_loop(), self._total,
+                                                    live=self._max_requests)
         attempt = 0
         reauthed = False
         while True:
@@ -282,6 +298,7 @@ class Transport:
                 counters = self.counters  # counted once sent, not while waiting for a slot
                 counters.requests += 1
                 counters.by_method[method] = counters.by_method.get(method, 0) + 1
+                watch = deadlines.start() if deadlines is not None else None
                 try:
                     # Awaited, not `async with`: aiohttp's context managers add four coroutine
                     # layers per request; release() is what their exit does first.
@@ -296,7 +313,13 @@ class Transport:
                         resp.release()
                 except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
                     raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
+                except asyncio.CancelledError:
+                    if watch is not None and Deadlines.expired(watch):
+                        raise TimeoutError(f"no complete reply within {self._total:g} s") from None
+                    raise
                 finally:
+                    if watch is not None:
+                        Deadlines.end(watch)
                     slots.release(1, clean=False)
                 data, api_error = _decode(status, raw, headers)
                 if api_error is None:
@@ -322,7 +345,8 @@ class Transport:
                 if create:
                     raise AmbiguousSubmissionError(create, external_task_id, exc) from exc
                 error, retryable = exc, True
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError, OSError) as exc:
+                # (asyncio.TimeoutError is not the builtin one before Python 3.11)
                 if create:
                     raise AmbiguousSubmissionError(
                         create, external_task_id, TransportError(f"{type(exc).__name__}: {exc}")
