@@ -29,6 +29,7 @@ from typing import Any
 import aiohttp
 import anyio
 import attrs
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._auth import Auth
@@ -213,8 +214,10 @@ class Transport:
         self._on_retry = on_retry
         self.counters = TransportCounters()
         self._authorization = ""
-        self._headers: dict[str, str] = {}
-        self._json_headers: dict[str, str] = {}
+        # Read-only CIMultiDicts: aiohttp merges them into each request's headers as they
+        # are (a plain dict is converted to one on every request first).
+        self._headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
+        self._json_headers = self._headers
 
     def close(self) -> None:
         """Stop the deadline timer (the client is closing; no request is running)."""
@@ -244,8 +247,11 @@ class Transport:
     def _set_authorization(self, authorization: str) -> None:
         """Rebuild the two header sets (plain and JSON) for a new ``Authorization`` value."""
         self._authorization = authorization
-        self._headers = {"Authorization": authorization, "Accept": "application/json"}
-        self._json_headers = {**self._headers, "Content-Type": "application/json"}
+        plain = {"Authorization": authorization, "Accept": "application/json"}
+        self._headers = CIMultiDictProxy(CIMultiDict(plain))
+        self._json_headers = CIMultiDictProxy(
+            CIMultiDict({**plain, "Content-Type": "application/json"})
+        )
 
     async def call(
         self,
