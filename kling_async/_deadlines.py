@@ -32,13 +32,15 @@ Watch = list[Any]
 class Deadlines:
     """One ``limit`` (seconds) for every watched request, enforced by one loop timer."""
 
-    __slots__ = ("_loop", "_limit", "_watches", "_timer", "_compact_at", "_min_compact")
+    __slots__ = ("_loop", "_limit", "_watches", "_timer", "_armed_for", "_compact_at",
+                 "_min_compact")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, limit: float, *, live: int = 64):
         self._loop = loop
         self._limit = limit
         self._watches: deque[Watch] = deque()
         self._timer: asyncio.TimerHandle | None = None
+        self._armed_for = 0.0  # the deadline the timer is armed for
         # Compact when the FIFO is this long (``live``: how many requests can be in flight).
         self._min_compact = self._compact_at = 2 * live + 64
 
@@ -52,11 +54,9 @@ class Deadlines:
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a request must run inside a task")
-        watches = self._watches
-        while watches and watches[0][1] is None:
-            watches.popleft()
+        watches = self._drop_ended()
         if len(watches) >= self._compact_at:
-            self._compact()
+            self._compact()  # in place: ``watches`` is still the FIFO
         pending = 0  # cancel requests already pending on the task (Python 3.11+ counts them)
         if sys.version_info >= (3, 11):
             pending = task.cancelling()
@@ -64,7 +64,7 @@ class Deadlines:
         watch = [deadline, task, pending, False]
         watches.append(watch)
         if self._timer is None:
-            self._timer = loop.call_at(deadline, self._expire)
+            self._arm(deadline)
         return watch
 
     @staticmethod
@@ -92,30 +92,46 @@ class Deadlines:
         return task.uncancel() <= pending
 
     def close(self) -> None:
-        """Stop the timer (the transport is closing); watched requests are not cancelled."""
-        if self._timer is not None:
+        """The transport is closing: stop the timer unless a request is still watched (one
+        made from a user's task may still run; it keeps its deadline, and the timer stops
+        by itself once the FIFO is empty)."""
+        if not self._drop_ended() and self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._watches.clear()
+
+    def _drop_ended(self) -> deque[Watch]:
+        watches = self._watches
+        while watches and watches[0][1] is None:
+            watches.popleft()
+        return watches
 
     def _expire(self) -> None:
+        # Everything due by the time the timer was armed for is due now, even if the loop ran
+        # it a little early (its clock resolution): no re-arming for the same deadline.
+        now = max(self._loop.time(), self._armed_for)
         self._timer = None
-        now = self._loop.time()
         watches = self._watches
         while watches:
             watch = watches[0]
             task = watch[1]
             if task is not None:
                 if watch[0] > now:
-                    self._timer = self._loop.call_at(watch[0], self._expire)
+                    self._arm(watch[0])
                     return
                 watch[1] = None
                 watch[3] = True
                 task.cancel()
             watches.popleft()
 
+    def _arm(self, when: float) -> None:
+        self._armed_for = when
+        self._timer = self._loop.call_at(when, self._expire)
+
     def _compact(self) -> None:
-        """Drop ended entries held behind a long-running one (O(n), at most every n/2
-        starts); the order, and so the FIFO's sorting, is kept."""
-        self._watches = deque(w for w in self._watches if w[1] is not None)
-        self._compact_at = max(self._min_compact, 2 * len(self._watches))
+        """Drop ended entries held behind a long-running one, in place (O(n), at most every
+        n/2 starts); the order, and so the FIFO's sorting, is kept."""
+        watches = self._watches
+        live = [w for w in watches if w[1] is not None]
+        watches.clear()
+        watches.extend(live)
+        self._compact_at = max(self._min_compact, 2 * len(live))

@@ -103,23 +103,59 @@ async def test_each_request_gets_its_own_deadline() -> None:
     second = asyncio.create_task(one(loop.create_future()))
     await asyncio.sleep(0)
     early.set_result(None)  # the first ends in time; its deadline must not end the second
-    await asyncio.gather(first, second)
+    with anyio.fail_after(5):  # a timer that is not re-armed would leave the second waiting
+        await asyncio.gather(first, second)
     assert len(started) == 2 and len(ended) == 1
     assert ended[0] >= started[1] + 0.1
 
 
-async def test_an_outside_cancel_is_never_turned_into_a_timeout() -> None:
-    """When the deadline and another cancel hit the same request together, the task is
-    cancelled (the outside cancel wins), not ended with TimeoutError."""
+def _expire_now(deadlines: Deadlines) -> None:
+    """Run the deadline timer's callback now (its own handle is cancelled: none is left)."""
+    assert deadlines._timer is not None
+    deadlines._timer.cancel()
+    deadlines._expire()
+
+
+@pytest.mark.parametrize("outside_first", [False, True], ids=["deadline-first", "outside-first"])
+async def test_an_outside_cancel_is_never_turned_into_a_timeout(outside_first: bool) -> None:
+    """When the deadline and another cancel hit the same request in the same tick, in either
+    order, the task is cancelled (the outside cancel wins), not ended with TimeoutError."""
     loop = asyncio.get_running_loop()
     deadlines = Deadlines(loop, 0.0)  # due at once; expired by hand below, before the timer
     task = asyncio.create_task(request(deadlines, loop.create_future()))
     await asyncio.sleep(0)  # the request is now watched and waiting
-    deadlines._expire()  # the deadline cancels it ...
-    task.cancel()  # ... and so does someone else, before it runs again
+    if outside_first:
+        task.cancel()
+        _expire_now(deadlines)
+    else:
+        _expire_now(deadlines)
+        task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert task.cancelled()
+
+
+@pytest.mark.skipif(not PY311, reason="Task.cancelling() is new in Python 3.11")
+async def test_a_request_made_while_its_task_is_cancelling_still_times_out() -> None:
+    """A request made while its task already has a cancel request pending (cleanup code)
+    still times out, and that outside cancel request is kept, not taken back."""
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop, 0.05)
+
+    async def cleanup() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        try:
+            await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            pass  # cancelling() stays 1 from here on
+        with pytest.raises(TimeoutError):
+            await request(deadlines, loop.create_future())
+        return task.cancelling()
+
+    with anyio.fail_after(5):
+        assert await asyncio.create_task(cleanup()) == 1
 
 
 async def test_an_anyio_scope_cancel_propagates_through_a_watched_request() -> None:
@@ -176,6 +212,40 @@ async def test_the_watch_list_stays_bounded_behind_a_long_request() -> None:
     assert peak <= 2 * 8 + 64
     long_reply.set_result(None)
     await long_one
+
+
+async def test_the_request_that_compacts_the_fifo_is_watched_too() -> None:
+    """The request whose start() compacts the FIFO (ended entries behind a long one) still
+    gets its deadline, and so does the long one."""
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop, 0.05, live=0)  # compacts at 64 entries
+    front = asyncio.create_task(request(deadlines, loop.create_future()))
+    await asyncio.sleep(0)
+    for i in range(63):
+        reply = loop.create_future()
+        reply.set_result(i)
+        await request(deadlines, reply)
+    compacting = asyncio.create_task(request(deadlines, loop.create_future()))
+    with anyio.fail_after(5):
+        with pytest.raises(TimeoutError):
+            await compacting
+        with pytest.raises(TimeoutError):
+            await front
+
+
+async def test_closing_keeps_the_deadline_of_a_request_still_running() -> None:
+    """close() (the client closing) does not drop the deadline of a request still running,
+    e.g. one made from a user's own task; with nothing watched it stops the timer."""
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop, 0.05)
+    task = asyncio.create_task(request(deadlines, loop.create_future()))
+    await asyncio.sleep(0)
+    deadlines.close()
+    with anyio.fail_after(5):
+        with pytest.raises(TimeoutError):
+            await task
+    deadlines.close()
+    assert deadlines._timer is None
 
 
 async def test_one_timer_serves_every_request() -> None:
@@ -268,6 +338,28 @@ async def test_a_reply_within_the_limit_is_not_affected(server: ScriptedServer) 
             task = await client.get_task("images/generations", "t-1")
     assert task.status is kling.TaskStatus.PROCESSING
     assert server.count("GET", GET_PATH) == 2
+
+
+async def test_a_job_whose_poll_times_out_is_polled_again_and_succeeds(
+    server: ScriptedServer,
+) -> None:
+    """In orchestration, a poll past the limit is a failed poll, retried on the job's
+    schedule: the job still succeeds, with one create."""
+    done = task_json("t-1", "succeed",
+                     task_result={"images": [{"index": 0, "url": "https://x.example/1.png"}]})
+    server.script("POST", CREATE_PATH, then=Reply(200, json=ok(task_json("t-1"))))
+    server.script("GET", GET_PATH, Reply(200, json=ok(done), delay=LATE),
+                  then=Reply(200, json=ok(done)))
+    poll = kling.PollPolicy(first_poll=0.0, min_interval=0.01, max_interval=0.02,
+                            expected_image=0.01, bulk_threshold=0)
+    async with make_client(server.url, poll=poll) as client:
+        with anyio.fail_after(10):
+            job = await client.submit(kling.ImageGenerationRequest(prompt="a cat"))
+            task = await job.result()
+    assert task.images[0].url == "https://x.example/1.png"
+    assert job.status is kling.JobState.SUCCEEDED
+    assert server.count("POST", CREATE_PATH) == 1
+    assert server.count("GET", GET_PATH) >= 2
 
 
 async def test_no_total_limit_means_no_deadline_timer(server: ScriptedServer) -> None:
