@@ -10,10 +10,10 @@ time or until a newly scheduled job is due sooner, then polls the due jobs:
   due jobs the sweep did not see get single GETs, and a server that does not support listing
   (404 / 1202 / 1203) is remembered and polled per task from then on.
 
-Single GETs are made by a fixed pool of poll workers (as many as the client's concurrent
-requests), fed by a queue, rather than a task per poll.  Every observed status goes through
-``observe()``: events, history, capacity release on the end,
-the next poll time from the job's ``PollPolicy``, and the deadline.
+Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
+requests, started as the queue needs them), fed by a queue, rather than a task per poll.
+Every observed status goes through ``observe()``: events, history, capacity release on the
+end, the next poll time from the job's ``PollPolicy``, and the deadline.
 """
 
 from __future__ import annotations
@@ -83,6 +83,8 @@ class Poller:
         workers: int = 32,
     ):
         self._workers = max(1, workers)
+        self._started = 0  # poll workers started so far: on demand, up to ``workers``
+        self._idle = 0  # poll workers waiting for a job
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
         self._transport = transport
         self._registry = registry
@@ -165,8 +167,6 @@ class Poller:
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            for _ in range(self._workers):
-                tg.start_soon(self._work)
             loop = asyncio.get_running_loop()
             heap = self._heap
             while True:
@@ -212,13 +212,28 @@ class Poller:
                 for job in group:
                     if id(job) not in self._queued:
                         self._queued.add(id(job))
-                        self._queue.put_nowait(job)
+                        self._enqueue(job, tg)
+
+    def _enqueue(self, job: Job, tg: anyio.abc.TaskGroup) -> None:
+        """Queue a claimed job's GET for the poll workers, starting one more when no idle
+        worker is left for it (at most ``workers``; a client whose first polls are all made
+        inline never starts any)."""
+        queue = self._queue
+        queue.put_nowait(job)
+        if queue.qsize() > self._idle and self._started < self._workers:
+            self._started += 1
+            tg.start_soon(self._work)
 
     async def _work(self) -> None:
         """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
         queue = self._queue
         while True:
-            await self.poll_claimed(await queue.get())
+            self._idle += 1
+            try:
+                job = await queue.get()
+            finally:
+                self._idle -= 1
+            await self.poll_claimed(job)
 
     async def poll_claimed(self, job: Job) -> None:
         """One single-task GET of a job marked as being polled (queued for a worker, or

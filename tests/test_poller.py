@@ -247,6 +247,43 @@ async def test_stale_heap_entries_never_cause_duplicate_polls() -> None:
     assert r.kling.singles == [(0.0, "t1"), (2 * TICK, "t1"), (4 * TICK, "t1")]
 
 
+async def test_poll_workers_start_on_demand_up_to_the_limit() -> None:
+    """No poll worker runs before a GET is queued; a worker starts only for a queued job no
+    idle worker can take, never more than ``workers``, and every job is polled once."""
+    first, second, third = ["a1", "a2", "a3"], ["b1", "b2"], [f"c{i}" for i in range(6)]
+    names = first + second + third
+    async with rig(STEADY, {n: ["succeed"] for n in names}, workers=4) as r:
+        for name in names:
+            r.kling.gates[name] = anyio.Event()  # every GET blocks until released
+        await anyio.wait_all_tasks_blocked()
+        assert r.poller._started == 0
+        batch = [r.accept(name) for name in first]
+        await r.at(TICK, polls=3)  # one worker per queued job: three, below the limit
+        assert r.poller._started == 3
+        for name in first:
+            r.kling.gates[name].set()
+        for job in batch:
+            await job.result()
+        await anyio.wait_all_tasks_blocked()  # the three workers are idle again
+        batch = [r.accept(name) for name in second]
+        await r.at(2 * TICK, polls=5)
+        assert r.poller._started == 3  # idle workers took them
+        for name in second:
+            r.kling.gates[name].set()
+        for job in batch:
+            await job.result()
+        await anyio.wait_all_tasks_blocked()
+        batch = [r.accept(name) for name in third]
+        await r.at(3 * TICK, polls=9)  # six queued, three idle: one more, up to the limit
+        assert r.poller._started == 4
+        for name in third:
+            r.kling.gates[name].set()
+        for job in batch:
+            assert (await job.result()).status is TaskStatus.SUCCEED
+    assert r.poller._started == 4
+    assert sorted(t for _, t in r.kling.singles) == sorted(names)
+
+
 async def test_poking_a_job_already_queued_for_its_poll_does_not_queue_it_again() -> None:
     """A job waiting for a free poll worker is polled once however often it is poked."""
     async with rig(STEADY, {"busy": ["processing"], "x": ["processing"]}, workers=1) as r:
