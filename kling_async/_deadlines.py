@@ -54,7 +54,9 @@ class Deadlines:
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a request must run inside a task")
-        watches = self._drop_ended()
+        watches = self._watches
+        while watches and watches[0][1] is None:  # (_drop_ended, inline: once per request)
+            watches.popleft()
         if len(watches) >= self._compact_at:
             self._compact()  # in place: ``watches`` is still the FIFO
         pending = 0  # cancel requests already pending on the task (Python 3.11+ counts them)

@@ -41,6 +41,12 @@ class JobState(str, enum.Enum):
 
 _IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.PROCESSING})
 _UNSENT = frozenset({JobState.PENDING, JobState.WAITING, JobState.SUBMITTING})
+#: (old state, new state) -> (change of the unsent count, change of the in-flight count).
+_DELTAS = {
+    (old, new): (int(new in _UNSENT) - int(old in _UNSENT),
+                 int(new in _IN_FLIGHT) - int(old in _IN_FLIGHT))
+    for old in JobState for new in JobState
+}
 
 _FROM_STATUS = {
     TaskStatus.SUBMITTED: JobState.SUBMITTED,
@@ -268,14 +274,11 @@ class TaskRegistry:
         counts = self.counts
         counts[old] -= 1
         counts[state] += 1
-        was_unsent = old in _UNSENT
-        if was_unsent != (state in _UNSENT):
-            self.unsent += -1 if was_unsent else 1
-        if job.task_id is not None:
-            was = old in _IN_FLIGHT
-            now = state in _IN_FLIGHT
-            if was != now:
-                self.in_flight_by_endpoint[job.endpoint] += 1 if now else -1
+        unsent, in_flight = _DELTAS[old, state]
+        if unsent:
+            self.unsent += unsent
+        if in_flight and job.task_id is not None:
+            self.in_flight_by_endpoint[job.endpoint] += in_flight
         job._state = state
 
     def accept(self, job: Job, task: Task, now: float) -> None:
