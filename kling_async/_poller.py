@@ -227,13 +227,16 @@ class Poller:
     async def _work(self) -> None:
         """One of ``workers`` poll workers: single-task GETs, at most one at a time each."""
         queue = self._queue
-        while True:
-            self._idle += 1
-            try:
-                job = await queue.get()
-            finally:
-                self._idle -= 1
-            await self.poll_claimed(job)
+        try:
+            while True:
+                self._idle += 1
+                try:
+                    job = await queue.get()
+                finally:
+                    self._idle -= 1
+                await self.poll_claimed(job)
+        finally:  # however it ends, a later job may start a worker in its place
+            self._started -= 1
 
     async def poll_claimed(self, job: Job) -> None:
         """One single-task GET of a job marked as being polled (queued for a worker, or

@@ -1098,3 +1098,19 @@ async def test_a_queued_job_is_submitted_in_its_callers_context(sim: KlingSimula
                                              before_send=record))
         await settle(jobs)
     assert seen == {f"ctx-{i}": f"caller-{i}" for i in range(6)}
+
+
+async def test_a_client_whose_first_polls_are_inline_starts_no_poll_worker(
+    sim: KlingSimulator,
+) -> None:
+    """Opening a client starts no poll worker, and jobs whose first poll is made inline (a
+    request slot free at acceptance, no bulk polling) never need one."""
+    sim.configure(image_median=0)
+    poll = attrs.evolve(POLL, first_poll=0.0, bulk_threshold=0)
+    async with client_for(sim, poll=poll, limits=Limits(max_in_flight=4, max_requests=8)
+                          ) as client:
+        assert client._poller is not None
+        assert client._poller._started == 0
+        done = [job async for job in client.as_completed([image(i) for i in range(12)])]
+        assert all(job.status is JobState.SUCCEEDED for job in done)
+        assert client._poller._started == 0

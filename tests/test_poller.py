@@ -275,12 +275,15 @@ async def test_poll_workers_start_on_demand_up_to_the_limit() -> None:
         await anyio.wait_all_tasks_blocked()
         batch = [r.accept(name) for name in third]
         await r.at(3 * TICK, polls=9)  # six queued, three idle: one more, up to the limit
+        await anyio.wait_all_tasks_blocked()
         assert r.poller._started == 4
+        assert r.calls == 9  # four GETs at once, never more: two jobs wait in the queue
         for name in third:
             r.kling.gates[name].set()
         for job in batch:
             assert (await job.result()).status is TaskStatus.SUCCEED
-    assert r.poller._started == 4
+        assert r.poller._started == 4
+    assert r.poller._started == 0  # every worker ended with the poller
     assert sorted(t for _, t in r.kling.singles) == sorted(names)
 
 

@@ -379,3 +379,25 @@ def test_a_raising_done_callback_is_logged_and_the_others_still_run(
         registry.finish(job, JobState.SUCCEEDED, task=_task("t1", TaskStatus.SUCCEED))
     assert calls == ["bad", "good"]
     assert "user bug" in caplog.text
+
+
+UNSENT = {JobState.PENDING, JobState.WAITING, JobState.SUBMITTING}
+IN_FLIGHT = {JobState.SUBMITTED, JobState.PROCESSING}
+
+
+@pytest.mark.parametrize("task_id", [None, "t-1"], ids=["unsent-job", "accepted-job"])
+@pytest.mark.parametrize("old", list(JobState), ids=lambda s: s.value)
+def test_every_transition_keeps_every_count_exact(old: JobState, task_id: str | None) -> None:
+    """From any state to any other, the counts by state, the unsent count and the in-flight
+    count by endpoint all match a recount; only a job with a task id is ever in flight."""
+    for new in JobState:
+        registry = TaskRegistry()
+        job = _job()
+        registry.add(job)
+        job.task_id = task_id
+        registry.set_state(job, old)
+        registry.set_state(job, new)
+        assert registry.counts == {s: int(s is new) for s in JobState}
+        assert registry.unsent == int(new in UNSENT)
+        in_flight = int(task_id is not None and new in IN_FLIGHT)
+        assert registry.in_flight_by_endpoint[VIDEO] == in_flight, (old, new)
