@@ -11,7 +11,7 @@ priority queue: one timer, armed for the oldest watched request, serves them all
   flight, and it is compacted if a long request holds up the front);
 - ``end(watch)`` is O(1): the entry is marked and dropped later;
 - when the timer fires, each expired request's task is cancelled, as aiohttp's timer does, and
-  ``expired(watch, exc)`` tells the request, where it catches the cancellation, to raise
+  ``expired(watch)`` tells the request, where it catches the cancellation, to raise
   ``TimeoutError`` instead, unless the task was cancelled by someone else as well (counted
   with ``Task.cancelling()``/``uncancel()`` on Python 3.11+, as ``asyncio.timeout`` does).
 """
@@ -54,9 +54,7 @@ class Deadlines:
         task = asyncio.current_task(loop)
         if task is None:
             raise RuntimeError("a request must run inside a task")
-        watches = self._watches
-        while watches and watches[0][1] is None:  # (_drop_ended, inline: once per request)
-            watches.popleft()
+        watches = self._drop_ended()
         if len(watches) >= self._compact_at:
             self._compact()  # in place: ``watches`` is still the FIFO
         pending = 0  # cancel requests already pending on the task (Python 3.11+ counts them)

@@ -220,7 +220,7 @@ class Transport:
         self._json_headers = self._headers
 
     def close(self) -> None:
-        """Stop the deadline timer (the client is closing; no request is running)."""
+        """The client is closing: stop the deadline timer once no request is watched."""
         if self._deadlines is not None:
             self._deadlines.close()
 

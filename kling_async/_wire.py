@@ -283,24 +283,14 @@ def _relabel(prefix: str, error: ValidationError) -> ValidationError:
 
 
 _SCALARS = frozenset({str, int, float, bool})
-_DUMPERS: dict[type[Any], Callable[[Any], dict[str, Any]]] = {}
-
-
-def _unstructure_attrs(obj: Any) -> dict[str, Any]:
-    """Wire rules 1, 2 and 5 of ``dump_request`` for any attrs object (requests and their
-    parts), through a function generated once per class."""
-    cls = type(obj)
-    dump = _DUMPERS.get(cls)
-    if dump is None:
-        dump = _DUMPERS[cls] = _make_dumper(cls)
-    return dump(obj)
 
 
 def _make_dumper(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    """The dumper of one attrs class: a straight-line function, one block per field, as
-    attrs and cattrs generate theirs (no loop and no getattr per field: this runs for every
-    create).  Each block omits None and empty tuples, keeps JSON scalars as they are and
-    hands anything else to the converter."""
+    """The converter's unstructure hook for one attrs class (requests and their parts; cattrs
+    makes it once per class): wire rules 1, 2 and 5 of ``dump_request`` as a straight-line
+    function, one block per field, as attrs and cattrs generate theirs (no loop and no
+    getattr per field: this runs for every create).  Each block omits None and empty tuples,
+    keeps JSON scalars as they are and hands anything else to the converter."""
     lines = ["def dump(obj):", "    out = {}"]
     for field in attrs.fields(cls):
         name = field.name  # an identifier: attrs field names are attribute names
@@ -424,7 +414,7 @@ def _attrs_structure_fn(cls: type[Any]) -> typing.Callable[[Any, Any], Any]:
     return structure
 
 
-_converter.register_unstructure_hook_func(attrs.has, _unstructure_attrs)
+_converter.register_unstructure_hook_factory(attrs.has, _make_dumper)
 _converter.register_unstructure_hook(tuple, _unstructure_tuple)
 _converter.register_structure_hook(str, _structure_str)
 _converter.register_structure_hook(int, _structure_int)
