@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import gc
 import json
+import os
+import platform
 import statistics
 import time
 import urllib.request
@@ -90,6 +93,29 @@ def _reset(base_url: str, api_key: str) -> None:
         reply.read()
 
 
+def _steady_malloc() -> bool:
+    """Make glibc serve every large allocation from the heap and keep it (no trimming); True
+    if done.  ``KLING_BENCH_NO_MALLOPT=1`` skips this.
+
+    asyncio reads a plain TCP socket into a new 256 KiB bytes object per read.  By default
+    glibc ``mmap``s an allocation that size unless a free heap chunk fits it, so whether a
+    read costs two syscalls and page faults (about 20 us) depends on the heap's history,
+    which differs between processes and between sides run in turn: single runs of the raw
+    loop swung by 20 %.  Fixed thresholds make every read cost the same on both sides (and
+    it is not the SDK's cost: over TLS, asyncio reads into one kept buffer).
+    """
+    if os.environ.get("KLING_BENCH_NO_MALLOPT") or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
+    except (OSError, AttributeError, TypeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    mmap_set = mallopt(m_mmap_threshold, 1 << 20) == 1
+    trim_set = mallopt(m_trim_threshold, 64 << 20) == 1
+    return mmap_set and trim_set
+
+
 def _timed(fn: Any, *args: Any) -> tuple[float, float, int]:
     _reset(args[0], args[1])
     gc.collect()  # no side pays for collecting the previous round's garbage
@@ -104,6 +130,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    steady = _steady_malloc()
     requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(args.jobs)]
     bodies = [kling.dump_request(r) for r in requests]
     sides: dict[str, Any] = {"raw aiohttp, anyio": raw_loop,
@@ -131,7 +158,8 @@ def main() -> None:
         assert all(count == args.jobs for _, _, count in rows), f"{name} lost jobs"
     wall = {name: statistics.median(r[0] for r in rows) for name, rows in times.items()}
     cpu = {name: statistics.median(r[1] for r in rows) for name, rows in times.items()}
-    print(f"{args.jobs} jobs, concurrency {args.concurrency}, {args.rounds} rounds (medians)")
+    print(f"{args.jobs} jobs, concurrency {args.concurrency}, {args.rounds} rounds (medians); "
+          f"malloc thresholds {'fixed' if steady else 'default'}")
     print(f"{'':22} {'wall s':>8} {'cpu s':>8}")
     for name in sides:
         print(f"{name:22} {wall[name]:8.3f} {cpu[name]:8.3f}")

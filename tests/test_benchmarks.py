@@ -40,3 +40,25 @@ async def test_the_overhead_benchmark_sides_each_finish_every_job() -> None:
 def test_memory_benchmark_measures_jobs_queued_for_capacity() -> None:
     """bench_memory's queued figure: jobs past the limit cost well under 2 KiB each."""
     assert 0 < bench_memory.measure_queued(300) <= 2048
+
+
+@pytest.mark.parametrize("opt_out", [False, True])
+def test_the_overhead_benchmark_fixes_malloc_thresholds_unless_told_not_to(opt_out: bool) -> None:
+    """bench_overhead's allocator setting (in a child process: it is process-wide) reports
+    what it did; ``KLING_BENCH_NO_MALLOPT=1`` leaves the defaults alone."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "KLING_BENCH_NO_MALLOPT"}
+    if opt_out:
+        env["KLING_BENCH_NO_MALLOPT"] = "1"
+    code = "from benchmarks.bench_overhead import _steady_malloc; print(_steady_malloc())"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=30, cwd=root).stdout.strip()
+    if opt_out:
+        assert out == "False"
+    else:  # glibc takes the setting; elsewhere there is none to take
+        assert out == str(platform.libc_ver()[0] == "glibc")
