@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -35,6 +35,7 @@ _STATUS_ALIASES: dict[str, TaskStatus] = {
 }
 
 _MAX_UNWRAP = 3
+_T = TypeVar("_T", bound=attrs.AttrsInstance)
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -95,15 +96,55 @@ def _opt_float(value: Any) -> float | None:
         return None
 
 
-def _items(value: Any) -> list[Mapping[str, Any]]:
-    if not value or not isinstance(value, list):
-        return []
-    return [item for item in value if type(item) is dict or isinstance(item, Mapping)]
+def _fields_maker(cls: type[_T]) -> Callable[..., _T]:
+    """A function building a ``cls`` from all its field values, positionally, in field order.
+
+    Only for plain attrs classes (slotted, every field set by ``__init__`` under its own name,
+    no validators, converters, pre/post-init hooks or cached hash), where it is equal to
+    ``cls(**fields)``; anything else is a TypeError.  Each slot is set through its descriptor
+    directly rather than ``object.__setattr__``, which looks the descriptor up again for every
+    field (a frozen class's ``__init__`` does that): a Task and its images are built per poll.
+    """
+    fields = attrs.fields(cls)
+    names = [field.name for field in fields]
+    slots = cls.__dict__.get("__slots__", None)
+    plain = (
+        slots is not None
+        and set(slots) <= {*names, "__weakref__"}
+        and not hasattr(cls, "__attrs_pre_init__")
+        and not hasattr(cls, "__attrs_post_init__")
+        and all(f.init and f.alias == f.name and f.validator is None and f.converter is None
+                for f in fields)
+        and all(type(cls.__dict__.get(name)).__name__ == "member_descriptor" for name in names)
+    )
+    if not plain:
+        raise TypeError(f"{cls.__qualname__} is not a plain slotted attrs class")
+    # Parameters v0, v1, ...: no field name can clash with the function's own names.
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    params = [f"v{i}" for i in range(len(names))]
+    lines = [f"def make({', '.join(params)}):", "    self = _new(_cls)"]
+    for i, name in enumerate(names):
+        namespace[f"_set{i}"] = cls.__dict__[name].__set__
+        lines.append(f"    _set{i}(self, v{i})  # {name}")
+    lines.append("    return self")
+    exec(compile("\n".join(lines), f"<kling_async maker {cls.__qualname__}>", "exec"), namespace)
+    make: Callable[..., _T] = namespace["make"]
+    return make
+
+
+_new_task = _fields_maker(Task)
+_new_image = _fields_maker(Image)
+_new_video = _fields_maker(Video)
+_new_audio = _fields_maker(Audio)
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def parse_task(data: Any) -> Task:
     """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body)."""
-    if not (type(data) is dict or isinstance(data, Mapping)):
+    if not _is_mapping(data):
         raise ResponseDecodeError(f"expected a task object, got {type(data).__name__}")
     body = data if "task_status" in data else _unwrap(data)
     get = body.get
@@ -117,12 +158,21 @@ def parse_task(data: Any) -> Task:
     if status is None:
         status = parse_status(raw_status)
     info = get("task_info")
-    info = info if info and (type(info) is dict or isinstance(info, Mapping)) else _EMPTY
+    info = info if info and _is_mapping(info) else _EMPTY
     result = get("task_result")
-    if result and (type(result) is dict or isinstance(result, Mapping)):
-        images, videos, audios = _results(result)
-    else:
-        images = videos = audios = ()
+    images: tuple[Image, ...] = ()
+    videos: tuple[Video, ...] = ()
+    audios: tuple[Audio, ...] = ()
+    if result and _is_mapping(result):
+        raw = result.get("images")
+        if raw:
+            images = _images(raw)
+        raw = result.get("videos")
+        if raw:
+            videos = _videos(raw)
+        raw = result.get("audios")
+        if raw:
+            audios = _audios(raw)
     parent = info.get("parent_video")
     parent_video = (
         ParentVideo(
@@ -136,59 +186,46 @@ def parse_task(data: Any) -> Task:
     external = info.get("external_task_id")
     if external is None:
         external = get("external_task_id")
-    return Task(
-        task_id=task_id,
-        status=status,
-        status_msg=_opt_str(get("task_status_msg")),
-        external_task_id=_opt_str(external),
-        images=images,
-        videos=videos,
-        audios=audios,
-        parent_video=parent_video,
-        created_at=_opt_int(get("created_at")),
-        updated_at=_opt_int(get("updated_at")),
-        final_unit_deduction=_opt_str(get("final_unit_deduction")),
+    return _new_task(
+        task_id, status, _opt_str(get("task_status_msg")), _opt_str(external),
+        images, videos, audios, parent_video,
+        _opt_int(get("created_at")), _opt_int(get("updated_at")),
+        _opt_str(get("final_unit_deduction")),
     )
 
 
-def _results(
-    result: Mapping[str, Any],
-) -> tuple[tuple[Image, ...], tuple[Video, ...], tuple[Audio, ...]]:
-    """The images, videos and audio tracks of a ``task_result`` (items without a URL skipped).
-    Only the kinds present are walked: this runs for every finished task."""
-    raw = result.get("images")
-    images = tuple(
-        Image(
-            index=_opt_int(i.get("index")) or 0,
-            url=str(i["url"]),
-            watermark_url=_opt_str(i.get("watermark_url")),
-        )
-        for i in _items(raw)
-        if i.get("url")
-    ) if raw else ()
-    raw = result.get("videos")
-    videos = tuple(
-        Video(
-            id=_opt_str(v.get("id")) or "",
-            url=str(v["url"]),
-            duration=_opt_float(v.get("duration")),
-            watermark_url=_opt_str(v.get("watermark_url")),
-        )
-        for v in _items(raw)
-        if v.get("url")
-    ) if raw else ()
-    raw = result.get("audios")
-    audios = tuple(
-        Audio(
-            id=_opt_str(a.get("id")) or "",
-            url_mp3=_opt_str(a.get("url_mp3")),
-            url_wav=_opt_str(a.get("url_wav")),
-            duration_mp3=_opt_float(a.get("duration_mp3")),
-            duration_wav=_opt_float(a.get("duration_wav")),
-        )
-        for a in _items(raw)
-    ) if raw else ()
-    return images, videos, audios
+# The items of a ``task_result``: one loop per kind, run only for the kinds present (this
+# runs for every finished task).  Items that are not objects, or (images, videos) have no URL,
+# are skipped.
+
+def _images(raw: Any) -> tuple[Image, ...]:
+    found = []
+    for item in raw if isinstance(raw, list) else ():
+        if _is_mapping(item) and item.get("url"):
+            found.append(_new_image(_opt_int(item.get("index")) or 0, str(item["url"]),
+                                    _opt_str(item.get("watermark_url"))))
+    return tuple(found)
+
+
+def _videos(raw: Any) -> tuple[Video, ...]:
+    found = []
+    for item in raw if isinstance(raw, list) else ():
+        if _is_mapping(item) and item.get("url"):
+            found.append(_new_video(_opt_str(item.get("id")) or "", str(item["url"]),
+                                    _opt_float(item.get("duration")),
+                                    _opt_str(item.get("watermark_url"))))
+    return tuple(found)
+
+
+def _audios(raw: Any) -> tuple[Audio, ...]:
+    found = []
+    for item in raw if isinstance(raw, list) else ():
+        if _is_mapping(item):
+            found.append(_new_audio(_opt_str(item.get("id")) or "", _opt_str(item.get("url_mp3")),
+                                    _opt_str(item.get("url_wav")),
+                                    _opt_float(item.get("duration_mp3")),
+                                    _opt_float(item.get("duration_wav"))))
+    return tuple(found)
 
 
 def created_task(data: Any, external_task_id: str | None) -> Task:

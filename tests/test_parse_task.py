@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import copy
+from types import MappingProxyType
 from typing import Any
 
+import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kling_async as kling
-from kling_async import Image, TaskStatus, Video, parse_callback, parse_task
+from kling_async import Audio, Image, Task, TaskStatus, Video, parse_callback, parse_task
+from kling_async._wire import _fields_maker
 
 # The official envelope of reference §3.3, with concrete values.
 OFFICIAL: dict[str, Any] = {
@@ -268,3 +273,82 @@ def test_a_duration_too_large_for_a_float_is_read_as_absent() -> None:
     task = parse_task({"task_id": "t1", "task_status": "succeed", "task_result": {
         "videos": [{"id": "v", "url": "https://x/v.mp4", "duration": 10**400}]}})
     assert task.videos[0].duration is None
+
+
+# -- the positional makers parse_task builds results with ------------------------------------
+
+_VALUES = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.floats(allow_nan=False),
+                    st.tuples(st.integers()))
+
+
+@pytest.mark.parametrize("cls", [Task, Image, Video, Audio])
+@given(data=st.data())
+def test_a_maker_builds_what_the_attrs_constructor_builds(cls: type, data: Any) -> None:
+    """For every result class, ``_fields_maker(cls)(*values)`` is equal to, hashes like and
+    is as frozen as ``cls(**fields)``, for any field values."""
+    names = [f.name for f in attrs.fields(cls)]
+    values = [data.draw(_VALUES, label=name) for name in names]
+    made = _fields_maker(cls)(*values)
+    expected = cls(**dict(zip(names, values, strict=True)))
+    assert type(made) is cls
+    assert made == expected and hash(made) == hash(expected)
+    assert repr(made) == repr(expected)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        made.url = "changed"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("options", [
+    {"cache_hash": True}, {"slots": False}, {"pre": True}, {"post": True}, {"validator": True},
+    {"private": True}, {"no_init": True},
+])
+def test_only_plain_slotted_attrs_classes_get_a_maker(options: dict[str, bool]) -> None:
+    """Anything the maker would skip or get wrong (a cached hash slot, a dict class, init hooks,
+    validators, a field set under an alias or not by __init__) is refused at once."""
+    field_options: dict[str, Any] = {}
+    if options.get("validator"):
+        field_options["validator"] = attrs.validators.instance_of(int)
+    if options.get("no_init"):
+        field_options.update(init=False, default=0)
+    name = "_a" if options.get("private") else "a"  # attrs' __init__ takes "_a" as "a"
+    namespace: dict[str, Any] = {"__annotations__": {name: "int"},
+                                 name: attrs.field(**field_options)}
+    if options.get("pre"):
+        namespace["__attrs_pre_init__"] = lambda self: None
+    if options.get("post"):
+        namespace["__attrs_post_init__"] = lambda self: None
+    cls = attrs.frozen(type("Odd", (), namespace), cache_hash=options.get("cache_hash", False),
+                       slots=options.get("slots", True))
+    with pytest.raises(TypeError, match="not a plain slotted attrs class"):
+        _fields_maker(cls)
+
+
+def test_a_plain_class_with_any_field_names_gets_a_working_maker() -> None:
+    """Field names that are also the generated function's own names do not clash."""
+    cls = attrs.frozen(type("Clash", (), {"__annotations__": {"v1": "int", "v0": "int",
+                                                                 "make": "int"}}))
+    made = _fields_maker(cls)(1, 2, 3)
+    assert made == cls(v1=1, v0=2, make=3)
+
+
+@pytest.mark.parametrize(("result", "expected"), [
+    # items that are not objects are skipped; so are images and videos without a URL
+    ({"images": [1, "x", None, {"url": ""}, {"index": 3}, {"url": "u", "index": "2"}]},
+     {"images": (Image(index=2, url="u"),)}),
+    ({"images": [{"url": "u"}, {"url": "w", "index": None, "watermark_url": ""}]},
+     {"images": (Image(index=0, url="u"), Image(index=0, url="w"))}),
+    ({"videos": [["u"], {"id": 5, "url": "v", "duration": "2.5"}, {"url": None}]},
+     {"videos": (Video(id="5", url="v", duration=2.5),)}),
+    # audio tracks are kept without a URL (their URLs are two optional fields)
+    ({"audios": [{"id": "a"}, 7, {"url_mp3": "m", "duration_wav": 1}]},
+     {"audios": (Audio(id="a"), Audio(id="", url_mp3="m", duration_wav=1.0))}),
+    # only a JSON array is read as items: an object or a string is no list of results
+    ({"images": {"url": "u"}, "videos": "v", "audios": ({"id": "a"},)}, {}),
+    # a Mapping that is not a dict is an object too; a list subclass is a list
+    ({"images": type("L", (list,), {})([MappingProxyType({"url": "u", "index": 1})])},
+     {"images": (Image(index=1, url="u"),)}),
+])
+def test_result_items_are_read_leniently_and_exactly(result: dict[str, Any],
+                                                     expected: dict[str, Any]) -> None:
+    task = parse_task({"task_id": "t", "task_status": "succeed", "task_result": result})
+    assert (task.images, task.videos, task.audios) == (
+        expected.get("images", ()), expected.get("videos", ()), expected.get("audios", ()))
