@@ -142,7 +142,9 @@ def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, A
         raise ResponseDecodeError(f"HTTP {status}: reply is not a JSON object", http_status=status)
     raw_code = envelope.get("code")
     code: int | None
-    if raw_code is None:
+    if type(raw_code) is int:  # the usual case first
+        code = raw_code
+    elif raw_code is None:
         code = None
     elif isinstance(raw_code, str) and raw_code.strip().lower() == "success":
         code = 0
@@ -271,9 +273,6 @@ class Transport:
         rules above); ``external_task_id`` is carried into ``AmbiguousSubmissionError``;
         ``subject`` is handed to the retry observer in each ``RetryNotice``.
         """
-        codes = retry_codes if retry_codes is not None else (
-            CREATE_RETRY_CODES if create else _GET_RETRY_CODES
-        )
         policy = self.retry
         url = self._url(path)
         deadlines = self._deadlines
@@ -334,6 +333,9 @@ class Transport:
                 if code in _REAUTH_CODES and not reauthed and self._auth.invalidate():
                     reauthed = True
                     continue
+                codes = retry_codes if retry_codes is not None else (
+                    CREATE_RETRY_CODES if create else _GET_RETRY_CODES
+                )
                 if create:
                     if status >= 500 or (code is not None and 5000 <= code <= 5999):
                         raise AmbiguousSubmissionError(create, external_task_id, api_error)

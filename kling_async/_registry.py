@@ -36,9 +36,16 @@ class JobState(str, enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self is JobState.SUCCEEDED or self is JobState.FAILED
+        return self is SUCCEEDED or self is FAILED
 
 
+# The states set and tested on every job's way through the client, as module globals: reading
+# ``JobState.SUCCEEDED`` goes through the enum's metaclass each time (about 70 ns on CPython
+# 3.11, several times a global's cost).
+PENDING, WAITING, SUBMITTING, SUBMITTED, SUCCEEDED, FAILED = (
+    JobState.PENDING, JobState.WAITING, JobState.SUBMITTING, JobState.SUBMITTED,
+    JobState.SUCCEEDED, JobState.FAILED,
+)
 _IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.PROCESSING})
 _UNSENT = frozenset({JobState.PENDING, JobState.WAITING, JobState.SUBMITTING})
 #: (old state, new state) -> (change of the unsent count, change of the in-flight count).
@@ -83,7 +90,7 @@ class Job:
         self.request = request
         self.task_id: str | None = None
         self.external_task_id = external_task_id
-        self._state = JobState.PENDING
+        self._state = PENDING
         self._task: Task | None = None
         #: (create reply, external id sent) until the Task is first asked for or replaced:
         #: most jobs are polled at once, so their create reply is never built into a Task.
@@ -132,7 +139,7 @@ class Job:
 
     def done(self) -> bool:
         state = self._state
-        return state is JobState.SUCCEEDED or state is JobState.FAILED
+        return state is SUCCEEDED or state is FAILED
 
     def __repr__(self) -> str:
         return (
@@ -247,9 +254,10 @@ class TaskRegistry:
                 )
             self._by_external_id[ext] = job
         job._registry = self
-        self.counts[job.status] += 1
+        state = job._state
+        self.counts[state] += 1
         self.total += 1
-        if job.status in _UNSENT:
+        if state in _UNSENT:
             self.unsent += 1
 
     def get(self, task_id: str) -> Job | None:
@@ -259,7 +267,10 @@ class TaskRegistry:
         return self._by_external_id.get(external_task_id)
 
     def unfinished(self) -> list[Job]:
-        """Every job not yet ended (O(N): only for closing)."""
+        """Every job not yet ended (O(N) unless every job has ended: only for closing)."""
+        counts = self.counts
+        if counts[SUCCEEDED] + counts[FAILED] == self.total:
+            return []
         seen: dict[int, Job] = {}
         for index in (self._by_external_id, self._by_task_id):
             for job in index.values():
@@ -306,7 +317,7 @@ class TaskRegistry:
         job.history.append((status, 0.0))
         # Enter the in-flight count through set_state from a pre-flight state.
         state = _FROM_STATUS[status]
-        self.set_state(job, JobState.SUBMITTED if state.is_terminal else state)
+        self.set_state(job, SUBMITTED if state.is_terminal else state)
         job._wake_accepted()
 
     def finish(self, job: Job, state: JobState, *, task: Task | None = None,

@@ -48,7 +48,7 @@ from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
-from ._registry import Job, JobState, TaskRegistry
+from ._registry import FAILED, SUBMITTING, WAITING, Job, TaskRegistry
 from ._wire import created_head, created_task, dump_request
 
 log = logging.getLogger("kling_async")
@@ -122,7 +122,7 @@ class Submitter:
         if self.closing:
             return False
         job, policy, user_id, before_send, context = item
-        self._registry.set_state(job, JobState.SUBMITTING)
+        self._registry.set_state(job, SUBMITTING)
         context.run(self._spawn, job, self.run(job, policy, user_id, before_send))
         return True
 
@@ -171,7 +171,7 @@ class Submitter:
                         rejections += 1
                         if not self._admitted(job):
                             await self._capacity.acquire(job.weight)
-                            self._registry.set_state(job, JobState.SUBMITTING)
+                            self._registry.set_state(job, SUBMITTING)
                         holding = True
                     except AmbiguousSubmissionError as exc:
                         ambiguous += 1
@@ -200,7 +200,7 @@ class Submitter:
                 if not isinstance(exc, KlingError):  # a bug, not a server answer: end the job
                     log.exception("submitting %r failed unexpectedly", job)
                 if not job.done():
-                    self._registry.finish(job, JobState.FAILED, error=exc)
+                    self._registry.finish(job, FAILED, error=exc)
                     self._events.emit(JobFailed(self._clock(), job=job, error=exc))
             else:
                 poll_now = self._accept(job, policy, task, head, data)
@@ -239,9 +239,9 @@ class Submitter:
         ``capacity.acquire``."""
         capacity = self._capacity
         if capacity.try_acquire(job.weight):
-            self._registry.set_state(job, JobState.SUBMITTING)
+            self._registry.set_state(job, SUBMITTING)
             return True
-        self._registry.set_state(job, JobState.WAITING)
+        self._registry.set_state(job, WAITING)
         if self._events.active:
             self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
                                                  in_use=capacity.in_use, limit=capacity.limit))
@@ -255,7 +255,7 @@ class Submitter:
                                   code=1303)
         self._events.emit(RateLimited(self._clock(), job=job, code=1303, delay=delay,
                                       retry_after=exc.retry_after))
-        self._registry.set_state(job, JobState.WAITING)
+        self._registry.set_state(job, WAITING)
         return delay
 
     async def _reconcile(self, job: Job, endpoint: Endpoint, cause: KlingError) -> Task | None:

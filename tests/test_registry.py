@@ -99,6 +99,24 @@ def test_unfinished_lists_each_unended_job_once() -> None:
     assert {id(j) for j in unfinished} == {id(pending), id(accepted), id(accepted_no_ext)}
 
 
+def test_unfinished_is_empty_once_every_job_ended_and_not_before() -> None:
+    """The O(1) answer when the counts say every job ended: [] then, and the one job left
+    while any is (the last to end decides, whichever way it ended)."""
+    registry = TaskRegistry()
+    jobs = [_job(f"e{i}") for i in range(3)]
+    for i, job in enumerate(jobs):
+        registry.add(job)
+        registry.accept(job, _task(f"t{i}"), now=0.0)
+    registry.finish(jobs[0], JobState.SUCCEEDED, task=_task("t0", TaskStatus.SUCCEED))
+    registry.finish(jobs[1], JobState.FAILED, error=RuntimeError("x"))
+    assert registry.unfinished() == [jobs[2]]
+    registry.finish(jobs[2], JobState.FAILED, error=RuntimeError("y"))
+    assert registry.unfinished() == []
+    late = _job("late")  # added after: unended again
+    registry.add(late)
+    assert registry.unfinished() == [late]
+
+
 # -- counts through transitions ----------------------------------------------------------------
 
 
