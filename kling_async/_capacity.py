@@ -57,11 +57,9 @@ class AdaptiveCapacity:
         return not self._waiters and self._fits(weight)
 
     def try_acquire(self, weight: int) -> bool:
-        """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits.
-        (``available`` spelt out: this runs for every request.)"""
-        in_use = self.in_use
-        if not self._waiters and (in_use + weight <= self.limit or in_use == 0):
-            self.in_use = in_use + weight
+        """Take ``weight`` slots now if they fit and nobody is queued ahead; never waits."""
+        if self.available(weight):
+            self.in_use += weight
             return True
         return False
 
