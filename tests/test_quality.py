@@ -30,7 +30,15 @@ def test_ruff_is_clean() -> None:
 
 
 def test_readme_set_up_commands_are_the_ci_command() -> None:
-    """`.ci/run` runs the README's second set-up command verbatim."""
+    """`.ci/run` runs the README's second set-up command verbatim, before the other Pythons."""
     readme = (ROOT / "README.md").read_text()
-    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
-    assert f"```bash\n{ci}\n```" in readme
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    command = next(line for line in ci if "pytest" in line)
+    assert f"```bash\n{command}\n```" in readme
+    assert ci.index(command) < ci.index("bash .ci/pythons")
+
+
+def test_ci_runs_every_supported_python() -> None:
+    """`.ci/pythons` covers 3.10 to 3.13, as `requires-python` promises."""
+    script = (ROOT / ".ci" / "pythons").read_text()
+    assert "for v in 3.10 3.11 3.12 3.13; do" in script
