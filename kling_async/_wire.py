@@ -358,6 +358,16 @@ def _ids_object(body: Mapping[str, Any]) -> Mapping[str, Any]:
     return current
 
 
+def _lookup_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
+    """The external id a callback names, only to look a job up: any text up to
+    ``MAX_ID_LENGTH`` (a user's own id need not be plain), or an integer."""
+    value = info.get("external_task_id")
+    if value is None:
+        value = body.get("external_task_id")
+    text = None if isinstance(value, float) else _text(value)
+    return text if text and len(text) <= MAX_ID_LENGTH else None
+
+
 def callback_ids(body: Any) -> tuple[str | None, str | None]:
     """``(task_id, external_task_id)`` named by a callback body (flat or in an envelope), for
     a re-query: no status is needed, since the body itself is never trusted.  At least one
@@ -367,7 +377,7 @@ def callback_ids(body: Any) -> tuple[str | None, str | None]:
             raise ResponseDecodeError(f"expected a callback object, got {_describe(body)}")
         inner = _ids_object(body)
         task_id = _task_id(inner["task_id"]) if inner.get("task_id") is not None else None
-        external = _external_id(_mapping(inner.get("task_info")), inner)
+        external = _lookup_id(_mapping(inner.get("task_info")), inner)
     except ResponseDecodeError:
         raise
     except Exception as exc:
