@@ -8,6 +8,7 @@ sleeps in real time between checks; the tests wait for counts, never for duratio
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,7 @@ from kling_async import (
     KlingClient,
     NotFoundError,
     PollPolicy,
+    ResponseDecodeError,
     RetryPolicy,
     ServerError,
     Task,
@@ -492,3 +494,59 @@ async def test_poke_storms_add_at_most_one_poll_per_job() -> None:
         on_schedule = 1 + math.floor((ended_at - interval) / interval + 1e-9)
         assert job.polls <= on_schedule + 1, (job.polls, job.history)
 
+
+
+async def test_a_flood_of_callbacks_never_polls_more_often_than_min_interval() -> None:
+    """Two thousand forged callbacks for one task in flight (a few hundred event-loop turns)
+    cause at most one GET per PollPolicy.min_interval, not one each."""
+    gap = 0.2
+    policy = PollPolicy(first_poll=300.0, min_interval=gap, max_interval=300.0, jitter=0.0,
+                        deadline=None, bulk_threshold=0)
+    async with KlingSimulator(seed=7) as sim:
+        sim.configure(video_median=600)
+        async with KlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=policy,
+                               reconcile_delay=0) as client:
+            job = await client.submit(TextToVideoRequest(prompt="a slow video"))
+            began = time.monotonic()
+            for n in range(2000):
+                assert client.notify_callback(
+                    {"task_id": job.task_id, "task_status": "succeed"}) is job
+                if n % 10 == 0:
+                    await anyio.sleep(0.002)
+            elapsed = time.monotonic() - began
+            await anyio.sleep(gap)  # let the last allowed re-query finish
+            assert not job.done()  # the body's "succeed" is never believed
+    gets = sim.stats().count("GET", "/v1/videos/text2video/{task_id}")
+    assert 1 <= gets <= elapsed / gap + 2, (gets, elapsed)
+
+
+async def test_a_callback_naming_only_its_task_triggers_a_re_query() -> None:
+    """A callback body with only task_id, or only external_task_id (flat, in task_info, or in
+    an envelope), finds its job and re-queries it; one naming no task is a
+    ResponseDecodeError; an unknown task is None."""
+    policy = PollPolicy(first_poll=300.0, min_interval=0.0, max_interval=300.0, jitter=0.0,
+                        deadline=None, bulk_threshold=0)
+    async with KlingSimulator(seed=8) as sim:
+        sim.configure(video_median=600)
+        async with KlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=policy,
+                               reconcile_delay=0) as client:
+            job = await client.submit(TextToVideoRequest(prompt="a slow video"),
+                                      external_task_id="mine-1")
+            bodies: list[dict[str, Any]] = [
+                {"task_id": job.task_id},
+                {"external_task_id": "mine-1"},
+                {"task_info": {"external_task_id": "mine-1"}},
+                {"code": 0, "message": "SUCCEED", "data": {"task_id": job.task_id}},
+            ]
+            for n, body in enumerate(bodies, start=1):
+                assert client.notify_callback(body) is job
+                for _ in range(500):  # bounded: 5 s at most
+                    if job.polls >= n:
+                        break
+                    await anyio.sleep(0.01)
+                assert job.polls == n, f"callback {body} made no re-query"
+            assert client.notify_callback({"task_id": "no-such-task"}) is None
+            for bad in ({}, {"data": {"foo": 1}}, {"task_id": "../x"}, ["t"], None):
+                with pytest.raises(ResponseDecodeError):
+                    client.notify_callback(bad)
+    assert sim.stats().count("GET", "/v1/videos/text2video/{task_id}") == len(bodies)
