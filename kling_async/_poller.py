@@ -220,9 +220,12 @@ class Poller:
 
     def _abandon(self, cause: Exception) -> None:
         """End every tracked job: the poller can no longer resolve them."""
+        leaf: BaseException = cause
+        while getattr(leaf, "exceptions", None):  # an exception group: name its first error
+            leaf = leaf.exceptions[0]  # type: ignore[attr-defined]
         for job in list(self._tracked):
             error = TransportError(
-                f"polling stopped on an internal error ({type(cause).__name__}); the task "
+                f"polling stopped on an internal error ({type(leaf).__name__}); the task "
                 f"may still be running: re-attach to task {job.task_id!r} with a new client"
             )
             error.__cause__ = cause
@@ -338,7 +341,8 @@ class Poller:
         return ENDPOINTS[job.endpoint].task_path(job.task_id)
 
     def _end_poll(self, job: Job, state: _Tracked, data: Any, error: Exception | None) -> None:
-        """Apply the GET's reply (or its error) and unclaim the job; never raises."""
+        """Apply the GET's reply (or its error) and unclaim the job.  Whatever the reply
+        holds, this raises only on an error in the poller's own code."""
         state.claimed = False
         if job.done():
             return
@@ -349,10 +353,11 @@ class Poller:
             if task.task_id != job.task_id:
                 raise ResponseDecodeError(
                     f"the reply for task {job.task_id} is about another task ({task.task_id})")
-            state.misses = 0
-            self.observe(job, task)
         except Exception as exc:
             self._poll_failed(job, _as_poll_error(exc))
+        else:
+            state.misses = 0
+            self.observe(job, task)
         self._after_poll(job, state)
 
     def _after_poll(self, job: Job, state: _Tracked) -> None:

@@ -33,6 +33,7 @@ from kling_async import (
     TaskStatus,
     TaskTimeoutError,
     TextToVideoRequest,
+    TransportError,
 )
 from kling_async._capacity import AdaptiveCapacity
 from kling_async._events import EventHub
@@ -550,3 +551,28 @@ async def test_a_callback_naming_only_its_task_triggers_a_re_query() -> None:
                 with pytest.raises(ResponseDecodeError):
                     client.notify_callback(bad)
     assert sim.stats().count("GET", "/v1/videos/text2video/{task_id}") == len(bodies)
+
+
+class _BrokenPolicy(PollPolicy):
+    """A policy whose interval() has a bug: it raises."""
+
+    def interval(self, age: float, *, expected: float, rand: float) -> float:
+        raise ZeroDivisionError("a bug in the schedule")
+
+
+async def test_an_internal_error_ends_every_tracked_job_typed_before_it_propagates() -> None:
+    """When the poller's own code fails (here: the policy), it does not leave jobs waiting
+    forever: every job it tracks ends with a TransportError naming the error, then the
+    error propagates out of run()."""
+    policy = _BrokenPolicy(first_poll=TICK, min_interval=2 * TICK, max_interval=2 * TICK,
+                           jitter=0.0, deadline=None, bulk_threshold=0)
+    jobs: list[Job] = []
+    with pytest.raises(Exception) as caught:
+        async with rig(policy, {"a": ["processing"], "b": ["processing"]}) as r:
+            jobs += [r.accept("a"), r.accept("b", policy=attrs.evolve(STEADY, first_poll=8.0))]
+            r.clock.now = TICK
+            await anyio.sleep(5)  # cancelled when the poller fails
+    assert "ZeroDivisionError" in repr(caught.value)
+    for job in jobs:
+        assert job.done() and isinstance(job.error, TransportError), job.error
+        assert "ZeroDivisionError" in str(job.error)
