@@ -315,10 +315,10 @@ def _nested(depth: int) -> Any:
 @settings(max_examples=300, deadline=None)
 @given(data=st.one_of(_JSON, _TASKISH, _TASKISH.map(lambda t: {"code": 0, "data": t})))
 def test_any_json_value_gives_a_task_or_a_decode_error(data: Any) -> None:
-    """parse_task, created_task, created_head and parse_callback read any JSON-shaped value
-    (any nesting, huge ints, inf/nan, lone surrogates) as a Task, or refuse it with
-    ResponseDecodeError: no other exception, and the Task's text is UTF-8 encodable."""
-    from kling_async._wire import created_head, created_task
+    """parse_task, created_task, created_head, parse_callback and callback_ids read any
+    JSON-shaped value (any nesting, huge ints, inf/nan, lone surrogates) as a Task (or ids),
+    or refuse it with ResponseDecodeError: no other exception; a Task's text is UTF-8."""
+    from kling_async._wire import callback_ids, created_head, created_task
 
     for parse in (parse_task, parse_callback, lambda d: created_task(d, "ext-1")):
         try:
@@ -330,6 +330,12 @@ def test_any_json_value_gives_a_task_or_a_decode_error(data: Any) -> None:
         assert len(task.urls) <= 3 * MAX_RESULT_ITEMS
     head = created_head(data, "ext-1")
     assert head is None or is_plain_id(head[0])
+    try:
+        task_id, external = callback_ids(data)
+    except kling.ResponseDecodeError:
+        return
+    assert task_id is None or is_plain_id(task_id)
+    assert task_id is not None or external is not None
 
 
 @pytest.mark.parametrize("task_id", [
