@@ -576,3 +576,25 @@ async def test_an_internal_error_ends_every_tracked_job_typed_before_it_propagat
     for job in jobs:
         assert job.done() and isinstance(job.error, TransportError), job.error
         assert "ZeroDivisionError" in str(job.error)
+
+
+async def test_a_callback_during_a_poll_re_queries_once_after_min_interval() -> None:
+    """Pokes while the job's GET is under way are not lost, nor multiplied: one more poll
+    follows, min_interval after the last, sooner than the regular schedule."""
+    policy = attrs.evolve(STEADY, growth_ratio=4.0, max_interval=8 * TICK)  # regular: 8 ticks
+    async with rig(policy, {"t1": ["processing"]}) as r:
+        r.kling.gates["t1"] = gate = anyio.Event()
+        r.accept("t1")
+        await r.at(TICK, polls=1)  # the GET is under way, held by the gate
+        job = r.registry.get("t1")
+        assert job is not None
+        for _ in range(20):
+            r.poller.poke(job)
+        gate.set()
+        await anyio.wait_all_tasks_blocked()  # the reply is applied at TICK
+        await r.idle_at(3 * TICK - EPS)
+        assert r.calls == 1  # never sooner than min_interval after the last poll
+        await r.at(3 * TICK, polls=2)
+        await r.idle_at(9 * TICK - EPS)
+        assert r.calls == 2  # one re-query for all twenty pokes
+    assert r.kling.singles == [(TICK, "t1"), (3 * TICK, "t1")]
