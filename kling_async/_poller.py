@@ -552,7 +552,7 @@ def _as_poll_error(exc: Exception) -> KlingError:
     unexpected exception's type (a reply nested too deep, a number out of range...)."""
     if isinstance(exc, KlingError):
         return exc
-    log.warning("a poll reply could not be read: %s", type(exc).__name__)
+    log.info("a poll reply could not be read: %s", type(exc).__name__)
     error = ResponseDecodeError(f"unreadable reply ({type(exc).__name__}: {_short(exc)})")
     error.__cause__ = exc
     return error
