@@ -48,7 +48,7 @@ from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
 from ._submitter import Submitter
-from ._wire import created_task, dump_request, parse_task
+from ._wire import callback_ids, created_task, dump_request, parse_task
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 
@@ -588,14 +588,21 @@ class KlingClient:
         return job
 
     def notify_callback(self, payload: Any) -> Job | None:
-        """Feed a Kling callback body: the matching job is re-queried at once (callbacks carry
-        no signature, so the body itself is never trusted).  Returns the job, if tracked."""
+        """Feed a Kling callback body: the matching job is re-queried soon.  Returns the job,
+        if tracked.
+
+        Callbacks carry no signature, so only the task they name is read from the body (its
+        ``task_id``, or ``external_task_id``; no status needed) and the task is re-queried:
+        at most one re-query per job at a time, and none sooner than the job's
+        ``PollPolicy.min_interval`` after its last poll, however many callbacks arrive.  A body
+        naming no task (or a task id that is not plain) raises ``ResponseDecodeError``.
+        """
         self._require_open()
         assert self._poller is not None
-        task = parse_task(payload)
-        job = self._registry.get(task.task_id)
-        if job is None and task.external_task_id:
-            job = self._registry.get_by_external_id(task.external_task_id)
+        task_id, external_task_id = callback_ids(payload)
+        job = self._registry.get(task_id) if task_id is not None else None
+        if job is None and external_task_id is not None:
+            job = self._registry.get_by_external_id(external_task_id)
         if job is not None:
             self._poller.poke(job)
         return job

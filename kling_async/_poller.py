@@ -14,6 +14,16 @@ Single GETs are made by a pool of poll workers (up to as many as the client's co
 requests, started as the queue needs them), fed by a queue, rather than a task per poll.
 Every observed status goes through ``observe()``: events, history, capacity release on the
 end, the next poll time from the job's ``PollPolicy``, and the deadline.
+
+Nothing a reply holds can stop the loop.  A single GET whose reply cannot be read (or names
+another task) is a failed poll of that job only, retried on its schedule.  A sweep that fails
+or answers garbage is a failed poll of the jobs it was for; after ``_SWEEP_FAILURE_LIMIT``
+such sweeps in a row, that endpoint is polled task by task for ``_SWEEP_PAUSE`` times
+``max_interval``, then a sweep is tried again.  A status
+never goes backwards (``processing`` after ``succeed`` is ignored: the first end is final).
+Callbacks (``poke()``) re-query a job at most once per its policy's ``min_interval``.  Only an
+error in the poller's own code ends the loop, and then every job it tracks ends with a
+``TransportError`` first, so none is left waiting.
 """
 
 from __future__ import annotations
@@ -22,7 +32,7 @@ import asyncio
 import heapq
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -50,6 +60,13 @@ from ._wire import parse_task
 log = logging.getLogger("kling_async")
 
 _NOT_FOUND_LIMIT = 3
+#: Failed sweeps of one endpoint in a row after which it is polled task by task for a while:
+#: for this many times the policy's ``max_interval`` (every job is polled alone a few times).
+_SWEEP_FAILURE_LIMIT = 3
+_SWEEP_PAUSE = 5
+#: How far each status is along a task's way; a status never goes back to a lower one.
+_PROGRESS = {TaskStatus.SUBMITTED: 0, TaskStatus.PROCESSING: 1, TaskStatus.SUCCEED: 2,
+             TaskStatus.FAILED: 2}
 
 
 @attrs.define
@@ -65,6 +82,20 @@ class _Sweep:
     last: float = float("-inf")
     running: bool = False
     supported: bool = True
+    failures: int = 0  # failed sweeps in a row
+    paused_until: float = float("-inf")  # after too many failures: task by task until then
+
+
+@attrs.define(eq=False)
+class _Tracked:
+    """The poller's bookkeeping for one job it polls."""
+
+    policy: PollPolicy
+    due: float | None = None  # its entry in the heap; None while it is not scheduled
+    claimed: bool = False  # its single GET is queued or under way
+    misses: int = 0  # "not found" answers in a row
+    last: float = float("-inf")  # when it was last polled or seen
+    poked: bool = False  # a callback came while its GET was under way
 
 
 class Poller:
@@ -94,10 +125,7 @@ class Poller:
         self._clock = clock
         self._rand = rand
         self._heap: list[tuple[float, int, Job]] = []
-        self._due: dict[int, float] = {}  # id(job) -> its current due time
-        self._policies: dict[int, PollPolicy] = {}
-        self._not_found: dict[int, int] = {}
-        self._queued: set[int] = set()  # id(job) of jobs whose single GET is queued or running
+        self._tracked: dict[Job, _Tracked] = {}
         self._seq = itertools.count()
         self._waiter: asyncio.Future[None] | None = None
         self._wake_at = float("inf")
@@ -107,7 +135,8 @@ class Poller:
 
     # -- scheduling ---------------------------------------------------------------------------
     def policy_for(self, job: Job) -> PollPolicy:
-        return self._policies.get(id(job), self.policy)
+        state = self._tracked.get(job)
+        return self.policy if state is None else state.policy
 
     def track(self, job: Job, policy: PollPolicy | None = None, *, first: float | None = None,
               inline: bool = False) -> bool:
@@ -120,77 +149,116 @@ class Poller:
         Under a backlog the poll queue takes it as usual, so waiting polls never hold one
         task each.
         """
-        if policy is not None and policy is not self.policy:
-            self._policies[id(job)] = policy
         pol = policy or self.policy
+        state = self._tracked.get(job)
+        if state is None:
+            state = self._tracked[job] = _Tracked(pol)
+        else:
+            state.policy = pol
         delay = pol.first_delay(job.expected) if first is None else first
         if inline and delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
-            self._queued.add(id(job))
+            state.claimed = True
             return True
-        self._schedule_poll(job, pol, self._clock() + delay)
+        self._schedule_poll(job, state, self._clock() + delay)
         return False
 
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
         threshold = self.policy.bulk_threshold
-        return (threshold > 0 and self._sweeps[endpoint].supported
-                and self._registry.in_flight_by_endpoint[endpoint] >= threshold)
+        sweep = self._sweeps[endpoint]
+        return (threshold > 0 and sweep.supported
+                and self._registry.in_flight_by_endpoint[endpoint] >= threshold
+                and self._clock() >= sweep.paused_until)
 
-    def _schedule_poll(self, job: Job, policy: PollPolicy, due: float) -> None:
+    def _schedule_poll(self, job: Job, state: _Tracked, due: float) -> None:
         """Schedule the next poll, never later than the deadline (where a last poll decides)."""
-        if policy.deadline is not None and job.accepted_at is not None:
-            due = min(due, job.accepted_at + policy.deadline)
-        self._schedule(job, due)
+        deadline = state.policy.deadline
+        if deadline is not None and job.accepted_at is not None:
+            due = min(due, job.accepted_at + deadline)
+        self._schedule(job, state, due)
 
     def poke(self, job: Job) -> None:
-        """Poll this job as soon as possible (e.g. a callback said its status changed)."""
-        if not job.done() and job.task_id is not None and id(job) not in self._queued:
-            self._schedule(job, self._clock())
+        """Poll this job soon (a callback said its status changed): as soon as possible, but
+        never sooner than its policy's ``min_interval`` after its last poll, and never more
+        than one poll at a time; a poke during a poll is kept for after it."""
+        state = self._tracked.get(job)
+        if state is None or job.done() or job.task_id is None:
+            return
+        if state.claimed:
+            state.poked = True
+            return
+        due = max(self._clock(), state.last + state.policy.min_interval)
+        if state.due is None or due < state.due:
+            self._schedule(job, state, due)
 
-    def _schedule(self, job: Job, due: float) -> None:
-        self._due[id(job)] = due
+    def _schedule(self, job: Job, state: _Tracked, due: float) -> None:
+        state.due = due
         heapq.heappush(self._heap, (due, next(self._seq), job))
         if due < self._wake_at:
             _wake(self._waiter)
 
     def _forget(self, job: Job) -> None:
-        key = id(job)
-        self._due.pop(key, None)
-        self._policies.pop(key, None)
-        self._not_found.pop(key, None)
+        self._tracked.pop(job, None)
 
     @property
     def scheduled(self) -> int:
-        return len(self._due)
+        """How many jobs have a poll scheduled (O(jobs tracked))."""
+        return sum(1 for state in self._tracked.values() if state.due is not None)
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> None:
-        async with anyio.create_task_group() as tg:
-            self._tg = tg
-            loop = asyncio.get_running_loop()
-            heap = self._heap
-            while True:
-                now = self._clock()
-                due_jobs: list[Job] = []
-                while heap and heap[0][0] <= now:
-                    due, _, job = heapq.heappop(heap)
-                    if self._due.get(id(job)) != due or job.done():
-                        continue
-                    del self._due[id(job)]
-                    due_jobs.append(job)
-                if due_jobs:
-                    self._dispatch(due_jobs, tg, now)
-                # Sleep until the earliest due time or a sooner schedule(): a bare future and
-                # one timer handle (this loop is hot; it runs on asyncio, like aiohttp).
-                self._wake_at = heap[0][0] if heap else float("inf")
-                self._waiter = waiter = loop.create_future()
-                timer = loop.call_later(self._wake_at - now, _wake, waiter) if heap else None
-                try:
-                    await waiter
-                finally:
-                    self._waiter = None
-                    if timer is not None:
-                        timer.cancel()
+        """Poll until cancelled.  An error in the poller's own code ends every job it tracks
+        with a ``TransportError`` (so no waiter hangs) before it propagates."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                await self._loop(tg)
+        except Exception as exc:
+            log.exception("the poller stopped on an internal error")
+            self._abandon(exc)
+            raise
+
+    def _abandon(self, cause: Exception) -> None:
+        """End every tracked job: the poller can no longer resolve them."""
+        leaf: BaseException = cause
+        while getattr(leaf, "exceptions", None):  # an exception group: name its first error
+            leaf = leaf.exceptions[0]  # type: ignore[attr-defined]
+        for job in list(self._tracked):
+            error = TransportError(
+                f"polling stopped on an internal error ({type(leaf).__name__}); the task "
+                f"may still be running: re-attach to task {job.task_id!r} with a new client"
+            )
+            error.__cause__ = cause
+            try:
+                self.fail(job, error)
+            except Exception:  # keep ending the others
+                log.exception("could not end %r", job)
+
+    async def _loop(self, tg: anyio.abc.TaskGroup) -> None:
+        loop = asyncio.get_running_loop()
+        heap = self._heap
+        while True:
+            now = self._clock()
+            due_jobs: list[Job] = []
+            while heap and heap[0][0] <= now:
+                due, _, job = heapq.heappop(heap)
+                state = self._tracked.get(job)
+                if state is None or state.due != due or job.done():
+                    continue  # a stale entry: the job was rescheduled or has ended
+                state.due = None
+                due_jobs.append(job)
+            if due_jobs:
+                self._dispatch(due_jobs, tg, now)
+            # Sleep until the earliest due time or a sooner schedule().
+            self._wake_at = heap[0][0] if heap else float("inf")
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(self._wake_at - now, _wake, waiter) if heap else None
+            try:
+                await waiter
+            finally:
+                self._waiter = None
+                if timer is not None:
+                    timer.cancel()
 
     def _dispatch(self, jobs: list[Job], tg: anyio.abc.TaskGroup, now: float) -> None:
         by_endpoint: dict[str, list[Job]] = {}
@@ -203,16 +271,21 @@ class Poller:
                 if sweep.running or ready_at > now:
                     later = max(ready_at, now + self.policy.min_interval / 4)
                     for job in group:
-                        self._schedule(job, later)
+                        self._schedule(job, self._tracked[job], later)
                     continue
                 sweep.running = True
                 sweep.last = now
                 tg.start_soon(self._sweep, name, group)
             else:
                 for job in group:
-                    if id(job) not in self._queued:
-                        self._queued.add(id(job))
-                        self._enqueue(job, tg)
+                    self._claim(job, tg)
+
+    def _claim(self, job: Job, tg: anyio.abc.TaskGroup) -> None:
+        """Queue the job's single GET, unless one is queued or under way already."""
+        state = self._tracked.get(job)
+        if state is not None and not state.claimed and not job.done():
+            state.claimed = True
+            self._enqueue(job, tg)
 
     def _enqueue(self, job: Job, tg: anyio.abc.TaskGroup) -> None:
         """Queue a claimed job's GET for the poll workers, starting one more when no idle
@@ -241,100 +314,160 @@ class Poller:
     async def poll_claimed(self, job: Job) -> None:
         """One single-task GET of a job marked as being polled (queued for a worker, or
         claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
-        cancellation: a failed poll is retried on the job's schedule."""
-        path = self._start_poll(job)
-        if path is None:
+        cancellation: a failed poll (whatever the reply held) is retried on the job's
+        schedule."""
+        state = self._tracked.get(job)
+        if state is None or job.done():
+            if state is not None:
+                state.claimed = False
             return
         try:
+            path = self._start_poll(job, state)
             data = await self._transport.call("GET", path, subject=job)
         except Exception as exc:
-            self._end_poll(job, None, exc)
+            self._end_poll(job, state, None, exc)
         except BaseException:
-            self._unclaim(job)
+            state.claimed = False
             raise
         else:
-            self._end_poll(job, data, None)
+            self._end_poll(job, state, data, None)
 
-    def _start_poll(self, job: Job) -> str | None:
-        """Begin the GET of a claimed job: the path to GET, or None (unclaimed) if it ended."""
-        if job.done():
-            self._unclaim(job)
-            return None
+    def _start_poll(self, job: Job, state: _Tracked) -> str:
+        """Count the GET of a claimed job about to be made; the path to GET."""
         assert job.task_id is not None
         self.counters.polls += 1
         job.polls += 1
+        state.last = self._clock()
         return ENDPOINTS[job.endpoint].task_path(job.task_id)
 
-    def _unclaim(self, job: Job) -> None:
-        """The claimed GET will not be made (its task was cancelled): free the job's claim."""
-        self._queued.discard(id(job))
-
-    def _end_poll(self, job: Job, data: Any, error: Exception | None) -> None:
-        """Apply the GET's reply (or its error) and unclaim the job; never raises."""
-        self._unclaim(job)
+    def _end_poll(self, job: Job, state: _Tracked, data: Any, error: Exception | None) -> None:
+        """Apply the GET's reply (or its error) and unclaim the job.  Whatever the reply
+        holds, this raises only on an error in the poller's own code."""
+        state.claimed = False
+        if job.done():
+            return
         try:
             if error is not None:
                 raise error
             task = parse_task(data)
-            self._not_found.pop(id(job), None)
+            if task.task_id != job.task_id:
+                raise ResponseDecodeError(
+                    f"the reply for task {job.task_id} is about another task ({task.task_id})")
+        except Exception as exc:
+            self._poll_failed(job, _as_poll_error(exc))
+        else:
+            state.misses = 0
             self.observe(job, task)
-        except KlingError as exc:
-            self._poll_failed(job, exc)
-        except Exception as exc:  # a bug: keep the job polled rather than stranded
-            log.exception("polling %r failed unexpectedly", job)
-            self._poll_failed(job, TransportError(f"unexpected {type(exc).__name__}: {exc}"))
+        self._after_poll(job, state)
+
+    def _after_poll(self, job: Job, state: _Tracked) -> None:
+        """A callback came during the poll: re-query once more, within the callback limit."""
+        if state.poked:
+            state.poked = False
+            self.poke(job)
 
     async def _sweep(self, name: str, due_jobs: list[Job]) -> None:
-        endpoint = ENDPOINTS[name]
+        """Refresh the due jobs of endpoint ``name`` with list pages; never raises but
+        cancellation.  Due jobs the pages did not show get single GETs; if the sweep failed,
+        they count a failed poll each instead (retried on their schedule)."""
         state = self._sweeps[name]
-        policy = self.policy
-        registry = self._registry
-        seen: set[int] = set()
+        seen: set[Job] = set()
+        failure: KlingError | None = None
         try:
-            wanted = registry.in_flight_by_endpoint[name]
-            for page in range(1, policy.bulk_max_pages + 1):
-                self.counters.sweep_pages += 1
-                data = await self._transport.call(
-                    "GET", endpoint.path,
-                    params={"pageNum": str(page), "pageSize": str(policy.bulk_page_size)},
-                )
-                if not isinstance(data, list):
-                    raise ResponseDecodeError("list reply data is not an array")
-                for item in data:
-                    try:
-                        task = parse_task(item)
-                    except KlingError:
-                        continue
-                    job = registry.get(task.task_id)
-                    if job is None or job.done() or job.endpoint != name:
-                        continue
-                    seen.add(id(job))
-                    self.observe(job, task)
-                if len(data) < policy.bulk_page_size or len(seen) >= wanted:
-                    break
-            self.counters.sweeps += 1
+            unreadable = await self._sweep_pages(name, seen)
         except (NotFoundError, InvalidRequestError) as exc:
             state.supported = False
             log.info("listing %s is not supported (%s); polling tasks one by one", name, exc)
-        except KlingError as exc:
-            log.debug("sweep of %s failed (%s); polling due tasks one by one", name, exc)
+        except Exception as exc:
+            failure = _as_poll_error(exc)
+        else:
+            self.counters.sweeps += 1
+            if unreadable:
+                failure = ResponseDecodeError(f"{unreadable} unreadable items in a list reply")
         finally:
             state.running = False
+        self._count_sweep(name, state, failure)
+        if failure is not None and not seen:
+            for job in due_jobs:
+                self._poll_failed(job, failure)
+            return
         for job in due_jobs:
-            if id(job) not in seen and not job.done() and id(job) not in self._queued:
-                self._queued.add(id(job))
-                await self.poll_claimed(job)
+            if job not in seen and not job.done():
+                self._single_now(job)
+
+    def _single_now(self, job: Job) -> None:
+        """Queue the job's single GET now, through the poll workers."""
+        if self._tg is not None:
+            self._claim(job, self._tg)
+
+    def _count_sweep(self, name: str, state: _Sweep, failure: KlingError | None) -> None:
+        if failure is None:
+            state.failures = 0
+            return
+        state.failures += 1
+        log.debug("sweep of %s failed (%s)", name, failure)
+        if state.failures >= _SWEEP_FAILURE_LIMIT:
+            pause = _SWEEP_PAUSE * max(self.policy.max_interval, self.policy.min_interval)
+            state.paused_until = self._clock() + pause
+            state.failures = 0
+            log.info("listing %s failed %d times in a row; polling tasks one by one for %gs",
+                     name, _SWEEP_FAILURE_LIMIT, pause)
+
+    async def _sweep_pages(self, name: str, seen: set[Job]) -> int:
+        """GET list pages of ``name`` and apply what they show (each tracked job of this
+        endpoint at most once, into ``seen``); returns how many items could not be read."""
+        endpoint = ENDPOINTS[name]
+        policy = self.policy
+        wanted = self._registry.in_flight_by_endpoint[name]
+        unreadable = 0
+        for page in range(1, policy.bulk_max_pages + 1):
+            self.counters.sweep_pages += 1
+            data = await self._transport.call(
+                "GET", endpoint.path,
+                params={"pageNum": str(page), "pageSize": str(policy.bulk_page_size)},
+            )
+            if not isinstance(data, list):
+                raise ResponseDecodeError("list reply data is not an array")
+            unreadable += self._apply_items(name, data[: policy.bulk_page_size], seen)
+            if len(data) < policy.bulk_page_size or len(seen) >= wanted:
+                break
+        return unreadable
+
+    def _apply_items(self, name: str, items: Iterable[Any], seen: set[Job]) -> int:
+        """Observe the tasks of one list page; returns how many items could not be read.
+        Items of untracked tasks, of other endpoints, or repeated, are skipped."""
+        unreadable = 0
+        for item in items:
+            try:
+                task = parse_task(item)
+            except ResponseDecodeError:
+                unreadable += 1
+                continue
+            job = self._registry.get(task.task_id)
+            if job is None or job.done() or job.endpoint != name or job in seen:
+                continue
+            seen.add(job)
+            self.observe(job, task)
+        return unreadable
 
     # -- applying what was seen ---------------------------------------------------------------
     def observe(self, job: Job, task: Task) -> None:
-        """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time."""
+        """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time.  A
+        status behind the one already seen (``submitted`` after ``processing``) is stale:
+        only the next poll is scheduled."""
         if job.done():
             return
         now = self._clock()
         age = _age(job, now)
         old = job.task_status
-        job.task = task
         status = task.status
+        state = self._tracked.get(job)
+        if state is not None:
+            state.last = now
+        if old is not None and _PROGRESS[status] < _PROGRESS[old]:
+            self._next_poll(job, now, age)
+            return
+        job.task = task
         active = self._events.active  # asked once: it consults the logger
         if status is not old:
             job.history.append((status, age))
@@ -345,12 +478,20 @@ class Poller:
             self._end(job, task, now, active)
             return
         self._registry.set_state(job, state_for(status))
+        self._next_poll(job, now, age)
+
+    def _next_poll(self, job: Job, now: float, age: float) -> None:
+        """Schedule the job's next poll by its policy, or end it if its deadline passed."""
         policy = self.policy_for(job)
         if policy.deadline is not None and age >= policy.deadline:
-            self.fail(job, TaskTimeoutError(job.task_id, policy.deadline, status, job.history))
+            self.fail(job, TaskTimeoutError(job.task_id, policy.deadline, job.task_status,
+                                            job.history))
             return
-        self._schedule_poll(job, policy, now + policy.interval(age, expected=job.expected,
-                                                               rand=self._rand()))
+        state = self._tracked.get(job)
+        if state is None:  # observed without being tracked: nothing to schedule
+            return
+        self._schedule_poll(job, state, now + policy.interval(age, expected=job.expected,
+                                                              rand=self._rand()))
 
     def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
         """End the job whose ``task`` (already its ``job.task``) is terminal."""
@@ -377,30 +518,53 @@ class Poller:
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
     def _poll_failed(self, job: Job, exc: KlingError) -> None:
+        """A poll of ``job`` failed: retry on its schedule, or end it (deadline passed, or its
+        task not found ``_NOT_FOUND_LIMIT`` times in a row)."""
+        state = self._tracked.get(job)
+        if state is None or job.done():
+            return
         self.counters.poll_errors += 1
-        key = id(job)
         if isinstance(exc, NotFoundError):
-            misses = self._not_found.get(key, 0) + 1
-            self._not_found[key] = misses
-            if misses >= _NOT_FOUND_LIMIT:
+            state.misses += 1
+            if state.misses >= _NOT_FOUND_LIMIT:
                 self.fail(job, exc)
                 return
         now = self._clock()
         age = _age(job, now)
-        policy = self.policy_for(job)
+        policy = state.policy
         if policy.deadline is not None and age >= policy.deadline:
             error = TaskTimeoutError(job.task_id, policy.deadline, job.task_status, job.history)
             error.__cause__ = exc
             self.fail(job, error)
             return
         log.debug("poll of %s failed (%s); retrying later", job.task_id, exc)
-        self._schedule_poll(job, policy, now + policy.interval(age, expected=job.expected,
-                                                               rand=self._rand()))
+        self._schedule_poll(job, state, now + policy.interval(age, expected=job.expected,
+                                                              rand=self._rand()))
 
     def close(self, jobs: Any) -> None:
         """Wake the waiters of every unfinished job (the client is closing)."""
         for job in jobs:
             job._close()
+
+
+def _as_poll_error(exc: Exception) -> KlingError:
+    """A poll's failure as a ``KlingError``: itself, or a ``ResponseDecodeError`` naming the
+    unexpected exception's type (a reply nested too deep, a number out of range...)."""
+    if isinstance(exc, KlingError):
+        return exc
+    log.info("a poll reply could not be read: %s", type(exc).__name__)
+    error = ResponseDecodeError(f"unreadable reply ({type(exc).__name__}: {_short(exc)})")
+    error.__cause__ = exc
+    return error
+
+
+def _short(exc: Exception) -> str:
+    """The first 200 characters of ``str(exc)``, never raising."""
+    try:
+        text = str(exc)
+    except Exception:
+        return "?"
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

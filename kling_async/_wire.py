@@ -8,16 +8,24 @@ the SDK needs:
 - ``task_id`` and a known status are required; anything else is optional;
 - a gateway wrapper whose ``data`` holds the raw Kling reply (``data.data.data``) is unwrapped;
 - ``status`` is accepted where ``task_status`` is missing, with the gateway spellings the
-  reference documents (``SUCCESS``, ``FAILURE``, ``IN_PROGRESS``...), case-insensitively.
+  reference documents (``SUCCESS``, ``FAILURE``, ``IN_PROGRESS``...), case-insensitively;
+- whatever a reply holds, the result is a ``Task`` or a ``ResponseDecodeError``: a task id
+  that is not plain (see ``is_plain_id``) is refused, since it would reach poll URLs and
+  journals; an optional field no Python value can hold sensibly (a time past year 9999, an
+  infinite duration, an id of a thousand digits) is read as absent; lone surrogates in text
+  become U+FFFD; what is kept is bounded (``MAX_RESULT_ITEMS`` results of each kind, URLs up
+  to ``MAX_URL_LENGTH``, status messages cut at ``MAX_MESSAGE_LENGTH``).
 
 Request side (``dump_request`` / ``load_request``): see the functions below.
 """
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
@@ -35,19 +43,69 @@ _STATUS_ALIASES: dict[str, TaskStatus] = {
 }
 
 _MAX_UNWRAP = 3
-_T = TypeVar("_T", bound=attrs.AttrsInstance)
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+#: The longest task id accepted from a server (Kling's are 18-19 digits).
+MAX_ID_LENGTH = 256
+#: Results kept per kind (images, videos, audio tracks) of one task; Kling makes at most 9.
+MAX_RESULT_ITEMS = 100
+#: The longest URL (or other optional text) kept; a longer one is read as absent.
+MAX_URL_LENGTH = 8192
+#: Status messages longer than this are cut (ending with "...").
+MAX_MESSAGE_LENGTH = 2000
+#: The latest ``created_at``/``updated_at`` read (9999-12-31T23:59:59.999Z, in ms).
+_MAX_TIME_MS = 253_402_300_799_999
+_MAX_INDEX = 1_000_000
+#: Numbers arriving as text longer than this are no time, index or duration.
+_MAX_NUMBER_TEXT = 64
+#: Integers wider than this are no id or number the SDK keeps (str() of huge ints is slow).
+_MAX_INT_BITS = 256
+_UNSAFE_ID_CHARS = frozenset("/?#%\\")
+
+
+def _describe(value: Any) -> str:
+    """A short description of a wire value for an error message: never long, never raises."""
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        bits = value.bit_length()
+        return repr(value) if bits <= 64 else f"an integer of {bits} bits"
+    if isinstance(value, str):
+        return repr(value[:40]) + ("..." if len(value) > 40 else "")
+    return f"a JSON {'object' if isinstance(value, Mapping) else type(value).__name__}"
+
+
+def is_plain_id(text: str) -> bool:
+    """Whether ``text`` may be used as a task id: 1 to ``MAX_ID_LENGTH`` characters, not ``.``
+    or ``..``, none of them ``/ ? # % \\``, whitespace, a control, format or private-use
+    character, or a lone surrogate (so it is one path segment and one journal line)."""
+    if not 0 < len(text) <= MAX_ID_LENGTH or text in (".", ".."):
+        return False
+    return all(
+        char not in _UNSAFE_ID_CHARS and unicodedata.category(char)[0] not in "CZ"
+        for char in text
+    )
+
+
+def _clean(text: str) -> str:
+    """``text`` with every lone surrogate (not encodable as UTF-8) replaced by U+FFFD."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
 
 
 def parse_status(value: Any) -> TaskStatus:
     """A ``TaskStatus`` from a wire value; unknown values are an error, never a guess."""
     if isinstance(value, TaskStatus):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= _MAX_NUMBER_TEXT:
         found = _STATUS_ALIASES.get(value) or _STATUS_ALIASES.get(value.strip().lower())
         if found is not None:
             return found
-    raise ResponseDecodeError(f"unknown task status {value!r}")
+    raise ResponseDecodeError(f"unknown task status {_describe(value)}")
 
 
 def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -63,177 +121,206 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
     return current
 
 
-def _opt_str(value: Any) -> str | None:
-    if type(value) is str:  # the common case first: this runs for every field of every poll
-        return value or None
-    if value is None:
-        return None
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else _EMPTY
+
+
+def _text(value: Any) -> str | None:
+    """A JSON string, or a number's text (ids may arrive as numbers); None for anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value) if value.bit_length() <= _MAX_INT_BITS else None
+    if isinstance(value, float) and math.isfinite(value):
         return str(value)
     return None
 
 
-def _opt_int(value: Any) -> int | None:
-    if type(value) is int:  # the common case first
-        return value
-    if value is None or value == "" or isinstance(value, bool):
+def _opt_str(value: Any, limit: int = MAX_URL_LENGTH) -> str | None:
+    """Optional text: None when absent, empty, not text or a number, or over ``limit``."""
+    text = _text(value)
+    if not text or len(text) > limit:
         return None
-    try:
-        return int(value)
-    except (TypeError, ValueError, OverflowError):
+    return _clean(text)
+
+
+def _message(value: Any) -> str | None:
+    """A status message: any length is read, at most ``MAX_MESSAGE_LENGTH`` kept."""
+    text = _text(value)
+    if not text:
+        return None
+    if len(text) > MAX_MESSAGE_LENGTH:
+        text = text[: MAX_MESSAGE_LENGTH - 3] + "..."
+    return _clean(text)
+
+
+def _number(value: Any) -> float | int | None:
+    """A JSON number, or a number as text; None for anything else (bool included)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str) and len(value) <= _MAX_NUMBER_TEXT:
         try:
-            return int(float(value))
-        except (TypeError, ValueError, OverflowError):  # "inf", "1e999": no such time
-            return None
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _opt_int(value: Any, high: int = _MAX_TIME_MS) -> int | None:
+    """An integer in [0, ``high``] (a float is truncated), else None: a time past year 9999,
+    ``inf`` or ``1e999`` is no time at all."""
+    number = _number(value)
+    if isinstance(number, float):
+        number = int(number) if math.isfinite(number) else None
+    if number is None or not 0 <= number <= high:
+        return None
+    return number
 
 
 def _opt_float(value: Any) -> float | None:
-    if value is None or value == "" or isinstance(value, bool):
+    """A finite, non-negative float (a duration), else None."""
+    number = _number(value)
+    if number is None:
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError, OverflowError):  # an int too large for a float
+        result = float(number)
+    except OverflowError:  # an int too large for a float
         return None
+    return result if math.isfinite(result) and result >= 0 else None
 
 
-def _fields_maker(cls: type[_T]) -> Callable[..., _T]:
-    """A function building a ``cls`` from all its field values, positionally, in field order.
+def _task_id(value: Any) -> str:
+    """The task id: a string or an integer that is a plain id (``is_plain_id``)."""
+    if isinstance(value, float):
+        raise ResponseDecodeError(f"task_id {_describe(value)} is a float, not an id")
+    text = _text(value)
+    if not text:
+        raise ResponseDecodeError("task object has no task_id")
+    if not is_plain_id(text):
+        raise ResponseDecodeError(
+            f"task_id {_describe(text)} is not a plain id (1-{MAX_ID_LENGTH} characters, no "
+            "'/', '?', '#', '%', '\\\\', whitespace, control characters or lone surrogates)"
+        )
+    return text
 
-    Only for plain attrs classes (slotted, every field set by ``__init__`` under its own name,
-    no validators, converters, pre/post-init hooks or cached hash), where it is equal to
-    ``cls(**fields)``; anything else is a TypeError.  Each slot is set through its descriptor
-    directly rather than ``object.__setattr__``, which looks the descriptor up again for every
-    field (a frozen class's ``__init__`` does that): a Task and its images are built per poll.
-    """
-    fields = attrs.fields(cls)
-    names = [field.name for field in fields]
-    slots = cls.__dict__.get("__slots__", None)
-    plain = (
-        slots is not None
-        and set(slots) <= {*names, "__weakref__"}
-        and not hasattr(cls, "__attrs_pre_init__")
-        and not hasattr(cls, "__attrs_post_init__")
-        and all(f.init and f.alias == f.name and f.validator is None and f.converter is None
-                for f in fields)
-        and all(type(cls.__dict__.get(name)).__name__ == "member_descriptor" for name in names)
+
+def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
+    """``task_info.external_task_id`` (or a flat ``external_task_id``); None unless plain."""
+    value = info.get("external_task_id")
+    if value is None:
+        value = body.get("external_task_id")
+    if isinstance(value, float):
+        return None
+    text = _text(value)
+    return text if text and is_plain_id(text) else None
+
+
+def _status(body: Mapping[str, Any], default: TaskStatus | None) -> TaskStatus:
+    """``task_status`` (or ``status``); ``default`` when the reply has neither key."""
+    if default is not None and "task_status" not in body and "status" not in body:
+        return default
+    raw = body.get("task_status")
+    if raw is None:
+        raw = body.get("status")
+    return parse_status(raw)
+
+
+def _parent_video(value: Any) -> ParentVideo | None:
+    if not isinstance(value, Mapping):
+        return None
+    return ParentVideo(id=_opt_str(value.get("id"), MAX_ID_LENGTH),
+                       url=_opt_str(value.get("url")),
+                       duration=_opt_float(value.get("duration")))
+
+
+def _read_task(data: Any, default: TaskStatus | None) -> Task:
+    if not isinstance(data, Mapping):
+        raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
+    body = _unwrap(data)
+    info = _mapping(body.get("task_info"))
+    result = _mapping(body.get("task_result"))
+    return Task(
+        task_id=_task_id(body.get("task_id")),
+        status=_status(body, default),
+        status_msg=_message(body.get("task_status_msg")),
+        external_task_id=_external_id(info, body),
+        images=_items(result.get("images"), _image),
+        videos=_items(result.get("videos"), _video),
+        audios=_items(result.get("audios"), _audio),
+        parent_video=_parent_video(info.get("parent_video")),
+        created_at=_opt_int(body.get("created_at")),
+        updated_at=_opt_int(body.get("updated_at")),
+        final_unit_deduction=_opt_str(body.get("final_unit_deduction"), _MAX_NUMBER_TEXT),
     )
-    if not plain:
-        raise TypeError(f"{cls.__qualname__} is not a plain slotted attrs class")
-    # Parameters v0, v1, ...: no field name can clash with the function's own names.
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    params = [f"v{i}" for i in range(len(names))]
-    lines = [f"def make({', '.join(params)}):", "    self = _new(_cls)"]
-    for i, name in enumerate(names):
-        namespace[f"_set{i}"] = cls.__dict__[name].__set__
-        lines.append(f"    _set{i}(self, v{i})  # {name}")
-    lines.append("    return self")
-    exec(compile("\n".join(lines), f"<kling_async maker {cls.__qualname__}>", "exec"), namespace)
-    make: Callable[..., _T] = namespace["make"]
-    return make
 
 
-_new_task = _fields_maker(Task)
-_new_image = _fields_maker(Image)
-_new_video = _fields_maker(Video)
-_new_audio = _fields_maker(Audio)
-
-
-def _is_mapping(value: Any) -> bool:
-    return type(value) is dict or isinstance(value, Mapping)
+def _guarded(data: Any, default: TaskStatus | None) -> Task:
+    """``_read_task``, with any failure a ``ResponseDecodeError`` naming what went wrong."""
+    try:
+        return _read_task(data, default)
+    except ResponseDecodeError:
+        raise
+    except Exception as exc:  # e.g. RecursionError: no reply may escape as anything else
+        raise ResponseDecodeError(f"unreadable task object ({type(exc).__name__})") from exc
 
 
 def parse_task(data: Any) -> Task:
-    """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body)."""
-    if not _is_mapping(data):
-        raise ResponseDecodeError(f"expected a task object, got {type(data).__name__}")
-    body = data if "task_status" in data else _unwrap(data)
-    get = body.get
-    task_id = _opt_str(get("task_id"))
-    if task_id is None:
-        raise ResponseDecodeError("task object has no task_id")
-    raw_status = get("task_status")
-    if raw_status is None:
-        raw_status = get("status")
-    status = _STATUS_ALIASES.get(raw_status) if type(raw_status) is str else None
-    if status is None:
-        status = parse_status(raw_status)
-    info = get("task_info")
-    info = info if info and _is_mapping(info) else _EMPTY
-    result = get("task_result")
-    images: tuple[Image, ...] = ()
-    videos: tuple[Video, ...] = ()
-    audios: tuple[Audio, ...] = ()
-    if result and _is_mapping(result):
-        raw = result.get("images")
-        if raw:
-            images = _images(raw)
-        raw = result.get("videos")
-        if raw:
-            videos = _videos(raw)
-        raw = result.get("audios")
-        if raw:
-            audios = _audios(raw)
-    parent = info.get("parent_video")
-    parent_video = (
-        ParentVideo(
-            id=_opt_str(parent.get("id")),
-            url=_opt_str(parent.get("url")),
-            duration=_opt_float(parent.get("duration")),
-        )
-        if parent is not None and isinstance(parent, Mapping)
-        else None
-    )
-    external = info.get("external_task_id")
-    if external is None:
-        external = get("external_task_id")
-    return _new_task(
-        task_id, status, _opt_str(get("task_status_msg")), _opt_str(external),
-        images, videos, audios, parent_video,
-        _opt_int(get("created_at")), _opt_int(get("updated_at")),
-        _opt_str(get("final_unit_deduction")),
-    )
+    """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body).
+
+    Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
+    return _guarded(data, None)
 
 
-# The items of a ``task_result``: one loop per kind, run only for the kinds present (this
-# runs for every finished task).  Items that are not objects, or (images, videos) have no URL,
-# are skipped.
+# The items of a ``task_result``: only a JSON array is read, at most MAX_RESULT_ITEMS of it;
+# items that are not objects, or (images, videos) have no usable URL, are skipped.
 
-def _images(raw: Any) -> tuple[Image, ...]:
+def _items(raw: Any, make: Callable[[Mapping[str, Any]], Any]) -> tuple[Any, ...]:
+    if not isinstance(raw, list):
+        return ()
     found = []
-    for item in raw if isinstance(raw, list) else ():
-        if _is_mapping(item) and item.get("url"):
-            found.append(_new_image(_opt_int(item.get("index")) or 0, str(item["url"]),
-                                    _opt_str(item.get("watermark_url"))))
+    for item in raw[:MAX_RESULT_ITEMS]:
+        if isinstance(item, Mapping):
+            made = make(item)
+            if made is not None:
+                found.append(made)
     return tuple(found)
 
 
-def _videos(raw: Any) -> tuple[Video, ...]:
-    found = []
-    for item in raw if isinstance(raw, list) else ():
-        if _is_mapping(item) and item.get("url"):
-            found.append(_new_video(_opt_str(item.get("id")) or "", str(item["url"]),
-                                    _opt_float(item.get("duration")),
-                                    _opt_str(item.get("watermark_url"))))
-    return tuple(found)
+def _image(item: Mapping[str, Any]) -> Image | None:
+    url = _opt_str(item.get("url"))
+    if url is None:
+        return None
+    return Image(index=_opt_int(item.get("index"), _MAX_INDEX) or 0, url=url,
+                 watermark_url=_opt_str(item.get("watermark_url")))
 
 
-def _audios(raw: Any) -> tuple[Audio, ...]:
-    found = []
-    for item in raw if isinstance(raw, list) else ():
-        if _is_mapping(item):
-            found.append(_new_audio(_opt_str(item.get("id")) or "", _opt_str(item.get("url_mp3")),
-                                    _opt_str(item.get("url_wav")),
-                                    _opt_float(item.get("duration_mp3")),
-                                    _opt_float(item.get("duration_wav"))))
-    return tuple(found)
+def _video(item: Mapping[str, Any]) -> Video | None:
+    url = _opt_str(item.get("url"))
+    if url is None:
+        return None
+    return Video(id=_opt_str(item.get("id"), MAX_ID_LENGTH) or "", url=url,
+                 duration=_opt_float(item.get("duration")),
+                 watermark_url=_opt_str(item.get("watermark_url")))
+
+
+def _audio(item: Mapping[str, Any]) -> Audio:
+    return Audio(id=_opt_str(item.get("id"), MAX_ID_LENGTH) or "",
+                 url_mp3=_opt_str(item.get("url_mp3")), url_wav=_opt_str(item.get("url_wav")),
+                 duration_mp3=_opt_float(item.get("duration_mp3")),
+                 duration_wav=_opt_float(item.get("duration_wav")))
 
 
 def created_task(data: Any, external_task_id: str | None) -> Task:
-    """The ``Task`` from a create reply.  A created task is ``submitted`` if the reply omits it,
-    and carries the ``external_task_id`` that was sent if the reply omits that."""
-    if isinstance(data, dict) and "task_status" not in data and "status" not in data:
-        data = {**data, "task_status": "submitted"}
-    task = parse_task(data)
+    """The ``Task`` from a create reply.  A created task is ``submitted`` if the reply omits its
+    status, and carries the ``external_task_id`` that was sent if the reply omits that.
+
+    Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
+    task = _guarded(data, TaskStatus.SUBMITTED)
     if task.external_task_id is None and external_task_id is not None:
         task = attrs.evolve(task, external_task_id=external_task_id)
     return task
@@ -241,34 +328,13 @@ def created_task(data: Any, external_task_id: str | None) -> Task:
 
 def created_head(data: Any, external_task_id: str | None
                  ) -> tuple[str, TaskStatus, str | None] | None:
-    """``(task_id, status, external_task_id)`` of a create reply in its usual shape (a flat task
-    object, a non-empty string ``task_id``, a known or missing status), exactly as
-    ``created_task`` would read them, without building the ``Task``; None for any other shape
-    (then ``created_task`` decides).  A job keeps the reply and builds its Task on demand."""
-    if type(data) is not dict:
+    """``(task_id, status, external_task_id)`` of a create reply, exactly as ``created_task``
+    reads them (it is ``created_task``), or None when ``created_task`` would refuse it."""
+    try:
+        task = created_task(data, external_task_id)
+    except ResponseDecodeError:
         return None
-    task_id = data.get("task_id")
-    if type(task_id) is not str or not task_id:
-        return None
-    if "task_status" in data:
-        raw_status = data["task_status"]
-        found = _STATUS_ALIASES.get(raw_status) if type(raw_status) is str else None
-        if found is None:
-            return None
-        status = found
-    elif "status" in data:
-        return None
-    else:
-        status = TaskStatus.SUBMITTED
-    info = data.get("task_info")
-    if info is not None and type(info) is not dict:
-        return None
-    external = info.get("external_task_id") if info else None
-    if external is None:
-        external = data.get("external_task_id")
-    if external is not None and type(external) is not str:
-        return None
-    return task_id, status, external or external_task_id
+    return task.task_id, task.status, task.external_task_id
 
 
 def parse_callback(body: Any) -> Task:
@@ -277,6 +343,48 @@ def parse_callback(body: Any) -> Task:
     Callbacks carry no signature: confirm by re-querying the task before acting on it.
     """
     return parse_task(body)
+
+
+def _ids_object(body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The object of a callback body that names its task (the body, or an envelope's data)."""
+    current = body
+    for _ in range(_MAX_UNWRAP):
+        if "task_id" in current or "external_task_id" in current or "task_info" in current:
+            return current
+        inner = current.get("data")
+        if not isinstance(inner, Mapping):
+            return current
+        current = inner
+    return current
+
+
+def _lookup_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
+    """The external id a callback names, only to look a job up: any text up to
+    ``MAX_ID_LENGTH`` (a user's own id need not be plain), or an integer."""
+    value = info.get("external_task_id")
+    if value is None:
+        value = body.get("external_task_id")
+    text = None if isinstance(value, float) else _text(value)
+    return text if text and len(text) <= MAX_ID_LENGTH else None
+
+
+def callback_ids(body: Any) -> tuple[str | None, str | None]:
+    """``(task_id, external_task_id)`` named by a callback body (flat or in an envelope), for
+    a re-query: no status is needed, since the body itself is never trusted.  At least one
+    is a plain id, else ``ResponseDecodeError``."""
+    try:
+        if not isinstance(body, Mapping):
+            raise ResponseDecodeError(f"expected a callback object, got {_describe(body)}")
+        inner = _ids_object(body)
+        task_id = _task_id(inner["task_id"]) if inner.get("task_id") is not None else None
+        external = _lookup_id(_mapping(inner.get("task_info")), inner)
+    except ResponseDecodeError:
+        raise
+    except Exception as exc:
+        raise ResponseDecodeError(f"unreadable callback body ({type(exc).__name__})") from exc
+    if task_id is None and external is None:
+        raise ResponseDecodeError("callback body names no task_id or external_task_id")
+    return task_id, external
 
 
 # ---------------------------------------------------------------------------------------------

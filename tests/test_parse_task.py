@@ -6,14 +6,13 @@ import copy
 from types import MappingProxyType
 from typing import Any
 
-import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kling_async as kling
-from kling_async import Audio, Image, Task, TaskStatus, Video, parse_callback, parse_task
-from kling_async._wire import _fields_maker
+from kling_async import Audio, Image, TaskStatus, Video, parse_callback, parse_task
+from kling_async._wire import MAX_MESSAGE_LENGTH, MAX_RESULT_ITEMS, is_plain_id
 
 # The official envelope of reference §3.3, with concrete values.
 OFFICIAL: dict[str, Any] = {
@@ -275,59 +274,150 @@ def test_a_duration_too_large_for_a_float_is_read_as_absent() -> None:
     assert task.videos[0].duration is None
 
 
-# -- the positional makers parse_task builds results with ------------------------------------
+# -- hostile input: a Task or a ResponseDecodeError, nothing else ------------------------------
 
-_VALUES = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.floats(allow_nan=False),
-                    st.tuples(st.integers()))
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.integers(min_value=10**300, max_value=10**5000),
+    st.floats(), st.text(max_size=20),
+    st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=3),
+    st.sampled_from(["succeed", "SUCCESS", "processing", "submitted", "failed", "t-1", "..",
+                     "1e999", "Infinity", "NaN", "9" * 5000, "../../admin", "t1?x=", ""]),
+)
+_KEYS = st.one_of(
+    st.sampled_from(["task_id", "task_status", "status", "data", "code", "task_info",
+                     "task_result", "images", "videos", "audios", "url", "index", "id",
+                     "duration", "external_task_id", "parent_video", "created_at",
+                     "updated_at", "task_status_msg", "final_unit_deduction", "url_mp3",
+                     "duration_wav", "watermark_url"]),
+    st.text(max_size=5),
+)
+_JSON = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=6),
+    max_leaves=30,
+)
+_TASKISH = st.fixed_dictionaries(
+    {"task_id": st.one_of(st.sampled_from(["t-1", "867283741759111202"]), _SCALARS)},
+    optional={"task_status": _JSON, "status": _JSON, "task_info": _JSON,
+              "task_result": st.fixed_dictionaries({}, optional={
+                  "images": _JSON, "videos": _JSON, "audios": _JSON}) | _JSON,
+              "created_at": _JSON, "task_status_msg": _JSON, "external_task_id": _JSON},
+)
 
 
-@pytest.mark.parametrize("cls", [Task, Image, Video, Audio])
-@given(data=st.data())
-def test_a_maker_builds_what_the_attrs_constructor_builds(cls: type, data: Any) -> None:
-    """For every result class, ``_fields_maker(cls)(*values)`` is equal to, hashes like and
-    is as frozen as ``cls(**fields)``, for any field values."""
-    names = [f.name for f in attrs.fields(cls)]
-    values = [data.draw(_VALUES, label=name) for name in names]
-    made = _fields_maker(cls)(*values)
-    expected = cls(**dict(zip(names, values, strict=True)))
-    assert type(made) is cls
-    assert made == expected and hash(made) == hash(expected)
-    assert repr(made) == repr(expected)
-    with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        made.url = "changed"  # type: ignore[misc]
+def _nested(depth: int) -> Any:
+    value: Any = "succeed"
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
-@pytest.mark.parametrize("options", [
-    {"cache_hash": True}, {"slots": False}, {"pre": True}, {"post": True}, {"validator": True},
-    {"private": True}, {"no_init": True},
+@settings(max_examples=300, deadline=None)
+@given(data=st.one_of(_JSON, _TASKISH, _TASKISH.map(lambda t: {"code": 0, "data": t})))
+def test_any_json_value_gives_a_task_or_a_decode_error(data: Any) -> None:
+    """parse_task, created_task, created_head, parse_callback and callback_ids read any
+    JSON-shaped value (any nesting, huge ints, inf/nan, lone surrogates) as a Task (or ids),
+    or refuse it with ResponseDecodeError: no other exception; a Task's text is UTF-8."""
+    from kling_async._wire import callback_ids, created_head, created_task
+
+    for parse in (parse_task, parse_callback, lambda d: created_task(d, "ext-1")):
+        try:
+            task = parse(data)
+        except kling.ResponseDecodeError:
+            continue
+        assert is_plain_id(task.task_id)
+        repr(task).encode("utf-8")  # no lone surrogate anywhere
+        assert len(task.urls) <= 3 * MAX_RESULT_ITEMS
+    head = created_head(data, "ext-1")
+    assert head is None or is_plain_id(head[0])
+    try:
+        task_id, external = callback_ids(data)
+    except kling.ResponseDecodeError:
+        return
+    assert task_id is None or is_plain_id(task_id)
+    assert task_id is not None or external is not None
+
+
+@pytest.mark.parametrize("task_id", [
+    "", ".", "..", "/", "../../admin/x", "t1?x=", "t#1", "t%2F1", "a\\b", "ab\n", " t1",
+    "t 1", "t\t1", "t\x00", "t\u2028", "t\u0085", "t\ud800", "\udfff", "x" * 257, 1.5,
+    True, ["t1"], {"id": "t1"},
 ])
-def test_only_plain_slotted_attrs_classes_get_a_maker(options: dict[str, bool]) -> None:
-    """Anything the maker would skip or get wrong (a cached hash slot, a dict class, init hooks,
-    validators, a field set under an alias or not by __init__) is refused at once."""
-    field_options: dict[str, Any] = {}
-    if options.get("validator"):
-        field_options["validator"] = attrs.validators.instance_of(int)
-    if options.get("no_init"):
-        field_options.update(init=False, default=0)
-    name = "_a" if options.get("private") else "a"  # attrs' __init__ takes "_a" as "a"
-    namespace: dict[str, Any] = {"__annotations__": {name: "int"},
-                                 name: attrs.field(**field_options)}
-    if options.get("pre"):
-        namespace["__attrs_pre_init__"] = lambda self: None
-    if options.get("post"):
-        namespace["__attrs_post_init__"] = lambda self: None
-    cls = attrs.frozen(type("Odd", (), namespace), cache_hash=options.get("cache_hash", False),
-                       slots=options.get("slots", True))
-    with pytest.raises(TypeError, match="not a plain slotted attrs class"):
-        _fields_maker(cls)
+@pytest.mark.parametrize("parse", ["parse_task", "created_task", "parse_callback"])
+def test_a_task_id_that_is_not_plain_is_refused(task_id: Any, parse: str) -> None:
+    """A server task id that is empty, a dot segment, or holds '/', '?', '#', '%', '\\',
+    whitespace, control characters or a lone surrogate, or is over 256 characters (or not a
+    string or integer), is a ResponseDecodeError: it never reaches a poll URL or a journal."""
+    from kling_async import _wire
+
+    reader = getattr(_wire, parse)
+    args = (None,) if parse == "created_task" else ()
+    with pytest.raises(kling.ResponseDecodeError):
+        reader({"task_id": task_id, "task_status": "submitted"}, *args)
+    assert _wire.created_head({"task_id": task_id, "task_status": "submitted"}, None) is None
 
 
-def test_a_plain_class_with_any_field_names_gets_a_working_maker() -> None:
-    """Field names that are also the generated function's own names do not clash."""
-    cls = attrs.frozen(type("Clash", (), {"__annotations__": {"v1": "int", "v0": "int",
-                                                                 "make": "int"}}))
-    made = _fields_maker(cls)(1, 2, 3)
-    assert made == cls(v1=1, v0=2, make=3)
+@pytest.mark.parametrize("task_id", ["867283741759111202", "t-1", "a.b_c~d", "x" * 256,
+                                     "ид-7", 867283741759111202])
+def test_plain_task_ids_are_kept(task_id: Any) -> None:
+    """Ids of digits, letters (any script), '.', '_', '~', '-', up to 256 characters, pass."""
+    assert parse_task({"task_id": task_id, "task_status": "submitted"}).task_id == str(task_id)
+
+
+def test_a_deeply_nested_or_huge_value_anywhere_is_read_or_refused() -> None:
+    """A status nested thousands deep is a ResponseDecodeError (not a RecursionError); a
+    10,000-digit integer where a time or id belongs is absent, not a ValueError."""
+    with pytest.raises(kling.ResponseDecodeError):
+        parse_task({"task_id": "t1", "task_status": _nested(100_000)})
+    huge = 10**10_000
+    task = parse_task({"task_id": "t1", "task_status": "succeed", "created_at": huge,
+                       "final_unit_deduction": huge, "task_info": {"external_task_id": huge},
+                       "task_result": {"videos": [{"id": huge, "url": "u", "duration": huge}],
+                                       "images": [{"url": "i", "index": huge}]}})
+    assert (task.created_at, task.final_unit_deduction, task.external_task_id) == (
+        None, None, None)
+    assert task.videos == (Video(id="", url="u"),)
+    assert task.images == (Image(index=0, url="i"),)
+    with pytest.raises(kling.ResponseDecodeError):
+        parse_task({"task_id": huge, "task_status": "succeed"})
+
+
+def test_what_a_task_keeps_is_bounded() -> None:
+    """A million result URLs keep MAX_RESULT_ITEMS of each kind; a 1 MB status message is cut
+    to MAX_MESSAGE_LENGTH; a 1 MB URL is no URL; a time past year 9999 is absent."""
+    many = [{"index": i, "url": f"https://cdn/{i}.png"} for i in range(1_000_000)]
+    task = parse_task({"task_id": "t1", "task_status": "failed", "task_status_msg": "m" * 10**6,
+                       "created_at": 10**20, "updated_at": "253402300800000",
+                       "task_result": {"images": many,
+                                       "videos": [{"id": "v", "url": "u" * 10**6}]}})
+    assert len(task.images) == MAX_RESULT_ITEMS
+    assert task.images[-1] == Image(index=MAX_RESULT_ITEMS - 1,
+                                    url=f"https://cdn/{MAX_RESULT_ITEMS - 1}.png")
+    assert task.videos == ()
+    assert task.status_msg is not None and len(task.status_msg) == MAX_MESSAGE_LENGTH
+    assert (task.created_at, task.updated_at) == (None, None)
+
+
+def test_lone_surrogates_in_text_become_replacement_characters() -> None:
+    """A lone surrogate in a message or URL is replaced by U+FFFD, so every field of a Task
+    can be written as UTF-8 (journals, JSON lines); an external id with one is dropped."""
+    task = parse_task({"task_id": "t1", "task_status": "succeed",
+                       "task_status_msg": "bad \ud800 news",
+                       "task_info": {"external_task_id": "e\udc00"},
+                       "task_result": {"images": [{"url": "https://cdn/\udfff.png"}]}})
+    assert task.status_msg == "bad \ufffd news"
+    assert task.images[0].url == "https://cdn/\ufffd.png"
+    assert task.external_task_id is None
+
+
+def test_a_wrapped_create_reply_without_status_is_submitted() -> None:
+    """A create reply inside a gateway envelope with no status reads as submitted, as the
+    flat one does."""
+    from kling_async._wire import created_task
+
+    task = created_task({"code": 0, "data": {"task_id": "t1"}}, "ext-1")
+    assert (task.task_id, task.status, task.external_task_id) == (
+        "t1", TaskStatus.SUBMITTED, "ext-1")
 
 
 @pytest.mark.parametrize(("result", "expected"), [

@@ -8,6 +8,7 @@ sleeps in real time between checks; the tests wait for counts, never for duratio
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,12 +26,14 @@ from kling_async import (
     KlingClient,
     NotFoundError,
     PollPolicy,
+    ResponseDecodeError,
     RetryPolicy,
     ServerError,
     Task,
     TaskStatus,
     TaskTimeoutError,
     TextToVideoRequest,
+    TransportError,
 )
 from kling_async._capacity import AdaptiveCapacity
 from kling_async._events import EventHub
@@ -492,3 +495,106 @@ async def test_poke_storms_add_at_most_one_poll_per_job() -> None:
         on_schedule = 1 + math.floor((ended_at - interval) / interval + 1e-9)
         assert job.polls <= on_schedule + 1, (job.polls, job.history)
 
+
+
+async def test_a_flood_of_callbacks_never_polls_more_often_than_min_interval() -> None:
+    """Two thousand forged callbacks for one task in flight (a few hundred event-loop turns)
+    cause at most one GET per PollPolicy.min_interval, not one each."""
+    gap = 0.2
+    policy = PollPolicy(first_poll=300.0, min_interval=gap, max_interval=300.0, jitter=0.0,
+                        deadline=None, bulk_threshold=0)
+    async with KlingSimulator(seed=7) as sim:
+        sim.configure(video_median=600)
+        async with KlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=policy,
+                               reconcile_delay=0) as client:
+            job = await client.submit(TextToVideoRequest(prompt="a slow video"))
+            began = time.monotonic()
+            for n in range(2000):
+                assert client.notify_callback(
+                    {"task_id": job.task_id, "task_status": "succeed"}) is job
+                if n % 10 == 0:
+                    await anyio.sleep(0.002)
+            elapsed = time.monotonic() - began
+            await anyio.sleep(gap)  # let the last allowed re-query finish
+            assert not job.done()  # the body's "succeed" is never believed
+    gets = sim.stats().count("GET", "/v1/videos/text2video/{task_id}")
+    assert 1 <= gets <= elapsed / gap + 2, (gets, elapsed)
+
+
+async def test_a_callback_naming_only_its_task_triggers_a_re_query() -> None:
+    """A callback body with only task_id, or only external_task_id (flat, in task_info, or in
+    an envelope), finds its job and re-queries it; one naming no task is a
+    ResponseDecodeError; an unknown task is None."""
+    policy = PollPolicy(first_poll=300.0, min_interval=0.0, max_interval=300.0, jitter=0.0,
+                        deadline=None, bulk_threshold=0)
+    async with KlingSimulator(seed=8) as sim:
+        sim.configure(video_median=600)
+        async with KlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=policy,
+                               reconcile_delay=0) as client:
+            job = await client.submit(TextToVideoRequest(prompt="a slow video"),
+                                      external_task_id="mine-1")
+            bodies: list[dict[str, Any]] = [
+                {"task_id": job.task_id},
+                {"external_task_id": "mine-1"},
+                {"task_info": {"external_task_id": "mine-1"}},
+                {"code": 0, "message": "SUCCEED", "data": {"task_id": job.task_id}},
+            ]
+            for n, body in enumerate(bodies, start=1):
+                assert client.notify_callback(body) is job
+                for _ in range(500):  # bounded: 5 s at most
+                    if job.polls >= n:
+                        break
+                    await anyio.sleep(0.01)
+                assert job.polls == n, f"callback {body} made no re-query"
+            assert client.notify_callback({"task_id": "no-such-task"}) is None
+            for bad in ({}, {"data": {"foo": 1}}, {"task_id": "../x"}, ["t"], None):
+                with pytest.raises(ResponseDecodeError):
+                    client.notify_callback(bad)
+    assert sim.stats().count("GET", "/v1/videos/text2video/{task_id}") == len(bodies)
+
+
+class _BrokenPolicy(PollPolicy):
+    """A policy whose interval() has a bug: it raises."""
+
+    def interval(self, age: float, *, expected: float, rand: float) -> float:
+        raise ZeroDivisionError("a bug in the schedule")
+
+
+async def test_an_internal_error_ends_every_tracked_job_typed_before_it_propagates() -> None:
+    """When the poller's own code fails (here: the policy), it does not leave jobs waiting
+    forever: every job it tracks ends with a TransportError naming the error, then the
+    error propagates out of run()."""
+    policy = _BrokenPolicy(first_poll=TICK, min_interval=2 * TICK, max_interval=2 * TICK,
+                           jitter=0.0, deadline=None, bulk_threshold=0)
+    jobs: list[Job] = []
+    with pytest.raises(Exception) as caught:
+        async with rig(policy, {"a": ["processing"], "b": ["processing"]}) as r:
+            jobs += [r.accept("a"), r.accept("b", policy=attrs.evolve(STEADY, first_poll=8.0))]
+            r.clock.now = TICK
+            await anyio.sleep(5)  # cancelled when the poller fails
+    assert "ZeroDivisionError" in repr(caught.value)
+    for job in jobs:
+        assert job.done() and isinstance(job.error, TransportError), job.error
+        assert "ZeroDivisionError" in str(job.error)
+
+
+async def test_a_callback_during_a_poll_re_queries_once_after_min_interval() -> None:
+    """Pokes while the job's GET is under way are not lost, nor multiplied: one more poll
+    follows, min_interval after the last, sooner than the regular schedule."""
+    policy = attrs.evolve(STEADY, growth_ratio=4.0, max_interval=8 * TICK)  # regular: 8 ticks
+    async with rig(policy, {"t1": ["processing"]}) as r:
+        r.kling.gates["t1"] = gate = anyio.Event()
+        r.accept("t1")
+        await r.at(TICK, polls=1)  # the GET is under way, held by the gate
+        job = r.registry.get("t1")
+        assert job is not None
+        for _ in range(20):
+            r.poller.poke(job)
+        gate.set()
+        await anyio.wait_all_tasks_blocked()  # the reply is applied at TICK
+        await r.idle_at(3 * TICK - EPS)
+        assert r.calls == 1  # never sooner than min_interval after the last poll
+        await r.at(3 * TICK, polls=2)
+        await r.idle_at(9 * TICK - EPS)
+        assert r.calls == 2  # one re-query for all twenty pokes
+    assert r.kling.singles == [(TICK, "t1"), (3 * TICK, "t1")]

@@ -21,12 +21,8 @@ class TaskStatus(str, enum.Enum):
 
     @property
     def is_terminal(self) -> bool:
-        return self is _SUCCEED or self is _FAILED
-
-
-# Read on every poll: a module global costs a fraction of ``TaskStatus.SUCCEED``, which goes
-# through the enum's metaclass on each read (about 70 ns on CPython 3.11).
-_SUCCEED, _FAILED = TaskStatus.SUCCEED, TaskStatus.FAILED
+        """Whether the task has ended (``succeed`` or ``failed``): no status follows."""
+        return self is TaskStatus.SUCCEED or self is TaskStatus.FAILED
 
 
 @attrs.frozen(kw_only=True)
