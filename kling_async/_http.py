@@ -355,6 +355,16 @@ def _api_failure(error: APIError, codes: frozenset[int], create: bool) -> Failur
     return Failure.SERVER_ERROR if server else Failure.REJECTED
 
 
+def _encode_body(body: Any) -> bytes:
+    """The JSON request body as UTF-8; ``ValidationError`` for a body that has none (a lone
+    surrogate in a text, a value JSON cannot hold)."""
+    try:
+        return _ENCODER.encode(body).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        rule = f"must be JSON text in valid Unicode ({type(exc).__name__})"
+    raise ValidationError("request body", rule, None)
+
+
 def _timeout(seconds: float) -> float | None:
     """A timeout for ``asyncio.wait``: None for no limit, never negative."""
     return None if seconds == math.inf else max(0.0, seconds)
@@ -484,7 +494,7 @@ class Transport:
         default_codes = CREATE_RETRY_CODES if create else _GET_RETRY_CODES
         call = _Call(
             method, path, self._url(path), params,
-            None if body is None else _ENCODER.encode(body).encode(),
+            None if body is None else _encode_body(body),
             create, external_task_id,
             retry_codes if retry_codes is not None else default_codes, subject,
         )

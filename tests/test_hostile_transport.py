@@ -369,3 +369,14 @@ async def test_a_gateway_prefix_is_kept_and_paths_are_not_resolved(
     async with make_client(server.url + "/kling/") as client:
         await client.get_task("images/generations", "%2e%2e")
     assert [r.path for r in server.requests] == [path]
+
+
+async def test_a_body_that_is_not_valid_unicode_is_refused_before_sending(
+    server: ScriptedServer,
+) -> None:
+    """A lone surrogate in a request text cannot be sent as UTF-8: a ValidationError, not a
+    UnicodeEncodeError, and nothing reaches the server."""
+    async with make_client(server.url) as client:
+        with pytest.raises(kling.ValidationError, match="request body"):
+            await client.create_task(kling.ImageGenerationRequest(prompt="a cat \ud800"))
+    assert server.requests == []
