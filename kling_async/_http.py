@@ -41,9 +41,9 @@ import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
@@ -67,6 +67,7 @@ from ._errors import (
 from ._policy import RetryPolicy
 
 log = logging.getLogger("kling_async")
+_T = TypeVar("_T")
 
 _GET_RETRY_CODES = frozenset({1302, 5000, 5001, 5002})
 CREATE_RETRY_CODES = frozenset({1302, 1303})
@@ -365,9 +366,34 @@ def _encode_body(body: Any) -> bytes:
     raise ValidationError("request body", rule, None)
 
 
-def _timeout(seconds: float) -> float | None:
-    """A timeout for ``asyncio.wait``: None for no limit, never negative."""
-    return None if seconds == math.inf else max(0.0, seconds)
+async def _within(work: Coroutine[Any, Any, _T], seconds: float) -> tuple[bool, _T | None]:
+    """Run ``work`` for at most ``seconds`` (inf: no limit): (True, its result), or (False,
+    None) when time ran out (it is then cancelled).
+
+    With a limit, ``work`` runs in a task of its own and only that task is cancelled at the
+    deadline, never the caller's: a cancellation from outside always propagates as itself,
+    never as a timeout, on every Python (3.10 cannot tell two cancel requests on one task
+    apart, so ``asyncio.timeout``-style scopes can swallow one there).
+    """
+    if seconds == math.inf:
+        return True, await work
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(work)
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(max(0.0, seconds), wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        if not task.done():
+            task.cancel()  # the caller was cancelled, or time ran out
+    return (True, task.result()) if task.done() else (False, None)
 
 
 def _describe(exc: BaseException) -> str:
@@ -546,13 +572,9 @@ class Transport:
         slots = self._slots
         if slots.try_acquire(1):
             return
-        waiter = asyncio.ensure_future(slots.acquire(1))
-        try:
-            await asyncio.wait((waiter,), timeout=_timeout(progress.remaining()))
-        finally:
-            if not waiter.done():
-                waiter.cancel()  # a slot granted meanwhile is given back by acquire()
-        if not waiter.done():
+        # (a slot granted just as the wait is cut short is given back by acquire())
+        finished, _ = await _within(slots.acquire(1), progress.remaining())
+        if not finished:
             raise _OutOfTime
     def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
         """A 1003/1004 reply: re-mint the JWT and retry at once, once (not counted as a try)."""
@@ -595,26 +617,24 @@ class Transport:
     async def _attempt(self, call: _Call, progress: _Progress) -> tuple[Any, _Failed | None]:
         """One try: take a request slot, exchange within ``Timeouts.total``, decode."""
         await self._take_slot(progress)
+        remaining = progress.remaining()
+        if remaining <= 0:
+            self._slots.release(1, clean=False)
+            raise _OutOfTime  # nothing sent
         counters = self.counters  # counted once sent, not while waiting for a slot
         counters.requests += 1
         counters.by_method[call.method] = counters.by_method.get(call.method, 0) + 1
         progress.on_wire = True
-        # The try runs in a task of its own: its deadline cancels that task, never the caller's,
-        # so a cancellation from outside is never mistaken for a timeout (Python 3.10 cannot
-        # tell two cancel requests on one task apart).
-        remaining = progress.remaining()
         limit = min(remaining, math.inf if self._try_limit is None else self._try_limit)
-        exchange = asyncio.ensure_future(self._exchange(call))
         try:
-            await asyncio.wait((exchange,), timeout=_timeout(limit))
+            finished, reply = await _within(self._exchange(call), limit)
         finally:
-            if not exchange.done():
-                exchange.cancel()
             self._slots.release(1, clean=False)
-        if not exchange.done() and limit >= remaining:
+        if not finished and limit >= remaining:
             raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
         progress.on_wire = False
-        reply = exchange.result() if exchange.done() else self._late(call)
+        if reply is None:
+            reply = self._late(call)
         if isinstance(reply, _Failed):
             return None, reply
         return self._interpret(call, reply)
