@@ -62,20 +62,22 @@ class Endpoint:
 MAX_ID_LENGTH = 256
 
 
-def quote_segment(value: str) -> str:
-    """``value`` percent-encoded as ONE path segment (``/``, ``?``, ``#``, ``%`` included).
+def is_plain_id(value: object) -> bool:
+    """Whether ``value`` may go into a path as an id: a non-empty str of at most
+    ``MAX_ID_LENGTH`` printable characters (no control characters, line separators or lone
+    surrogates) that is not ``.`` or ``..`` (dot-segments a server would resolve)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and value not in (".", "..")
+        and value.isprintable()
+    )
 
-    Ids that are not plain are refused with ``ValidationError``, whoever sent them: empty,
-    ``.`` or ``..`` (dot-segments a server resolves), longer than ``MAX_ID_LENGTH``, or holding
-    any character that is not printable (control characters, line separators, lone surrogates).
-    """
-    if (
-        not isinstance(value, str)
-        or not value
-        or value in (".", "..")
-        or len(value) > MAX_ID_LENGTH
-        or not value.isprintable()
-    ):
+
+def quote_segment(value: str) -> str:
+    """``value`` percent-encoded as ONE path segment (``/``, ``?``, ``#``, ``%`` included);
+    ``ValidationError`` for an id that is not plain (``is_plain_id``), whoever sent it."""
+    if not is_plain_id(value):
         raise ValidationError(
             "task_id",
             f"must be 1-{MAX_ID_LENGTH} printable characters, not '.' or '..'",
