@@ -231,7 +231,8 @@ class KlingClient:
             self._session._retry_connection = False
         self._transport = Transport(
             self._session, self.base_url, self._auth, retry=self.retry, timeouts=self.timeouts,
-            max_requests=self.limits.max_requests, sleep=self._sleep, rand=self._rand,
+            max_requests=self.limits.max_requests, max_reply_bytes=self.limits.max_reply_bytes,
+            sleep=self._sleep, rand=self._rand,
             on_retry=self._on_retry,
         )
         self._poller = Poller(

@@ -16,24 +16,24 @@ def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float | Non
 
 @attrs.frozen(kw_only=True)
 class Timeouts:
-    """Per-request network timeouts, in seconds (``None``: no limit).
+    """Network time limits, in seconds (``None``: no limit).
 
     ``connect`` bounds establishing the connection (a failure there provably sent nothing);
     ``total`` bounds one whole try, from sending to the last byte of the reply (the default,
     60 s, is far above any Kling API reply); ``read``, off by default, bounds each wait for
-    bytes of the reply.
+    bytes of the reply (aiohttp's ``sock_read``).  A try past ``total`` is a timeout inside the
+    retry loop: a GET is retried, a create is ambiguous.
 
-    ``total`` is enforced by the client itself, with one loop timer for all its requests,
-    rather than by aiohttp's ``ClientTimeout.total``, which arms and cancels a timer per
-    request (measurably costly at thousands of requests).  A try past it raises
-    ``TimeoutError`` inside the retry loop: a GET is retried, a create is ambiguous.  ``read``
-    is aiohttp's ``sock_read`` and re-arms a timer on every chunk received, so the default
-    relies on ``total`` alone.
+    ``call`` bounds one whole logical call: every try of it, the waits between tries and any
+    wait for a free request slot (default 300 s; ``RetryPolicy`` alone allows 6 tries of up to
+    ``total`` each, plus waits).  When it runs out the call raises ``TransportError``, or, for a
+    create whose last try may have reached the server, ``AmbiguousSubmissionError``.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive)
     read: float | None = attrs.field(default=None, validator=_positive)
     total: float | None = attrs.field(default=60.0, validator=_positive)
+    call: float | None = attrs.field(default=300.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)
@@ -45,6 +45,10 @@ class Limits:
     where the adaptive limit starts (default: ``max_in_flight``); on a 1303 it shrinks to what
     the server demonstrably accepts, then grows by one slot after each ``grow_after`` tasks that
     end without a rejection in between.  ``max_requests`` bounds concurrent HTTP requests.
+
+    ``max_reply_bytes`` bounds the size of one API reply as read, after decompression (default
+    8 MiB, far above any real Kling reply): a longer reply is refused as it arrives with
+    ``ResponseTooLargeError`` (for a create, ``AmbiguousSubmissionError``).
     """
 
     max_in_flight: int = attrs.field(default=20)
@@ -52,6 +56,7 @@ class Limits:
     min_in_flight: int = attrs.field(default=1)
     grow_after: int | None = attrs.field(default=None)
     max_requests: int = attrs.field(default=64)
+    max_reply_bytes: int = attrs.field(default=8 * 1024 * 1024)
 
     @max_in_flight.validator
     def _check_max(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -62,6 +67,11 @@ class Limits:
     def _check_requests(self, attribute: attrs.Attribute[int], value: int) -> None:
         if value < 1:
             raise ValueError(f"max_requests must be >= 1, got {value!r}")
+
+    @max_reply_bytes.validator
+    def _check_reply_bytes(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"max_reply_bytes must be an int > 0, got {value!r}")
 
 
 #: Official global host (Singapore).  Gateways: ``https://<gateway>/kling``.

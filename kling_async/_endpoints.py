@@ -8,6 +8,7 @@ client's ``base_url``, which carries any gateway prefix (``https://gw.example/kl
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import attrs
 
@@ -32,8 +33,9 @@ class Endpoint:
         return f"/v1/{self.name}"
 
     def task_path(self, task_id: str) -> str:
-        """The single-task query path, e.g. ``/v1/videos/omni-video/{task_id}``."""
-        return f"/v1/{self.name}/{task_id}"
+        """The single-task query path, e.g. ``/v1/videos/omni-video/{task_id}``, with the id
+        percent-encoded as exactly one path segment (``ValidationError`` if it is not plain)."""
+        return f"/v1/{self.name}/{quote_segment(task_id)}"
 
     def weight(self, request: Any) -> int:
         """Concurrency slots a task holds: an image task weighs ``n``, a video 1 (reference §6)."""
@@ -53,6 +55,35 @@ class Endpoint:
             seconds = 5.0
         mode = getattr(request, "mode", None) or self.default_mode
         return policy.expected_duration("video", seconds=seconds, pro=mode == "pro")
+
+
+#: The longest id put into a path (Kling's task ids are 18-19 digits; external ids are the
+#: caller's own and short).
+MAX_ID_LENGTH = 256
+
+
+def is_plain_id(value: object) -> bool:
+    """Whether ``value`` may go into a path as an id: a non-empty str of at most
+    ``MAX_ID_LENGTH`` printable characters (no control characters, line separators or lone
+    surrogates) that is not ``.`` or ``..`` (dot-segments a server would resolve)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_ID_LENGTH
+        and value not in (".", "..")
+        and value.isprintable()
+    )
+
+
+def quote_segment(value: str) -> str:
+    """``value`` percent-encoded as ONE path segment (``/``, ``?``, ``#``, ``%`` included);
+    ``ValidationError`` for an id that is not plain (``is_plain_id``), whoever sent it."""
+    if not is_plain_id(value):
+        raise ValidationError(
+            "task_id",
+            f"must be 1-{MAX_ID_LENGTH} printable characters, not '.' or '..'",
+            value,
+        )
+    return quote(value, safe="")
 
 
 ENDPOINTS: dict[str, Endpoint] = {

@@ -8,6 +8,7 @@
     ├── ClientClosedError          (also RuntimeError) the client is not open
     ├── TransportError                                 the network failed; nothing was understood
     │   └── ResponseDecodeError                        a reply that is not a Kling envelope
+    │       └── ResponseTooLargeError                  a reply over Limits.max_reply_bytes
     ├── AmbiguousSubmissionError                       a create POST may have created a task
     ├── APIError                                       the server answered with a business code != 0
     │   ├── AuthenticationError        1000-1004
@@ -83,6 +84,14 @@ class ResponseDecodeError(TransportError):
     def __init__(self, message: str, *, http_status: int | None = None):
         self.http_status = http_status
         super().__init__(message)
+
+
+class ResponseTooLargeError(ResponseDecodeError):
+    """The reply body (decoded) exceeded ``Limits.max_reply_bytes``; it was not read further."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, limit: int = 0):
+        self.limit = limit
+        super().__init__(message, http_status=http_status)
 
 
 class AmbiguousSubmissionError(KlingError):

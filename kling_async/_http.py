@@ -1,6 +1,14 @@
-"""The only module that speaks aiohttp: one request function, envelope decoding, one retry loop.
+"""The only module that speaks aiohttp: one logical call, in layers a reader can follow.
 
-Retry rules (driven by a frozen ``RetryPolicy``):
+- ``Transport.call``: one logical call, bounded by ``Timeouts.call`` (tries, waits, slots);
+- ``Transport._retrying``: the retry loop; what each failure leads to is declared once, in
+  ``RULES`` (for a GET, for a create POST), and the waits come from ``RetryPolicy``;
+- ``Transport._attempt``: one try, holding a request slot, run in a task of its own bounded by
+  ``Timeouts.total`` (so a try's deadline never cancels the caller);
+- ``Transport._exchange``: the HTTP request and its reply, read up to ``Limits.max_reply_bytes``;
+- ``decode_envelope``: reply bytes -> the envelope's ``data``, or the ``APIError`` it says.
+
+Retry rules (the ``RULES`` table):
 
 - GET: retried on network errors, unreadable replies, HTTP 5xx / codes 5000-5002, 1302 and a
   bare 429, at most ``max_attempts`` tries, waiting ``RetryPolicy.delay`` (``Retry-After``
@@ -8,23 +16,34 @@ Retry rules (driven by a frozen ``RetryPolicy``):
 - Create POST: retried only when it provably created nothing: the connection was never
   established, or the server answered 1302/1303 (``retry_codes`` narrows this set; the
   orchestrator takes 1303 itself).  A failure after the request may have been sent (timeout,
-  reset, 5xx, unreadable body) raises ``AmbiguousSubmissionError``: the task may exist.
+  reset, 5xx, unreadable or oversized body) raises ``AmbiguousSubmissionError``.
 - 1003/1004 (token not yet valid / expired): the JWT is re-minted and the call retried once.
 
-Nothing here logs or raises a header value, so no key or token can leak.
+Time limits never cancel the caller's task: a try (and a wait for a request slot) runs in a
+task of its own, which its deadline cancels, and the waits between tries are cut to what is
+left of ``Timeouts.call``.  So a cancellation from outside always propagates as itself, never
+as a timeout, on every Python (3.10 cannot tell two cancel requests on one task apart).
+
+Secrets: no error raised here chains an aiohttp exception (their ``request_info`` holds the
+request headers); each is described in a new ``TransportError`` raised outside any ``except``
+block, so neither ``__cause__`` nor ``__context__`` leads back to one.  The ``Authorization``
+value is only ever a local of ``_request_headers``, never of the retry loop's frames.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import enum
 import json
 import logging
+import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 import aiohttp
 import anyio
@@ -34,28 +53,74 @@ from yarl import URL
 
 from ._auth import Auth
 from ._capacity import AdaptiveCapacity
-from ._config import Timeouts
-from ._deadlines import Deadlines
+from ._config import DEFAULT_LIMITS, Timeouts
 from ._errors import (
     AmbiguousSubmissionError,
     APIError,
     KlingError,
     ResponseDecodeError,
+    ResponseTooLargeError,
     TransportError,
+    ValidationError,
     error_class,
 )
 from ._policy import RetryPolicy
 
 log = logging.getLogger("kling_async")
+_T = TypeVar("_T")
 
 _GET_RETRY_CODES = frozenset({1302, 5000, 5001, 5002})
 CREATE_RETRY_CODES = frozenset({1302, 1303})
 _REAUTH_CODES = frozenset({1003, 1004})
-#: A path made of segments of unreserved characters (RFC 3986), none starting with "." (so no
-#: dot-segment a server or yarl would resolve): safe to use as an already-encoded path.
-_plain_path = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+").fullmatch
-#: One compact encoder for every body (json.dumps with arguments builds a new one per call).
+#: Error statuses whose reply may carry no JSON body at all (gateways, proxies).
+_BARE_STATUSES = frozenset({401, 403, 404, 429})
+#: One compact encoder for every body.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: The deepest JSON reply accepted (a Kling reply is about 6 deep, a gateway adds 2-3).
+MAX_JSON_DEPTH = 32
+#: How much of a server's message or request id is kept in an error.
+_MAX_TEXT = 500
+#: An already-encoded path: segments of unreserved characters or %XX escapes, none of them a
+#: dot-segment ("." or ".."), which a server (or a URL parser) would resolve.
+_encoded_path = re.compile(
+    r"(?:/(?!\.\.?(?:/|\Z))(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})+)+"
+).fullmatch
+
+
+class Failure(enum.Enum):
+    """What went wrong in one try: the key of the ``RULES`` table."""
+
+    NOT_SENT = "the connection was never established"
+    NO_REPLY = "the request may have been sent, but no complete reply came"
+    UNREADABLE = "a reply that is not a readable Kling envelope (or too large)"
+    REFUSED = "a code this call retries (1302, 1303...): the server did nothing"
+    BUSY = "HTTP 429 without a business code"
+    SERVER_DOWN = "HTTP 5xx without a business code"
+    SERVER_ERROR = "a server failure with a code (5xxx, or HTTP 5xx with any code)"
+    REJECTED = "any other error reply"
+
+
+class Action(enum.Enum):
+    """What the retry loop does after a failed try."""
+
+    RETRY = "retry"
+    RAISE = "raise"
+    AMBIGUOUS = "raise AmbiguousSubmissionError"
+
+
+_R, _X, _A = Action.RETRY, Action.RAISE, Action.AMBIGUOUS
+#: The one retry table: failure -> (action for a GET, action for a create POST).  A RETRY
+#: becomes RAISE once ``RetryPolicy.max_attempts`` tries were made.
+RULES: Mapping[Failure, tuple[Action, Action]] = MappingProxyType({
+    Failure.NOT_SENT: (_R, _R),
+    Failure.NO_REPLY: (_R, _A),
+    Failure.UNREADABLE: (_R, _A),
+    Failure.REFUSED: (_R, _R),
+    Failure.BUSY: (_R, _X),
+    Failure.SERVER_DOWN: (_R, _A),
+    Failure.SERVER_ERROR: (_X, _A),
+    Failure.REJECTED: (_X, _X),
+})
 
 
 @attrs.frozen
@@ -84,8 +149,59 @@ class TransportCounters:
     by_method: dict[str, int] = attrs.field(factory=dict)
 
 
-class _NothingSent(Exception):
-    """Internal: the connection was never established, so the request provably sent nothing."""
+@attrs.frozen
+class _Call:
+    """The fixed facts of one logical call."""
+
+    method: str
+    path: str
+    url: URL
+    params: Mapping[str, str] | None
+    payload: bytes | None
+    create: str | None  # the endpoint name when this is a create POST
+    external_task_id: str | None
+    codes: frozenset[int]  # the business codes this call retries
+    subject: object
+
+
+@attrs.define
+class _Progress:
+    """What the retry loop has done so far in one logical call."""
+
+    deadline: float  # the loop time at which Timeouts.call runs out (inf: never)
+    attempt: int = 0  # tries counted against max_attempts (a re-auth retry is not)
+    reauthed: bool = False
+    on_wire: bool = False  # a try was started and has not ended: it may have been sent
+    last: _Failed | None = None
+
+    def remaining(self) -> float:
+        """Seconds left of ``Timeouts.call`` (inf without a limit)."""
+        return self.deadline - asyncio.get_running_loop().time()
+
+
+class _OutOfTime(Exception):
+    """Internal: ``Timeouts.call`` ran out; ``call`` turns it into the error to raise."""
+
+
+@attrs.frozen
+class _Failed:
+    """One failed try: what kind of failure, and the error that says so."""
+
+    kind: Failure
+    error: KlingError
+
+    @property
+    def api(self) -> APIError | None:
+        return self.error if isinstance(self.error, APIError) else None
+
+
+@attrs.frozen
+class _Reply:
+    """A reply as received: its status, its body (None: over the size limit), Retry-After."""
+
+    status: int
+    body: bytes | None
+    retry_after: str | None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -98,79 +214,216 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, OverflowError, IndexError):
             return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
     return max(0.0, seconds)
 
 
-#: The C scanner behind json.loads (set in JSONDecoder.__init__, untyped in typeshed).
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+# -- decoding -------------------------------------------------------------------------------
 
 
-def _loads(text: str | bytes) -> Any:
-    """``json.loads(text)``, calling the C scanner directly for a body that starts with its
-    value and has nothing after it (every reply, in practice); json.loads otherwise."""
-    if type(text) is str:
-        try:
-            value, end = _scan(text, 0)
-        except (StopIteration, ValueError):
-            pass  # leading whitespace or an error: json.loads says it right
-        else:
-            if end == len(text):
-                return value
-    return json.loads(text)
+def _clean_text(value: Any) -> str:
+    """A server-supplied text, cut to ``_MAX_TEXT`` characters, with every character that is
+    not printable (controls, terminal escapes, lone surrogates) written as an escape."""
+    text = value if isinstance(value, str) else _safe_repr(value)
+    text = text[:_MAX_TEXT]
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace")
+                   .decode("ascii") for c in text)
 
 
-def _decode(status: int, raw: bytes, headers: Mapping[str, str]) -> tuple[Any, APIError | None]:
-    """Decode an envelope: (data, None) on success, (None, error) on a Kling error reply."""
+def _safe_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters; never raises (huge ints, deep nesting)."""
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _too_deep(body: bytes, value: Any) -> bool:
+    """Whether ``value`` nests arrays/objects deeper than ``MAX_JSON_DEPTH`` (iteratively:
+    checking must not itself recurse).  Most replies have fewer brackets than the limit."""
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    todo: list[tuple[Any, int]] = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > MAX_JSON_DEPTH:
+            return True
+        todo.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def _parse_json(body: bytes) -> tuple[bool, Any]:
+    """(True, value) for a JSON body of sane depth; (False, None) for anything else (not UTF-8
+    or UTF-16/32, not JSON, nested too deep, integers past Python's digit limit...)."""
     try:
         try:
-            text: str | bytes = raw.decode()  # UTF-8, as JSON on the wire is (RFC 8259)
+            text: str | bytes = body.decode()  # UTF-8, as JSON on the wire is (RFC 8259)
         except UnicodeDecodeError:
-            text = raw  # let json detect UTF-16/32, or fail below
-        envelope = _loads(text)
-    except (ValueError, UnicodeDecodeError):
-        if status >= 500 or status == 429 or status == 404 or status in (401, 403):
-            cls = error_class(status, None)
-            return None, cls(f"HTTP {status} without a JSON body", http_status=status, code=None,
-                             retry_after=parse_retry_after(headers.get("Retry-After")))
-        raise ResponseDecodeError(
-            f"HTTP {status}: reply is not JSON ({len(raw)} bytes)", http_status=status
-        ) from None
+            text = body  # let json detect UTF-16/32, or fail below
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
+        return False, None
+    if isinstance(value, (dict, list)) and _too_deep(body, value):
+        return False, None
+    return True, value
+
+
+def _envelope_code(raw: Any) -> int | None:
+    """The envelope's business code as an int (``"success"`` is 0); ValueError if unusable."""
+    if type(raw) is int:
+        code = raw
+    elif raw is None:
+        return None
+    elif isinstance(raw, str) and raw.strip().lower() == "success":
+        return 0
+    elif isinstance(raw, float) and math.isfinite(raw):
+        code = int(raw)
+    elif isinstance(raw, str) and len(raw) <= 20:
+        code = int(raw)  # ValueError if it is not a number
+    else:
+        raise ValueError(raw)
+    if not -(2**31) <= code < 2**31:
+        raise ValueError(raw)
+    return code
+
+
+def _error_reply(envelope: Mapping[str, Any], status: int, code: int | None,
+                 retry_after: str | None) -> APIError:
+    message = envelope.get("message") or envelope.get("msg") or ""
+    request_id = envelope.get("request_id")
+    return error_class(status, code)(
+        _clean_text(message),
+        http_status=status,
+        code=code,
+        request_id=_clean_text(request_id) if request_id is not None else None,
+        retry_after=parse_retry_after(retry_after),
+    )
+
+
+def decode_envelope(status: int, body: bytes, retry_after: str | None = None
+                    ) -> tuple[Any, APIError | None]:
+    """Decode a reply: (data, None) on success, (None, error) for a Kling error reply;
+    ``ResponseDecodeError`` for a reply that is neither (never any other exception)."""
+    is_json, envelope = _parse_json(body)
+    if not is_json:
+        if status >= 500 or status in _BARE_STATUSES:
+            return None, error_class(status, None)(
+                f"HTTP {status} without a JSON body", http_status=status, code=None,
+                retry_after=parse_retry_after(retry_after))
+        raise ResponseDecodeError(f"HTTP {status}: reply is not JSON ({len(body)} bytes)",
+                                  http_status=status)
     if not isinstance(envelope, dict):
         raise ResponseDecodeError(f"HTTP {status}: reply is not a JSON object", http_status=status)
-    raw_code = envelope.get("code")
-    code: int | None
-    if type(raw_code) is int:  # the usual case first
-        code = raw_code
-    elif raw_code is None:
-        code = None
-    elif isinstance(raw_code, str) and raw_code.strip().lower() == "success":
-        code = 0
-    else:
-        try:
-            code = int(raw_code)
-        except (TypeError, ValueError):
-            raise ResponseDecodeError(
-                f"HTTP {status}: envelope code {raw_code!r} is not a number", http_status=status
-            ) from None
+    code = _decoded_code(envelope, status)
     if 200 <= status < 300 and code in (0, None):
         if "data" in envelope:
             return envelope["data"], None
         if "task_id" in envelope:  # a flat gateway reply: {code: 0, message, task_id}
             return envelope, None
         raise ResponseDecodeError(f"HTTP {status}: envelope has no data", http_status=status)
-    message = envelope.get("message") or envelope.get("msg") or ""
-    request_id = envelope.get("request_id")
-    cls = error_class(status, code)
-    return None, cls(
-        str(message),
-        http_status=status,
-        code=code,
-        request_id=str(request_id) if request_id is not None else None,
-        retry_after=parse_retry_after(headers.get("Retry-After")),
+    return None, _error_reply(envelope, status, code, retry_after)
+
+
+def _decoded_code(envelope: Mapping[str, Any], status: int) -> int | None:
+    raw = envelope.get("code")
+    try:
+        return _envelope_code(raw)
+    except (TypeError, ValueError, OverflowError):
+        pass  # raised below, outside the handler: no context to carry
+    raise ResponseDecodeError(
+        f"HTTP {status}: envelope code {_safe_repr(raw)} is not a number", http_status=status
     )
+
+
+def _api_failure(error: APIError, codes: frozenset[int], create: bool) -> Failure:
+    """Which kind of failure an error reply is (see ``RULES``)."""
+    code, status = error.code, error.http_status or 0
+    server = status >= 500 or (code is not None and 5000 <= code <= 5999)
+    if code is not None and code in codes and not (create and server):
+        return Failure.REFUSED
+    if code is None and status == 429:
+        return Failure.BUSY
+    if code is None and server:
+        return Failure.SERVER_DOWN
+    return Failure.SERVER_ERROR if server else Failure.REJECTED
+
+
+def _encode_body(body: Any) -> bytes:
+    """The JSON request body as UTF-8; ``ValidationError`` for a body that has none (a lone
+    surrogate in a text, a value JSON cannot hold)."""
+    try:
+        return _ENCODER.encode(body).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        rule = f"must be JSON text in valid Unicode ({type(exc).__name__})"
+    raise ValidationError("request body", rule, None)
+
+
+async def _within(work: Coroutine[Any, Any, _T], seconds: float) -> tuple[bool, _T | None]:
+    """Run ``work`` for at most ``seconds`` (inf: no limit): (True, its result), or (False,
+    None) when time ran out (it is then cancelled).
+
+    With a limit, ``work`` runs in a task of its own and only that task is cancelled at the
+    deadline, never the caller's: a cancellation from outside always propagates as itself,
+    never as a timeout, on every Python (3.10 cannot tell two cancel requests on one task
+    apart, so ``asyncio.timeout``-style scopes can swallow one there).
+    """
+    if seconds == math.inf:
+        return True, await work
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(work)
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(max(0.0, seconds), wake)
+    try:
+        await woken
+    finally:
+        timer.cancel()
+        if not task.done():
+            task.cancel()  # the caller was cancelled, or time ran out
+    return (True, task.result()) if task.done() else (False, None)
+
+
+def _describe(exc: BaseException) -> str:
+    """A network failure as safe text: its type and message, never its request headers (an
+    aiohttp ``ClientResponseError`` is described by its status and message only)."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        text = f"HTTP {exc.status} {exc.message}"
+    else:
+        text = str(exc)
+    name = type(exc).__name__
+    return _clean_text(f"{name}: {text}" if text else name)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The reply body as decoded by aiohttp (decompressed), or None as soon as it is known to
+    exceed ``limit`` bytes: by its declared length, or by counting the bytes as they arrive."""
+    declared = resp.content_length
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.readany():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# -- the transport --------------------------------------------------------------------------
 
 
 class Transport:
@@ -185,75 +438,65 @@ class Transport:
         retry: RetryPolicy,
         timeouts: Timeouts,
         max_requests: int,
+        max_reply_bytes: int = DEFAULT_LIMITS.max_reply_bytes,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
         on_retry: Callable[[RetryNotice], None] | None = None,
     ):
         self._session = session
-        self._base = base_url.rstrip("/")
-        base = URL(self._base)
-        # Plain paths are joined to the base as URL objects (a per-task URL parsed from text
-        # costs several times more, and a GET per poll has a new one); see _url().
-        self._root = (base.with_path("", encoded=True)
-                      if not base.raw_query_string and not base.raw_fragment else None)
-        self._prefix = base.raw_path.rstrip("/")
-        self._urls: dict[str, URL | str] = {}  # the create and list paths' URLs, built once
+        self._base = URL(base_url.rstrip("/"))
+        self._prefix = self._base.raw_path.rstrip("/")
         self._auth = auth
         self.retry = retry
-        # ``total`` is not aiohttp's: its timer per request costs more than it should, so one
-        # Deadlines timer (made on the first request, in the running loop) bounds every try.
+        # ``total`` bounds each try's own task (``_attempt``); aiohttp keeps the connect and
+        # per-read limits.
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
-        self._total = timeouts.total
-        self._deadlines: Deadlines | None = None
-        self._max_requests = max_requests
-        # The capacity's FIFO limiter, used with weight 1 and a fixed limit (it never adapts:
-        # no rejections, and releases are not "clean"); its free path is synchronous.
+        self._try_limit = timeouts.total
+        self._call_limit = timeouts.call
+        self._max_reply = max_reply_bytes
+        # The capacity's FIFO limiter, used with weight 1 and a fixed limit.
         self._slots = AdaptiveCapacity(max_requests)
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry
         self.counters = TransportCounters()
         self._authorization = ""
-        # Read-only CIMultiDicts: aiohttp merges them into each request's headers as they
-        # are (a plain dict is converted to one on every request first).
         self._headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         self._json_headers = self._headers
 
     def close(self) -> None:
-        """The client is closing: stop the deadline timer once no request is watched."""
-        if self._deadlines is not None:
-            self._deadlines.close()
+        """The client is closing (nothing to release: every limit is scoped to its call)."""
 
     @property
     def idle_slot(self) -> bool:
         """A request could start right now without waiting for a slot."""
         return self._slots.available(1)
 
-    def _url(self, path: str) -> URL | str:
-        """The request URL: a ``URL`` built without re-parsing when ``path`` has only plain
-        segments (unreserved characters, none starting with a dot), else the text, which
-        aiohttp parses and quotes as usual."""
-        url = self._urls.get(path)
-        if url is not None:
-            return url
-        if self._root is not None and _plain_path(path):
-            url = self._root.with_path(self._prefix + path, encoded=True)
-        else:
-            url = self._base + path
-        if path.count("/") <= 3:  # /v1/<group>/<name>: an endpoint path, one of a handful
-            self._urls[path] = url
+    def _url(self, path: str) -> URL:
+        """The request URL: ``path`` (already percent-encoded, see ``Endpoint.task_path``)
+        appended to the base URL's path exactly as given: no re-quoting, no dot-segment
+        resolution.  A path that is not plain is a ``ValidationError``."""
+        if not _encoded_path(path):
+            raise ValidationError("path", "must be an encoded path without dot-segments", path)
+        url = self._base.with_path(self._prefix + path, encoded=True)
+        if self._base.raw_query_string:
+            url = url.with_query(self._base.query)
         return url
 
-    def _set_authorization(self, authorization: str) -> None:
-        """Rebuild the two header sets (plain and JSON) for a new ``Authorization`` value."""
-        self._authorization = authorization
-        plain = {"Authorization": authorization, "Accept": "application/json"}
-        self._headers = CIMultiDictProxy(CIMultiDict(plain))
-        self._json_headers = CIMultiDictProxy(
-            CIMultiDict({**plain, "Content-Type": "application/json"})
-        )
+    def _request_headers(self, json_body: bool) -> CIMultiDictProxy[str]:
+        """The headers of the next request (rebuilt when the ``Authorization`` value changes,
+        e.g. a new JWT).  The value stays a local of this short function only."""
+        authorization = self._auth.authorization()
+        if authorization != self._authorization:
+            self._authorization = authorization
+            plain = {"Authorization": authorization, "Accept": "application/json"}
+            self._headers = CIMultiDictProxy(CIMultiDict(plain))
+            self._json_headers = CIMultiDictProxy(
+                CIMultiDict({**plain, "Content-Type": "application/json"})
+            )
+        return self._json_headers if json_body else self._headers
 
     async def call(
         self,
@@ -267,111 +510,174 @@ class Transport:
         retry_codes: frozenset[int] | None = None,
         subject: object = None,
     ) -> Any:
-        """One logical call with retries; returns the envelope's ``data``.
+        """One logical call with retries, within ``Timeouts.call``; returns the envelope's
+        ``data``.  Raises only ``KlingError`` subclasses (and cancellation).
 
         ``create`` names the endpoint when this is a create POST (switching on the create-safe
         rules above); ``external_task_id`` is carried into ``AmbiguousSubmissionError``;
         ``subject`` is handed to the retry observer in each ``RetryNotice``.
         """
-        policy = self.retry
-        url = self._url(path)
-        deadlines = self._deadlines
-        if deadlines is None and self._total is not None:
-            deadlines = self._deadlines = Deadlines(asyncio.get_running_loop(), self._total,
-                                                    live=self._max_requests)
-        attempt = 0
-        reauthed = False
+        default_codes = CREATE_RETRY_CODES if create else _GET_RETRY_CODES
+        call = _Call(
+            method, path, self._url(path), params,
+            None if body is None else _encode_body(body),
+            create, external_task_id,
+            retry_codes if retry_codes is not None else default_codes, subject,
+        )
+        limit = self._call_limit
+        start = asyncio.get_running_loop().time()
+        progress = _Progress(math.inf if limit is None else start + limit)
+        try:
+            return await self._retrying(call, progress)
+        except _OutOfTime:
+            pass  # raised below, outside the handler
+        raise self._out_of_time(call, progress)
+
+    def _out_of_time(self, call: _Call, progress: _Progress) -> KlingError:
+        """The error for a call that ran out of ``Timeouts.call``."""
+        last = f"; last failure: {progress.last.error}" if progress.last is not None else ""
+        error = TransportError(
+            f"{call.method} {call.path}: no result within Timeouts.call="
+            f"{self._call_limit:g} s ({progress.attempt + 1} tries{last})"
+        )
+        if call.create and progress.on_wire:
+            ambiguous = AmbiguousSubmissionError(call.create, call.external_task_id, error)
+            ambiguous.__cause__ = error
+            return ambiguous
+        self.counters.failures += 1
+        return error
+
+    async def _retrying(self, call: _Call, progress: _Progress) -> Any:
+        """Try until a try succeeds or ``RULES`` says to stop."""
         while True:
-            error: KlingError
-            retryable: bool
-            code: int | None = None
-            status: int | None = None
-            retry_after: float | None = None
-            try:
-                # The request itself is inline (not a helper coroutine): this runs twice per
-                # job at least, and every coroutine layer costs an object and a frame.
-                authorization = self._auth.authorization()
-                if authorization != self._authorization:  # a new JWT: new header sets
-                    self._set_authorization(authorization)
-                if body is None:  # aiohttp copies headers; never mutated, so shared
-                    send_headers, payload = self._headers, None
-                else:
-                    send_headers, payload = self._json_headers, _ENCODER.encode(body).encode()
-                slots = self._slots
-                if not slots.try_acquire(1):
-                    await slots.acquire(1)
-                counters = self.counters  # counted once sent, not while waiting for a slot
-                counters.requests += 1
-                counters.by_method[method] = counters.by_method.get(method, 0) + 1
-                watch = deadlines.start() if deadlines is not None else None
-                try:
-                    # Awaited, not `async with`: aiohttp's context managers add four coroutine
-                    # layers per request; release() is what their exit does first.
-                    resp = await self._session.request(
-                        method, url, params=params, data=payload, headers=send_headers,
-                        timeout=self._timeout, allow_redirects=False,
-                    )
-                    try:
-                        raw = await resp.read()
-                        status, headers = resp.status, resp.headers
-                    finally:
-                        resp.release()
-                except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
-                    raise _NothingSent(f"{type(exc).__name__}: {exc}") from exc
-                except asyncio.CancelledError:
-                    if watch is not None and Deadlines.expired(watch):
-                        raise TimeoutError(f"no complete reply within {self._total:g} s") from None
-                    raise
-                finally:
-                    if watch is not None:
-                        Deadlines.end(watch)
-                    slots.release(1, clean=False)
-                data, api_error = _decode(status, raw, headers)
-                if api_error is None:
-                    return data
-                error, code, retry_after = api_error, api_error.code, api_error.retry_after
-                if code in _REAUTH_CODES and not reauthed and self._auth.invalidate():
-                    reauthed = True
-                    continue
-                codes = retry_codes if retry_codes is not None else (
-                    CREATE_RETRY_CODES if create else _GET_RETRY_CODES
-                )
-                if create:
-                    if status >= 500 or (code is not None and 5000 <= code <= 5999):
-                        raise AmbiguousSubmissionError(create, external_task_id, api_error)
-                    retryable = code in codes
-                else:
-                    retryable = (
-                        code in codes
-                        or (code is None and (status >= 500 or status == 429))
-                    )
-            except _NothingSent as exc:
-                error = TransportError(f"{method} {path}: connection failed: {exc}")
-                error.__cause__ = exc.__cause__
-                retryable = True
-            except ResponseDecodeError as exc:
-                if create:
-                    raise AmbiguousSubmissionError(create, external_task_id, exc) from exc
-                error, retryable = exc, True
-            except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError, OSError) as exc:
-                # (asyncio.TimeoutError is not the builtin one before Python 3.11)
-                if create:
-                    raise AmbiguousSubmissionError(
-                        create, external_task_id, TransportError(f"{type(exc).__name__}: {exc}")
-                    ) from exc
-                error = TransportError(f"{method} {path}: {type(exc).__name__}: {exc}")
-                error.__cause__ = exc
-                retryable = True
-            if not retryable or attempt + 1 >= policy.max_attempts:
+            data, failed = await self._attempt(call, progress)
+            if failed is None:
+                return data
+            progress.last = failed
+            if self._reauthorized(failed, progress):
+                continue
+            action = self._action(call, failed, progress)
+            if action is Action.AMBIGUOUS:
+                assert call.create is not None
+                raise AmbiguousSubmissionError(
+                    call.create, call.external_task_id, failed.error
+                ) from failed.error
+            if action is Action.RAISE:
                 self.counters.failures += 1
-                raise error
-            delay = policy.delay(attempt, rand=self._rand(), retry_after=retry_after, code=code)
-            self.counters.retries += 1
-            reason = type(error).__name__ if code is None else f"code {code}"
-            log.debug("retrying %s %s in %.2fs after %s (attempt %d)", method, path, delay,
-                      reason, attempt + 1)
-            if self._on_retry is not None:
-                self._on_retry(RetryNotice(method, path, attempt + 1, delay, reason, code,
-                                           status, retry_after, subject))
-            await self._sleep(delay)
-            attempt += 1
+                raise failed.error
+            await self._wait(call, failed, progress)
+
+    async def _take_slot(self, progress: _Progress) -> None:
+        """Take a request slot, waiting (FIFO) at most what is left of ``Timeouts.call``."""
+        slots = self._slots
+        if slots.try_acquire(1):
+            return
+        # (a slot granted just as the wait is cut short is given back by acquire())
+        finished, _ = await _within(slots.acquire(1), progress.remaining())
+        if not finished:
+            raise _OutOfTime
+    def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
+        """A 1003/1004 reply: re-mint the JWT and retry at once, once (not counted as a try)."""
+        api = failed.api
+        if (api is None or api.code not in _REAUTH_CODES or progress.reauthed
+                or not self._auth.invalidate()):
+            return False
+        progress.reauthed = True
+        return True
+
+    def _action(self, call: _Call, failed: _Failed, progress: _Progress) -> Action:
+        """``RULES`` for this failure and kind of call; RETRY only while tries remain."""
+        for_get, for_create = RULES[failed.kind]
+        action = for_create if call.create else for_get
+        if action is Action.RETRY and progress.attempt + 1 >= self.retry.max_attempts:
+            return Action.RAISE
+        return action
+
+    async def _wait(self, call: _Call, failed: _Failed, progress: _Progress) -> None:
+        """Tell the observer, then sleep ``RetryPolicy.delay`` before the next try."""
+        api = failed.api
+        code = api.code if api is not None else None
+        retry_after = api.retry_after if api is not None else None
+        delay = self.retry.delay(progress.attempt, rand=self._rand(), retry_after=retry_after,
+                                 code=code)
+        self.counters.retries += 1
+        reason = type(failed.error).__name__ if code is None else f"code {code}"
+        log.debug("retrying %s %s in %.2fs after %s (attempt %d)", call.method, call.path,
+                  delay, reason, progress.attempt + 1)
+        if self._on_retry is not None:
+            self._on_retry(RetryNotice(
+                call.method, call.path, progress.attempt + 1, delay, reason, code,
+                api.http_status if api is not None else None, retry_after, call.subject,
+            ))
+        if delay >= progress.remaining():
+            raise _OutOfTime  # the next try could not start in time
+        await self._sleep(delay)
+        progress.attempt += 1
+
+    async def _attempt(self, call: _Call, progress: _Progress) -> tuple[Any, _Failed | None]:
+        """One try: take a request slot, exchange within ``Timeouts.total``, decode."""
+        await self._take_slot(progress)
+        remaining = progress.remaining()
+        if remaining <= 0:
+            self._slots.release(1, clean=False)
+            raise _OutOfTime  # nothing sent
+        counters = self.counters  # counted once sent, not while waiting for a slot
+        counters.requests += 1
+        counters.by_method[call.method] = counters.by_method.get(call.method, 0) + 1
+        progress.on_wire = True
+        limit = min(remaining, math.inf if self._try_limit is None else self._try_limit)
+        try:
+            finished, reply = await _within(self._exchange(call), limit)
+        finally:
+            self._slots.release(1, clean=False)
+        if not finished and limit >= remaining:
+            raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
+        progress.on_wire = False
+        if reply is None:
+            reply = self._late(call)
+        if isinstance(reply, _Failed):
+            return None, reply
+        return self._interpret(call, reply)
+
+    def _late(self, call: _Call) -> _Failed:
+        return _Failed(Failure.NO_REPLY, TransportError(
+            f"{call.method} {call.path}: TimeoutError: no complete reply within "
+            f"Timeouts.total={self._try_limit:g} s"))
+
+    async def _exchange(self, call: _Call) -> _Reply | _Failed:
+        """Send the request and read its reply; a network failure is returned as ``_Failed``
+        (described in a new ``TransportError``, so no aiohttp exception is kept)."""
+        try:
+            resp = await self._session.request(
+                call.method, call.url, params=call.params, data=call.payload,
+                headers=self._request_headers(call.payload is not None),
+                timeout=self._timeout, allow_redirects=False,
+            )
+            body = None
+            try:
+                body = await _read_capped(resp, self._max_reply)
+                return _Reply(resp.status, body, resp.headers.get("Retry-After"))
+            finally:
+                if body is None:
+                    resp.close()  # over the limit, or cut short: drop the connection
+                else:
+                    resp.release()
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            kind, text = Failure.NOT_SENT, f"connection failed: {_describe(exc)}"
+        except Exception as exc:  # anything else on the wire: reset, timeout, bad HTTP...
+            kind, text = Failure.NO_REPLY, _describe(exc)
+        return _Failed(kind, TransportError(f"{call.method} {call.path}: {text}"))
+
+    def _interpret(self, call: _Call, reply: _Reply) -> tuple[Any, _Failed | None]:
+        """A complete reply: its ``data``, or the failure it means."""
+        if reply.body is None:
+            return None, _Failed(Failure.UNREADABLE, ResponseTooLargeError(
+                f"HTTP {reply.status}: reply larger than Limits.max_reply_bytes="
+                f"{self._max_reply} bytes", http_status=reply.status, limit=self._max_reply))
+        try:
+            data, api_error = decode_envelope(reply.status, reply.body, reply.retry_after)
+        except ResponseDecodeError as exc:
+            return None, _Failed(Failure.UNREADABLE, exc)
+        if api_error is None:
+            return data, None
+        return None, _Failed(_api_failure(api_error, call.codes, bool(call.create)), api_error)

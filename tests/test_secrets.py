@@ -14,6 +14,7 @@ import pytest
 import kling_async as kling
 from kling_async import Backoff, KlingClient, RetryPolicy, Timeouts
 from kling_async._auth import BearerKeyAuth, JwtAuth
+from tests._rawserver import RawServer, declared_length, reset, silent, status_line_garbage
 from tests._scripted import Drop, Reply, ScriptedServer, closed_port, error_body, ok, task_json
 
 pytestmark = [
@@ -168,3 +169,124 @@ def test_configuration_errors_do_not_echo_keys() -> None:
     for text in messages:
         assert API_KEY not in text
         assert SECRET_KEY not in text
+
+
+# -- every failure kind, every link of every chain ---------------------------------------------
+
+RAW_FAILURES = {
+    "malformed-status-line": status_line_garbage(b"HTTP/1.1 abc"),
+    "bad-content-length": status_line_garbage(b"HTTP/1.1 200 OK\r\nContent-Length: x"),
+    "bad-header-line": status_line_garbage(b"HTTP/1.1 200 OK\r\n\x00bad header"),
+    "connection-reset": reset,
+    "timeout": silent(),
+    "declared-too-large": declared_length(1 << 40),
+}
+SCRIPTED_FAILURES = {
+    "401": Reply(401, json=error_body(1002, "Authorization invalid")),
+    "500-bare": Reply(500, body=b"<html>oops</html>"),
+    "dropped": Drop(),
+    "not-json": Reply(200, body=b"{not json"),
+    "deep-json": Reply(200, body=b"[" * 100_000),
+    "code-1e400": Reply(200, body=b'{"code": 1e400}'),
+    "gzip-garbage": Reply(200, body=b"not gzip at all",
+                          headers={"Content-Encoding": "gzip"}),
+}
+CREDENTIALS = {
+    "bearer": {"api_key": API_KEY},
+    "jwt": {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY},
+}
+
+
+def _frame_texts(exc: BaseException) -> Iterator[str]:
+    """repr of every local of every frame in kling_async that ``exc``'s traceback passed."""
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        if "kling_async" in frame.f_code.co_filename:
+            for name, value in frame.f_locals.items():
+                yield f"{frame.f_code.co_name}.{name}={value!r}"
+        tb = tb.tb_next
+
+
+def _everything_said(exc: BaseException) -> list[str]:
+    """str, repr and args of each exception reachable from ``exc`` (cause, context, a
+    ``cause`` attribute, exceptions in args), its formatted traceback and its frames' locals."""
+    texts = ["".join(traceback.format_exception(exc))]
+    todo: list[Any] = [exc]
+    seen: set[int] = set()
+    while todo:
+        cur = todo.pop()
+        if not isinstance(cur, BaseException) or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        texts += [str(cur), repr(cur), repr(cur.args)]
+        texts += _frame_texts(cur)
+        todo += [cur.__cause__, cur.__context__, getattr(cur, "cause", None), *cur.args]
+    return texts
+
+
+async def _fail_both_ways(base_url: str, credentials: dict[str, str]) -> list[BaseException]:
+    """One get_task and one create_task against a failing server; what each raised."""
+    raised: list[BaseException] = []
+    client = KlingClient(
+        base_url=base_url,
+        retry=RetryPolicy(max_attempts=2, backoff=Backoff(initial=0.001, maximum=0.01)),
+        timeouts=Timeouts(connect=2.0, total=0.3),
+        limits=kling.Limits(max_reply_bytes=1 << 20),
+        sleep=_no_sleep,
+        **credentials,
+    )
+    async with client:
+        with anyio.fail_after(20):
+            for call in (
+                lambda: client.get_task("images/generations", "t-1"),
+                lambda: client.create_task(kling.ImageGenerationRequest(prompt="a cat"),
+                                           external_task_id="ext-s"),
+            ):
+                try:
+                    await call()
+                except kling.KlingError as exc:
+                    raised.append(exc)
+    return raised
+
+
+def _secrets_of(credentials: dict[str, str], authorizations: set[str]) -> set[str]:
+    tokens = {a.removeprefix("Bearer ").strip() for a in authorizations}
+    return {*credentials.values(), *(t for t in tokens if t)}
+
+
+@pytest.mark.parametrize("who", sorted(CREDENTIALS))
+@pytest.mark.parametrize("failure", sorted(RAW_FAILURES))
+async def test_no_raw_failure_leaks_a_credential_anywhere(failure: str, who: str) -> None:
+    """Malformed HTTP, resets, timeouts and oversized replies: no key, secret or token in any
+    exception of any chain (cause, context, args, str, repr) nor in kling_async frame locals."""
+    credentials = CREDENTIALS[who]
+    async with RawServer(RAW_FAILURES[failure]) as server:
+        raised = await _fail_both_ways(server.url, credentials)
+    authorizations = {line.split(b":", 1)[1].decode().strip()
+                      for head in server.heads for line in head.split(b"\r\n")
+                      if line.lower().startswith(b"authorization:")}
+    assert len(raised) == 2 and authorizations, "the failure was not exercised"
+    secrets = _secrets_of(credentials, authorizations)
+    for exc in raised:
+        for text in _everything_said(exc):
+            for secret in secrets:
+                assert secret not in text, f"{failure}: a credential leaked in {text[:200]!r}"
+
+
+@pytest.mark.parametrize("who", sorted(CREDENTIALS))
+@pytest.mark.parametrize("failure", sorted(SCRIPTED_FAILURES))
+async def test_no_error_reply_leaks_a_credential_anywhere(failure: str, who: str) -> None:
+    """401s, 5xx, drops and undecodable replies: no key, secret or token in any exception of
+    any chain nor in kling_async frame locals."""
+    credentials = CREDENTIALS[who]
+    async with ScriptedServer() as server:
+        server.script("GET", GET_PATH, then=SCRIPTED_FAILURES[failure])
+        server.script("POST", CREATE_PATH, then=SCRIPTED_FAILURES[failure])
+        raised = await _fail_both_ways(server.url, credentials)
+    assert len(raised) == 2
+    secrets = _secrets_of(credentials, {r.headers["Authorization"] for r in server.requests})
+    for exc in raised:
+        for text in _everything_said(exc):
+            for secret in secrets:
+                assert secret not in text, f"{failure}: a credential leaked in {text[:200]!r}"
