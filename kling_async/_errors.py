@@ -361,7 +361,9 @@ def _clean(text: Any, limit: int) -> str:
     escaped, so a message always prints on one line to any terminal."""
     if not isinstance(text, str):
         return _short_repr(text, limit)
-    out: str = text if len(text) <= limit else text[: limit - 3] + "..."
+    out: str = text[:limit]
     if not out.isprintable():
         out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in out)
+    if len(out) > limit or len(text) > limit:
+        out = out[: limit - 3] + "..."
     return out
