@@ -63,7 +63,7 @@ class _NonEmpty(Validator):
     def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value or value.isspace():
             raise ValidationError(attr.name, "must be a non-empty string", value)
         check_encodable(attr.name, value)
 

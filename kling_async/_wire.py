@@ -283,6 +283,7 @@ def parse_callback(body: Any) -> Task:
 # Request side: the private cattrs converter behind dump_request / load_request.
 # ---------------------------------------------------------------------------------------------
 
+import math  # noqa: E402
 import typing  # noqa: E402
 import warnings  # noqa: E402
 from types import UnionType  # noqa: E402
@@ -365,6 +366,19 @@ def _structure_str(value: Any, _type: Any) -> Any:
     return value  # a non-string is rejected by the field's validator, with its name
 
 
+def _number_text(value: str) -> float | None:
+    """A number written as ASCII text (``"0.5"``, ``"1e1"``), if finite; else None, so the
+    validator shows what was sent (``'1e400'``, ``'nan'``, ``'\u0665'``), not ``inf``."""
+    text = value.strip()
+    if not text.isascii():
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _structure_int(value: Any, _type: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
@@ -373,11 +387,10 @@ def _structure_int(value: Any, _type: Any) -> Any:
             # refuse with the field's rule: never int() of a long string (see whole_number).
             significant = text.lstrip("0") or "0"
             return int(significant) if len(significant) <= MAX_INT64_DIGITS else value
-        try:
-            number = float(text)
-        except ValueError:  # includes a lone surrogate's UnicodeEncodeError
+        number = _number_text(value)
+        if number is None:
             return value
-        return int(number) if number.is_integer() and abs(number) < _EXACT_FLOAT_INT else value
+        value = number
     if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_FLOAT_INT:
         return int(value)
     return value
@@ -385,10 +398,8 @@ def _structure_int(value: Any, _type: Any) -> Any:
 
 def _structure_float(value: Any, _type: Any) -> Any:
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
+        number = _number_text(value)
+        return value if number is None else number
     return value
 
 
