@@ -283,9 +283,9 @@ def parse_callback(body: Any) -> Task:
 # Request side: the private cattrs converter behind dump_request / load_request.
 # ---------------------------------------------------------------------------------------------
 
-import math  # noqa: E402
 import typing  # noqa: E402
 import warnings  # noqa: E402
+from math import isfinite  # noqa: E402
 from types import UnionType  # noqa: E402
 
 import cattrs  # noqa: E402
@@ -376,7 +376,7 @@ def _number_text(value: str) -> float | None:
         number = float(text)
     except ValueError:
         return None
-    return number if math.isfinite(number) else None
+    return number if isfinite(number) else None
 
 
 def _structure_int(value: Any, _type: Any) -> Any:
