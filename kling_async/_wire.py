@@ -525,10 +525,16 @@ def load_request(endpoint: str, payload: Any) -> Any:
        with different values is a ValidationError.
     4. Numbers may arrive as strings (``"n": "2"``, ``"image_fidelity": "0.5"``), durations as
        ints (``5``), integral floats where an int is due (``1.0``, below 2**53), booleans as
-       ``"true"``/``"false"``, element ids as digit strings.
+       ``"true"``/``"false"``, element ids as digit strings.  Number text is ASCII and finite;
+       a digit string is read by value (leading zeros free) and never parsed past 19
+       significant digits; whole numbers must fit a signed 64-bit integer.
     5. Anything else is handed to the class's validators: errors are the same ValidationError
        as at construction, naming the wire path (``multi_prompt[2].duration``).
     6. ``load_request(ep, dump_request(r)) == r`` for every valid request ``r``.
+    7. Whatever the payload holds (huge ints, values nested thousands deep, NaN, keys that
+       are not strings, lists past ``MAX_WIRE_ITEMS`` items, text with a lone surrogate,
+       which UTF-8 cannot carry), the only error is a ValidationError, with a short
+       printable message.
     """
     from ._endpoints import endpoint_named
 
