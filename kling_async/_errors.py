@@ -60,11 +60,33 @@ class ValidationError(KlingError, ValueError):
         super().__init__(text)
 
     def __reduce__(self) -> Any:
-        return (_rebuild_validation_error, (self.field, self.rule, self.value, self.hint))
+        value = _portable(self.value)
+        message = str(self) if value is not self.value else None
+        return (_rebuild_validation_error, (self.field, self.rule, value, self.hint, message))
 
 
-def _rebuild_validation_error(field: str, rule: str, value: Any, hint: str | None) -> Any:
-    return ValidationError(field, rule, value, hint=hint)
+def _portable(value: Any, budget: int = 10_000, max_depth: int = 50) -> Any:
+    """``value`` if pickle and deepcopy can take it (at most ``budget`` list/dict items, at
+    most ``max_depth`` deep), else its short repr: a value nested 3,000 deep would make them
+    raise RecursionError, so an error from a worker process could not be sent back."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            budget -= len(item)
+            if budget < 0 or depth >= max_depth:
+                return _short_repr(value)
+            parts = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((part, depth + 1) for part in parts)
+    return value
+
+
+def _rebuild_validation_error(field: str, rule: str, value: Any, hint: str | None,
+                              message: str | None = None) -> Any:
+    error = ValidationError(field, rule, value, hint=hint)
+    if message is not None:  # the value was replaced by its repr: keep the original message
+        error.args = (message,)
+    return error
 
 
 class ConfigurationError(KlingError, ValueError):

@@ -227,3 +227,20 @@ def test_validation_error_shows_an_object_whose_repr_fails() -> None:
             raise RuntimeError("no")
 
     assert str(kling.ValidationError("f", "r", Broken())) == "f: r (got <Broken>)"
+
+
+def test_validation_error_with_a_deep_value_pickles_and_copies() -> None:
+    """A ValidationError about a value nested 3,000 deep survives pickle and deepcopy (e.g. sent
+    back from a worker process), carrying the value's short repr; plain values stay as they
+    are."""
+    import copy
+
+    from kling_async import load_request
+
+    with pytest.raises(kling.ValidationError) as caught:
+        load_request("videos/text2video", {"prompt": _nested(3000)})
+    for back in (pickle.loads(pickle.dumps(caught.value)), copy.deepcopy(caught.value)):
+        assert (back.field, back.value) == ("prompt", "[[[[...]]]]")
+        assert str(back) == str(caught.value)
+    plain = kling.ValidationError("n", "must be in [1, 9]", [1, {"a": (2, 3)}])
+    assert pickle.loads(pickle.dumps(plain)).value == [1, {"a": (2, 3)}]
