@@ -53,17 +53,41 @@ class ValidationError(KlingError, ValueError):
         self.rule = rule
         self.value = value
         self.hint = hint
-        text = f"{field}: {rule} (got {_short_repr(value)})"
+        # Bounded and printable whatever was received: a key of a megabyte, a lone surrogate,
+        # a value nested a thousand deep or an int of 5,000 digits all give a short message.
+        text = f"{_clean(field, 200)}: {_clean(rule, 500)} (got {_short_repr(value)})"
         if hint:
-            text += f"; {hint}"
+            text += f"; {_clean(hint, 500)}"
         super().__init__(text)
 
     def __reduce__(self) -> Any:
-        return (_rebuild_validation_error, (self.field, self.rule, self.value, self.hint))
+        value = _portable(self.value)
+        message = str(self) if value is not self.value else None
+        return (_rebuild_validation_error, (self.field, self.rule, value, self.hint, message))
 
 
-def _rebuild_validation_error(field: str, rule: str, value: Any, hint: str | None) -> Any:
-    return ValidationError(field, rule, value, hint=hint)
+def _portable(value: Any, budget: int = 10_000, max_depth: int = 50) -> Any:
+    """``value`` if pickle and deepcopy can take it (at most ``budget`` list/dict items, at
+    most ``max_depth`` deep), else its short repr: a value nested 3,000 deep would make them
+    raise RecursionError, so an error from a worker process could not be sent back."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, tuple, dict)):
+            budget -= len(item)
+            if budget < 0 or depth >= max_depth:
+                return _short_repr(value)
+            parts = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((part, depth + 1) for part in parts)
+    return value
+
+
+def _rebuild_validation_error(field: str, rule: str, value: Any, hint: str | None,
+                              message: str | None = None) -> Any:
+    error = ValidationError(field, rule, value, hint=hint)
+    if message is not None:  # the value was replaced by its repr: keep the original message
+        error.args = (message,)
+    return error
 
 
 class ConfigurationError(KlingError, ValueError):
@@ -302,6 +326,75 @@ def error_class(http_status: int | None, code: int | None) -> type[APIError]:
     return APIError
 
 
+#: ``_short_repr`` shows containers this many levels deep, ints up to this many bits exactly.
+_REPR_DEPTH = 3
+_REPR_INT_BITS = 256
+
+
 def _short_repr(value: Any, limit: int = 80) -> str:
-    text = repr(value)
+    """A repr of at most ``limit`` characters, on one printable line, whatever ``value`` is.
+
+    It never recurses past a few levels (a list nested 1,000 deep is ``[[[[...]]]]``), never
+    converts a huge int to decimal (``str()`` of a 5,000-digit int is refused on Python
+    3.11+ and slow on 3.10), and reads only the first ``limit`` characters of a string.
+    """
+    text = _render(value, limit + 1, _REPR_DEPTH)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _render(value: Any, budget: int, depth: int) -> str:
+    """A repr of ``value``, cut soon after ``budget`` characters (the caller truncates)."""
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        return _render_int(value)
+    if isinstance(value, (str, bytes)):
+        return repr(value[:budget])
+    if isinstance(value, (list, tuple, dict)):
+        return _render_items(value, budget, depth)
+    try:
+        return _clean(repr(value), budget)
+    except Exception:  # a repr that recurses or fails: say what it is instead
+        return f"<{type(value).__name__}>"
+
+
+def _render_int(value: int) -> str:
+    if value.bit_length() <= _REPR_INT_BITS:
+        return int.__repr__(value)
+    digits = int(value.bit_length() * 0.30103) + 1  # log10(2): the count, within one
+    return f"<{'negative ' if value < 0 else ''}int of about {digits} digits>"
+
+
+def _render_items(value: list[Any] | tuple[Any, ...] | dict[Any, Any], budget: int,
+                  depth: int) -> str:
+    opener, closer = ("{", "}") if isinstance(value, dict) else (
+        ("(", ")") if isinstance(value, tuple) else ("[", "]"))
+    if depth <= 0:
+        return f"{opener}...{closer}" if value else opener + closer
+    pairs = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+    parts: list[str] = []
+    used = 0
+    for key, item in pairs:
+        if used > budget:
+            parts.append("...")
+            break
+        part = _render(item, budget - used, depth - 1)
+        if isinstance(value, dict):
+            part = f"{_render(key, budget - used, depth - 1)}: {part}"
+        parts.append(part)
+        used += len(part) + 2
+    trailing = "," if isinstance(value, tuple) and len(value) == 1 else ""
+    return opener + ", ".join(parts) + trailing + closer
+
+
+def _clean(text: Any, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, non-printable ones (newlines, lone surrogates...)
+    escaped, so a message always prints on one line to any terminal."""
+    if not isinstance(text, str):
+        return _short_repr(text, limit)
+    out: str = text[:limit]
+    if not out.isprintable():
+        out = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in out)
+    if len(out) > limit or len(text) > limit:
+        out = out[: limit - 3] + "..."
+    return out

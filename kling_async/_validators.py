@@ -18,10 +18,13 @@ import attrs
 from ._errors import ValidationError
 
 T = TypeVar("T")
-_INT_TEXT = re.compile(r"^\s*\d+\s*$")
 
 #: Largest element id the API can hold (a signed 64-bit "long").
 MAX_INT64 = 2**63 - 1
+MIN_INT64 = -(2**63)
+#: Significant digits of the longest 64-bit number; a digit string past it is never parsed.
+MAX_INT64_DIGITS = 19
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class Validator:
@@ -60,16 +63,29 @@ class _NonEmpty(Validator):
     def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or not value or value.isspace():
             raise ValidationError(attr.name, "must be a non-empty string", value)
+        check_encodable(attr.name, value)
 
     def __repr__(self) -> str:
         return "<non_empty_str>"
 
 
 def non_empty_str() -> _NonEmpty:
-    """The value is a string with at least one non-blank character."""
+    """The value is a string with at least one non-blank character and no lone surrogate."""
     return _NonEmpty()
+
+
+def check_encodable(field: str, text: str) -> None:
+    """``text`` can be sent as UTF-8 JSON: it holds no lone surrogate (U+D800..U+DFFF), which
+    ``json.loads`` produces from an escaped ``"\\ud800"`` but no UTF-8 encoder accepts."""
+    if not text.isascii():
+        found = _SURROGATES.search(text)
+        if found is not None:
+            raise ValidationError(
+                field, f"must not hold a lone surrogate (U+{ord(found.group()):04X} at index "
+                f"{found.start()}): it cannot be sent as UTF-8", text,
+            )
 
 
 @attrs.frozen(repr=False)
@@ -82,6 +98,8 @@ class _MaxLen(Validator):
         if value is None:
             return
         limit = self.limit if isinstance(self.limit, int) else self.limit()
+        if not isinstance(value, (str, tuple, list)):
+            raise ValidationError(attr.name, "must be a string", value)
         if len(value) > limit:
             raise ValidationError(
                 attr.name, f"must be at most {limit} characters, got {len(value)}", value,
@@ -108,6 +126,8 @@ class _LenBetween(Validator):
     def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
+        if not isinstance(value, (str, tuple, list)):
+            raise ValidationError(attr.name, f"must be a list of {self.what}", value)
         if not self.low <= len(value) <= self.high:
             raise ValidationError(
                 attr.name, f"must hold {self.low} to {self.high} {self.what}, got {len(value)}",
@@ -133,22 +153,35 @@ class _InRange(Validator):
         if value is None:
             return
         kind = int if self.integer else (int, float)
+        bounds = f"[{_bound(self.low)}, {_bound(self.high)}]"
         if isinstance(value, bool) or not isinstance(value, kind):
             what = "a whole number" if self.integer else "a number"
-            raise ValidationError(
-                attr.name, f"must be {what} in [{self.low:g}, {self.high:g}]", value
-            )
-        if math.isnan(value) or not self.low <= value <= self.high:
-            raise ValidationError(attr.name, f"must be in [{self.low:g}, {self.high:g}]", value)
+            raise ValidationError(attr.name, f"must be {what} in {bounds}", value)
+        # No float(value): an int past 1e308 would overflow.  int <= float compares exactly.
+        if (isinstance(value, float) and math.isnan(value)) or not self.low <= value <= self.high:
+            raise ValidationError(attr.name, f"must be in {bounds}", value)
 
     def __repr__(self) -> str:
         kind = "int" if self.integer else "number"
-        return f"<in_range {kind} [{self.low:g}, {self.high:g}]>"
+        return f"<in_range {kind} [{_bound(self.low)}, {_bound(self.high)}]>"
+
+
+def _bound(limit: float) -> str:
+    if limit == MAX_INT64:
+        return "2**63-1"
+    if limit == MIN_INT64:
+        return "-2**63"
+    return f"{limit:g}"
 
 
 def in_range(low: float, high: float, *, integer: bool = False) -> _InRange:
     """A number (``integer=True``: an int) with ``low <= value <= high``; never a bool or NaN."""
     return _InRange(low, high, integer)
+
+
+def int64() -> _InRange:
+    """A whole number a signed 64-bit integer can hold (what a server can parse)."""
+    return _InRange(MIN_INT64, MAX_INT64, True)
 
 
 @attrs.frozen(repr=False)
@@ -207,19 +240,34 @@ def to_tuple(value: Iterable[T]) -> tuple[T, ...]:
     return value  # type: ignore[return-value]  # rejected by items_of with the field's name
 
 
+def whole_number(value: Any) -> int | None:
+    """``value`` as an int if it is one (never a bool) or a string of ASCII digits (blanks
+    around allowed); None for anything else.  A digit string longer than any 64-bit number
+    gives ``MAX_INT64 + 1`` instead of being parsed: ``int()`` of a long string is slow, and
+    refused past 4,300 digits on Python 3.11+, and every caller refuses such a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    text = text.lstrip("0") or "0"
+    return int(text) if len(text) <= MAX_INT64_DIGITS else MAX_INT64 + 1
+
+
 def to_duration(value: str | int | None) -> str | None:
     """A duration in whole seconds as the wire string: ``5`` and ``"5"`` both become ``"5"``."""
     if value is None:
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    elif isinstance(value, str) and _INT_TEXT.match(value):
-        text = str(int(value))
-    else:
+    number = whole_number(value)
+    if number is None:
         raise ValidationError("duration", "must be a whole number of seconds", value)
-    if int(text) < 1:
+    if number < 1:
         raise ValidationError("duration", "must be >= 1", value)
-    return text
+    if number > MAX_INT64:
+        raise ValidationError("duration", "must be at most 2**63-1 seconds", value)
+    return str(number)
 
 
 def to_required_duration(value: str | int) -> str:
@@ -232,11 +280,8 @@ def to_required_duration(value: str | int) -> str:
 
 def to_element_id(value: int | str) -> int:
     """A 64-bit element id kept exact: an int, or a string of digits (gateways send those)."""
-    if isinstance(value, str) and _INT_TEXT.match(value):
-        number = int(value)
-    elif isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    else:
+    number = whole_number(value)
+    if number is None:
         raise ValidationError(
             "element_id", "must be an integer or a string of digits (never a float)", value
         )

@@ -393,12 +393,14 @@ def callback_ids(body: Any) -> tuple[str | None, str | None]:
 
 import typing  # noqa: E402
 import warnings  # noqa: E402
+from math import isfinite  # noqa: E402
 from types import UnionType  # noqa: E402
 
 import cattrs  # noqa: E402
 
-from ._errors import ValidationError  # noqa: E402
+from ._errors import ValidationError, _short_repr  # noqa: E402
 from ._models.parts import OmniImageItem  # noqa: E402
+from ._validators import MAX_INT64, MAX_INT64_DIGITS, MIN_INT64  # noqa: E402
 
 
 class KlingWireWarning(UserWarning):
@@ -409,8 +411,11 @@ _converter = cattrs.Converter()
 
 #: Per nested class: wire alias -> field name (gateways' spellings accepted on load).
 _ALIASES: dict[type[Any], dict[str, str]] = {OmniImageItem: {"image_url": "image"}}
-_INT_TEXT_CHARS = frozenset("0123456789")
 _EXACT_FLOAT_INT = 2**53
+#: A list on the wire longer than this is refused before its items are read (the longest the
+#: API takes is a mask's 77 trajectory points): a million-item list costs no work.
+MAX_WIRE_ITEMS = 1000
+_PLAIN = (str, int, float, bool)
 
 
 def _is_unset(value: Any) -> bool:
@@ -425,6 +430,12 @@ def _join(prefix: str, inner: str) -> str:
 
 def _relabel(prefix: str, error: ValidationError) -> ValidationError:
     return ValidationError(_join(prefix, error.field), error.rule, error.value, hint=error.hint)
+
+
+def _same(first: Any, second: Any) -> bool:
+    """Two spellings of one field agree: equal JSON scalars of one type.  Never ``==`` on
+    containers, which recurses (a value nested 1,000 deep is a RecursionError)."""
+    return type(first) is type(second) and type(first) in _PLAIN and first == second
 
 
 _SCALARS = frozenset({str, int, float, bool})
@@ -458,19 +469,36 @@ def _unstructure_tuple(items: tuple[Any, ...]) -> list[Any]:
 
 
 def _structure_str(value: Any, _type: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and MIN_INT64 <= value <= MAX_INT64:
+        return str(value)  # never str() of a huge int: refused past 4,300 digits, slow before
     return value  # a non-string is rejected by the field's validator, with its name
 
 
+def _number_text(value: str) -> float | None:
+    """A number written as ASCII text (``"0.5"``, ``"1e1"``), if finite; else None, so the
+    validator shows what was sent (``'1e400'``, ``'nan'``, ``'\u0665'``), not ``inf``."""
+    text = value.strip()
+    if not text.isascii():
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if isfinite(number) else None
+
+
 def _structure_int(value: Any, _type: Any) -> Any:
-    if isinstance(value, str) and value.strip() and set(value.strip()) <= _INT_TEXT_CHARS:
-        return int(value)
     if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
+        text = value.strip()
+        if text.isascii() and text.isdigit():
+            # A digit string past any 64-bit number is left as it is, for the validator to
+            # refuse with the field's rule: never int() of a long string (see whole_number).
+            significant = text.lstrip("0") or "0"
+            return int(significant) if len(significant) <= MAX_INT64_DIGITS else value
+        number = _number_text(value)
+        if number is None:
             return value
+        value = number
     if isinstance(value, float) and value.is_integer() and abs(value) < _EXACT_FLOAT_INT:
         return int(value)
     return value
@@ -478,10 +506,8 @@ def _structure_int(value: Any, _type: Any) -> Any:
 
 def _structure_float(value: Any, _type: Any) -> Any:
     if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
+        number = _number_text(value)
+        return value if number is None else number
     return value
 
 
@@ -498,6 +524,8 @@ def _structure_passthrough(value: Any, _type: Any) -> Any:
 def _structure_tuple(value: Any, type_: Any) -> tuple[Any, ...]:
     if not isinstance(value, (list, tuple)):
         raise ValidationError("", "must be a list", value)
+    if len(value) > MAX_WIRE_ITEMS:
+        raise ValidationError("", f"must hold at most {MAX_WIRE_ITEMS} items", len(value))
     (item_type, *_rest) = typing.get_args(type_)
     out = []
     for i, item in enumerate(value):
@@ -534,12 +562,14 @@ def _attrs_structure_fn(cls: type[Any]) -> typing.Callable[[Any, Any], Any]:
             raise ValidationError("", "must be a JSON object", value)
         kwargs: dict[str, Any] = {}
         for key, raw in value.items():
-            name = aliases.get(str(key), str(key))
+            if not isinstance(key, str):
+                raise ValidationError("", "has a key that is not a string", key)
+            name = aliases.get(key, key)
             if name not in fields:
                 if _is_unset(raw):
                     continue
                 raise ValidationError(
-                    str(key), f"is not a field of {cls.__name__}", raw,
+                    key, f"is not a field of {cls.__name__}", raw,
                     hint=f"known fields: {', '.join(fields)}",
                 )
             if _is_unset(raw):
@@ -548,8 +578,8 @@ def _attrs_structure_fn(cls: type[Any]) -> typing.Callable[[Any, Any], Any]:
                 loaded = _converter.structure(raw, hints[name])
             except ValidationError as error:
                 raise _relabel(name, error) from None
-            if name in kwargs and kwargs[name] != loaded:
-                raise ValidationError(str(key), f"conflicts with {name}", raw)
+            if name in kwargs and not _same(kwargs[name], loaded):
+                raise ValidationError(key, f"conflicts with {name}", raw)
             kwargs[name] = loaded
         for field in fields.values():
             if field.default is attrs.NOTHING and field.name not in kwargs:
@@ -603,13 +633,22 @@ def load_request(endpoint: str, payload: Any) -> Any:
        with different values is a ValidationError.
     4. Numbers may arrive as strings (``"n": "2"``, ``"image_fidelity": "0.5"``), durations as
        ints (``5``), integral floats where an int is due (``1.0``, below 2**53), booleans as
-       ``"true"``/``"false"``, element ids as digit strings.
+       ``"true"``/``"false"``, element ids as digit strings.  Number text is ASCII and finite;
+       a digit string is read by value (leading zeros free) and never parsed past 19
+       significant digits; whole numbers must fit a signed 64-bit integer.
     5. Anything else is handed to the class's validators: errors are the same ValidationError
        as at construction, naming the wire path (``multi_prompt[2].duration``).
     6. ``load_request(ep, dump_request(r)) == r`` for every valid request ``r``.
+    7. Whatever the payload holds (huge ints, values nested thousands deep, NaN, keys that
+       are not strings, lists past ``MAX_WIRE_ITEMS`` items, text with a lone surrogate,
+       which UTF-8 cannot carry), the only error is a ValidationError, with a short
+       printable message.
     """
     from ._endpoints import endpoint_named
 
+    if not isinstance(endpoint, str):
+        raise ValidationError("endpoint", "must be a string such as 'videos/omni-video'",
+                              endpoint)
     request_type = endpoint_named(endpoint).request_type
     if not isinstance(payload, Mapping):
         raise ValidationError("request", "must be a JSON object", type(payload).__name__)
@@ -618,16 +657,23 @@ def load_request(endpoint: str, payload: Any) -> Any:
         legacy = body.pop("model")
         if not _is_unset(legacy):
             current = body.get("model_name")
-            if not _is_unset(current) and current != legacy:
-                raise ValidationError("model", f"conflicts with model_name={current!r}", legacy)
+            if not _is_unset(current) and not _same(current, legacy):
+                raise ValidationError(
+                    "model", f"conflicts with model_name={_short_repr(current)}", legacy
+                )
             body["model_name"] = legacy
             warnings.warn(
                 KlingWireWarning(
-                    f"payload uses the legacy key 'model' ({legacy!r}); the SDK sends it as "
-                    "'model_name', because the official API treats 'model' as if model_name "
-                    "were empty, i.e. kling-v1"
+                    f"payload uses the legacy key 'model' ({_short_repr(legacy)}); the SDK "
+                    "sends it as 'model_name', because the official API treats 'model' as if "
+                    "model_name were empty, i.e. kling-v1"
                 ),
                 stacklevel=2,
             )
-    return _converter.structure(body, request_type)
+    try:
+        return _converter.structure(body, request_type)
+    except ValidationError as error:
+        if error.field:
+            raise
+        raise _relabel("request", error) from None  # a top-level rule (a key not a string)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 import pytest
@@ -251,3 +252,44 @@ def test_validators_work_as_attrs_validators() -> None:
     assert caught.value.field == "mode"
     assert caught.value.hint == "use 'std'"
     assert isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("call", "field"),
+    [
+        pytest.param(lambda: register_model("videos/text2video", "m", durations=5), "durations",
+                     id="durations-int"),
+        pytest.param(lambda: register_model("videos/text2video", "m", durations=(10**5000,)),
+                     "durations[0]", id="durations-5000-digits"),
+        pytest.param(lambda: register_model("videos/text2video", "m", durations=(5, "five")),
+                     "durations[1]", id="durations-word"),
+        pytest.param(lambda: register_model("videos/omni-video", "m", basic_durations=(0,)),
+                     "basic_durations[0]", id="basic-durations-zero"),
+        pytest.param(lambda: register_model("images/omni-image", "m", resolutions="4k"),
+                     "resolutions", id="resolutions-str"),
+        pytest.param(lambda: register_model("videos/text2video", "m", sound="no"), "sound",
+                     id="flag-not-bool"),
+        pytest.param(lambda: register_model(["videos/text2video"], "m"), "endpoint",
+                     id="endpoint-list"),
+        pytest.param(lambda: register_model("videos/text2video", "kling-\ud800"), "model_name",
+                     id="model-surrogate"),
+        pytest.param(lambda: model_spec("videos/text2video", ["kling-v1"]), "model_name",
+                     id="spec-model-list"),
+        pytest.param(lambda: model_spec({}, None), "endpoint", id="spec-endpoint-dict"),
+        pytest.param(lambda: known_models(None), "endpoint", id="known-endpoint-none"),
+    ],
+)
+def test_catalog_calls_with_wrong_kinds_are_validation_errors(call: Any, field: str) -> None:
+    """register_model / model_spec / known_models name the bad argument in a ValidationError
+    (never a TypeError or ValueError), and register nothing."""
+    before = {endpoint: known_models(endpoint) for endpoint in catalog.DEFAULT_MODELS}
+    with pytest.raises(ValidationError) as caught:
+        call()
+    assert caught.value.field == field
+    assert before == {endpoint: known_models(endpoint) for endpoint in catalog.DEFAULT_MODELS}
+
+
+def test_register_model_durations_are_read_as_whole_seconds() -> None:
+    """Durations given as ints or digit strings are stored as the wire strings."""
+    spec = register_model("videos/text2video", "kling-v9", durations=(3, " 07", "12"))
+    assert spec.durations == ("3", "7", "12")

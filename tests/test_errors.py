@@ -181,3 +181,66 @@ def test_ambiguous_submission_error_names_the_external_task_id() -> None:
     assert err.external_task_id == "ext-42"
     assert "'ext-42'" in str(err)
     assert "videos/omni-video" in str(err)
+
+
+def _nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        pytest.param(_nested(5000), "[[[[...]]]]", id="5000-deep-list"),
+        pytest.param({"a": {"b": {"c": {"d": 1}}}}, "{'a': {'b': {'c': {...}}}}", id="deep-dict"),
+        pytest.param(10**5000, "<int of about 5001 digits>", id="5000-digit-int"),
+        pytest.param(-(10**400), "<negative int of about 401 digits>", id="negative-huge-int"),
+        pytest.param("a\ud800", "'a\\ud800'", id="lone-surrogate"),
+        pytest.param((1,), "(1,)", id="one-tuple"),
+        pytest.param(2**63 - 1, "9223372036854775807", id="int64-exact"),
+    ],
+)
+def test_validation_error_shows_any_value_briefly(value: object, shown: str) -> None:
+    """The value in a ValidationError's message is a short printable repr: never a recursion,
+    never str() of a huge int, a lone surrogate escaped."""
+    message = str(kling.ValidationError("field", "rule", value))
+    assert message == f"field: rule (got {shown})"
+
+
+def test_validation_error_message_is_bounded_and_printable() -> None:
+    """A huge field, rule, value and hint still give one short printable line."""
+    err = kling.ValidationError("f\n" * 100_000, "r\ud800" * 100_000, "v" * 10**6,
+                                hint="h\x00" * 100_000)
+    message = str(err)
+    assert len(message) <= 200 + 500 + 80 + 500 + 12 and message.isprintable()
+    assert message.startswith("f\\nf\\n")
+    assert err.field == "f\n" * 100_000  # the attributes keep what was given
+
+
+def test_validation_error_shows_an_object_whose_repr_fails() -> None:
+    """A value whose repr raises is shown by its type."""
+
+    class Broken:
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    assert str(kling.ValidationError("f", "r", Broken())) == "f: r (got <Broken>)"
+
+
+def test_validation_error_with_a_deep_value_pickles_and_copies() -> None:
+    """A ValidationError about a value nested 3,000 deep survives pickle and deepcopy (e.g. sent
+    back from a worker process), carrying the value's short repr; plain values stay as they
+    are."""
+    import copy
+
+    from kling_async import load_request
+
+    with pytest.raises(kling.ValidationError) as caught:
+        load_request("videos/text2video", {"prompt": _nested(3000)})
+    for back in (pickle.loads(pickle.dumps(caught.value)), copy.deepcopy(caught.value)):
+        assert (back.field, back.value) == ("prompt", "[[[[...]]]]")
+        assert str(back) == str(caught.value)
+    plain = kling.ValidationError("n", "must be in [1, 9]", [1, {"a": (2, 3)}])
+    assert pickle.loads(pickle.dumps(plain)).value == [1, {"a": (2, 3)}]

@@ -179,3 +179,30 @@ def test_omni_image_reference_budget(images: int, elements: int) -> None:
         with pytest.raises(ValidationError) as caught:
             build()
         assert caught.value.field == "image_list"
+
+
+@pytest.mark.parametrize(
+    ("build", "field"),
+    [
+        pytest.param(lambda: ImageGenerationRequest(prompt="p", n=10**400), "n",
+                     id="n-400-digits"),
+        pytest.param(lambda: ImageGenerationRequest(prompt="p", image_fidelity=10**400),
+                     "image_fidelity", id="fidelity-400-digits"),
+        pytest.param(lambda: ImageGenerationRequest(prompt="p", human_fidelity=-(10**400)),
+                     "human_fidelity", id="human-fidelity-minus-huge"),
+        pytest.param(lambda: ImageGenerationRequest(prompt="a\udfffb"), "prompt",
+                     id="prompt-surrogate"),
+        pytest.param(lambda: ImageGenerationRequest(prompt="p", image="\ud800"), "image",
+                     id="image-surrogate"),
+        pytest.param(lambda: OmniImageRequest(prompt="p", series_amount=10**400),
+                     "series_amount", id="series-amount-400-digits"),
+        pytest.param(lambda: OmniImageItem(image="\ud800"), "image", id="item-surrogate"),
+        pytest.param(lambda: OmniImageRequest(prompt=["p"]), "prompt", id="prompt-list"),
+    ],
+)
+def test_hostile_constructor_values_are_validation_errors(build: Any, field: str) -> None:
+    """Huge numbers, lone surrogates and wrong kinds are a ValidationError naming the field."""
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.field == field
+    assert len(str(caught.value)) < 400

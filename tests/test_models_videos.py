@@ -312,3 +312,67 @@ def test_omni_video_reference_budget(refs: int, elements: int, video: bool) -> N
         with pytest.raises(ValidationError) as caught:
             build()
         assert caught.value.field == "image_list"
+
+
+# Built in Python with values of the wrong kind or size (issue 12): each is a ValidationError
+# naming the field, never an OverflowError, ValueError or TypeError.
+HOSTILE_CONSTRUCTIONS = [
+    pytest.param(lambda: TextToVideoRequest(prompt=123), "prompt", id="t2v-prompt-int"),
+    pytest.param(lambda: TextToVideoRequest(prompt="p", duration=10**5000), "duration",
+                 id="t2v-duration-5000-digits"),
+    pytest.param(lambda: TextToVideoRequest(prompt="p", duration="9" * 5000), "duration",
+                 id="t2v-duration-5000-digit-string"),
+    pytest.param(lambda: TextToVideoRequest(prompt="p", cfg_scale=10**400), "cfg_scale",
+                 id="t2v-cfg-scale-400-digits"),
+    pytest.param(lambda: TextToVideoRequest(prompt="p", model_name="kling-\ud800"), "model_name",
+                 id="t2v-model-surrogate"),
+    pytest.param(lambda: TextToVideoRequest(prompt="p", multi_prompt=5), "multi_prompt",
+                 id="t2v-multi-prompt-int"),
+    pytest.param(lambda: OmniVideoRequest(prompt="p", aspect_ratio="1:1",
+                                          external_task_id="job-\udfff"), "external_task_id",
+                 id="omni-external-id-surrogate"),
+    pytest.param(lambda: ImageToVideoRequest(image="i", negative_prompt="\ud800"),
+                 "negative_prompt", id="i2v-negative-prompt-surrogate"),
+    pytest.param(lambda: CameraConfig(pan=10**400), "pan", id="camera-axis-400-digits"),
+    pytest.param(lambda: CameraConfig(zoom=-(10**400)), "zoom", id="camera-axis-minus-huge"),
+    pytest.param(lambda: Shot(index=10**400, prompt="p", duration=1), "index",
+                 id="shot-index-400-digits"),
+    pytest.param(lambda: Shot(index=True, prompt="p", duration=1), "index", id="shot-index-bool"),
+    pytest.param(lambda: Shot(index=1, prompt="p", duration="9" * 5000), "duration",
+                 id="shot-duration-5000-digit-string"),
+    pytest.param(lambda: Shot(index=1, prompt="\udc00", duration=1), "prompt",
+                 id="shot-prompt-surrogate"),
+    pytest.param(lambda: Element(element_id="9" * 5000), "element_id",
+                 id="element-5000-digit-string"),
+    pytest.param(lambda: Element(element_id=-(10**5000)), "element_id",
+                 id="element-minus-5000-digits"),
+    pytest.param(lambda: Element(element_id=[1]), "element_id", id="element-list"),
+    pytest.param(lambda: TrajectoryPoint(x=2**63, y=0), "x", id="point-past-64-bit"),
+    pytest.param(lambda: TrajectoryPoint(x=0, y=10**5000), "y", id="point-5000-digits"),
+    pytest.param(lambda: DynamicMask(mask="m", trajectories=None), "trajectories",
+                 id="mask-trajectories-none"),
+    pytest.param(lambda: Voice(voice_id="v\ud800"), "voice_id", id="voice-surrogate"),
+    pytest.param(lambda: OmniVideoVideo(video_url="\ud800"), "video_url",
+                 id="video-url-surrogate"),
+]
+
+
+@pytest.mark.parametrize(("build", "field"), HOSTILE_CONSTRUCTIONS)
+def test_hostile_constructor_values_are_validation_errors(build: Any, field: str) -> None:
+    """Wrong kinds and huge sizes fail at construction as a ValidationError naming the field,
+    with a short message whatever the value."""
+    with pytest.raises(ValidationError) as caught:
+        build()
+    assert caught.value.field == field
+    assert len(str(caught.value)) < 400
+
+
+def test_a_request_that_constructs_is_always_utf8_json() -> None:
+    """Lone surrogates are refused, so a request that exists can always be sent: dump_request
+    gives UTF-8-encodable JSON (a paired emoji is fine)."""
+    import json
+
+    from kling_async import dump_request
+
+    request = TextToVideoRequest(prompt="cat \U0001f600", negative_prompt="\u00e9t\u00e9")
+    json.dumps(dump_request(request), ensure_ascii=False).encode("utf-8")

@@ -580,3 +580,144 @@ def test_unknown_keys_with_a_value_are_named(key: str, value: str) -> None:
     with pytest.raises(ValidationError) as caught:
         load_request(OMNI_IMAGE, {"prompt": "p", key: value})
     assert caught.value.field == key
+
+
+# --- hostile values (issue 12): every rejection is a short ValidationError naming the field ------
+
+HUGE = 10**310  # past a float: int -> float comparisons overflowed
+DIGITS = "9" * 5000  # past Python 3.11's 4,300-digit limit for int(str)
+
+
+def nested(depth: int = 1000) -> Any:
+    """A list nested ``depth`` deep: its repr() or == recurses past the default limit."""
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+DEEP = nested()
+SHOT_A = {"index": 1, "prompt": "a", "duration": "2"}
+MULTI = {"model_name": "kling-v3", "multi_shot": True, "shot_type": "customize",
+         "duration": "5"}
+
+HOSTILE = [
+    pytest.param(IMAGE_GENERATIONS, {"prompt": "p", "image_fidelity": HUGE}, "image_fidelity",
+                 "must be in [0, 1]", id="310-digit-int-image-fidelity"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "cfg_scale": -HUGE}, "cfg_scale",
+                 "must be in [0, 1]", id="310-digit-int-cfg-scale"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "camera_control": {
+        "type": "simple", "config": {"pan": HUGE}}}, "camera_control.config.pan",
+        "must be in [-10, 10]", id="310-digit-int-camera-axis"),
+    pytest.param(OMNI_IMAGE, {"prompt": "p", "n": HUGE}, "n", "must be in [1, 9]",
+                 id="310-digit-int-n"),
+    pytest.param(IMAGE_GENERATIONS, {"prompt": "p", "n": DIGITS}, "n",
+                 "must be a whole number in [1, 9]", id="5000-digit-string-n"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "duration": DIGITS}, "duration",
+                 "must be at most 2**63-1 seconds", id="5000-digit-string-duration"),
+    pytest.param(OMNI_VIDEO, {"prompt": "p", "aspect_ratio": "1:1",
+                              "element_list": [{"element_id": DIGITS}]},
+                 "element_list[0].element_id", "must be in [1, 2**63-1] (a 64-bit id)",
+                 id="5000-digit-string-element-id"),
+    pytest.param(TEXT_TO_VIDEO, {**MULTI, "multi_prompt": [
+        SHOT_A, {"index": DIGITS, "prompt": "b", "duration": "3"}]}, "multi_prompt[1].index",
+        "must be a whole number in [-2**63, 2**63-1]", id="5000-digit-string-shot-index"),
+    pytest.param(TEXT_TO_VIDEO, {**MULTI, "multi_prompt": [
+        SHOT_A, {"index": 2, "prompt": "b", "duration": DIGITS}]}, "multi_prompt[1].duration",
+        "must be at most 2**63-1 seconds", id="5000-digit-string-shot-duration"),
+    pytest.param(IMAGE_TO_VIDEO, {"image": "i", "dynamic_masks": [{"mask": "m", "trajectories": [
+        {"x": 1, "y": 1}, {"x": HUGE, "y": 1}]}]}, "dynamic_masks[0].trajectories[1].x",
+        "must be in [-2**63, 2**63-1]", id="huge-int-trajectory-x"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": DEEP}, "prompt", "must be a non-empty string",
+                 id="1000-deep-prompt"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "unknown": DEEP}, "unknown",
+                 "is not a field of TextToVideoRequest", id="1000-deep-unknown-key"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "watermark_info": {"enabled": DEEP}},
+                 "watermark_info.enabled", "must be bool", id="1000-deep-nested-field"),
+    pytest.param(OMNI_IMAGE, {"prompt": "p", "image_list": [{"image": DEEP, "image_url": DEEP}]},
+                 "image_list[0].image_url", "conflicts with image", id="1000-deep-alias-pair"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "model": DEEP, "model_name": DEEP}, "model",
+                 "conflicts with model_name=[[[[...]]]]", id="1000-deep-legacy-model"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "cfg_scale": float("nan")}, "cfg_scale",
+                 "must be in [0, 1]", id="nan"),
+    pytest.param(IMAGE_GENERATIONS, {"prompt": "p", "image_fidelity": "inf"}, "image_fidelity",
+                 "must be a number in [0, 1]", id="inf-string"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "cfg_scale": "1e400"}, "cfg_scale",
+                 "must be a number in [0, 1]", id="overflowing-float-string"),
+    pytest.param(IMAGE_GENERATIONS, {"prompt": "p", "n": "\u0665"}, "n",
+                 "must be a whole number in [1, 9]", id="non-ascii-digit-n"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "duration": True}, "duration",
+                 "must be a whole number of seconds", id="bool-duration"),
+    pytest.param(IMAGE_GENERATIONS, {"prompt": "p", "n": True}, "n",
+                 "must be a whole number in [1, 9]", id="bool-n"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "duration": "\u0665"}, "duration",
+                 "must be a whole number of seconds", id="non-ascii-digit"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", 1: 2}, "request",
+                 "has a key that is not a string", id="int-key"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "p", "camera_control": {("type",): "simple"}},
+                 "camera_control", "has a key that is not a string", id="nested-tuple-key"),
+    pytest.param(IMAGE_TO_VIDEO, {"image": "i", "dynamic_masks": [{}] * 1_000_000},
+                 "dynamic_masks", "must hold at most 1000 items", id="million-item-list"),
+    pytest.param(TEXT_TO_VIDEO, {"prompt": "a\ud800b"}, "prompt",
+                 "must not hold a lone surrogate (U+D800 at index 1)", id="surrogate-prompt"),
+    pytest.param(TEXT_TO_VIDEO, {**MULTI, "multi_prompt": [
+        {"index": 1, "prompt": "\udfff", "duration": "5"}]}, "multi_prompt[0].prompt",
+        "must not hold a lone surrogate", id="surrogate-shot-prompt"),
+    pytest.param(OMNI_VIDEO, {"prompt": "p", "aspect_ratio": "1:1", "callback_url": "\udc80"},
+                 "callback_url", "must not hold a lone surrogate", id="surrogate-callback-url"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "payload", "field", "rule"), HOSTILE)
+def test_load_request_refuses_hostile_values_with_a_named_validation_error(
+    endpoint: str, payload: Any, field: str, rule: str
+) -> None:
+    """Huge ints, long digit strings, deep nesting, NaN, bools, odd keys, huge lists and lone
+    surrogates are each a ValidationError naming the wire path and the rule, in a short
+    printable message (never an OverflowError, ValueError, RecursionError or TypeError)."""
+    with pytest.raises(ValidationError) as caught:
+        load_request(endpoint, payload)
+    assert (caught.value.field, caught.value.rule[: len(rule)]) == (field, rule)
+    message = str(caught.value)
+    assert message.startswith(f"{field}: {rule}")
+    assert len(message) < 600 and message.isprintable()
+
+
+def test_a_jobs_file_prompt_with_an_escaped_lone_surrogate_is_refused_by_name() -> None:
+    """JSON's "\\ud800" loads as a lone surrogate, which no UTF-8 body can carry: refused at
+    load (dump_request and the request hash would otherwise fail on it)."""
+    body = json.loads('{"prompt": "cat \\ud83d", "aspect_ratio": "1:1"}')
+    with pytest.raises(ValidationError, match=r"^prompt: must not hold a lone surrogate") as got:
+        load_request(OMNI_VIDEO, body)
+    assert got.value.value == "cat \ud83d"
+    paired = json.loads('{"prompt": "cat \\ud83d\\ude00", "aspect_ratio": "1:1"}')
+    request = load_request(OMNI_VIDEO, paired)  # a proper pair is one character: fine
+    assert json.dumps(dump_request(request), ensure_ascii=False).encode() == (
+        '{"prompt": "cat \U0001f600", "aspect_ratio": "1:1"}'.encode())
+
+
+def test_digit_strings_are_read_by_value_on_every_python() -> None:
+    """Leading zeros do not count towards any digit limit: "000...05" (5,001 chars) is 5."""
+    request = load_request(TEXT_TO_VIDEO, {"prompt": "p", "duration": "0" * 5000 + "5"})
+    assert request.duration == "5"
+    loaded = load_request(OMNI_IMAGE, {"prompt": "p", "element_list": [
+        {"element_id": "0" * 5000 + str(BIG_ID)}]})
+    assert loaded.element_list == (Element(element_id=BIG_ID),)
+
+
+def test_unknown_keys_are_named_in_a_bounded_printable_message() -> None:
+    """A 100,000-character key, or one with a newline or lone surrogate, is cut and escaped
+    in the message; the error's field keeps the key as received."""
+    key = "k\n\ud800" + "x" * 100_000
+    with pytest.raises(ValidationError) as caught:
+        load_request(TEXT_TO_VIDEO, {"prompt": "p", key: 1})
+    assert caught.value.field == key
+    message = str(caught.value)
+    assert message.startswith("k\\n\\ud800xxx") and len(message) < 1000
+    assert message.isprintable()
+
+
+def test_load_request_refuses_an_endpoint_that_is_not_a_string() -> None:
+    """load_request(123, ...) is a ValidationError on field endpoint, not an AttributeError."""
+    with pytest.raises(ValidationError, match=r"^endpoint: "):
+        load_request(123, {"prompt": "p"})  # type: ignore[arg-type]

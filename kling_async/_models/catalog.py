@@ -15,10 +15,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 from collections.abc import Iterator
+from typing import Any
 
 import attrs
 
 from .._errors import ValidationError
+from .._validators import check_encodable, instance_of, to_required_duration
 
 IMAGE_GENERATIONS = "images/generations"
 OMNI_IMAGE = "images/omni-image"
@@ -43,6 +45,9 @@ def _durations(low: int, high: int) -> tuple[str, ...]:
     return tuple(str(s) for s in range(low, high + 1))
 
 
+_FLAG = instance_of(bool)
+
+
 @attrs.frozen(kw_only=True)
 class ModelSpec:
     """What one model accepts on one endpoint.  Flags that do not apply to it are ignored.
@@ -64,14 +69,14 @@ class ModelSpec:
     durations: tuple[str, ...] | None = None
     basic_durations: tuple[str, ...] | None = None
     resolutions: tuple[str, ...] = ("1k", "2k")
-    wide_21_9: bool = True
-    image_reference: bool = False
-    requires_image: bool = False
-    series: bool = True
-    cfg_scale: bool = True
-    sound: bool = True
-    multi_shot: bool = True
-    voice_list: bool = True
+    wide_21_9: bool = attrs.field(default=True, validator=_FLAG)
+    image_reference: bool = attrs.field(default=False, validator=_FLAG)
+    requires_image: bool = attrs.field(default=False, validator=_FLAG)
+    series: bool = attrs.field(default=True, validator=_FLAG)
+    cfg_scale: bool = attrs.field(default=True, validator=_FLAG)
+    sound: bool = attrs.field(default=True, validator=_FLAG)
+    multi_shot: bool = attrs.field(default=True, validator=_FLAG)
+    voice_list: bool = attrs.field(default=True, validator=_FLAG)
 
 
 _PRE_V3 = ("5", "10")
@@ -132,8 +137,32 @@ _MODELS: dict[str, dict[str, ModelSpec]] = _builtin()
 
 
 def _check_endpoint(endpoint: str) -> None:
-    if endpoint not in _MODELS:
+    if not isinstance(endpoint, str) or endpoint not in _MODELS:
         raise ValidationError("endpoint", f"must be one of {sorted(_MODELS)}", endpoint)
+
+
+def _duration_list(field: str, values: Any) -> tuple[str, ...] | None:
+    """``durations=`` of ``register_model``: None, or whole numbers of seconds as wire strings."""
+    if values is None:
+        return None
+    if not isinstance(values, (tuple, list)):
+        raise ValidationError(field, "must be a tuple of whole numbers of seconds", values)
+    found = []
+    for i, value in enumerate(values):
+        try:
+            found.append(to_required_duration(value))
+        except ValidationError as error:
+            raise ValidationError(f"{field}[{i}]", error.rule, value) from None
+    return tuple(found)
+
+
+def _resolution_list(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, (tuple, list)) or not all(
+        isinstance(value, str) and value for value in values
+    ):
+        raise ValidationError("resolutions", "must be a tuple of strings such as ('1k', '2k')",
+                              values)
+    return tuple(values)
 
 
 def register_model(
@@ -161,14 +190,13 @@ def register_model(
     _check_endpoint(endpoint)
     if not isinstance(model_name, str) or not model_name:
         raise ValidationError("model_name", "must be a non-empty string", model_name)
+    check_encodable("model_name", model_name)
     spec = ModelSpec(
         endpoint=endpoint,
         name=model_name,
-        durations=None if durations is None else tuple(str(d) for d in durations),
-        basic_durations=(
-            None if basic_durations is None else tuple(str(d) for d in basic_durations)
-        ),
-        resolutions=tuple(resolutions),
+        durations=_duration_list("durations", durations),
+        basic_durations=_duration_list("basic_durations", basic_durations),
+        resolutions=_resolution_list(resolutions),
         wide_21_9=wide_21_9,
         image_reference=image_reference,
         requires_image=requires_image,
@@ -191,6 +219,8 @@ def known_models(endpoint: str) -> tuple[str, ...]:
 def model_spec(endpoint: str, model_name: str | None) -> ModelSpec:
     """The row for ``model_name`` (``None``: the endpoint's default model) or a ValidationError."""
     _check_endpoint(endpoint)
+    if model_name is not None and not isinstance(model_name, str):
+        raise ValidationError("model_name", "must be a string", model_name)
     name = DEFAULT_MODELS[endpoint] if model_name is None else model_name
     found = _MODELS[endpoint].get(name)
     if found is None:

@@ -15,6 +15,7 @@ from .._errors import ValidationError
 from .._validators import (
     in_range,
     instance_of,
+    int64,
     items_of,
     len_between,
     max_len,
@@ -113,7 +114,7 @@ class Element:
 class Shot:
     """A ``multi_prompt`` item: shot ``index``, ``prompt`` and ``duration`` (whole seconds)."""
 
-    index: int = attrs.field(validator=instance_of(int))
+    index: int = attrs.field(validator=int64())
     prompt: str = attrs.field(validator=[TEXT, SHOT_PROMPT])
     duration: str = attrs.field(converter=to_required_duration)
 
@@ -163,8 +164,8 @@ class CameraControl:
 class TrajectoryPoint:
     """A motion-brush trajectory point in pixels; the origin is the image's bottom-left."""
 
-    x: int = attrs.field(validator=instance_of(int))
-    y: int = attrs.field(validator=instance_of(int))
+    x: int = attrs.field(validator=int64())
+    y: int = attrs.field(validator=int64())
 
 
 @attrs.frozen(kw_only=True)
