@@ -135,8 +135,8 @@ class SimState:
             queue_size=config.callback_queue_size,
             timeout=config.callback_timeout,
         )
-        self.faults = FaultInjector(config.seed)
-        self.tasks = TaskFactory(config.seed)
+        self.injector = FaultInjector(config.seed)
+        self.factory = TaskFactory(config.seed)
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -169,8 +169,8 @@ class SimState:
         self.callbacks.timeout = new.callback_timeout
 
     def _reseed(self) -> None:
-        self.faults = FaultInjector(self.config.seed)
-        self.tasks = TaskFactory(self.config.seed)
+        self.injector = FaultInjector(self.config.seed)
+        self.factory = TaskFactory(self.config.seed)
 
     # -- used by the routes --------------------------------------------------------------------
 
@@ -179,7 +179,7 @@ class SimState:
         faults = self.config.faults
         if not faults.enabled:
             return NO_FAULT
-        decision = self.faults.decide(faults, method)
+        decision = self.injector.decide(faults, method)
         if decision.kind is not None:
             self.stats.faults[decision.kind] += 1
         if decision.delay:
@@ -194,7 +194,7 @@ class SimState:
         self, endpoint: str, account: str, body: Mapping[str, Any], now: float
     ) -> SimTask:
         """A new task created at simulated time ``now`` (not yet stored)."""
-        return self.tasks.new_task(self.config, endpoint, account, body, now)
+        return self.factory.new_task(self.config, endpoint, account, body, now)
 
     def record(self, method: str, template: str, status: int, code: int) -> None:
         """Count one API request (status 0: answered with no response)."""
