@@ -41,7 +41,8 @@ class Limits:
     """Client-side capacity.
 
     ``max_in_flight``: the most concurrency slots (Kling's per-account parallel-task limit; an
-    image task weighs ``n``, a video 1) the client will hold at once.  ``initial_in_flight`` is
+    image task weighs ``n``, an omni-image series ``series_amount``, a video 1) the client will
+    hold at once.  ``initial_in_flight`` is
     where the adaptive limit starts (default: ``max_in_flight``); on a 1303 it shrinks to what
     the server demonstrably accepts, then grows by one slot after each ``grow_after`` tasks that
     end without a rejection in between.  ``max_requests`` bounds concurrent HTTP requests.

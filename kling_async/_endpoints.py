@@ -7,6 +7,7 @@ client's ``base_url``, which carries any gateway prefix (``https://gw.example/kl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -38,11 +39,8 @@ class Endpoint:
         return f"/v1/{self.name}/{quote_segment(task_id)}"
 
     def weight(self, request: Any) -> int:
-        """Concurrency slots a task holds: an image task weighs ``n``, a video 1 (reference §6)."""
-        if self.kind == "image":
-            n = getattr(request, "n", None)
-            return int(n) if n else 1
-        return 1
+        """Concurrency slots a task of this request holds: ``task_weight`` (reference §6)."""
+        return task_weight(self.name, request)
 
     def expected_duration(self, request: Any, policy: PollPolicy) -> float:
         """The poll policy's estimate of how long this request's task runs, in seconds."""
@@ -98,6 +96,35 @@ ENDPOINTS: dict[str, Endpoint] = {
 }
 
 _BY_TYPE: dict[type[Any], Endpoint] = {e.request_type: e for e in ENDPOINTS.values()}
+
+
+def task_weight(endpoint_name: str, request: object) -> int:
+    """Concurrency slots a task holds from creation to its end (reference §6): the one rule
+    the client's capacity and the simulator both use.
+
+    ``request`` is a request object or a wire body (a mapping).  A video task holds 1 slot;
+    an image task holds one per image it makes: ``n`` (default 1), or for an omni-image with
+    ``result_type="series"`` the ``series_amount`` (default 4; ``"auto"`` may make up to 9,
+    so it holds 9), as ``n`` is ignored then.  Clamped to [1, 9]; an unreadable count is 1.
+    """
+
+    def field(name: str) -> Any:
+        if isinstance(request, Mapping):
+            return request.get(name)
+        return getattr(request, name, None)
+
+    endpoint = endpoint_named(endpoint_name)
+    if endpoint.kind != "image":
+        return 1
+    raw = field("n")
+    if endpoint.name == "images/omni-image" and field("result_type") == "series":
+        raw = field("series_amount")
+        raw = 4 if raw is None else 9 if raw == "auto" else raw
+    try:
+        count = int(raw) if raw is not None else 1
+    except (TypeError, ValueError):
+        count = 1
+    return min(max(count, 1), 9)
 
 
 def endpoint_named(name: str) -> Endpoint:

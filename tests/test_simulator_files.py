@@ -10,7 +10,7 @@ import pytest
 from yarl import URL
 
 from kling_async.testing import KlingSimulator
-from kling_async.testing._admin import FileServing, file_serving, requested_range
+from kling_async.testing._files import FileServing, file_serving, requested_range
 from kling_async.testing._media import file_bytes, file_etag
 from tests._simhelpers import running
 

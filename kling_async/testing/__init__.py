@@ -15,8 +15,8 @@ injection::
 From the command line: ``kling-async simulate --port 8000``.
 """
 
-from ._admin import FileServing, file_serving
 from ._config import FAULT_KINDS, FaultConfig, Scope, SimulatorConfig
+from ._files import FileServing, file_serving
 from ._server import DEFAULT_ACCOUNT, KlingSimulator
 from ._stats import SimStats
 from ._tasks import TaskRecord

@@ -17,19 +17,17 @@ from __future__ import annotations
 import asyncio
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from .._endpoints import ENDPOINTS
+from .._endpoints import ENDPOINTS, task_weight
 from .._errors import ValidationError
 from .._wire import load_request
 from ._auth import AuthFailure
 from ._replies import Reply, fail, json_object, malformed, ok, rate_limited
-from ._tasks import create_data, outputs_for
-
-if TYPE_CHECKING:
-    from ._server import KlingSimulator
+from ._state import SimState
+from ._tasks import create_data
 
 Handler = Callable[[web.Request, str, str], Awaitable[Reply]]
 
@@ -40,10 +38,10 @@ _PAGE_SIZE = (1, 500, 30)
 
 
 class ApiRoutes:
-    """The request handlers; all state lives on the simulator."""
+    """The request handlers; all state lives in the ``SimState`` they are given."""
 
-    def __init__(self, sim: KlingSimulator) -> None:
-        self._sim = sim
+    def __init__(self, state: SimState) -> None:
+        self._state = state
 
     def install(self, app: web.Application) -> None:
         """Register every Kling route on ``app`` (both prefixes)."""
@@ -57,10 +55,10 @@ class ApiRoutes:
                 router.add_get(one, self._api("GET", one, name, self._get), allow_head=False)
 
     def _api(self, method: str, template: str, endpoint: str, handler: Handler) -> Any:
-        sim = self._sim
+        state = self._state
 
         async def route(request: web.Request) -> web.StreamResponse:
-            decision = sim._decide_fault(method)
+            decision = state.decide_fault(method)
             kind = decision.kind
             if decision.delay:
                 await asyncio.sleep(decision.delay)
@@ -70,80 +68,85 @@ class ApiRoutes:
                 status, code, message = decision.server_error
                 reply = fail(code, message, status=status)
             elif kind == "rate_limited":
-                reply = rate_limited(sim.config.rate_limit_retry_after)
+                reply = rate_limited(state.config.rate_limit_retry_after)
             else:
                 reply = await self._handle(request, endpoint, handler)
                 if kind == "drop_after_create":
                     return self._drop(request, method, template)
                 if kind == "malformed":
                     reply = malformed(reply)
-            sim._record(method, template, reply.status, reply.code)
+            state.record(method, template, reply.status, reply.code)
             return reply.to_response()
 
         return route
 
     async def _handle(self, request: web.Request, endpoint: str, handler: Handler) -> Reply:
-        sim = self._sim
+        state = self._state
         try:
-            account = sim._auth.authenticate(request.headers.get("Authorization"))
+            account = state.auth.authenticate(request.headers.get("Authorization"))
         except AuthFailure as exc:
             return fail(exc.code, exc.message)
-        if not sim._admit(account):
-            return rate_limited(sim.config.rate_limit_retry_after)
+        if not state.admit(account):
+            return rate_limited(state.config.rate_limit_retry_after)
         return await handler(request, endpoint, account)
 
     def _drop(self, request: web.Request, method: str, template: str) -> web.StreamResponse:
         transport = request.transport
         if transport is not None:
             transport.close()
-        self._sim._record(method, template, _NO_RESPONSE, 0)
+        self._state.record(method, template, _NO_RESPONSE, 0)
         return web.Response(status=204)  # never written: the transport is closing
 
     async def _create(self, request: web.Request, endpoint: str, account: str) -> Reply:
-        sim = self._sim
-        config = sim.config
-        if (request.content_length or 0) > config.max_body_bytes:
-            return fail(1201, f"request body exceeds {config.max_body_bytes} bytes")
-        try:
-            raw = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return fail(1201, f"request body exceeds {config.max_body_bytes} bytes")
-        if len(raw) > config.max_body_bytes:
-            return fail(1201, f"request body exceeds {config.max_body_bytes} bytes")
-        body = json_object(raw)
+        body = await self._create_body(request, endpoint)
         if isinstance(body, Reply):
             return body
-        if config.validate_requests:
-            problem = _validate(endpoint, body)
-            if problem is not None:
-                return fail(1201, problem)
+        state = self._state
+        store = state.store
         external = body.get("external_task_id")
         if external is not None and not isinstance(external, str):
             return fail(1201, f"external_task_id: must be a string (got {external!r})")
-        if external and sim._store.has_external(account, external):
-            sim._stats.duplicates += 1
+        if external and store.has_external(account, external):
+            state.stats.duplicates += 1
             return fail(1201, f"external_task_id {external!r} already exists for this account")
-        now = sim._clock.now()
-        acct = sim._store.account(account)
+        now = state.clock.now()
+        acct = store.account(account)
         acct.release(now)
-        weight = outputs_for(endpoint, body)
-        limit = config.concurrency_limit
-        if limit is not None and acct.in_flight + weight > limit:
+        limit = state.config.concurrency_limit
+        if limit is not None and acct.in_flight + task_weight(endpoint, body) > limit:
             return fail(1303, "parallel task over resource pack limit")
-        task = sim._new_task(endpoint, account, body, now)
+        task = state.new_task(endpoint, account, body, now)
         acct.hold(task.ended, task.weight)
-        sim._store.add(task, config.max_tasks)
-        sim._stats.tasks_created += 1
-        sim._callbacks.schedule(task)
-        return ok(create_data(task, sim._clock.to_ms))
+        store.add(task, state.config.max_tasks)
+        state.stats.tasks_created += 1
+        state.callbacks.schedule(task)
+        return ok(create_data(task, state.clock.to_ms))
+
+    async def _create_body(self, request: web.Request, endpoint: str) -> dict[str, Any] | Reply:
+        """The create request's JSON object, size-checked and (if configured) validated."""
+        config = self._state.config
+        too_big = fail(1201, f"request body exceeds {config.max_body_bytes} bytes")
+        if (request.content_length or 0) > config.max_body_bytes:
+            return too_big
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return too_big
+        if len(raw) > config.max_body_bytes:
+            return too_big
+        body = json_object(raw)
+        if isinstance(body, Reply) or not config.validate_requests:
+            return body
+        problem = _validate(endpoint, body)
+        return body if problem is None else fail(1201, problem)
 
     async def _list(self, request: web.Request, endpoint: str, account: str) -> Reply:
-        sim = self._sim
+        state = self._state
         query = request.query
         external = query.get("external_task_id")
         if external is not None:
             return self._by_external(endpoint, account, external)
-        if not sim.config.list_supported:
+        if not state.config.list_supported:
             return fail(1202, "listing tasks is not supported here (simulated)")
         page = _int_param(query.get("pageNum"), "pageNum", *_PAGE_NUM)
         size = _int_param(query.get("pageSize"), "pageSize", *_PAGE_SIZE)
@@ -151,34 +154,27 @@ class ApiRoutes:
             return fail(1201, page)
         if isinstance(size, str):
             return fail(1201, size)
-        now = sim._clock.now()
-        return ok(
-            [
-                sim._render(t, t.status_at(now))
-                for t in sim._store.page(account, endpoint, page, size)
-            ]
-        )
+        return ok([state.render_now(t) for t in state.store.page(account, endpoint, page, size)])
 
     async def _get(self, request: web.Request, endpoint: str, account: str) -> Reply:
         path_id = request.match_info["task_id"]
         flag = request.query.get("external_task_id")
         if flag is None or flag.lower() == "false":
-            task = self._sim._store.get(account, endpoint, path_id)
+            task = self._state.store.get(account, endpoint, path_id)
             if task is None:
                 return fail(1203, f"task {path_id} not found")
-            return ok(self._sim._render(task, task.status_at(self._sim._clock.now())))
+            return ok(self._state.render_now(task))
         if flag.lower() == "true" or flag == path_id:
             return self._by_external(endpoint, account, path_id)
         return fail(1201, "external_task_id: must be 'true' or equal the id in the path")
 
     def _by_external(self, endpoint: str, account: str, external: str) -> Reply:
-        sim = self._sim
         if not external:
             return fail(1201, "external_task_id: must not be empty")
-        task = sim._store.get_external(account, endpoint, external)
+        task = self._state.store.get_external(account, endpoint, external)
         if task is None:
             return fail(1203, f"task with external_task_id {external} not found")
-        return ok(sim._render(task, task.status_at(sim._clock.now())))
+        return ok(self._state.render_now(task))
 
 
 def _validate(endpoint: str, body: dict[str, Any]) -> str | None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from .._endpoints import ENDPOINTS
+from .._endpoints import ENDPOINTS, task_weight
 from .._models.task import TaskStatus
 from ._config import SimulatorConfig
 
@@ -25,21 +25,9 @@ _FAILED = TaskStatus.FAILED.value
 
 
 def outputs_for(endpoint: str, body: Mapping[str, Any]) -> int:
-    """How many results a task makes, which is also its concurrency weight for images.
-
-    ``n`` images (default 1); ``series_amount`` for omni-image with ``result_type=series``;
-    a video task makes one video.
-    """
-    if ENDPOINTS[endpoint].kind != "image":
-        return 1
-    raw = body.get("n")
-    if endpoint == "images/omni-image" and body.get("result_type") == "series":
-        raw = body.get("series_amount", 2)
-    try:
-        count = int(raw) if raw is not None else 1
-    except (TypeError, ValueError):
-        count = 1
-    return min(max(count, 1), 9)
+    """How many results a task makes: its concurrency weight (``task_weight``), since an
+    image task holds one slot per image and a video task makes one video."""
+    return task_weight(endpoint, body)
 
 
 def _video_seconds(body: Mapping[str, Any]) -> float:
@@ -105,7 +93,7 @@ class SimTask:
 
     @property
     def weight(self) -> int:
-        """Concurrency slots held from creation until the end: ``n`` for images, 1 for video."""
+        """Concurrency slots held from creation until the end: ``task_weight`` of the body."""
         return self.outputs
 
     def status_at(self, now: float) -> str:
