@@ -28,6 +28,7 @@ from ..batch import (
     load_jobs,
     parse_jobs,
 )
+from ..batch._jobsfile import split_lines
 from ..batch._partial import remove_partial_files
 from ._common import (
     EXIT_FAILED,
@@ -106,7 +107,7 @@ def _demo_command(args: argparse.Namespace) -> int:
         else:
             text = resources.files("kling_async.cli").joinpath("demo_jobs.jsonl").read_text(
                 encoding="utf-8")
-            jobs = parse_jobs(text.splitlines(), source="demo_jobs.jsonl")
+            jobs = parse_jobs(split_lines(text), source="demo_jobs.jsonl")
     except JobsFileError as exc:
         return fail(str(exc), EXIT_USAGE)
     if not args.time_scale > 0:
