@@ -45,6 +45,8 @@ def storage_error(path: str | Path, exc: OSError | sqlite3.Error) -> BatchStorag
     if isinstance(exc, OSError):
         return BatchStorageError(path, os_problem(exc))
     text = str(exc) or type(exc).__name__
+    if any(word in text for word in ("disk I/O", "disk is full", "readonly", "unable to open")):
+        text = f"{text} (is the disk full, the folder read-only, or the path not a folder?)"
     if "not a database" in text:
         text = f"not a kling-async journal ({text}); it was left as it is: move it away or " \
                "choose another output folder"
