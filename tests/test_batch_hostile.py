@@ -228,3 +228,14 @@ def test_a_file_of_many_bad_lines_gives_a_bounded_message(tmp_path: Path) -> Non
     message = str(caught.value)
     assert message.startswith(f"{path}: 100000 invalid lines")
     assert "... and 99950 more" in message and len(message.splitlines()) == 52
+
+
+def test_an_endless_stream_of_bad_lines_stops_being_read(tmp_path: Path) -> None:
+    """Past ``MAX_PROBLEMS_COUNTED`` problems the reading stops with a clean error (a device
+    like ``/dev/urandom`` given as the jobs file ends too)."""
+    path = tmp_path / "jobs.jsonl"
+    path.write_text("{oops\n" * 150_000)
+    with pytest.raises(JobsFileError) as caught:
+        load_jobs(path)
+    assert "  stopped reading at line 100001: more than 100000 problems" in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 52

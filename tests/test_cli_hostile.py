@@ -359,3 +359,34 @@ async def test_max_downloads_zero_is_a_usage_error(tmp_path: Path) -> None:
                                   "--max-downloads", "0"])
     assert code == 2 and "--max-downloads must be >= 1" in stderr
     _clean(stderr)
+
+
+@pytest.mark.anyio
+async def test_wait_timeout_bounds_a_server_that_never_answers() -> None:
+    """``wait ENDPOINT ID --timeout 2`` against a server that never answers ends (exit 1)
+    with the task id and the command to go on with."""
+    async with ScriptedServer() as server:
+        server.script("GET", "/v1/videos/omni-video/t-5", then=Reply(delay=3600))
+        code, _, stderr = await _cli(["wait", "videos/omni-video", "t-5", "--timeout", "2"],
+                                     _env(server.url), guard=45)
+    assert code == 1
+    _clean(stderr)
+    assert "timed out after 2 s" in stderr and "task_id t-5" in stderr
+
+
+@pytest.mark.anyio
+async def test_demo_reset_removes_only_what_the_previous_demo_journaled(tmp_path: Path) -> None:
+    """``demo --out DIR`` twice: the second run forgets the first demo's files, but a user's
+    ``movie.mp4.part`` / ``x.part.json`` / ``notes.txt`` in DIR survive byte for byte."""
+    out = tmp_path / "demo"
+    out.mkdir()
+    users = {"movie.mp4.part": b"half", "x.part.json": b"{}", "notes.txt": b"mine"}
+    for name, data in users.items():
+        (out / name).write_bytes(data)
+    for _ in range(2):
+        code, _, stderr = await _cli(["demo", "--out", str(out), "--time-scale", "400",
+                                      "--no-progress"], guard=120)
+        assert code in (0, 1), stderr
+        _clean(stderr)
+    for name, data in users.items():
+        assert (out / name).read_bytes() == data, name

@@ -43,6 +43,8 @@ MAX_LINE_BYTES = 1024 * 1024
 #: rest are only counted: a file of a million bad lines costs no more than this).
 MAX_PROBLEMS_SHOWN = 50
 MAX_PROBLEMS_KEPT = 1000
+#: Past this many problems the reading stops (a random or endless binary stream ends too).
+MAX_PROBLEMS_COUNTED = 100_000
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _REQUIRED = ("id", "endpoint", "request")
 
@@ -197,6 +199,10 @@ def parse_jobs(lines: Iterable[str], *, source: str = "<jobs>",
         if len(problems) > MAX_PROBLEMS_KEPT:
             more += len(problems) - MAX_PROBLEMS_KEPT
             del problems[MAX_PROBLEMS_KEPT:]
+            if more + MAX_PROBLEMS_KEPT > MAX_PROBLEMS_COUNTED:
+                problems.append(f"stopped reading at line {number}: more than "
+                                f"{MAX_PROBLEMS_COUNTED} problems (is this a JSONL jobs file?)")
+                break
         if job is not None:
             jobs.append(job)
     problems.extend(_file_name_clashes(seen))
