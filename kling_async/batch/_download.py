@@ -112,7 +112,9 @@ def url_problem(url: object) -> str | None:
         parsed = URL(url)
         scheme, host, port = parsed.scheme, parsed.host, parsed.port
     except (ValueError, TypeError) as exc:
-        return f"unparsable URL ({type(exc).__name__})"
+        detail = str(exc).split("\n")[0][:80]
+        return f"unparsable URL ({type(exc).__name__}: {detail})" if detail else \
+            f"unparsable URL ({type(exc).__name__})"
     if scheme not in ("http", "https"):
         return f"not an http(s) URL (scheme {scheme!r})" if scheme else "not an absolute URL"
     if not host:
