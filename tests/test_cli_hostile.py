@@ -390,3 +390,28 @@ async def test_demo_reset_removes_only_what_the_previous_demo_journaled(tmp_path
         _clean(stderr)
     for name, data in users.items():
         assert (out / name).read_bytes() == data, name
+
+
+@pytest.mark.anyio
+async def test_result_downloads_carry_no_credentials_even_through_a_redirect(
+    tmp_path: Path,
+) -> None:
+    """A result URL redirecting to another host name: neither hop receives the API key (or
+    any Authorization header); the redirected file is saved under the job's name."""
+    async with ScriptedServer() as server:
+        final = f"http://localhost:{server.port}/cdn/final.png"
+        _serve_tasks(server, [f"{server.url}/files/r.png?sig=abc"])
+        server.script("GET", "/files/r.png", then=Reply(302, headers={"Location": final}))
+        server.script("GET", "/cdn/final.png", then=Reply(body=b"\x89PNG moved"))
+        jobs = _image_jobs(tmp_path / "jobs.jsonl", ["a"])
+        out = tmp_path / "out"
+        code, _, stderr = await _cli(["run", str(jobs), "--out", str(out), "--download",
+                                      "--no-progress"], _env(server.url))
+        file_requests = server.requests_to("GET", "/files/r.png") + \
+            server.requests_to("GET", "/cdn/final.png")
+    assert code == 0, stderr
+    assert (out / "a.png").read_bytes() == b"\x89PNG moved"
+    assert len(file_requests) == 2
+    for request in file_requests:
+        assert "Authorization" not in request.headers
+        assert "test-key" not in json.dumps(dict(request.headers))

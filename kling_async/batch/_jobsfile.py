@@ -150,7 +150,7 @@ def _check_line(number: int, text: str, seen: dict[str, int]) -> tuple[BatchJob 
         return None, [f"{where}: request: must be a JSON object (got "
                       f"{type(item['request']).__name__})"]
     return BatchJob(id=job_id, endpoint=endpoint, request=request,
-                    payload=dict(item["request"]), line=number), []
+                    payload=item["request"], line=number), []
 
 
 def _line_number(problem: str) -> int:
