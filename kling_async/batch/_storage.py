@@ -35,6 +35,8 @@ def os_problem(exc: OSError) -> str:
         return f"{text} (the disk or a file size limit is full)"
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"{text} (the folder cannot be written)"
+    if exc.errno == errno.EEXIST:
+        return f"{text} (a file has this name, not a folder)"
     if exc.errno == errno.ENOTDIR:
         return f"{text} (a part of the path is a file, not a folder)"
     return text
