@@ -122,8 +122,7 @@ async def test_unparsable_result_urls_are_per_file_failures_and_reruns_do_not_cr
         out = tmp_path / "out"
         for _ in range(2):
             code, _, stderr = await _cli(["run", str(jobs), "--out", str(out),
-                                               "--download", "--no-progress"],
-                                              _env(server.url))
+                                          "--download", "--no-progress"], _env(server.url))
             assert code == 1, stderr
             _clean(stderr)
             rows = _rows(out)
