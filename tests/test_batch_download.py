@@ -429,6 +429,7 @@ async def test_fetcher_journals_a_receipted_file_without_downloading(
     files, url = server
     store = MemoryJobStore()
     _succeeded(store, "a", url)
+    store.record_download("a", url, "a.png")  # the name was journaled before the first byte
     (tmp_path / "a.png").write_bytes(BODY)
     write_sidecar(tmp_path / "a.png", url,
                   Sidecar(url_sha256=url_digest(url), size=len(BODY), etag='"v1"'))
@@ -445,12 +446,12 @@ async def test_fetcher_journals_a_receipted_file_without_downloading(
     pytest.param(False, id="unknown-file"),
     pytest.param(True, id="journaled-with-another-size"),
 ])
-async def test_fetcher_replaces_a_file_nothing_vouches_for(
+async def test_fetcher_never_overwrites_a_file_nothing_vouches_for(
     server: tuple[FileServer, str], tmp_path: Path, caplog: pytest.LogCaptureFixture,
     journaled: bool,
 ) -> None:
     """A file under the result's name that neither the journal (same size) nor a receipt
-    vouches for is downloaded again and atomically replaced, with a warning."""
+    vouches for is left byte for byte; the result goes to ``a~1.png``, with a warning."""
     files, url = server
     store = MemoryJobStore()
     _succeeded(store, "a", url)
@@ -459,12 +460,16 @@ async def test_fetcher_replaces_a_file_nothing_vouches_for(
         store.record_file("a", url, "a.png", len(BODY))
     with caplog.at_level(logging.WARNING, logger="kling_async"):
         fetcher = await _fetch(store, "a", tmp_path)
-    assert (tmp_path / "a.png").read_bytes() == BODY and _names(tmp_path) == ["a.png"]
-    assert files.hits == 1 and fetcher.replaced == 1
+    assert (tmp_path / "a.png").read_bytes() == b"someone else's picture"
+    assert (tmp_path / "a~1.png").read_bytes() == BODY
+    assert _names(tmp_path) == ["a.png", "a~1.png"]
+    assert files.hits == 1 and fetcher.replaced == 0 and fetcher.renamed == 1
     assert fetcher.downloaded == (0 if journaled else 1)
-    assert "replacing it" in caplog.text and "secret" not in caplog.text
+    assert "saving the result of job a as a~1.png" in caplog.text
+    assert "secret" not in caplog.text
     record = store.get("a")
-    assert record is not None and dict(record.file_sizes) == {url: len(BODY)}
+    assert record is not None and dict(record.files) == {url: "a~1.png"}
+    assert dict(record.file_sizes) == {url: len(BODY)}
 
 
 @pytest.mark.anyio

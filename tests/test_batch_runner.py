@@ -356,11 +356,11 @@ def _sim_file(url: str) -> bytes:
 
 
 @pytest.mark.anyio
-async def test_a_file_in_a_reused_folder_is_replaced_not_trusted(
+async def test_a_file_in_a_reused_folder_is_kept_and_the_result_saved_beside_it(
     sim: KlingSimulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A file already under a result's name that this batch never journaled is downloaded
-    again and replaces it (with a warning), instead of counting as the result."""
+    """A file already under a result's name that this batch never journaled is neither
+    trusted nor overwritten: the result is saved as ``v0~1.mp4`` (with a warning)."""
     jobs = _jobs(2)
     (tmp_path / "v0.mp4").write_bytes(b"an older batch's video")
     with caplog.at_level(logging.WARNING, logger="kling_async"):
@@ -368,8 +368,10 @@ async def test_a_file_in_a_reused_folder_is_replaced_not_trusted(
             result = await run_batch(client, jobs, out_dir=tmp_path, download=True)
     assert result.ok
     url = result.rows[0]["urls"][0]
-    assert (tmp_path / "v0.mp4").read_bytes() == _sim_file(url)
-    assert "v0.mp4: not a download this batch journaled" in caplog.text
+    assert (tmp_path / "v0.mp4").read_bytes() == b"an older batch's video"
+    assert result.rows[0]["files"] == ["v0~1.mp4"]
+    assert (tmp_path / "v0~1.mp4").read_bytes() == _sim_file(url)
+    assert "saving the result of job v0 as v0~1.mp4" in caplog.text
     assert sim.stats().files_served[URL(url).path] == 1
 
 
@@ -378,13 +380,20 @@ async def test_partial_downloads_left_by_a_crash_are_resumed_with_ranges(
     sim: KlingSimulator, tmp_path: Path
 ) -> None:
     """Half of every file on disk with its sidecar (a killed run): the next run fetches only
-    the missing halves (206s, no whole GET), and leaves no partial or sidecar behind."""
+    the missing halves (206s, no whole GET), and leaves none of its partials or sidecars
+    behind (a stray partial it never journaled stays untouched)."""
     jobs = _jobs(4)
     async with _client(sim) as client:
         first = await run_batch(client, jobs, out_dir=tmp_path)
     urls = {url: name for row in first.rows
             for url, name in zip(row["urls"], result_file_names(row["id"], tuple(row["urls"])),
                                  strict=True)}
+    journal = SqliteJobStore(tmp_path / "journal.sqlite3")
+    for row in first.rows:  # the names were journaled before the (killed) downloads began
+        for url, name in zip(row["urls"], result_file_names(row["id"], tuple(row["urls"])),
+                             strict=True):
+            journal.record_download(row["id"], url, name)
+    journal.close()
     for url, name in urls.items():
         content = _sim_file(url)
         dest = tmp_path / name
@@ -406,4 +415,4 @@ async def test_partial_downloads_left_by_a_crash_are_resumed_with_ranges(
     assert stats.file_bytes_served == {
         URL(u).path: len(_sim_file(u)) - len(_sim_file(u)) // 2 for u in urls}
     leftovers = [p.name for p in tmp_path.iterdir() if ".part" in p.name]  # noqa: ASYNC240
-    assert leftovers == []
+    assert sorted(leftovers) == ["stray.png.part", "stray.png.part.json"]  # not this batch's

@@ -23,12 +23,13 @@ from typing import Any
 
 from .._client import KlingClient
 from .._policy import PollPolicy
-from ._download import Downloader, DownloadError
+from ._download import Downloader, DownloadError, DownloadTooLargeError
 from ._jobsfile import BatchJob, JobsFileError, load_jobs, parse_jobs
 from ._progress import BatchProgress, ProgressDisplay, format_summary
 from ._results import RESULTS_NAME, task_to_dict
 from ._runner import JOURNAL_NAME, BatchResult, BatchRunner, external_task_id_for
 from ._sqlite import SqliteJobStore
+from ._storage import BatchStorageError, storage_error
 from ._store import JobRecord, JobStore, JournalStatus, MemoryJobStore
 
 
@@ -36,7 +37,10 @@ def open_store(out_dir: str | Path | None) -> JobStore:
     """The journal of a batch in ``out_dir`` (created), or a ``MemoryJobStore`` if None."""
     if out_dir is None:
         return MemoryJobStore()
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(out_dir, exc) from None
     return SqliteJobStore(Path(out_dir) / JOURNAL_NAME)
 
 
@@ -72,7 +76,9 @@ __all__ = [
     "BatchProgress",
     "BatchResult",
     "BatchRunner",
+    "BatchStorageError",
     "DownloadError",
+    "DownloadTooLargeError",
     "Downloader",
     "JobRecord",
     "JobStore",

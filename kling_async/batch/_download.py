@@ -15,7 +15,17 @@ later attempt, or a later run after a crash, resumes instead of starting over:
 A file appears under its final name only complete (size checked against the total, fsynced,
 ``os.replace``).  ``Accept-Encoding: identity`` is sent so sizes and ranges are of the raw
 bytes.  No credentials are sent: result URLs are public CDN links, fetched with a plain ``GET``
-on the given session.  Error messages never carry the URL's query (signed URLs have tokens).
+on the given session.  Error messages never carry the URL's query or user info (signed URLs
+have tokens).
+
+Bounds (``Downloader`` arguments): a URL must be absolute ``http(s)``, parse, and be at most
+``MAX_URL_LENGTH`` characters, else ``DownloadError`` (permanent) before any request.  A body
+may not exceed ``max_bytes`` (default ``DEFAULT_MAX_BYTES``, 2 GiB: a Kling video is tens of
+MB).  A server that encodes the body anyway (``Content-Encoding: gzip`` despite ``identity``)
+has it decoded by aiohttp, so its ``Content-Length`` bounds nothing: the decoded bytes may be
+at most ``max_inflation`` (default ``DEFAULT_MAX_INFLATION``, 20) times the declared length,
+and never more than ``max_bytes``.  Past a bound the download stops with
+``DownloadTooLargeError`` and its partial file is removed.
 """
 
 from __future__ import annotations
@@ -51,12 +61,20 @@ from ._partial import (
     validators,
     write_sidecar,
 )
+from ._text import escape_surrogates, has_surrogate
 
 _CHUNK = 64 * 1024
+#: The longest result URL accepted (characters); real signed CDN URLs are well under 2 KB.
+MAX_URL_LENGTH = 8192
+#: The largest result file accepted by default (bytes): 2 GiB.
+DEFAULT_MAX_BYTES = 2 * 1024**3
+#: How many times its declared (encoded) size an encoded body may decode to, by default.
+DEFAULT_MAX_INFLATION = 20
 #: Waits between download attempts: 0.5 s doubling, at most 10 s, full jitter.
 DOWNLOAD_BACKOFF = Backoff(initial=0.5, maximum=10.0)
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _URL_QUERY = re.compile(r"""(\w+://[^\s'"?#]*)\?[^\s'"#]*""")
+_URL_USER = re.compile(r"""://[^\s'"/@]*@""")
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
 
@@ -67,14 +85,52 @@ class DownloadError(KlingError):
     def __init__(self, url: str, reason: str, *, permanent: bool = False):
         self.url = url
         # aiohttp's messages may quote a URL (redirects, invalid URLs): never its query
-        self.reason = reason = _URL_QUERY.sub(r"\1?<redacted>", reason)
+        reason = _URL_USER.sub("://", _URL_QUERY.sub(r"\1?<redacted>", reason))
+        self.reason = reason = escape_surrogates(reason)
         self.permanent = permanent
-        super().__init__(f"download of {safe_url(url)} failed: {reason}")
+        super().__init__(escape_surrogates(f"download of {safe_url(url)} failed: {reason}"))
+
+
+class DownloadTooLargeError(DownloadError):
+    """A result body went past the downloader's bounds (``max_bytes``, or ``max_inflation``
+    times the declared size of an encoded body); nothing of it is kept."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(url, reason, permanent=True)
+
+
+def url_problem(url: object) -> str | None:
+    """Why ``url`` cannot be downloaded (not an absolute http(s) URL, unparsable, too long),
+    or None if it can be."""
+    if not isinstance(url, str):
+        return f"not a URL (got {type(url).__name__})"
+    if len(url) > MAX_URL_LENGTH:
+        return f"URL longer than {MAX_URL_LENGTH} characters ({len(url)})"
+    if has_surrogate(url) or any(c in url for c in "\x00\r\n"):
+        return "the URL holds characters no URL may hold"
+    try:
+        parsed = URL(url)
+        scheme, host, port = parsed.scheme, parsed.host, parsed.port
+    except (ValueError, TypeError) as exc:
+        detail = str(exc).split("\n")[0][:80]
+        return f"unparsable URL ({type(exc).__name__}: {detail})" if detail else \
+            f"unparsable URL ({type(exc).__name__})"
+    if scheme not in ("http", "https"):
+        return f"not an http(s) URL (scheme {scheme!r})" if scheme else "not an absolute URL"
+    if not host:
+        return "the URL has no host"
+    if port is None or not 0 < port < 65536:
+        return "the URL's port is out of range"
+    return None
 
 
 def file_suffix(url: str, content_type: str | None = None) -> str:
     """The file extension for a result: from the URL path, else the content type, else ``""``."""
-    suffix = PurePosixPath(URL(url).path).suffix.lower()
+    try:
+        path = URL(url).path
+    except (ValueError, TypeError):
+        path = ""
+    suffix = PurePosixPath(path).suffix.lower()
     if suffix and len(suffix) <= 6 and suffix[1:].isalnum():
         return suffix
     if content_type:
@@ -117,11 +173,17 @@ class Downloader:
         attempts: int = 5,
         backoff: Backoff = DOWNLOAD_BACKOFF,
         timeout: float = 300.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_inflation: float = DEFAULT_MAX_INFLATION,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ):
         if max_concurrent < 1 or attempts < 1:
             raise ValueError("max_concurrent and attempts must be >= 1")
+        if max_bytes < 1 or not max_inflation >= 1:
+            raise ValueError("max_bytes and max_inflation must be >= 1")
+        self.max_bytes = max_bytes
+        self.max_inflation = max_inflation
         self._session = session
         self._limit = anyio.Semaphore(max_concurrent)
         self._attempts = attempts
@@ -147,6 +209,9 @@ class Downloader:
         sidecar) is removed, so a crash in between still proves the file complete: journal
         the file there.  If it raises, the receipt stays and the exception propagates.
         """
+        problem = url_problem(url)
+        if problem is not None:
+            raise DownloadError(url, problem, permanent=True)
         async with self._limit:
             last: DownloadError | None = None
             for attempt in range(self._attempts):
@@ -196,7 +261,7 @@ class Downloader:
             headers["If-Range"] = partial.sidecar.validator
         try:
             async with self._session.get(url, headers=headers, timeout=self._timeout,
-                                         allow_redirects=True) as resp:
+                                         allow_redirects=True, max_redirects=5) as resp:
                 if partial is not None and resp.status == 206:
                     return await self._append(url, dest, partial, resp)
                 if partial is not None and resp.status == 416:
@@ -206,13 +271,15 @@ class Downloader:
                 if partial is not None:  # ranges ignored, or the file changed (If-Range)
                     self.restarts += 1
                 return await self._fresh(url, dest, resp)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise DownloadError(url, f"{type(exc).__name__}: {exc}") from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            # ValueError: aiohttp refusing a URL or a header it cannot send
+            raise DownloadError(url, f"{type(exc).__name__}: {exc}") from None
 
     async def _fresh(self, url: str, dest: Path, resp: aiohttp.ClientResponse) -> int:
         """A whole body (``200``): reset the partial, write the sidecar, stream, finish."""
         encoded = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
         total = None if encoded else resp.content_length
+        limit = self._limit_for(url, resp.content_length, encoded)
         found = validators(resp.headers)
         ranges = resp.headers.get("Accept-Ranges", "bytes").lower() != "none"
         part = part_path(dest)
@@ -223,12 +290,23 @@ class Downloader:
             sidecar = Sidecar(url_sha256=url_digest(url), size=total, etag=etag,
                               last_modified=modified)
             await anyio.to_thread.run_sync(write_sidecar, dest, url, sidecar)
-        written = await self._stream(resp, part)
+        written = await self._stream(url, resp, part, limit)
         if total is not None and written != total:
             raise DownloadError(url, f"got {written} bytes, Content-Length said {total}")
         if written == 0:
             raise DownloadError(url, "empty body")
         return await self._commit(url, dest, written)
+
+    def _limit_for(self, url: str, declared: int | None, encoded: bool) -> int:
+        """The most body bytes accepted (``DownloadTooLargeError`` at once if the declared
+        size is already past it)."""
+        if declared is not None and declared > self.max_bytes:
+            raise DownloadTooLargeError(url, f"the server announces {declared} bytes, more "
+                                             f"than the limit of {self.max_bytes}")
+        if encoded:
+            bound = self.max_bytes if declared is None else int(declared * self.max_inflation)
+            return min(self.max_bytes, bound)
+        return self.max_bytes
 
     async def _append(self, url: str, dest: Path, partial: Partial,
                       resp: aiohttp.ClientResponse) -> int | None:
@@ -243,7 +321,7 @@ class Downloader:
         start, end, total = (int(g) for g in match.groups())
         if start != partial.have or total != sidecar.size or not start <= end < total:
             return None
-        written = await self._stream(resp, part_path(dest))
+        written = await self._stream(url, resp, part_path(dest), end - start + 1)
         if written != end - start + 1:
             raise DownloadError(url, f"range reply: got {written} bytes, Content-Range said "
                                      f"{end - start + 1}")
@@ -264,11 +342,15 @@ class Downloader:
         self.resumed += 1
         return committed
 
-    async def _stream(self, resp: aiohttp.ClientResponse, part: Path) -> int:
-        """Append the body to ``part``, flushing each chunk (a SIGKILL keeps what arrived)."""
+    async def _stream(self, url: str, resp: aiohttp.ClientResponse, part: Path,
+                      limit: int) -> int:
+        """Append the body to ``part``, flushing each chunk (a SIGKILL keeps what arrived);
+        ``DownloadTooLargeError`` once it goes past ``limit`` bytes."""
         written = 0
         with open(part, "ab") as out:  # noqa: ASYNC230 - small local writes
             async for chunk in resp.content.iter_chunked(_CHUNK):
+                if written + len(chunk) > limit:
+                    raise DownloadTooLargeError(url, f"the body goes past {limit} bytes")
                 out.write(chunk)
                 out.flush()
                 written += len(chunk)

@@ -1,33 +1,65 @@
 """``ResultFetcher``: downloads a finished job's results and journals each file with its size.
 
-A file under its final name counts as this batch's only when something vouches for it:
+Files in the output folder are touched only when this batch wrote them and journaled them:
 
-- the journal has it, with the same size (a journal of an older version, without sizes: it
-  exists);
-- or a download receipt (``<name>.part.json`` whose ``.part`` was renamed onto the file, with
-  the file's size): the crash came between the rename and the journal write.  It is journaled
-  then, without a download.
+- each result's local name is chosen once and journaled (``record_download``) before its first
+  byte is written; later runs reuse that name (and resume its partial file);
+- the name is ``<id>.<ext>`` (``<id>_<i>.<ext>`` for several results); if that name, its
+  ``.part`` or its ``.part.json`` is already taken by a file this batch did not journal (a
+  user's file, a browser's download, a symlink), the result goes to ``<id>~1.<ext>``,
+  ``<id>~2.<ext>``... instead (``~`` is not allowed in job ids, so no job's name clashes), with
+  a warning on ``kling_async``: nothing of the user's is overwritten or removed;
+- a file under a journaled name counts as downloaded when the journal has it with the same
+  size (a journal of an older version, without sizes: it exists), or when a download receipt
+  vouches for it (``<name>.part.json`` whose ``.part`` was renamed onto it: the crash came
+  between the rename and the journal write; it is journaled then, without a download).  A
+  journaled file changed since (another size) is left as it is and downloaded again under a
+  new name.
 
-Anything else under the name (a reused output folder, a file changed since) is foreign: it is
-downloaded again to ``<name>.part`` and atomically replaces the file, with a warning logged on
-``kling_async``.  A failed download is journaled as the job's error and retried by the next run
-(resuming its partial file); the task is never re-generated.
+Names come from the job id (checked by the jobs file) and an extension of at most six letters
+and digits from the URL path; names read back from a journal must be plain file names (no
+folder part, no ``..``), else they are ignored.  An invalid result URL (unparsable, not
+http(s), too long) is a failed download of that file, journaled as the job's error.  A failed
+download is retried by the next run (resuming its partial file); the task is never
+re-generated.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import anyio
 import anyio.abc
 
-from ._download import Downloader, DownloadError, result_file_names
-from ._partial import clear_receipt, completed_size
+from ._download import Downloader, DownloadError, result_file_names, url_problem
+from ._partial import clear_receipt, completed_size, part_path, sidecar_path
+from ._storage import BatchStorageError
 from ._store import JobRecord, JobStore
 
 log = logging.getLogger("kling_async")
+#: How many ``~N`` alternatives are tried for a taken name.
+_MAX_ALTERNATIVES = 1000
+
+
+def plain_name(name: object) -> bool:
+    """Whether ``name`` (read from a journal) is a plain file name inside the output folder."""
+    return (isinstance(name, str) and name not in ("", ".", "..") and "/" not in name
+            and "\\" not in name and "\x00" not in name and os.path.basename(name) == name)
+
+
+def _taken(dest: Path) -> bool:
+    """Something (a file, a folder, a symlink, even dangling) has ``dest``'s name or the name
+    of one of its partial files."""
+    return any(os.path.lexists(p) for p in (dest, part_path(dest), sidecar_path(dest)))
+
+
+def _alternative(name: str, n: int) -> str:
+    stem, dot, ext = name.partition(".")
+    return f"{stem}~{n}{dot}{ext}"
 
 
 class ResultFetcher:
@@ -43,8 +75,16 @@ class ResultFetcher:
         #: Result files on disk and journaled during this run / jobs with a failed download.
         self.downloaded = 0
         self.errors = 0
-        #: Files under a result's name that nothing vouched for, replaced by the download.
-        self.replaced = 0
+        #: Results saved under another name because theirs was taken by a file not ours.
+        self.renamed = 0
+        #: Names journaled by this batch (chosen for a download, or downloaded).
+        self._names = {name for r in store.records()
+                       for name in (*r.downloads.values(), *r.files.values())}
+
+    @property
+    def replaced(self) -> int:
+        """Files overwritten that this batch had not written: always 0 (kept for callers)."""
+        return 0
 
     def start(self, tg: anyio.abc.TaskGroup, job_id: str, record: JobRecord) -> None:
         """Fetch the job's missing files in the background."""
@@ -62,7 +102,7 @@ class ResultFetcher:
     def _journaled(self, record: JobRecord, url: str) -> bool:
         """The journal has the file of ``url`` and it is on disk, of the journaled size."""
         recorded = record.files.get(url)
-        if recorded is None:
+        if recorded is None or not plain_name(recorded):
             return False
         path = self._out / recorded
         try:
@@ -73,6 +113,48 @@ class ResultFetcher:
         except OSError:
             return False
 
+    def _choose(self, job_id: str, url: str, name: str, record: JobRecord) -> str:
+        """The name ``url`` downloads to: the journaled one, else ``name`` or the first free
+        ``~N`` alternative, journaled before any byte is written."""
+        planned = record.downloads.get(url)
+        for own in (planned, record.files.get(url)):
+            if own is None or not plain_name(own):
+                continue
+            if url not in record.files or not _taken(self._out / own):  # nothing else there
+                if own != planned:
+                    self._store.record_download(job_id, url, own)
+                return own
+        candidates: Iterable[str] = (
+            name if n == 0 else _alternative(name, n) for n in range(_MAX_ALTERNATIVES))
+        for candidate in candidates:
+            if candidate not in self._names and not _taken(self._out / candidate):
+                break
+        else:
+            raise DownloadError(url, f"no free file name like {name} in {self._out}",
+                                permanent=True)
+        if candidate != name:
+            self.renamed += 1
+            log.warning("%s: taken by a file this batch did not write; saving the result of "
+                        "job %s as %s instead", self._out / name, job_id, candidate)
+        self._names.add(candidate)
+        self._store.record_download(job_id, url, candidate)
+        return candidate
+
+    async def _fetch_one(self, job_id: str, url: str, name: str, record: JobRecord) -> None:
+        """Download (or journal from its receipt) one result; ``DownloadError`` if it fails."""
+        problem = url_problem(url)
+        if problem is not None:
+            raise DownloadError(url, problem, permanent=True)
+        name = self._choose(job_id, url, name, record)
+        dest = self._out / name
+        size = completed_size(url, dest)
+        if size is not None:  # renamed into place, then the crash hit: journal it now
+            self._store.record_file(job_id, url, name, size)
+            clear_receipt(dest)
+            return
+        journal = functools.partial(self._store.record_file, job_id, url, name)
+        await self._downloader.download(url, dest, on_done=journal)
+
     async def _fetch(self, job_id: str, record: JobRecord) -> None:
         try:
             failed: list[str] = []
@@ -80,22 +162,11 @@ class ResultFetcher:
                 if self._journaled(record, url):
                     continue
                 counted = url in record.files  # already in the run's initial progress count
-                dest = self._out / name
-                size = completed_size(url, dest)
-                if size is not None:  # renamed into place, then the crash hit: journal it now
-                    self._store.record_file(job_id, url, name, size)
-                    clear_receipt(dest)
-                else:
-                    if dest.exists():
-                        self.replaced += 1
-                        log.warning("%s: not a download this batch journaled; replacing it "
-                                    "with the result of job %s", dest, job_id)
-                    journal = functools.partial(self._store.record_file, job_id, url, name)
-                    try:
-                        await self._downloader.download(url, dest, on_done=journal)
-                    except DownloadError as exc:
-                        failed.append(str(exc))
-                        continue
+                try:
+                    await self._fetch_one(job_id, url, name, record)
+                except (DownloadError, BatchStorageError) as exc:
+                    failed.append(str(exc))
+                    continue
                 if not counted:
                     self.downloaded += 1
             if failed:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -41,6 +42,8 @@ from yarl import URL
 PART_SUFFIX = ".part"
 SIDECAR_SUFFIX = ".part.json"
 _FORMAT = 1
+_SHOWN_URL = 200
+_QUERY_OR_USER = re.compile(r"[?#].*|(?<=://)[^/@]*@", re.DOTALL)
 
 
 def part_path(dest: Path) -> Path:
@@ -55,12 +58,17 @@ def sidecar_path(dest: Path) -> Path:
 
 def url_digest(url: str) -> str:
     """The sha256 of the full URL (query included): matches a partial to its URL."""
-    return hashlib.sha256(url.encode()).hexdigest()
+    return hashlib.sha256(url.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def safe_url(url: str) -> str:
-    """The URL without its query string (signed CDN URLs carry tokens there)."""
-    return str(URL(url).with_query(None).with_fragment(None))
+    """The URL without its query string and user info (signed CDN URLs carry tokens there),
+    at most ``_SHOWN_URL`` characters; any string is accepted, even one that is no URL."""
+    try:
+        shown = str(URL(url).with_query(None).with_fragment(None).with_user(None))
+    except (ValueError, TypeError):  # unparsable: cut by hand
+        shown = _QUERY_OR_USER.sub("", url)
+    return shown if len(shown) <= _SHOWN_URL else shown[: _SHOWN_URL - 3] + "..."
 
 
 @attrs.frozen(kw_only=True)
@@ -211,8 +219,19 @@ def clear_receipt(dest: Path) -> None:
         sidecar_path(dest).unlink(missing_ok=True)
 
 
+def remove_leftovers(dest: Path) -> None:
+    """Remove ``dest``'s partial file and sidecar, if any (``dest`` must be this batch's)."""
+    for path in (sidecar_path(dest), part_path(dest)):
+        if path.is_symlink() or path.is_file():
+            path.unlink(missing_ok=True)
+
+
 def remove_partial_files(folder: Path, *, keep_resumable: bool = True) -> int:
     """Delete unusable download leftovers in ``folder``; how many files were removed.
+
+    Not used by batches any more: it cannot tell this program's files from a user's (a
+    browser's ``movie.mp4.part``); a batch removes only the leftovers of downloads it
+    journaled (``remove_leftovers``).
 
     Unusable: ``*.part`` without a sidecar (including the random-named ones of earlier
     versions), unreadable sidecars (with their ``.part``), and receipts whose file is gone.

@@ -19,7 +19,9 @@ from typing import Any
 
 from .._models.task import Task
 from ._jobsfile import BatchJob
+from ._storage import storage_error
 from ._store import JobRecord
+from ._text import escape_surrogates
 
 RESULTS_NAME = "results.jsonl"
 
@@ -65,19 +67,31 @@ def result_row(job: BatchJob, record: JobRecord | None,
     }
 
 
+def json_line(value: Any) -> str:
+    """``value`` as one line of JSON (UTF-8 text as it is; lone surrogates as ``\\udXXX``
+    escapes, which a JSON reader turns back into the same string)."""
+    return escape_surrogates(json.dumps(value, ensure_ascii=False))
+
+
 def write_results(path: Path, jobs: Sequence[BatchJob], records: Mapping[str, JobRecord],
                   unsent_errors: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """Write ``results.jsonl`` at ``path`` atomically (temp file + rename); returns the rows."""
+    """Write ``results.jsonl`` at ``path`` atomically (temp file + rename); returns the rows.
+    ``BatchStorageError`` if it cannot be written (the old file, if any, stays whole)."""
     unsent = unsent_errors or {}
     rows = [result_row(job, records.get(job.id), unsent.get(job.id)) for job in jobs]
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(temp, "w", encoding="utf-8") as out:
+        with open(temp, "x", encoding="utf-8") as out:
             for row in rows:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json_line(row) + "\n")
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, path)
+    except OSError as exc:
+        raise storage_error(path, exc) from None
     finally:
-        temp.unlink(missing_ok=True)
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:
+            pass
     return rows

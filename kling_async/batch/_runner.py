@@ -19,17 +19,23 @@ under the same output folder would otherwise be skipped or mixed silently.
 
 Submissions are fed lazily through ``client.as_completed`` (the client's capacity management
 decides when each create is sent).  ``stop()`` stops submitting and ends the run promptly;
-``results.jsonl`` is rewritten from the journal at the end of every run.  With downloads, a
-run's start removes only unusable download leftovers (resumable partials stay), and a run that
-ended with every download done removes any ``*.part`` / ``*.part.json`` left in the folder.
+``results.jsonl`` is rewritten from the journal at the end of every run.  With downloads,
+only download leftovers this batch journaled are ever removed (the partial file and sidecar of
+a result once it is journaled complete); a user's ``*.part`` files in the folder are never
+touched.
+
+A journal or output folder that cannot be written (disk full, read-only, not a journal) stops
+the run: nothing more is sent, and ``run`` raises ``BatchStorageError`` naming the path once
+the run has ended (everything journaled before stays; the same command resumes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +55,13 @@ from .._policy import PollPolicy
 from .._registry import Job, JobState
 from .._wire import dump_request
 from ._download import Downloader
-from ._fetch import ResultFetcher
+from ._fetch import ResultFetcher, plain_name
+from ._guard import GuardedStore
 from ._jobsfile import BatchJob, check_against_journal
-from ._partial import remove_partial_files
+from ._partial import remove_leftovers
 from ._progress import BatchProgress
 from ._results import RESULTS_NAME, result_row, task_to_dict, write_results
+from ._storage import BatchStorageError, storage_error
 from ._store import JobRecord, JobStore, JournalStatus, request_hash
 
 JOURNAL_NAME = "journal.sqlite3"
@@ -103,7 +111,8 @@ class BatchRunner:
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
         self._client = client
-        self._store = store
+        self._store: JobStore = GuardedStore(store, self._storage_failed)
+        self._fatal: BatchStorageError | None = None
         self._out = Path(out_dir) if out_dir is not None else None
         self._download = download
         self._max_downloads = max_downloads
@@ -122,6 +131,12 @@ class BatchRunner:
         #: Errors of jobs that have no journal record (their create was never sent).
         self._unsent: dict[str, str] = {}
 
+    def _storage_failed(self, exc: BatchStorageError) -> None:
+        """The journal cannot be written: stop the run; ``run`` raises ``exc`` at its end."""
+        if self._fatal is None:
+            self._fatal = exc
+        self.stop()
+
     def stop(self) -> None:
         """Stop submitting and end the run promptly (the journal keeps everything sent)."""
         self._stopping = True
@@ -130,19 +145,15 @@ class BatchRunner:
 
     # -- the run ------------------------------------------------------------------------------
     async def run(self, jobs: Sequence[BatchJob]) -> BatchResult:
-        """Run (or resume) the batch; returns when every job ended or ``stop()`` was called."""
+        """Run (or resume) the batch; returns when every job ended or ``stop()`` was called.
+
+        ``BatchStorageError`` if the journal or the output folder could not be written."""
         store = self._store
         records = {r.job_id: r for r in store.records()}
         check_against_journal(jobs, records)
         self._unsent = {}
-        if self._out is not None:
-            self._out.mkdir(parents=True, exist_ok=True)
-            if self._download:
-                remove_partial_files(self._out)
-                downloader = Downloader(self._client.session,
-                                        max_concurrent=self._max_downloads,
-                                        attempts=self._download_attempts)
-                self._fetcher = ResultFetcher(store, self._out, downloader)
+        self._fatal = None
+        self._prepare_output(store)
         self._total = len(jobs)
         self._started = time.monotonic()
         interrupted = False
@@ -153,25 +164,64 @@ class BatchRunner:
                 await self._run_jobs(jobs, records)
                 tg.cancel_scope.cancel()  # the ticker
             interrupted = self._stopping
-            fetcher = self._fetcher
-            if self._out is not None and fetcher is not None and not interrupted \
-                    and fetcher.errors == 0:
-                remove_partial_files(self._out, keep_resumable=False)  # nothing left to resume
         except BaseException:
             interrupted = True
             raise
         finally:
             self._tg = None
-            final = {r.job_id: r for r in store.records()}
-            path = self._out / RESULTS_NAME if self._out is not None else None
-            rows = write_results(path, jobs, final, self._unsent) if path is not None else []
-            progress = self.progress()
-            if self._on_progress is not None:
-                self._on_progress(progress, final=True)
-        if path is None:
-            rows = [result_row(job, final.get(job.id), self._unsent.get(job.id)) for job in jobs]
+            rows, progress, path = self._conclude(jobs, records)
+        if self._fatal is not None:
+            raise self._fatal
         return BatchResult(rows=rows, progress=progress, interrupted=interrupted,
                            results_path=path)
+
+    def _prepare_output(self, store: JobStore) -> None:
+        """Create the output folder and the downloader (``BatchStorageError`` if it cannot)."""
+        if self._out is None:
+            return
+        if self._out.exists() and not self._out.is_dir():
+            raise BatchStorageError(self._out, "not a folder (a file has this name)")
+        try:
+            self._out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(self._out, exc) from None
+        if self._download:
+            downloader = Downloader(self._client.session, max_concurrent=self._max_downloads,
+                                    attempts=self._download_attempts)
+            self._fetcher = ResultFetcher(store, self._out, downloader)
+
+    def _conclude(self, jobs: Sequence[BatchJob], records: dict[str, JobRecord]
+                  ) -> tuple[list[dict[str, Any]], BatchProgress, Path | None]:
+        """After a run: clean this batch's finished downloads, write ``results.jsonl``, report
+        the final progress.  A storage error is kept (the first one wins), never raised over
+        an exception already under way."""
+        try:
+            final = {r.job_id: r for r in self._store.records()}
+        except BatchStorageError as exc:
+            self._storage_failed(exc)
+            final = records
+        path = self._out / RESULTS_NAME if self._out is not None else None
+        rows = [result_row(job, final.get(job.id), self._unsent.get(job.id)) for job in jobs]
+        if self._out is not None and path is not None:
+            self._remove_leftovers(self._out, final.values())
+            try:
+                rows = write_results(path, jobs, final, self._unsent)
+            except BatchStorageError as exc:
+                self._storage_failed(exc)
+        progress = self.progress()
+        if self._on_progress is not None:
+            self._on_progress(progress, final=True)
+        return rows, progress, path
+
+    @staticmethod
+    def _remove_leftovers(out: Path, records: Iterable[JobRecord]) -> None:
+        """Remove the partial file / sidecar of every download this batch journaled complete
+        (only names the journal holds: never a user's file)."""
+        for record in records:
+            for url, name in record.files.items():
+                if plain_name(name) and record.downloads.get(url) in (None, name):
+                    with contextlib.suppress(OSError):
+                        remove_leftovers(out / name)
 
     async def _run_jobs(self, jobs: Sequence[BatchJob], records: dict[str, JobRecord]) -> None:
         to_submit: list[BatchJob] = []

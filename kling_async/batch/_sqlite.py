@@ -8,21 +8,33 @@ Every write is its own committed transaction, in WAL mode with ``synchronous=NOR
          request_hash)
     files(job_id, url, path, size, PRIMARY KEY (job_id, url))
 
+    downloads(job_id, url, path, PRIMARY KEY (job_id, url))
+
 Schema 2 added the nullable ``jobs.request_hash`` and ``files.size``; a schema-1 journal is
 migrated in place when opened (``ALTER TABLE ... ADD COLUMN``), its old rows keeping NULL
-("unknown": not checked).
+("unknown": not checked).  The ``downloads`` table (the names chosen for downloads, written
+before their first byte) is created when missing: older versions ignore it.
+
+A file that is not a SQLite database, or a database of another program (tables, but not this
+journal's), is refused with ``BatchStorageError`` before anything is written to it.  Every
+``sqlite3.Error`` (disk full, read-only folder...) becomes a ``BatchStorageError`` naming the
+journal; text that UTF-8 cannot encode (a lone surrogate in a server's id or message) is
+stored escaped (``_text.escape_surrogates``), never raised on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .._errors import ConfigurationError
+from ._storage import BatchStorageError, storage_error
 from ._store import JobRecord, JournalStatus, check_intent, new_batch_id
+from ._text import escape_surrogates
 
 SCHEMA_VERSION = "2"
 
@@ -47,7 +59,33 @@ CREATE TABLE IF NOT EXISTS files (
     size INTEGER,
     PRIMARY KEY (job_id, url)
 );
+CREATE TABLE IF NOT EXISTS downloads (
+    job_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    path TEXT NOT NULL,
+    PRIMARY KEY (job_id, url)
+);
 """
+_OURS = frozenset({"meta", "jobs", "files", "downloads"})
+
+
+def _text(value: Any) -> Any:
+    """A parameter SQLite can always encode: strings with lone surrogates escaped."""
+    return escape_surrogates(value) if isinstance(value, str) else value
+
+
+def _params(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(_text(a) for a in args)
+
+
+def _check_is_journal(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse (before any write) a database whose tables are not this journal's."""
+    tables = {str(row[0]) for row in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and ("meta" not in tables or not tables <= _OURS):
+        raise BatchStorageError(path, "a SQLite database, but not a kling-async journal (tables: "
+                                f"{', '.join(sorted(tables)[:5])}); it was left as it is: "
+                                "move it away or choose another output folder")
 
 
 class SqliteJobStore:
@@ -55,25 +93,38 @@ class SqliteJobStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._db: sqlite3.Connection | None = sqlite3.connect(
-            str(self.path), isolation_level=None, check_same_thread=False
-        )
-        db = self._db
+        self._db: sqlite3.Connection | None = None
+        with self._errors():
+            self._db = sqlite3.connect(str(self.path), isolation_level=None,
+                                       check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA busy_timeout=5000")
-            db.executescript(_SCHEMA)
-            with self._write() as cur:
-                _migrate(cur)
-                cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-                cur.execute("INSERT OR IGNORE INTO meta VALUES ('batch_id', ?)",
-                            (new_batch_id(),))
+            with self._errors():
+                self._batch_id = self._open(self._db)
         except BaseException:
             self.close()
             raise
+
+    def _open(self, db: sqlite3.Connection) -> str:
+        """Check the file is a journal (or new), set it up; its batch id."""
+        _check_is_journal(db, self.path)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=5000")
+        db.executescript(_SCHEMA)
+        with _Transaction(db) as cur:
+            _migrate(cur)
+            cur.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            cur.execute("INSERT OR IGNORE INTO meta VALUES ('batch_id', ?)", (new_batch_id(),))
         row = db.execute("SELECT value FROM meta WHERE key = 'batch_id'").fetchone()
-        self._batch_id = str(row[0])
+        return str(row[0])
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """``sqlite3.Error`` / ``OSError`` -> ``BatchStorageError`` naming the journal."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise storage_error(self.path, exc) from None
 
     def __repr__(self) -> str:
         return f"<SqliteJobStore {str(self.path)!r} batch_id={self._batch_id}>"
@@ -83,13 +134,19 @@ class SqliteJobStore:
             raise RuntimeError("this SqliteJobStore is closed")
         return self._db
 
-    def _write(self) -> _Transaction:
-        return _Transaction(self._conn())
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        with self._errors(), _Transaction(self._conn()) as cur:
+            yield cur
 
     def batch_id(self) -> str:
         return self._batch_id
 
     def _load(self, where: str, args: tuple[Any, ...]) -> list[JobRecord]:
+        with self._errors():
+            return self._read(where, _params(args))
+
+    def _read(self, where: str, args: tuple[Any, ...]) -> list[JobRecord]:
         db = self._conn()
         rows = db.execute(
             "SELECT job_id, endpoint, external_task_id, status, task_id, urls, error, task, "
@@ -106,13 +163,18 @@ class SqliteJobStore:
             files.setdefault(job_id, {})[url] = path
             if size is not None:
                 sizes.setdefault(job_id, {})[url] = int(size)
+        planned: dict[str, dict[str, str]] = {}
+        plan_sql = "SELECT job_id, url, path FROM downloads" + (
+            " WHERE job_id = ?" if args else "")
+        for job_id, url, path in db.execute(plan_sql, file_args):
+            planned.setdefault(job_id, {})[url] = path
         return [
             JobRecord(
                 job_id=job_id, endpoint=endpoint, external_task_id=ext,
                 status=JournalStatus(status), task_id=task_id, urls=tuple(json.loads(urls)),
                 files=files.get(job_id, {}), error=error,
                 task=json.loads(task) if task else None, request_hash=digest,
-                file_sizes=sizes.get(job_id, {}),
+                file_sizes=sizes.get(job_id, {}), downloads=planned.get(job_id, {}),
             )
             for job_id, endpoint, ext, status, task_id, urls, error, task, digest in rows
         ]
@@ -126,12 +188,13 @@ class SqliteJobStore:
 
     def _update(self, sql: str, args: tuple[Any, ...], job_id: str) -> None:
         with self._write() as cur:
-            cur.execute(sql, args)
+            cur.execute(sql, _params(args))
             if cur.rowcount == 0:
                 raise KeyError(f"no intent recorded for job {job_id!r}")
 
     def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
                       request_hash: str | None = None) -> None:
+        job_id, endpoint, external_task_id = _params((job_id, endpoint, external_task_id))
         with self._write() as cur:
             row = cur.execute("SELECT external_task_id, request_hash FROM jobs WHERE job_id = ?",
                               (job_id,)).fetchone()
@@ -170,12 +233,18 @@ class SqliteJobStore:
     def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
         with self._write() as cur:
             cur.execute("INSERT OR REPLACE INTO files (job_id, url, path, size) VALUES "
-                        "(?, ?, ?, ?)", (job_id, url, path, size))
+                        "(?, ?, ?, ?)", _params((job_id, url, path, size)))
+
+    def record_download(self, job_id: str, url: str, path: str) -> None:
+        with self._write() as cur:
+            cur.execute("INSERT OR REPLACE INTO downloads (job_id, url, path) VALUES (?, ?, ?)",
+                        _params((job_id, url, path)))
 
     def close(self) -> None:
         db, self._db = self._db, None
         if db is not None:
-            db.close()
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
 
 
 def _migrate(cur: sqlite3.Cursor) -> None:

@@ -7,7 +7,9 @@ after a crash without losing or duplicating paid work:
    the create POST, strictly before it;
 2. ``record_task_id`` right after the server accepted it;
 3. ``record_result`` once the task ended (succeeded, or failed for good);
-4. ``record_file`` (with its size) once a result file is on disk under its final name.
+4. ``record_download`` (the local name chosen) before a result file's first byte is written,
+   so only files the batch recorded are ever touched again (resumed, cleaned up);
+5. ``record_file`` (with its size) once a result file is on disk under its final name.
 
 Each write is durable when the call returns (``SqliteJobStore`` commits per write).
 """
@@ -55,13 +57,16 @@ class JobRecord:
     request_hash: str | None = None
     #: result URL -> size in bytes of each downloaded file (missing: unknown, older version)
     file_sizes: Mapping[str, int] = attrs.field(factory=dict)
+    #: result URL -> local name chosen for its download (``record_download``), finished or not
+    downloads: Mapping[str, str] = attrs.field(factory=dict)
 
 
 def request_hash(body: Mapping[str, Any]) -> str:
     """The sha256 of a request's canonical wire JSON (sorted keys, no spaces): equal for the
     same request however its JSON was written."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: the same bytes as UTF-8 for any valid text, and defined for any str
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check_intent(job_id: str, old_ext: str, old_hash: str | None, ext: str,
@@ -120,6 +125,11 @@ class JobStore(Protocol):
     def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
         """The result at ``url`` is on disk at ``path`` (relative to the output folder),
         ``size`` bytes long."""
+        ...
+
+    def record_download(self, job_id: str, url: str, path: str) -> None:
+        """The result at ``url`` is about to be downloaded to ``path`` (relative to the output
+        folder): from now on ``path`` and its partial files belong to this batch."""
         ...
 
     def close(self) -> None:
@@ -183,6 +193,10 @@ class MemoryJobStore:
         if size is not None:
             sizes[url] = size
         self._rows[job_id] = attrs.evolve(row, files={**row.files, url: path}, file_sizes=sizes)
+
+    def record_download(self, job_id: str, url: str, path: str) -> None:
+        row = self._row(job_id)
+        self._rows[job_id] = attrs.evolve(row, downloads={**row.downloads, url: path})
 
     def close(self) -> None:
         pass

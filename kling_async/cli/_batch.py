@@ -28,7 +28,10 @@ from ..batch import (
     load_jobs,
     parse_jobs,
 )
-from ..batch._partial import remove_partial_files
+from ..batch._fetch import plain_name
+from ..batch._jobsfile import split_lines
+from ..batch._partial import remove_leftovers
+from ..batch._storage import BatchStorageError, storage_error
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -38,6 +41,7 @@ from ._common import (
     exit_code_for,
     fail,
     make_client,
+    print_text,
 )
 
 #: The demo's simulator speed-up: its mixed batch ends in about 5-15 seconds.
@@ -85,6 +89,8 @@ def _add_batch_flags(p: argparse.ArgumentParser, download_default: bool = False)
 
 
 def _run_command(args: argparse.Namespace) -> int:
+    if args.max_downloads < 1:
+        return fail(f"--max-downloads must be >= 1 (got {args.max_downloads})", EXIT_USAGE)
     try:
         jobs = load_jobs(args.jobs)
     except JobsFileError as exc:
@@ -94,9 +100,10 @@ def _run_command(args: argparse.Namespace) -> int:
         if args.max_in_flight is not None:
             extra["limits"] = Limits(max_in_flight=args.max_in_flight)
         client = make_client(args, **extra)
+        store = open_journal(Path(args.out))
     except (KlingError, ValueError) as exc:
         return fail(str(exc), EXIT_USAGE)
-    return _guarded(_batch(client, jobs, open_journal(Path(args.out)), Path(args.out), args))
+    return _guarded(_batch(client, jobs, store, Path(args.out), args))
 
 
 def _demo_command(args: argparse.Namespace) -> int:
@@ -106,14 +113,20 @@ def _demo_command(args: argparse.Namespace) -> int:
         else:
             text = resources.files("kling_async.cli").joinpath("demo_jobs.jsonl").read_text(
                 encoding="utf-8")
-            jobs = parse_jobs(text.splitlines(), source="demo_jobs.jsonl")
+            jobs = parse_jobs(split_lines(text), source="demo_jobs.jsonl")
     except JobsFileError as exc:
         return fail(str(exc), EXIT_USAGE)
     if not args.time_scale > 0:
         return fail(f"--time-scale must be > 0 (got {args.time_scale})", EXIT_USAGE)
+    if args.max_downloads < 1:
+        return fail(f"--max-downloads must be >= 1 (got {args.max_downloads})", EXIT_USAGE)
     out = Path(args.out)
-    _reset_demo_folder(out)
-    return _guarded(_demo(jobs, open_journal(out), out, args))
+    try:
+        _reset_demo_folder(out)
+        store = open_journal(out)
+    except KlingError as exc:
+        return fail(str(exc), exit_code_for(exc))
+    return _guarded(_demo(jobs, store, out, args))
 
 
 def _guarded(coro: Any) -> int:
@@ -132,8 +145,15 @@ _RESUME_HINT = ("interrupted: nothing sent is lost (see the journal); "
 
 
 def open_journal(out: Path) -> SqliteJobStore:
-    """The batch journal in ``out`` (the folder is created)."""
-    out.mkdir(parents=True, exist_ok=True)
+    """The batch journal in ``out`` (the folder is created); ``BatchStorageError`` if the
+    folder cannot be made or the journal cannot be opened (a file that is not a journal is
+    left as it is)."""
+    if out.exists() and not out.is_dir():
+        raise BatchStorageError(out, "not a folder (a file has this name)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(out, exc) from None
     return SqliteJobStore(out / JOURNAL_NAME)
 
 
@@ -154,20 +174,27 @@ async def _demo(jobs: list[BatchJob], store: SqliteJobStore, out: Path,
 
 
 def _reset_demo_folder(out: Path) -> None:
-    """Forget a previous demo in ``out``: its journal, results, the files it recorded and any
-    partial downloads."""
+    """Forget a previous demo in ``out``: its journal, results, and the files (with their
+    partial downloads) its journal recorded; nothing else in the folder is touched.  A
+    journal that cannot be read is left as it is (``BatchStorageError``)."""
     journal = out / JOURNAL_NAME
-    if journal.exists():
-        store = SqliteJobStore(journal)
-        try:
-            for record in store.records():
-                for path in record.files.values():
-                    (out / path).unlink(missing_ok=True)
-        finally:
-            store.close()
-    for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME):
-        (out / name).unlink(missing_ok=True)
-    remove_partial_files(out, keep_resumable=False)  # a new demo resumes nothing
+    if not journal.is_file():
+        return
+    store = SqliteJobStore(journal)
+    try:
+        names = {name for record in store.records()
+                 for name in (*record.files.values(), *record.downloads.values())}
+    finally:
+        store.close()
+    try:
+        for name in names:
+            if plain_name(name):
+                (out / name).unlink(missing_ok=True)
+                remove_leftovers(out / name)
+        for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME):
+            (out / name).unlink(missing_ok=True)
+    except OSError as exc:
+        raise storage_error(out, exc) from None
 
 
 @contextlib.contextmanager
@@ -197,8 +224,8 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
                 result = await runner.run(jobs)
     finally:
         store.close()
-    print(format_summary(result.rows))
-    print(f"\nresults: {out / RESULTS_NAME}   journal: {out / JOURNAL_NAME}")
+    print_text(format_summary(result.rows))
+    print_text(f"\nresults: {out / RESULTS_NAME}   journal: {out / JOURNAL_NAME}")
     if result.interrupted:
         print(_RESUME_HINT, file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -12,6 +12,8 @@ from typing import Any
 from .._client import KlingClient
 from .._errors import ConfigurationError, KlingError, ValidationError
 from .._policy import PollPolicy
+from ..batch._storage import BatchStorageError
+from ..batch._text import escape_surrogates
 
 #: Simulated seconds per real second of a time-scaled simulator; the poll policy is scaled
 #: by it (``PollPolicy().scaled(...)``).  Only for simulators: leave unset for real servers.
@@ -77,18 +79,27 @@ def make_client(args: argparse.Namespace, **extra: Any) -> KlingClient:
 
 def fail(message: str, code: int = EXIT_FAILED) -> int:
     """Print ``message`` on stderr; returns ``code``."""
-    print(f"kling-async: {message}", file=sys.stderr)
+    print(f"kling-async: {escape_surrogates(message)}", file=sys.stderr)
     return code
 
 
 def exit_code_for(exc: KlingError) -> int:
-    """2 for bad input or settings, 1 for API, transport and task errors."""
-    return EXIT_USAGE if isinstance(exc, (ValidationError, ConfigurationError, ValueError)) \
-        else EXIT_FAILED
+    """2 for bad input or settings (and an output folder or journal that cannot be used), 1
+    for API, transport and task errors."""
+    usage = (ValidationError, ConfigurationError, ValueError, BatchStorageError)
+    return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILED
+
+
+def print_text(text: str) -> None:
+    """``text`` on stdout, whatever it holds (lone surrogates escaped as ``\\udXXX``)."""
+    print(escape_surrogates(text))
 
 
 def print_json(value: Any) -> None:
-    """``value`` as indented JSON on stdout."""
-    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    """``value`` as indented JSON on stdout (UTF-8 text as it is; a lone surrogate as its
+    ``\\udXXX`` escape, which is still valid JSON for the same string)."""
+    ascii_only = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") \
+        not in ("utf8", "utf8sig")
+    sys.stdout.write(escape_surrogates(json.dumps(value, indent=2, ensure_ascii=ascii_only)))
     sys.stdout.write("\n")
     sys.stdout.flush()

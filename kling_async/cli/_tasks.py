@@ -1,20 +1,32 @@
-"""One-off task commands: ``submit``, ``status``, ``wait``, ``list`` (JSON on stdout)."""
+"""One-off task commands: ``submit``, ``status``, ``wait``, ``list`` (JSON on stdout).
+
+``--timeout S`` of ``submit`` and ``wait`` bounds the whole command (opening the client, the
+create with its retries and lookups, the wait): past it the command stops, prints the task id
+and external_task_id it knows (so the task can be found with ``status`` / ``wait`` instead of
+paying again) and exits 1.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import math
 import sys
 from typing import Any
+
+import anyio
 
 from .._endpoints import ENDPOINTS, endpoint_named
 from .._errors import KlingError, TaskFailedError, ValidationError
 from .._models.task import TaskStatus
+from .._registry import Job
 from .._wire import load_request
 from ..batch import task_to_dict
+from ..batch._text import surrogate_path
 from ._common import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     add_server_flags,
@@ -23,6 +35,9 @@ from ._common import (
     make_client,
     print_json,
 )
+
+#: The largest request body read from ``--file`` / stdin (bytes); real ones are a few KB.
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 _ENDPOINT_HELP = "endpoint name: " + ", ".join(sorted(ENDPOINTS))
 
@@ -36,7 +51,8 @@ def register(subparsers: Any) -> None:
     source.add_argument("--file", help="a file holding the request JSON ('-' = stdin)")
     p.add_argument("--external-task-id", help="your own unique id for the task")
     p.add_argument("--wait", action="store_true", help="wait until the task ends")
-    p.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds the whole command may take at most (create and wait)")
     add_server_flags(p)
     p.set_defaults(func=_run_async(_submit))
 
@@ -50,7 +66,8 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("wait", help="wait for one task to end (JSON)")
     p.add_argument("endpoint", help=_ENDPOINT_HELP)
     p.add_argument("task_id", help="the task id")
-    p.add_argument("--timeout", type=float, default=None, help="seconds to wait at most")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds the whole command may take at most")
     add_server_flags(p)
     p.set_defaults(func=_run_async(_wait))
 
@@ -64,30 +81,55 @@ def register(subparsers: Any) -> None:
 
 def _run_async(command: Any) -> Any:
     def run(args: argparse.Namespace) -> int:
+        timeout = getattr(args, "timeout", None)
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            return fail(f"--timeout must be a number of seconds > 0 (got {timeout})", EXIT_USAGE)
         try:
             code: int = asyncio.run(command(args))
         except KlingError as exc:
             return fail(str(exc), exit_code_for(exc))
+        except KeyboardInterrupt:
+            return fail("interrupted", EXIT_INTERRUPTED)
         return code
     return run
 
 
-def _read_body(args: argparse.Namespace) -> Any:
+def _read_text(args: argparse.Namespace) -> tuple[bytes, str]:
+    """The raw request body and where it came from."""
     if args.json_body is not None:
-        text, where = args.json_body, "--json"
-    elif args.file == "-":
-        text, where = sys.stdin.read(), "stdin"
-    else:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise ValidationError("--file", f"cannot be read ({exc.strerror})", args.file) from None
-        where = args.file
+        return args.json_body.encode("utf-8", "surrogateescape"), "--json"
     try:
-        return json.loads(text)
+        if args.file == "-":
+            return sys.stdin.buffer.read(MAX_BODY_BYTES + 1), "stdin"
+        with open(args.file, "rb") as handle:
+            return handle.read(MAX_BODY_BYTES + 1), args.file
+    except OSError as exc:
+        raise ValidationError("--file", f"cannot be read ({exc.strerror or exc})",
+                              args.file) from None
+
+
+def _read_body(args: argparse.Namespace) -> Any:
+    raw, where = _read_text(args)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ValidationError(where, f"must be at most {MAX_BODY_BYTES} bytes", f"{len(raw)}+")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(where, f"must be UTF-8 text ({exc.reason} at byte {exc.start})",
+                              raw[max(0, exc.start - 10): exc.start + 10]) from None
+    try:
+        body = json.loads(text)
     except ValueError as exc:
         raise ValidationError(where, f"must be JSON ({exc})", text[:40]) from None
+    except RecursionError:
+        raise ValidationError(where, "must be JSON nested at most a few hundred deep",
+                              text[:40]) from None
+    bad = surrogate_path(body, "")
+    if bad is not None:
+        raise ValidationError(bad.lstrip(".") or where, "holds a lone surrogate (a "
+                              "\\ud800-\\udfff escape without its pair), which is not Unicode "
+                              "text", None)
+    return body
 
 
 def _finished(task_dict: dict[str, Any]) -> int:
@@ -95,20 +137,54 @@ def _finished(task_dict: dict[str, Any]) -> int:
     return EXIT_OK if task_dict["status"] != TaskStatus.FAILED.value else EXIT_FAILED
 
 
+def _timed_out(args: argparse.Namespace, job: Job | None, what: str) -> int:
+    """The message when ``--timeout`` expired: every id known, and how to go on."""
+    known = []
+    task_id = job.task_id if job is not None else getattr(args, "task_id", None)
+    ext = job.external_task_id if job is not None else None
+    if task_id:
+        known.append(f"task_id {task_id}")
+    if ext:
+        known.append(f"external_task_id {ext}")
+    if task_id:
+        hint = f"; see it with: kling-async wait {args.endpoint} {task_id}"
+    elif ext:
+        hint = (f"; the task may exist: look it up with: kling-async status {args.endpoint} "
+                f"--external-task-id {ext} (do not submit again)")
+    else:
+        hint = ""
+    ids = f" ({', '.join(known)})" if known else ""
+    return fail(f"timed out after {args.timeout:g} s {what}{ids}{hint}", EXIT_FAILED)
+
+
 async def _submit(args: argparse.Namespace) -> int:
     request = load_request(endpoint_named(args.endpoint).name, _read_body(args))
+    started: list[Job] = []
+    with anyio.move_on_after(args.timeout) as scope:
+        return await _submit_in_time(args, request, started)
+    assert scope.cancelled_caught
+    return _timed_out(args, started[0] if started else None,
+                      "waiting for the task to end" if args.wait else "submitting")
+
+
+async def _submit_in_time(args: argparse.Namespace, request: Any, started: list[Job]) -> int:
     async with make_client(args) as client:
-        job = await client.submit(request, external_task_id=args.external_task_id)
+        job = client.submit_nowait(request, external_task_id=args.external_task_id)
+        started.append(job)
+        await job.wait_submitted()
+        if job.task_id is None:
+            raise job.error if job.error is not None else KlingError(
+                f"the task was not accepted (external_task_id {job.external_task_id})")
         if not args.wait:
             assert job.task is not None
             print_json(task_to_dict(job.task))
             return EXIT_OK
-        return await _result(job, args.timeout)
+        return await _result(job)
 
 
-async def _result(job: Any, timeout: float | None) -> int:
+async def _result(job: Any) -> int:
     try:
-        task = await job.result(timeout=timeout)
+        task = await job.result()
     except TaskFailedError:
         assert job.task is not None
         return _finished(task_to_dict(job.task))
@@ -128,9 +204,12 @@ async def _status(args: argparse.Namespace) -> int:
 
 
 async def _wait(args: argparse.Namespace) -> int:
-    async with make_client(args) as client:
-        job = await client.attach(args.endpoint, task_id=args.task_id)
-        return await _result(job, args.timeout)
+    with anyio.move_on_after(args.timeout) as scope:
+        async with make_client(args) as client:
+            job = await client.attach(args.endpoint, task_id=args.task_id)
+            return await _result(job)
+    assert scope.cancelled_caught
+    return _timed_out(args, None, "waiting for the task to end")
 
 
 async def _list(args: argparse.Namespace) -> int:

@@ -1,0 +1,92 @@
+"""``GuardedStore``: a journal whose failures stop the batch instead of crashing it.
+
+A ``BatchRunner`` writes its journal from many places (the create hook, the poll results, the
+downloads).  When a write fails with ``BatchStorageError`` (disk full, read-only folder), the
+runner must stop cleanly, not lose its other work in a task-group traceback: each failure is
+reported to ``on_error`` (the runner stops and raises the first one at the end).  Writes that
+guard money or files (``record_intent`` before a create POST, ``record_download`` before a
+file's first byte, ``record_file`` before a download receipt is removed) still raise, so that
+step does not happen; the others (task ids, results, errors) are dropped: the next run
+recovers them from the server (by task id or external_task_id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ._storage import BatchStorageError
+from ._store import JobRecord, JobStore, JournalStatus
+
+
+class GuardedStore:
+    """``store`` with every ``BatchStorageError`` reported to ``on_error`` first."""
+
+    def __init__(self, store: JobStore, on_error: Callable[[BatchStorageError], object]):
+        self._store = store
+        self._on_error = on_error
+
+    def _failed(self, exc: BatchStorageError) -> None:
+        self._on_error(exc)
+
+    def batch_id(self) -> str:
+        return self._store.batch_id()
+
+    def get(self, job_id: str) -> JobRecord | None:
+        try:
+            return self._store.get(job_id)
+        except BatchStorageError as exc:
+            self._failed(exc)
+            raise
+
+    def records(self) -> list[JobRecord]:
+        try:
+            return self._store.records()
+        except BatchStorageError as exc:
+            self._failed(exc)
+            raise
+
+    def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
+                      request_hash: str | None = None) -> None:
+        try:
+            self._store.record_intent(job_id, endpoint, external_task_id,
+                                      request_hash=request_hash)
+        except BatchStorageError as exc:
+            self._failed(exc)
+            raise
+
+    def record_task_id(self, job_id: str, task_id: str) -> None:
+        try:
+            self._store.record_task_id(job_id, task_id)
+        except BatchStorageError as exc:
+            self._failed(exc)
+
+    def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
+                      task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        try:
+            self._store.record_result(job_id, status=status, urls=urls, task=task, error=error)
+        except BatchStorageError as exc:
+            self._failed(exc)
+
+    def record_error(self, job_id: str, error: str | None) -> None:
+        try:
+            self._store.record_error(job_id, error)
+        except BatchStorageError as exc:
+            self._failed(exc)
+
+    def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
+        try:
+            self._store.record_file(job_id, url, path, size)
+        except BatchStorageError as exc:
+            self._failed(exc)
+            raise
+
+    def record_download(self, job_id: str, url: str, path: str) -> None:
+        try:
+            self._store.record_download(job_id, url, path)
+        except BatchStorageError as exc:
+            self._failed(exc)
+            raise
+
+    def close(self) -> None:
+        self._store.close()
