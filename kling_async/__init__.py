@@ -37,6 +37,7 @@ from ._errors import (
     TaskTimeoutError,
     TransportError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._events import (
     Event,
@@ -151,6 +152,7 @@ __all__ = [
     "Voice",
     "WaitingForCapacity",
     "WatermarkInfo",
+    "WrongEventLoopError",
     "current_prompt_limits",
     "dump_request",
     "known_models",

@@ -2,7 +2,9 @@
 
 Lifecycle: unopened -> open (``async with`` / ``__aenter__``) -> closed (``aclose()``,
 idempotent).  The session is created inside the running loop on entry (or borrowed, and then
-left open); the shared poller and every submission run in the client's anyio task group.
+left open).  The client belongs to that loop: a call from another loop or thread raises
+``WrongEventLoopError``.  The shared poller runs in an anyio task group owned by one background
+task of the client (not by the task that opened it), so any task of the loop may close it.
 """
 
 from __future__ import annotations
@@ -10,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import logging
 import os
 import random
 import secrets
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
 import anyio
-import anyio.abc
 import attrs
 from yarl import URL
 
@@ -39,7 +42,13 @@ from ._config import (
     Timeouts,
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
-from ._errors import ClientClosedError, ConfigurationError, NotFoundError, ValidationError
+from ._errors import (
+    ClientClosedError,
+    ConfigurationError,
+    NotFoundError,
+    ValidationError,
+    WrongEventLoopError,
+)
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
@@ -49,6 +58,8 @@ from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
 from ._submitter import Submitter
 from ._wire import created_task, dump_request, parse_task
+
+log = logging.getLogger("kling_async")
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 
@@ -173,7 +184,11 @@ class KlingClient:
         self._rand = rand
         self._state: Literal["unopened", "open", "closed"] = "unopened"
         self._session: aiohttp.ClientSession | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._thread: int | None = None  # the ident of the thread running self._loop
+        self._runner: asyncio.Task[None] | None = None  # the background task (_background)
+        self._stop = asyncio.Event()  # set by aclose(): the background task shuts down
+        self._failure: Exception | None = None  # what ended the background work, if it failed
+        self._ended = ""  # why the client closed, when not by aclose()
         self._events = EventHub(on_event)
         self._streams: set[_Signal] = set()  # the running as_completed loops' wake-up signals
         #: The running Submitter.run tasks, by job (each removes itself as it ends).
@@ -213,22 +228,36 @@ class KlingClient:
     # -- lifecycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> KlingClient:
         if self._state != "unopened":
-            raise ClientClosedError(f"a KlingClient can be opened once (it is {self._state})")
+            raise ClientClosedError(
+                "this KlingClient is already open: enter `async with` once"
+                if self._state == "open" else
+                "this KlingClient was closed and cannot be reopened: create a new one"
+            )
+        # Nothing here awaits, so a cancellation (Ctrl-C under asyncio.run) cannot land
+        # half-way; anything else that fails closes what was made so far.
+        try:
+            self._open(asyncio.get_running_loop())
+        except BaseException:
+            self._state = "closed"
+            await self._release()
+            raise
+        return self
+
+    def _open(self, loop: asyncio.AbstractEventLoop) -> None:
         # Bind the running loop once: asyncio.get_running_loop() costs a getpid() system call
         # per call on CPython 3.11, and the hot path would otherwise make several per job.
-        self._loop = loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._thread = threading.get_ident()
         if self._user_clock is None:
             self._clock = loop.time
         self._capacity.loop = loop
         if self._borrowed is not None:
             self._session = self._borrowed
         else:
+            # aiohttp re-sends a request on a dropped keep-alive connection only for
+            # idempotent methods (RFC 9112 §9.3.1); a create POST is never re-sent by it.
             connector = aiohttp.TCPConnector(limit=self.limits.max_requests)
             self._session = aiohttp.ClientSession(connector=connector)
-            # aiohttp silently re-sends an idempotent request once when a pooled connection
-            # drops; the SDK has exactly one retry loop, so that hidden one is turned off.
-            # (A borrowed session keeps its owner's setting.)
-            self._session._retry_connection = False
         self._transport = Transport(
             self._session, self.base_url, self._auth, retry=self.retry, timeouts=self.timeouts,
             max_requests=self.limits.max_requests, sleep=self._sleep, rand=self._rand,
@@ -246,11 +275,12 @@ class KlingClient:
             clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
             on_done=self._submitted, spawn=self._spawn,
         )
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._poller.run)
+        # The background work runs in a task of its own, which enters and exits its task
+        # group itself: any task of this loop may then close the client without cancelling
+        # the task that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
+        self._runner = loop.create_task(self._background(self._stop),
+                                        name=f"kling_async background of {self!r}")
         self._state = "open"
-        return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -259,47 +289,121 @@ class KlingClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop polling and submitting, wake every waiter, close the owned session.  Idempotent.
+        """Stop polling and submitting, wake every waiter, close the owned session.
 
-        Unfinished jobs stay readable; their ``result()`` raises ``ClientClosedError`` naming
-        the task id to re-attach to later.
+        Idempotent, and safe from any task of the loop that opened the client; concurrent
+        calls all return once the client is closed.  Unfinished jobs stay readable; their
+        ``result()`` raises ``ClientClosedError`` naming the task id to re-attach to later.
         """
-        if self._state == "closed":
+        runner = self._runner
+        if runner is None:  # never opened
+            self._state = "closed"
+            self._events.close()  # events() readers end
             return
-        was_open = self._state == "open"
-        self._state = "closed"
-        if not was_open:
+        if runner.done():
             return
-        assert self._tg is not None and self._poller is not None
-        for signal in self._streams:  # as_completed loops raise ClientClosedError
+        self._check_loop()
+        if self._state == "open":
+            self._state = "closed"
+            self._begin_close()
+            self._stop.set()
+        # An enclosing anyio cancel scope must not leave the session half-closed; the
+        # shutdown is short (cancelled submissions, one session close).  A plain task
+        # cancel (asyncio.wait_for's timeout) still ends this wait; the closing goes on.
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait((runner,))
+
+    def _begin_close(self) -> None:
+        """Closing started: as_completed loops raise ClientClosedError, queued jobs stay
+        unsent.  Idempotent."""
+        for signal in list(self._streams):
             signal.set()
         if self._submitter is not None:
-            self._submitter.closing = True  # queued jobs are not started any more
+            self._submitter.closing = True
+
+    async def _background(self, stop: asyncio.Event) -> None:
+        """The client's background task: runs the poller until ``aclose()`` (or a failure, or
+        the loop's shutdown), then stops submissions and releases everything."""
+        assert self._poller is not None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._poller.run)
+                await stop.wait()
+                await self._stop_submissions()  # while the poller still runs, as before
+                tg.cancel_scope.cancel()
+        except Exception as exc:  # a bug in the background work: surface it, then close
+            self._failure = exc
+            log.error("kling_async: the client's background work failed; the client is "
+                      "closed and its unfinished jobs raise ClientClosedError", exc_info=exc)
+        except asyncio.CancelledError:
+            if self._state == "open":
+                self._ended = "the event loop that opened it shut down"
+            raise
+        finally:
+            self._state = "closed"
+            self._begin_close()
+            try:
+                await self._stop_submissions()
+            finally:
+                await self._release()
+
+    async def _stop_submissions(self) -> None:
         submissions = list(self._submissions.values())
         for task in submissions:
             task.cancel()
-        try:
-            if submissions:  # before the scope is cancelled: this task is inside it
-                await asyncio.wait(submissions)
-            self._submissions.clear()
-        finally:
-            self._tg.cancel_scope.cancel()
-            try:
-                await self._tg.__aexit__(None, None, None)
-            finally:
-                self._poller.close(self._registry.unfinished())
-                self._events.close()
-                if self._transport is not None:
-                    self._transport.close()
-                if self._borrowed is None and self._session is not None:
-                    await self._session.close()
+        if submissions:
+            await asyncio.wait(submissions)
+        self._submissions.clear()
+
+    async def _release(self) -> None:
+        """Wake every unfinished job's waiters, end events() readers, close the owned
+        session.  Idempotent."""
+        if self._poller is not None:
+            self._poller.close(self._registry.unfinished())
+        self._events.close()
+        if self._transport is not None:
+            self._transport.close()
+        session, self._session = self._session, None
+        if self._borrowed is None and session is not None and not session.closed:
+            await session.close()
+
+    def _check_loop(self) -> None:
+        """Raise ``WrongEventLoopError`` unless called from the loop that opened the client.
+
+        Two cheap tests instead of asyncio.get_running_loop() (a system call per call on
+        CPython 3.11): one thread runs at most one loop, so the opener's thread while its
+        loop is running means that loop."""
+        loop = self._loop
+        if threading.get_ident() != self._thread or loop is None or not loop.is_running():
+            raise WrongEventLoopError(
+                "this KlingClient belongs to the event loop that opened it (thread "
+                f"{self._thread_name()}), and was called from another event loop or thread; "
+                "call it from that loop (from another thread, hand the call over with "
+                "asyncio.run_coroutine_threadsafe(coro, loop)), or open a separate "
+                "KlingClient in this loop"
+            )
+
+    def _thread_name(self) -> str:
+        for thread in threading.enumerate():
+            if thread.ident == self._thread:
+                return repr(thread.name)
+        return f"id {self._thread}"
 
     def _require_open(self) -> Transport:
-        if self._state != "open" or self._transport is None:
-            raise ClientClosedError(
-                f"the client is {self._state}: use `async with KlingClient(...) as client:`"
-            )
-        return self._transport
+        transport = self._transport
+        if self._state != "open" or transport is None:
+            raise ClientClosedError(self._not_open_message())
+        self._check_loop()
+        return transport
+
+    def _not_open_message(self) -> str:
+        if self._state == "unopened":
+            return "the client is not open: use `async with KlingClient(...) as client:`"
+        if self._failure is not None:
+            return (f"the client closed after its background work failed "
+                    f"({type(self._failure).__name__}); open a new one with `async with`")
+        why = f" ({self._ended})" if self._ended else ""
+        return f"the client is closed{why}: open a new one with `async with KlingClient(...)`"
 
     @property
     def session(self) -> aiohttp.ClientSession:
