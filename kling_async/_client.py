@@ -17,6 +17,7 @@ import os
 import random
 import secrets
 import threading
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
@@ -101,16 +102,56 @@ class ClientStatistics:
     events_dropped: int
 
 
+def _credentials(api_key: str | None, access_key: str | None, secret_key: str | None) -> Auth:
+    if api_key and (access_key or secret_key):
+        raise ConfigurationError("give either api_key or access_key + secret_key, not both")
+    if api_key:
+        return BearerKeyAuth(api_key)
+    if access_key or secret_key:
+        return JwtAuth(access_key or "", secret_key or "")
+    raise ConfigurationError(
+        "no credentials: pass api_key=... (gateway) or access_key=... and secret_key=... "
+        f"(official), or set {ENV_API_KEY} / {ENV_ACCESS_KEY} + {ENV_SECRET_KEY}"
+    )
+
+
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
-    url = URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    """The checked base URL, without a trailing slash.  Messages never echo the value (it
+    may be a key pasted into the wrong setting, or carry a password)."""
+    try:
+        url: URL | None = URL(base_url)
+    except (TypeError, ValueError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"base_url must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r} "
+            f"(got {_describe_url(url, base_url)})"
+        )
+    if url.raw_user is not None or url.raw_password is not None:
+        raise ConfigurationError(
+            "base_url must not carry credentials (user:password@host): pass the key as "
+            "api_key=... (or access_key=... and secret_key=...)"
+        )
+    if url.raw_query_string or url.raw_fragment:
+        raise ConfigurationError(
+            f"base_url must not have a query or a fragment (host {url.host!r}): only the "
+            "scheme, host, port and any gateway path prefix belong in it"
+        )
     if url.scheme == "http" and not is_loopback_host(url.host) and not allow_insecure_http:
         raise ConfigurationError(
             f"refusing plain http:// to non-loopback host {url.host!r}: credentials would travel "
             "unencrypted; use https:// or pass allow_insecure_http=True"
         )
     return base_url.rstrip("/")
+
+
+def _describe_url(url: URL | None, text: object) -> str:
+    """What a rejected base_url looked like, without its text."""
+    if url is not None and url.scheme:
+        return f"scheme {url.scheme!r}" + (f", host {url.host!r}" if url.host else ", no host")
+    size = len(text) if isinstance(text, str) else None
+    what = f"a value of {size} characters" if size is not None else f"a {type(text).__name__}"
+    return f"{what} that is not a URL"
 
 
 class KlingClient:
@@ -151,21 +192,18 @@ class KlingClient:
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ):
-        if api_key and (access_key or secret_key):
-            raise ConfigurationError("give either api_key or access_key + secret_key, not both")
-        self._auth: Auth
-        if api_key:
-            self._auth = BearerKeyAuth(api_key)
-        elif access_key or secret_key:
-            self._auth = JwtAuth(access_key or "", secret_key or "")
-        else:
-            raise ConfigurationError(
-                "no credentials: pass api_key=... (gateway) or access_key=... and secret_key=... "
-                f"(official), or set {ENV_API_KEY} / {ENV_ACCESS_KEY} + {ENV_SECRET_KEY}"
-            )
+        try:
+            self._auth = _credentials(api_key, access_key, secret_key)
+            self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
+        except ConfigurationError as exc:
+            traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
+            raise
+        finally:
+            # No traceback through this frame shows a credential in its locals (error
+            # reporters such as Sentry record them; a base_url may carry a password).
+            del api_key, access_key, secret_key, base_url
         if external_id_query not in ("query", "path-flag", "path-param"):
             raise ConfigurationError(f"unknown external_id_query {external_id_query!r}")
-        self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
         self.timeouts = timeouts
         self.retry = retry
         self.poll = poll
@@ -186,7 +224,7 @@ class KlingClient:
         self._session: aiohttp.ClientSession | None = None
         self._thread: int | None = None  # the ident of the thread running self._loop
         self._runner: asyncio.Task[None] | None = None  # the background task (_background)
-        self._stop = asyncio.Event()  # set by aclose(): the background task shuts down
+        self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
         self._failure: Exception | None = None  # what ended the background work, if it failed
         self._ended = ""  # why the client closed, when not by aclose()
         self._events = EventHub(on_event)
@@ -219,7 +257,10 @@ class KlingClient:
             for key in ("api_key", "access_key", "secret_key"):
                 settings.pop(key, None)
         settings.update(overrides)
-        return cls(**settings)
+        try:
+            return cls(**settings)
+        finally:
+            settings.clear()  # no credential left in this frame's locals for a traceback
 
     def __repr__(self) -> str:
         kind = "bearer" if isinstance(self._auth, BearerKeyAuth) else "jwt"
@@ -278,7 +319,7 @@ class KlingClient:
         # The background work runs in a task of its own, which enters and exits its task
         # group itself: any task of this loop may then close the client without cancelling
         # the task that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
-        self._runner = loop.create_task(self._background(self._stop),
+        self._runner = loop.create_task(self._background(),
                                         name=f"kling_async background of {self!r}")
         self._state = "open"
 
@@ -306,7 +347,8 @@ class KlingClient:
         if self._state == "open":
             self._state = "closed"
             self._begin_close()
-            self._stop.set()
+            if self._scope is not None:  # else the task sees the state when it first runs
+                self._scope.cancel()
         # An enclosing anyio cancel scope must not leave the session half-closed; the
         # shutdown is short (cancelled submissions, one session close).  A plain task
         # cancel (asyncio.wait_for's timeout) still ends this wait; the closing goes on.
@@ -321,16 +363,14 @@ class KlingClient:
         if self._submitter is not None:
             self._submitter.closing = True
 
-    async def _background(self, stop: asyncio.Event) -> None:
-        """The client's background task: runs the poller until ``aclose()`` (or a failure, or
-        the loop's shutdown), then stops submissions and releases everything."""
+    async def _background(self) -> None:
+        """The client's background task: runs the poller until ``aclose()`` cancels its scope
+        (or it fails, or the loop shuts down), then stops submissions and releases all."""
         assert self._poller is not None
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._poller.run)
-                await stop.wait()
-                await self._stop_submissions()  # while the poller still runs, as before
-                tg.cancel_scope.cancel()
+            with anyio.CancelScope() as self._scope:
+                if self._state == "open":  # else aclose() came before this task first ran
+                    await self._poller.run()
         except Exception as exc:  # a bug in the background work: surface it, then close
             self._failure = exc
             log.error("kling_async: the client's background work failed; the client is "
@@ -715,6 +755,8 @@ class KlingClient:
 
     async def events(self) -> AsyncIterator[Event]:
         """Every lifecycle event from now on, as an async iterator (ends when the client closes)."""
+        if self._state == "open":
+            self._check_loop()
         stream = await self._events.subscribe()
         async for event in stream:
             yield event
