@@ -319,9 +319,8 @@ class KlingClient:
         # The background work runs in a task of its own, which enters and exits its task
         # group itself: any task of this loop may then close the client without cancelling
         # the task that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
-        self._runner = loop.create_task(self._background(),
-                                        name=f"kling_async background of {self!r}")
-        self._state = "open"
+        self._state = "open"  # first: an eager task factory runs the task's start right here
+        self._runner = loop.create_task(self._background(), name="kling_async client")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
