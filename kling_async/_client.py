@@ -44,6 +44,7 @@ from ._config import (
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
 from ._errors import (
+    AmbiguousSubmissionError,
     ClientClosedError,
     ConfigurationError,
     NotFoundError,
@@ -237,6 +238,7 @@ class KlingClient:
             min_limit=limits.min_in_flight, grow_after=limits.grow_after,
         )
         self._transport: Transport | None = None
+        self._calls: _Calls | None = None  # the transport as the client's own calls use it
         self._poller: Poller | None = None
         self._submitter: Submitter | None = None
 
@@ -304,6 +306,7 @@ class KlingClient:
             max_requests=self.limits.max_requests, sleep=self._sleep, rand=self._rand,
             on_retry=self._on_retry,
         )
+        self._calls = _Calls(self, self._transport)
         self._poller = Poller(
             transport=self._transport, registry=self._registry, capacity=self._capacity,
             events=self._events, policy=self.poll, clock=self._clock, rand=self._rand,
@@ -428,12 +431,18 @@ class KlingClient:
                 return repr(thread.name)
         return f"id {self._thread}"
 
-    def _require_open(self) -> Transport:
-        transport = self._transport
-        if self._state != "open" or transport is None:
+    def _require_open(self) -> _Calls:
+        calls = self._calls
+        if self._state != "open" or calls is None:
             raise ClientClosedError(self._not_open_message())
         self._check_loop()
-        return transport
+        return calls
+
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose()`` began (or the client's loop ended); a closed client cannot
+        be reopened."""
+        return self._state == "closed"
 
     def _not_open_message(self) -> str:
         if self._state == "unopened":
@@ -782,6 +791,30 @@ class KlingClient:
             reconciliations=self._submitter.reconciliations if self._submitter else 0,
             events_dropped=self._events.dropped,
         )
+
+
+class _Calls:
+    """The transport as the client's own calls use it: a call that fails because the client
+    was closed under it (its session closed mid-request) raises ``ClientClosedError``, not
+    aiohttp's bare ``RuntimeError("Session is closed")``."""
+
+    __slots__ = ("_client", "_transport")
+
+    def __init__(self, client: KlingClient, transport: Transport) -> None:
+        self._client = client
+        self._transport = transport
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return await self._transport.call(method, path, **kwargs)
+        except AmbiguousSubmissionError:
+            raise  # a create that may have reached the server says so, closed or not
+        except Exception as exc:
+            if self._client.closed:
+                raise ClientClosedError(
+                    f"the client was closed while {method} {path} was under way"
+                ) from exc
+            raise
 
 
 class _Signal:

@@ -464,3 +464,49 @@ async def test_a_create_is_never_resent_when_a_kept_alive_connection_drops() -> 
                 await client.create_task(image(), external_task_id="ext-1")
             assert client.statistics().requests_by_method.get("POST") == 1
         assert server.count("POST", IMG) == 1
+
+
+async def _first_page(client: KlingClient) -> Any:
+    async for page in client.list_tasks("images/generations"):
+        return page
+    return None
+
+
+IN_FLIGHT_CALLS: dict[str, Callable[[KlingClient], Awaitable[Any]]] = {
+    "get_task": lambda c: c.get_task("images/generations", "t-1"),
+    "get_task_by_external_id": lambda c: c.get_task_by_external_id("images/generations", "e"),
+    "list_tasks": _first_page,
+}
+
+
+@pytest.mark.parametrize("name", list(IN_FLIGHT_CALLS))
+async def test_a_call_under_way_when_another_task_closes_raises_client_closed(name: str) -> None:
+    """A low-level call waiting for its reply when another task closes the client raises
+    ClientClosedError (not aiohttp's bare RuntimeError "Session is closed")."""
+    async with ScriptedServer() as server:
+        slow = Reply(200, json=ok(task_json()), delay=30)
+        for method, path in (("GET", IMG + "/t-1"), ("GET", IMG), ("POST", IMG)):
+            server.script(method, path, then=slow)
+        client = KlingClient(api_key="k", base_url=server.url, retry=FAST_RETRY)
+        await client.__aenter__()
+        call = asyncio.create_task(IN_FLIGHT_CALLS[name](client))
+        await until(lambda: len(server.requests) == 1)
+        await client.aclose()
+        assert client.closed
+        with anyio.fail_after(5), pytest.raises(ClientClosedError, match="under way"):
+            await call
+
+
+async def test_a_create_under_way_when_another_task_closes_stays_ambiguous() -> None:
+    """A create POST cut off by closing the client raises AmbiguousSubmissionError naming
+    its external_task_id (the task may exist), never a plain closed error."""
+    async with ScriptedServer() as server:
+        server.script("POST", IMG, then=Reply(200, json=ok(task_json()), delay=30))
+        client = KlingClient(api_key="k", base_url=server.url, retry=FAST_RETRY)
+        await client.__aenter__()
+        call = asyncio.create_task(client.create_task(image(), external_task_id="ext-9"))
+        await until(lambda: server.count("POST", IMG) == 1)
+        await client.aclose()
+        with anyio.fail_after(5), pytest.raises(AmbiguousSubmissionError, match="ext-9"):
+            await call
+        assert server.count("POST", IMG) == 1
