@@ -58,6 +58,7 @@ from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
+from ._session import owned_session
 from ._submitter import Submitter
 from ._wire import created_task, dump_request, parse_task
 
@@ -297,10 +298,7 @@ class KlingClient:
         if self._borrowed is not None:
             self._session = self._borrowed
         else:
-            # aiohttp re-sends a request on a dropped keep-alive connection only for
-            # idempotent methods (RFC 9112 §9.3.1); a create POST is never re-sent by it.
-            connector = aiohttp.TCPConnector(limit=self.limits.max_requests)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = owned_session(self.limits.max_requests)  # no hidden re-sends
         self._transport = Transport(
             self._session, self.base_url, self._auth, retry=self.retry, timeouts=self.timeouts,
             max_requests=self.limits.max_requests, sleep=self._sleep, rand=self._rand,

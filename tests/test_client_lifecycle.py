@@ -510,3 +510,20 @@ async def test_a_create_under_way_when_another_task_closes_stays_ambiguous() -> 
         with anyio.fail_after(5), pytest.raises(AmbiguousSubmissionError, match="ext-9"):
             await call
         assert server.count("POST", IMG) == 1
+
+
+async def test_a_get_on_a_dropped_kept_alive_connection_is_retried_by_the_sdk_only() -> None:
+    """A poll GET whose kept-alive connection drops is re-sent only by the SDK's own retry
+    loop (counted and reported), never a second time by aiohttp underneath."""
+    async with ScriptedServer() as server:
+        server.script("GET", IMG + "/t-0", then=Reply(200, json=ok(task_json("t-0"))))
+        server.script("GET", IMG + "/t-1", Drop(), Drop(),
+                      then=Reply(200, json=ok(task_json("t-1"))))
+        retry = RetryPolicy(max_attempts=3, backoff=Backoff(initial=0.001, maximum=0.01))
+        async with KlingClient(api_key="k", base_url=server.url, retry=retry) as client:
+            await client.get_task("images/generations", "t-0")  # leaves a kept-alive conn.
+            task = await client.get_task("images/generations", "t-1")
+            stats = client.statistics()
+        assert task.task_id == "t-1"
+        assert server.count("GET", IMG + "/t-1") == 3
+        assert (stats.requests, stats.retries) == (4, 2)
