@@ -296,6 +296,11 @@ class KlingClient:
             self._clock = loop.time
         self._capacity.loop = loop
         if self._borrowed is not None:
+            if self._borrowed.closed:
+                raise ConfigurationError(
+                    "the aiohttp session passed as session= is closed: pass an open one, or "
+                    "none (the client then makes and closes its own)"
+                )
             self._session = self._borrowed
         else:
             self._session = owned_session(self.limits.max_requests)  # no hidden re-sends

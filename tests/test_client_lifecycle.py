@@ -23,6 +23,7 @@ from kling_async import (
     AmbiguousSubmissionError,
     Backoff,
     ClientClosedError,
+    ConfigurationError,
     Event,
     ImageGenerationRequest,
     JobSucceeded,
@@ -527,3 +528,17 @@ async def test_a_get_on_a_dropped_kept_alive_connection_is_retried_by_the_sdk_on
         assert task.task_id == "t-1"
         assert server.count("GET", IMG + "/t-1") == 3
         assert (stats.requests, stats.retries) == (4, 2)
+
+
+async def test_a_closed_borrowed_session_is_refused_on_entry() -> None:
+    """Entering a client given an already closed session= raises ConfigurationError at
+    once (not aiohttp's bare RuntimeError on the first request)."""
+    session = aiohttp.ClientSession()
+    await session.close()
+    client = KlingClient(api_key="k", base_url=f"http://127.0.0.1:{closed_port()}",
+                         session=session)
+    with pytest.raises(ConfigurationError, match="session= is closed"):
+        async with client:
+            pass
+    with pytest.raises(ClientClosedError):
+        await client.get_task("images/generations", "t-1")
