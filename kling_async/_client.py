@@ -280,7 +280,14 @@ class KlingClient:
         # Nothing here awaits, so a cancellation (Ctrl-C under asyncio.run) cannot land
         # half-way; anything else that fails closes what was made so far.
         try:
-            self._open(asyncio.get_running_loop())
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise WrongEventLoopError(
+                "KlingClient runs on asyncio: enter it inside a running asyncio event loop "
+                "(asyncio.run, or anyio with the asyncio backend; not trio)"
+            ) from None
+        try:
+            self._open(loop)
         except BaseException:
             self._state = "closed"
             await self._release()

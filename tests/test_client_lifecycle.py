@@ -542,3 +542,13 @@ async def test_a_closed_borrowed_session_is_refused_on_entry() -> None:
             pass
     with pytest.raises(ClientClosedError):
         await client.get_task("images/generations", "t-1")
+
+
+def test_entering_outside_a_running_asyncio_loop_is_a_typed_error() -> None:
+    """Driving __aenter__ with no asyncio loop running (another async library, a manual
+    send) raises WrongEventLoopError naming asyncio; nothing is opened."""
+    client = KlingClient(api_key="k", base_url=f"http://127.0.0.1:{closed_port()}")
+    opening = client.__aenter__()
+    with pytest.raises(WrongEventLoopError, match="asyncio"):
+        opening.send(None)
+    assert "state=unopened" in repr(client)
