@@ -3,8 +3,9 @@
 Lifecycle: unopened -> open (``async with`` / ``__aenter__``) -> closed (``aclose()``,
 idempotent).  The session is created inside the running loop on entry (or borrowed, and then
 left open).  The client belongs to that loop: a call from another loop or thread raises
-``WrongEventLoopError``.  The shared poller runs in an anyio task group owned by one background
-task of the client (not by the task that opened it), so any task of the loop may close it.
+``WrongEventLoopError``.  The shared poller runs in one background task of the client, inside
+a cancel scope of that task (not of the task that opened the client), so any task of the loop
+may close it; that task also closes everything if the poller fails or the loop shuts down.
 """
 
 from __future__ import annotations
@@ -168,6 +169,9 @@ class KlingClient:
     (default), ``"path-flag"`` = ``GET <path>/X?external_task_id=true``, ``"path-param"`` =
     ``GET <path>/X?external_task_id=X``.  ``reconcile_delay`` is how long to wait after an
     ambiguous create before that lookup (read-after-write consistency is also UNCERTAIN).
+
+    Open it with ``async with`` (or ``await client.__aenter__()`` and later ``aclose()``, from
+    any task of the same loop, e.g. in notebook cells); it belongs to that event loop.
 
     A job submitted without an ``external_task_id`` gets a generated one:
     ``external_id_prefix`` + 16 random hex digits drawn once per client + ``-`` + a counter.
