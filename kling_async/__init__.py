@@ -38,6 +38,7 @@ from ._errors import (
     TaskTimeoutError,
     TransportError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._events import (
     Event,
@@ -153,6 +154,7 @@ __all__ = [
     "Voice",
     "WaitingForCapacity",
     "WatermarkInfo",
+    "WrongEventLoopError",
     "current_prompt_limits",
     "dump_request",
     "known_models",

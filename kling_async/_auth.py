@@ -41,9 +41,18 @@ class BearerKeyAuth:
     __slots__ = ("_header",)
 
     def __init__(self, api_key: str):
-        if not api_key or not api_key.strip():
+        if not isinstance(api_key, str):
+            raise ConfigurationError(f"api_key must be a str, got a {type(api_key).__name__}")
+        key = api_key.strip()
+        if not key:
             raise ConfigurationError("api_key is empty")
-        self._header = f"Bearer {api_key.strip()}"
+        if not (key.isascii() and key.isprintable()) or any(c.isspace() for c in key):
+            # it would break (or inject into) the Authorization header
+            raise ConfigurationError(
+                "api_key contains whitespace, control or non-ASCII characters (a stray line "
+                "break?); check the value you set"
+            )
+        self._header = f"Bearer {key}"
 
     def authorization(self) -> str:
         return self._header
@@ -76,6 +85,8 @@ class JwtAuth:
         nbf_skew: float = 5.0,
         clock: Callable[[], float] = time.time,
     ):
+        if not isinstance(access_key, str) or not isinstance(secret_key, str):
+            raise ConfigurationError("access_key and secret_key must be str values")
         if not access_key or not secret_key:
             raise ConfigurationError("access_key and secret_key must both be set for JWT auth")
         if lifetime <= refresh_margin:

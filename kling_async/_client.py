@@ -2,7 +2,10 @@
 
 Lifecycle: unopened -> open (``async with`` / ``__aenter__``) -> closed (``aclose()``,
 idempotent).  The session is created inside the running loop on entry (or borrowed, and then
-left open); the shared poller and every submission run in the client's anyio task group.
+left open).  The client belongs to that loop: a call from another loop or thread raises
+``WrongEventLoopError``.  The shared poller runs in one background task of the client, inside
+a cancel scope of that task (not of the task that opened the client), so any task of the loop
+may close it; that task also closes everything if the poller fails or the loop shuts down.
 """
 
 from __future__ import annotations
@@ -10,16 +13,18 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import logging
 import os
 import random
 import secrets
+import threading
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
 import anyio
-import anyio.abc
 import attrs
 from yarl import URL
 
@@ -39,7 +44,14 @@ from ._config import (
     Timeouts,
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
-from ._errors import ClientClosedError, ConfigurationError, NotFoundError, ValidationError
+from ._errors import (
+    AmbiguousSubmissionError,
+    ClientClosedError,
+    ConfigurationError,
+    NotFoundError,
+    ValidationError,
+    WrongEventLoopError,
+)
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
@@ -47,8 +59,11 @@ from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
+from ._session import owned_session
 from ._submitter import Submitter
 from ._wire import callback_ids, created_task, dump_request, parse_task
+
+log = logging.getLogger("kling_async")
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 
@@ -90,16 +105,56 @@ class ClientStatistics:
     events_dropped: int
 
 
+def _credentials(api_key: str | None, access_key: str | None, secret_key: str | None) -> Auth:
+    if api_key and (access_key or secret_key):
+        raise ConfigurationError("give either api_key or access_key + secret_key, not both")
+    if api_key:
+        return BearerKeyAuth(api_key)
+    if access_key or secret_key:
+        return JwtAuth(access_key or "", secret_key or "")
+    raise ConfigurationError(
+        "no credentials: pass api_key=... (gateway) or access_key=... and secret_key=... "
+        f"(official), or set {ENV_API_KEY} / {ENV_ACCESS_KEY} + {ENV_SECRET_KEY}"
+    )
+
+
 def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
-    url = URL(base_url)
-    if url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+    """The checked base URL, without a trailing slash.  Messages never echo the value (it
+    may be a key pasted into the wrong setting, or carry a password)."""
+    try:
+        url: URL | None = URL(base_url)
+    except (TypeError, ValueError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(
+            f"base_url must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r} "
+            f"(got {_describe_url(url, base_url)})"
+        )
+    if url.raw_user is not None or url.raw_password is not None:
+        raise ConfigurationError(
+            "base_url must not carry credentials (user:password@host): pass the key as "
+            "api_key=... (or access_key=... and secret_key=...)"
+        )
+    if url.raw_query_string or url.raw_fragment:
+        raise ConfigurationError(
+            f"base_url must not have a query or a fragment (host {url.host!r}): only the "
+            "scheme, host, port and any gateway path prefix belong in it"
+        )
     if url.scheme == "http" and not is_loopback_host(url.host) and not allow_insecure_http:
         raise ConfigurationError(
             f"refusing plain http:// to non-loopback host {url.host!r}: credentials would travel "
             "unencrypted; use https:// or pass allow_insecure_http=True"
         )
     return base_url.rstrip("/")
+
+
+def _describe_url(url: URL | None, text: object) -> str:
+    """What a rejected base_url looked like, without its text."""
+    if url is not None and url.scheme:
+        return f"scheme {url.scheme!r}" + (f", host {url.host!r}" if url.host else ", no host")
+    size = len(text) if isinstance(text, str) else None
+    what = f"a value of {size} characters" if size is not None else f"a {type(text).__name__}"
+    return f"{what} that is not a URL"
 
 
 class KlingClient:
@@ -114,6 +169,9 @@ class KlingClient:
     (default), ``"path-flag"`` = ``GET <path>/X?external_task_id=true``, ``"path-param"`` =
     ``GET <path>/X?external_task_id=X``.  ``reconcile_delay`` is how long to wait after an
     ambiguous create before that lookup (read-after-write consistency is also UNCERTAIN).
+
+    Open it with ``async with`` (or ``await client.__aenter__()`` and later ``aclose()``, from
+    any task of the same loop, e.g. in notebook cells); it belongs to that event loop.
 
     A job submitted without an ``external_task_id`` gets a generated one:
     ``external_id_prefix`` + 16 random hex digits drawn once per client + ``-`` + a counter.
@@ -140,21 +198,18 @@ class KlingClient:
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
     ):
-        if api_key and (access_key or secret_key):
-            raise ConfigurationError("give either api_key or access_key + secret_key, not both")
-        self._auth: Auth
-        if api_key:
-            self._auth = BearerKeyAuth(api_key)
-        elif access_key or secret_key:
-            self._auth = JwtAuth(access_key or "", secret_key or "")
-        else:
-            raise ConfigurationError(
-                "no credentials: pass api_key=... (gateway) or access_key=... and secret_key=... "
-                f"(official), or set {ENV_API_KEY} / {ENV_ACCESS_KEY} + {ENV_SECRET_KEY}"
-            )
+        try:
+            self._auth = _credentials(api_key, access_key, secret_key)
+            self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
+        except ConfigurationError as exc:
+            traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
+            raise
+        finally:
+            # No traceback through this frame shows a credential in its locals (error
+            # reporters such as Sentry record them; a base_url may carry a password).
+            del api_key, access_key, secret_key, base_url
         if external_id_query not in ("query", "path-flag", "path-param"):
             raise ConfigurationError(f"unknown external_id_query {external_id_query!r}")
-        self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
         self.timeouts = timeouts
         self.retry = retry
         self.poll = poll
@@ -173,7 +228,11 @@ class KlingClient:
         self._rand = rand
         self._state: Literal["unopened", "open", "closed"] = "unopened"
         self._session: aiohttp.ClientSession | None = None
-        self._tg: anyio.abc.TaskGroup | None = None
+        self._thread: int | None = None  # the ident of the thread running self._loop
+        self._runner: asyncio.Task[None] | None = None  # the background task (_background)
+        self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
+        self._failure: Exception | None = None  # what ended the background work, if it failed
+        self._ended = ""  # why the client closed, when not by aclose()
         self._events = EventHub(on_event)
         self._streams: set[_Signal] = set()  # the running as_completed loops' wake-up signals
         #: The running Submitter.run tasks, by job (each removes itself as it ends).
@@ -184,6 +243,7 @@ class KlingClient:
             min_limit=limits.min_in_flight, grow_after=limits.grow_after,
         )
         self._transport: Transport | None = None
+        self._calls: _Calls | None = None  # the transport as the client's own calls use it
         self._poller: Poller | None = None
         self._submitter: Submitter | None = None
 
@@ -204,7 +264,10 @@ class KlingClient:
             for key in ("api_key", "access_key", "secret_key"):
                 settings.pop(key, None)
         settings.update(overrides)
-        return cls(**settings)
+        try:
+            return cls(**settings)
+        finally:
+            settings.clear()  # no credential left in this frame's locals for a traceback
 
     def __repr__(self) -> str:
         kind = "bearer" if isinstance(self._auth, BearerKeyAuth) else "jwt"
@@ -213,28 +276,52 @@ class KlingClient:
     # -- lifecycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> KlingClient:
         if self._state != "unopened":
-            raise ClientClosedError(f"a KlingClient can be opened once (it is {self._state})")
+            raise ClientClosedError(
+                "this KlingClient is already open: enter `async with` once"
+                if self._state == "open" else
+                "this KlingClient was closed and cannot be reopened: create a new one"
+            )
+        # Nothing here awaits, so a cancellation (Ctrl-C under asyncio.run) cannot land
+        # half-way; anything else that fails closes what was made so far.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise WrongEventLoopError(
+                "KlingClient runs on asyncio: enter it inside a running asyncio event loop "
+                "(asyncio.run, or anyio with the asyncio backend; not trio)"
+            ) from None
+        try:
+            self._open(loop)
+        except BaseException:
+            self._state = "closed"
+            await self._release()
+            raise
+        return self
+
+    def _open(self, loop: asyncio.AbstractEventLoop) -> None:
         # Bind the running loop once: asyncio.get_running_loop() costs a getpid() system call
         # per call on CPython 3.11, and the hot path would otherwise make several per job.
-        self._loop = loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._thread = threading.get_ident()
         if self._user_clock is None:
             self._clock = loop.time
         self._capacity.loop = loop
         if self._borrowed is not None:
+            if self._borrowed.closed:
+                raise ConfigurationError(
+                    "the aiohttp session passed as session= is closed: pass an open one, or "
+                    "none (the client then makes and closes its own)"
+                )
             self._session = self._borrowed
         else:
-            connector = aiohttp.TCPConnector(limit=self.limits.max_requests)
-            self._session = aiohttp.ClientSession(connector=connector)
-            # aiohttp silently re-sends an idempotent request once when a pooled connection
-            # drops; the SDK has exactly one retry loop, so that hidden one is turned off.
-            # (A borrowed session keeps its owner's setting.)
-            self._session._retry_connection = False
+            self._session = owned_session(self.limits.max_requests)  # no hidden re-sends
         self._transport = Transport(
             self._session, self.base_url, self._auth, retry=self.retry, timeouts=self.timeouts,
             max_requests=self.limits.max_requests, max_reply_bytes=self.limits.max_reply_bytes,
             sleep=self._sleep, rand=self._rand,
             on_retry=self._on_retry,
         )
+        self._calls = _Calls(self, self._transport)
         self._poller = Poller(
             transport=self._transport, registry=self._registry, capacity=self._capacity,
             events=self._events, policy=self.poll, clock=self._clock, rand=self._rand,
@@ -247,11 +334,11 @@ class KlingClient:
             clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
             on_done=self._submitted, spawn=self._spawn,
         )
-        self._tg = anyio.create_task_group()
-        await self._tg.__aenter__()
-        self._tg.start_soon(self._poller.run)
-        self._state = "open"
-        return self
+        # The background work runs in a task of its own, which enters and exits its task
+        # group itself: any task of this loop may then close the client without cancelling
+        # the task that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
+        self._state = "open"  # first: an eager task factory runs the task's start right here
+        self._runner = loop.create_task(self._background(), name="kling_async client")
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -260,47 +347,126 @@ class KlingClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Stop polling and submitting, wake every waiter, close the owned session.  Idempotent.
+        """Stop polling and submitting, wake every waiter, close the owned session.
 
-        Unfinished jobs stay readable; their ``result()`` raises ``ClientClosedError`` naming
-        the task id to re-attach to later.
+        Idempotent, and safe from any task of the loop that opened the client; concurrent
+        calls all return once the client is closed.  Unfinished jobs stay readable; their
+        ``result()`` raises ``ClientClosedError`` naming the task id to re-attach to later.
         """
-        if self._state == "closed":
+        runner = self._runner
+        if runner is None:  # never opened
+            self._state = "closed"
+            self._events.close()  # events() readers end
             return
-        was_open = self._state == "open"
-        self._state = "closed"
-        if not was_open:
+        if runner.done():
             return
-        assert self._tg is not None and self._poller is not None
-        for signal in self._streams:  # as_completed loops raise ClientClosedError
+        self._check_loop()
+        if self._state == "open":
+            self._state = "closed"
+            self._begin_close()
+            if self._scope is not None:  # else the task sees the state when it first runs
+                self._scope.cancel()
+        # An enclosing anyio cancel scope must not leave the session half-closed; the
+        # shutdown is short (cancelled submissions, one session close).  A plain task
+        # cancel (asyncio.wait_for's timeout) still ends this wait; the closing goes on.
+        with anyio.CancelScope(shield=True):
+            await asyncio.wait((runner,))
+
+    def _begin_close(self) -> None:
+        """Closing started: as_completed loops raise ClientClosedError, queued jobs stay
+        unsent.  Idempotent."""
+        for signal in list(self._streams):
             signal.set()
         if self._submitter is not None:
-            self._submitter.closing = True  # queued jobs are not started any more
+            self._submitter.closing = True
+
+    async def _background(self) -> None:
+        """The client's background task: runs the poller until ``aclose()`` cancels its scope
+        (or it fails, or the loop shuts down), then stops submissions and releases all."""
+        assert self._poller is not None
+        try:
+            with anyio.CancelScope() as self._scope:
+                if self._state == "open":  # else aclose() came before this task first ran
+                    await self._poller.run()
+        except Exception as exc:  # a bug in the background work: surface it, then close
+            self._failure = exc
+            log.error("kling_async: the client's background work failed; the client is "
+                      "closed and its unfinished jobs raise ClientClosedError", exc_info=exc)
+        except asyncio.CancelledError:
+            if self._state == "open":
+                self._ended = "the event loop that opened it shut down"
+            raise
+        finally:
+            self._state = "closed"
+            self._begin_close()
+            try:
+                await self._stop_submissions()
+            finally:
+                await self._release()
+
+    async def _stop_submissions(self) -> None:
         submissions = list(self._submissions.values())
         for task in submissions:
             task.cancel()
-        try:
-            if submissions:  # before the scope is cancelled: this task is inside it
-                await asyncio.wait(submissions)
-            self._submissions.clear()
-        finally:
-            self._tg.cancel_scope.cancel()
-            try:
-                await self._tg.__aexit__(None, None, None)
-            finally:
-                self._poller.close(self._registry.unfinished())
-                self._events.close()
-                if self._transport is not None:
-                    self._transport.close()
-                if self._borrowed is None and self._session is not None:
-                    await self._session.close()
+        if submissions:
+            await asyncio.wait(submissions)
+        self._submissions.clear()
 
-    def _require_open(self) -> Transport:
-        if self._state != "open" or self._transport is None:
-            raise ClientClosedError(
-                f"the client is {self._state}: use `async with KlingClient(...) as client:`"
+    async def _release(self) -> None:
+        """Wake every unfinished job's waiters, end events() readers, close the owned
+        session.  Idempotent."""
+        if self._poller is not None:
+            self._poller.close(self._registry.unfinished())
+        self._events.close()
+        if self._transport is not None:
+            self._transport.close()
+        session, self._session = self._session, None
+        if self._borrowed is None and session is not None and not session.closed:
+            await session.close()
+
+    def _check_loop(self) -> None:
+        """Raise ``WrongEventLoopError`` unless called from the loop that opened the client.
+
+        Two cheap tests instead of asyncio.get_running_loop() (a system call per call on
+        CPython 3.11): one thread runs at most one loop, so the opener's thread while its
+        loop is running means that loop."""
+        loop = self._loop
+        if threading.get_ident() != self._thread or loop is None or not loop.is_running():
+            raise WrongEventLoopError(
+                "this KlingClient belongs to the event loop that opened it (thread "
+                f"{self._thread_name()}), and was called from another event loop or thread; "
+                "call it from that loop (from another thread, hand the call over with "
+                "asyncio.run_coroutine_threadsafe(coro, loop)), or open a separate "
+                "KlingClient in this loop"
             )
-        return self._transport
+
+    def _thread_name(self) -> str:
+        for thread in threading.enumerate():
+            if thread.ident == self._thread:
+                return repr(thread.name)
+        return f"id {self._thread}"
+
+    def _require_open(self) -> _Calls:
+        calls = self._calls
+        if self._state != "open" or calls is None:
+            raise ClientClosedError(self._not_open_message())
+        self._check_loop()
+        return calls
+
+    @property
+    def closed(self) -> bool:
+        """True once ``aclose()`` began (or the client's loop ended); a closed client cannot
+        be reopened."""
+        return self._state == "closed"
+
+    def _not_open_message(self) -> str:
+        if self._state == "unopened":
+            return "the client is not open: use `async with KlingClient(...) as client:`"
+        if self._failure is not None:
+            return (f"the client closed after its background work failed "
+                    f"({type(self._failure).__name__}); open a new one with `async with`")
+        why = f" ({self._ended})" if self._ended else ""
+        return f"the client is closed{why}: open a new one with `async with KlingClient(...)`"
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -619,6 +785,8 @@ class KlingClient:
 
     async def events(self) -> AsyncIterator[Event]:
         """Every lifecycle event from now on, as an async iterator (ends when the client closes)."""
+        if self._state == "open":
+            self._check_loop()
         stream = await self._events.subscribe()
         async for event in stream:
             yield event
@@ -645,6 +813,30 @@ class KlingClient:
             reconciliations=self._submitter.reconciliations if self._submitter else 0,
             events_dropped=self._events.dropped,
         )
+
+
+class _Calls:
+    """The transport as the client's own calls use it: a call that fails because the client
+    was closed under it (its session closed mid-request) raises ``ClientClosedError``, not
+    aiohttp's bare ``RuntimeError("Session is closed")``."""
+
+    __slots__ = ("_client", "_transport")
+
+    def __init__(self, client: KlingClient, transport: Transport) -> None:
+        self._client = client
+        self._transport = transport
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            return await self._transport.call(method, path, **kwargs)
+        except AmbiguousSubmissionError:
+            raise  # a create that may have reached the server says so, closed or not
+        except Exception as exc:
+            if self._client.closed:
+                raise ClientClosedError(
+                    f"the client was closed while {method} {path} was under way"
+                ) from exc
+            raise
 
 
 class _Signal:

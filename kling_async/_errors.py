@@ -6,6 +6,7 @@
     ├── ValidationError            (also ValueError)   bad input, raised before any I/O
     ├── ConfigurationError         (also ValueError)   bad client settings (no key, insecure URL)
     ├── ClientClosedError          (also RuntimeError) the client is not open
+    ├── WrongEventLoopError        (also RuntimeError) called from another event loop or thread
     ├── TransportError                                 the network failed; nothing was understood
     │   └── ResponseDecodeError                        a reply that is not a Kling envelope
     │       └── ResponseTooLargeError                  a reply over Limits.max_reply_bytes
@@ -96,6 +97,15 @@ class ConfigurationError(KlingError, ValueError):
 
 class ClientClosedError(KlingError, RuntimeError):
     """The client is not open: use ``async with KlingClient(...)`` (or it was closed)."""
+
+
+class WrongEventLoopError(KlingError, RuntimeError):
+    """The client was called from an event loop (or thread) other than the one that opened it.
+
+    A ``KlingClient`` belongs to the loop that entered ``async with``: use it from that loop
+    (from another thread, hand the call over with ``asyncio.run_coroutine_threadsafe``), or
+    open a separate client in the other loop.
+    """
 
 
 class TransportError(KlingError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 import pytest
 
@@ -154,3 +156,40 @@ def test_reprs_show_no_key_secret_or_token() -> None:
         assert token not in text
     assert "redacted" in repr(bearer)
     assert "redacted" in repr(jwt_auth)
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("gw-KEY\nX-Injected: 1", id="line-break"),
+        pytest.param("gw-KEY\r\n", id="trailing-crlf-only-trimmed"),
+        pytest.param("gw-KEY\x00tail", id="nul"),
+        pytest.param("gw-KEY with-space", id="inner-space"),
+        pytest.param("gw-KEY\ttab", id="tab"),
+        pytest.param("gw-KEY-\u00e9", id="non-ascii"),
+    ],
+)
+def test_bearer_key_with_control_or_inner_whitespace_is_refused_without_echo(key: str) -> None:
+    """A key that would break (or inject into) the Authorization header is a
+    ConfigurationError, raised before any request, that does not echo the key."""
+    if key.strip() == "gw-KEY":
+        assert BearerKeyAuth(key).authorization() == "Bearer gw-KEY"  # only trimmed
+        return
+    with pytest.raises(kling.ConfigurationError, match="api_key") as caught:
+        BearerKeyAuth(key)
+    assert "gw-KEY" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda: BearerKeyAuth(b"gw-key"), id="bytes-api-key"),  # type: ignore[arg-type]
+        pytest.param(lambda: JwtAuth(b"ak", "sk"), id="bytes-access-key"),  # type: ignore[arg-type]
+        pytest.param(lambda: JwtAuth("ak", 12345), id="int-secret-key"),  # type: ignore[arg-type]
+    ],
+)
+def test_credentials_must_be_strings(build: Any) -> None:
+    """Credentials of another type are a ConfigurationError naming the rule, not a
+    header like "Bearer b'...'" or a TypeError deep in PyJWT."""
+    with pytest.raises(kling.ConfigurationError, match="str"):
+        build()

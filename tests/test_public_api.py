@@ -24,6 +24,7 @@ REQUIRED = [
     "ImageGenerationRequest", "OmniImageRequest", "OmniVideoRequest", "TextToVideoRequest",
     "ImageToVideoRequest",
     "KlingError", "ValidationError", "ConfigurationError", "ClientClosedError",
+    "WrongEventLoopError",
     "TransportError", "ResponseDecodeError", "AmbiguousSubmissionError", "APIError",
     "AuthenticationError", "AccountError", "PermissionDeniedError", "InvalidRequestError",
     "NotFoundError", "ContentPolicyError", "RateLimitError", "ConcurrencyLimitError",
