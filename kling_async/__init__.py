@@ -78,7 +78,8 @@ from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._registry import Job, JobState
-from ._wire import KlingWireWarning, dump_request, load_request, parse_callback, parse_task
+from ._results import parse_callback, parse_task
+from ._wire import KlingWireWarning, dump_request, load_request
 
 __version__ = "0.1.0"
 

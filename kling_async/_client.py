@@ -47,8 +47,9 @@ from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
+from ._results import callback_ids, created_task, parse_task
 from ._submitter import Submitter
-from ._wire import callback_ids, created_task, dump_request, parse_task
+from ._wire import dump_request
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 

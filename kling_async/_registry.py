@@ -18,7 +18,7 @@ import anyio
 
 from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
 from ._models.task import Task, TaskStatus
-from ._wire import created_task
+from ._results import created_task
 
 log = logging.getLogger("kling_async")
 

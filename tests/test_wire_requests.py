@@ -549,7 +549,7 @@ def _reference_dump(value: Any) -> Any:
 @given(data=st.data())
 def test_dump_matches_the_plain_wire_rules(endpoint: str, requests: st.SearchStrategy[Any],
                                            data: st.DataObject) -> None:
-    """The generated per-class dumpers give exactly what the plain rules give, key order
+    """The per-class dumpers give exactly what the plain rules give, key order
     included, for every request class and its nested parts."""
     req = data.draw(requests)
     body = dump_request(req)

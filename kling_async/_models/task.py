@@ -1,7 +1,7 @@
 """Task results as the SDK hands them out: ``Task``, ``TaskStatus``, ``Image``, ``Video``...
 
 Plain frozen values; parsing from the wire (lenient about extras and numbers-as-strings) lives
-in ``kling_async._wire.parse_task``.
+in ``kling_async._results.parse_task``.
 """
 
 from __future__ import annotations
