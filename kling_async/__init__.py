@@ -14,7 +14,7 @@ Everything public is re-exported here; the modules behind it are private.
 
 from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
-from ._endpoints import ENDPOINTS, Endpoint
+from ._endpoints import ENDPOINTS, Endpoint, Request
 from ._errors import (
     AccountError,
     AmbiguousSubmissionError,
@@ -131,6 +131,7 @@ __all__ = [
     "RateLimitError",
     "RateLimited",
     "Reconciling",
+    "Request",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "RetryPolicy",
