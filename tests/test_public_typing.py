@@ -24,7 +24,7 @@ GOOD = """
         await client.attach("videos/omni-video", task_id="1", request=req)
         async for finished in client.as_completed([job, req]):
             task = await finished.result()
-            return task.task_id == "1" and finished.done()
+            return task.done() and finished.done()
         return False
 """
 
