@@ -140,8 +140,7 @@ class Job:
     @property
     def done(self) -> DoneFlag:
         """Call it: ``job.done()`` is whether the job has ended (succeeded or failed)."""
-        state = self._state
-        return DONE if state is SUCCEEDED or state is FAILED else NOT_DONE
+        return DONE if self._state.is_terminal else NOT_DONE
 
     def __repr__(self) -> str:
         return (
