@@ -7,6 +7,7 @@ request classes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -168,13 +169,22 @@ class TrajectoryPoint:
     y: int = attrs.field(validator=int64())
 
 
+# Tuple fields take any list or tuple of their parts.  Each kind of part has its own named
+# converter (all are ``to_tuple``): mypy's attrs plugin types a field's __init__ parameter from
+# its converter, and cannot solve the generic ``to_tuple``'s ``T`` (a user's ``mypy --strict``
+# would refuse ``multi_prompt=[Shot(...)]``).
+
+def to_points(value: Iterable[TrajectoryPoint]) -> tuple[TrajectoryPoint, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class DynamicMask:
     """A ``dynamic_masks`` group: a mask image and its trajectory of 2 to 77 points."""
 
     mask: str = attrs.field(validator=TEXT)
     trajectories: tuple[TrajectoryPoint, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(TrajectoryPoint), len_between(2, 77, "points")]
+        converter=to_points, validator=[items_of(TrajectoryPoint), len_between(2, 77, "points")]
     )
 
 
@@ -183,6 +193,34 @@ class Voice:
     """A ``voice_list`` item (image-to-video, v2.6+); the prompt refers to it as <<<voice_1>>>."""
 
     voice_id: str = attrs.field(validator=TEXT)
+
+
+def to_masks(value: Iterable[DynamicMask]) -> tuple[DynamicMask, ...]:
+    return to_tuple(value)
+
+
+def to_voices(value: Iterable[Voice]) -> tuple[Voice, ...]:
+    return to_tuple(value)
+
+
+def to_shots(value: Iterable[Shot]) -> tuple[Shot, ...]:
+    return to_tuple(value)
+
+
+def to_elements(value: Iterable[Element]) -> tuple[Element, ...]:
+    return to_tuple(value)
+
+
+def to_omni_image_items(value: Iterable[OmniImageItem]) -> tuple[OmniImageItem, ...]:
+    return to_tuple(value)
+
+
+def to_omni_video_images(value: Iterable[OmniVideoImage]) -> tuple[OmniVideoImage, ...]:
+    return to_tuple(value)
+
+
+def to_omni_video_videos(value: Iterable[OmniVideoVideo]) -> tuple[OmniVideoVideo, ...]:
+    return to_tuple(value)
 
 
 def check_shots(
