@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -346,7 +346,7 @@ def opt(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
-common = st.fixed_dictionaries({}, optional={
+common: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries({}, optional={
     "external_task_id": text, "callback_url": urls,
     "watermark_info": st.builds(WatermarkInfo, enabled=st.booleans()),
 })
@@ -494,7 +494,8 @@ def image_to_video_requests(draw: st.DrawFn) -> ImageToVideoRequest:
     if group == "camera":
         extra["camera_control"] = draw(camera)
     voices = draw(st.lists(st.builds(Voice, voice_id=text), max_size=2)) if spec.voice_list else []
-    sound = "on" if voices else draw(opt(st.sampled_from(["on", "off"] if spec.sound else ["off"])))
+    sounds = ["on", "off"] if spec.sound else ["off"]
+    sound: Literal["on", "off"] | None = "on" if voices else draw(opt(st.sampled_from(sounds)))
     return ImageToVideoRequest(
         model_name=model, negative_prompt=draw(opt(text)), voice_list=voices, sound=sound,
         cfg_scale=draw(opt(unit)) if spec.cfg_scale else None,
