@@ -239,6 +239,26 @@ def dump_request(request: Any) -> dict[str, Any]:
     return body
 
 
+def _move_legacy_model(body: dict[str, Any]) -> None:
+    """Load rule 3: the legacy ``model`` key becomes ``model_name`` (warning the caller of
+    ``load_request``); a different ``model_name`` beside it is a ValidationError."""
+    legacy = body.pop("model")
+    if _is_unset(legacy):
+        return
+    current = body.get("model_name")
+    if not _is_unset(current) and not _same(current, legacy):
+        raise ValidationError("model", f"conflicts with model_name={_short_repr(current)}", legacy)
+    body["model_name"] = legacy
+    warnings.warn(
+        KlingWireWarning(
+            f"payload uses the legacy key 'model' ({_short_repr(legacy)}); the SDK sends it as "
+            "'model_name', because the official API treats 'model' as if model_name were "
+            "empty, i.e. kling-v1"
+        ),
+        stacklevel=3,  # the caller of load_request
+    )
+
+
 def load_request(endpoint: str, payload: Any) -> Any:
     """A validated request for ``endpoint`` (``videos/omni-video``...) from a wire JSON body.
 
@@ -272,22 +292,7 @@ def load_request(endpoint: str, payload: Any) -> Any:
         raise ValidationError("request", "must be a JSON object", type(payload).__name__)
     body = dict(payload)
     if "model" in body:
-        legacy = body.pop("model")
-        if not _is_unset(legacy):
-            current = body.get("model_name")
-            if not _is_unset(current) and not _same(current, legacy):
-                raise ValidationError(
-                    "model", f"conflicts with model_name={_short_repr(current)}", legacy
-                )
-            body["model_name"] = legacy
-            warnings.warn(
-                KlingWireWarning(
-                    f"payload uses the legacy key 'model' ({_short_repr(legacy)}); the SDK "
-                    "sends it as 'model_name', because the official API treats 'model' as if "
-                    "model_name were empty, i.e. kling-v1"
-                ),
-                stacklevel=2,
-            )
+        _move_legacy_model(body)
     try:
         return _converter.structure(body, request_type)
     except ValidationError as error:

@@ -175,8 +175,9 @@ def test_legacy_model_key_warns_and_maps_to_model_name() -> None:
     """The legacy ``model`` key warns (the API would read it as kling-v1) and maps to model_name."""
     payload = json.loads(SEED_LEGACY_MODEL)
     del payload["negative_prompt"]
-    with pytest.warns(KlingWireWarning, match="model_name"):
+    with pytest.warns(KlingWireWarning, match="model_name") as warned:
         req = load_request("images/generations", payload)
+    assert [w.filename for w in warned] == [__file__]  # it points at the caller's line
     assert req.model_name == "kling-v1"
     assert "model" not in dump_request(req)
     assert dump_request(req)["model_name"] == "kling-v1"

@@ -235,13 +235,7 @@ def check_shots(
 ) -> None:
     """The multi-shot rules shared by omni-video, text-to-video and image-to-video."""
     if not multi_shot:
-        if shot_type is not None:
-            raise ValidationError("shot_type", "is only used with multi_shot=true", shot_type)
-        if multi_prompt:
-            raise ValidationError("multi_prompt", "is only used with multi_shot=true",
-                                  len(multi_prompt))
-        if prompt_required and prompt is None:
-            raise ValidationError("prompt", "is required unless multi_shot=true", None)
+        _check_single_shot(shot_type, multi_prompt, prompt, prompt_required)
         return
     if not spec.multi_shot:
         raise ValidationError("multi_shot", f"is not supported by {spec.name}", multi_shot,
@@ -250,12 +244,34 @@ def check_shots(
         raise ValidationError("shot_type", "is required when multi_shot=true "
                               "('customize' or 'intelligence')", None)
     if shot_type == "intelligence":
-        if prompt is None:
-            raise ValidationError("prompt", "is required with shot_type='intelligence'", None)
-        if multi_prompt:
-            raise ValidationError("multi_prompt", "is only used with shot_type='customize'",
-                                  len(multi_prompt))
-        return
+        _check_intelligent_shots(multi_prompt, prompt)
+    else:
+        _check_custom_shots(multi_prompt, duration)
+
+
+def _check_single_shot(shot_type: str | None, multi_prompt: tuple[Shot, ...],
+                       prompt: str | None, prompt_required: bool) -> None:
+    """Without multi_shot: no shot_type or shots, and the prompt if the endpoint needs it."""
+    if shot_type is not None:
+        raise ValidationError("shot_type", "is only used with multi_shot=true", shot_type)
+    if multi_prompt:
+        raise ValidationError("multi_prompt", "is only used with multi_shot=true",
+                              len(multi_prompt))
+    if prompt_required and prompt is None:
+        raise ValidationError("prompt", "is required unless multi_shot=true", None)
+
+
+def _check_intelligent_shots(multi_prompt: tuple[Shot, ...], prompt: str | None) -> None:
+    """``shot_type='intelligence'``: a prompt, and no shots of the caller's own."""
+    if prompt is None:
+        raise ValidationError("prompt", "is required with shot_type='intelligence'", None)
+    if multi_prompt:
+        raise ValidationError("multi_prompt", "is only used with shot_type='customize'",
+                              len(multi_prompt))
+
+
+def _check_custom_shots(multi_prompt: tuple[Shot, ...], duration: str | None) -> None:
+    """``shot_type='customize'``: 1 to 6 shots, none longer than the total, summing to it."""
     if not 1 <= len(multi_prompt) <= 6:
         raise ValidationError("multi_prompt", "shot_type='customize' needs 1 to 6 shots",
                               len(multi_prompt))
