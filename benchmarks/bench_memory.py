@@ -27,7 +27,7 @@ from kling_async._endpoints import ENDPOINTS
 from kling_async._events import EventHub
 from kling_async._poller import Poller
 from kling_async._registry import Job, TaskRegistry
-from kling_async._wire import created_head, parse_task
+from kling_async._results import created_head, parse_task
 from kling_async.testing import KlingSimulator
 
 

@@ -14,7 +14,7 @@ Everything public is re-exported here; the modules behind it are private.
 
 from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
-from ._endpoints import ENDPOINTS, Endpoint
+from ._endpoints import ENDPOINTS, Endpoint, Request
 from ._errors import (
     AccountError,
     AmbiguousSubmissionError,
@@ -79,7 +79,8 @@ from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._registry import Job, JobState
-from ._wire import KlingWireWarning, dump_request, load_request, parse_callback, parse_task
+from ._results import parse_callback, parse_task
+from ._wire import KlingWireWarning, dump_request, load_request
 
 __version__ = "0.1.0"
 
@@ -131,6 +132,7 @@ __all__ = [
     "RateLimitError",
     "RateLimited",
     "Reconciling",
+    "Request",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "RetryPolicy",

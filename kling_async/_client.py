@@ -43,7 +43,7 @@ from ._config import (
     Limits,
     Timeouts,
 )
-from ._endpoints import Endpoint, endpoint_for, endpoint_named
+from ._endpoints import Endpoint, Request, endpoint_for, endpoint_named
 from ._errors import (
     AmbiguousSubmissionError,
     ClientClosedError,
@@ -59,15 +59,16 @@ from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
+from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
 from ._submitter import Submitter
-from ._wire import callback_ids, created_task, dump_request, parse_task
+from ._wire import dump_request
 
 log = logging.getLogger("kling_async")
 
 ExternalIdQuery = Literal["query", "path-flag", "path-param"]
 
-_END = object()
+_END: Any = object()  # as_completed's end marker; Any, so next(source, _END) keeps the item type
 
 
 @attrs.frozen(kw_only=True)
@@ -487,7 +488,7 @@ class KlingClient:
                                    reason=notice.reason))
 
     # -- low-level calls ----------------------------------------------------------------------
-    async def create_task(self, request: Any, *, external_task_id: str | None = None) -> Task:
+    async def create_task(self, request: Request, *, external_task_id: str | None = None) -> Task:
         """One create POST; returns the submitted ``Task``.
 
         Retried only when it provably created nothing (connection never made, 1302/1303).
@@ -579,7 +580,7 @@ class KlingClient:
                   expected=endpoint.expected_duration(request, policy or self.poll))
         return job, bool(user_id)
 
-    def submit_nowait(self, request: Any, *, external_task_id: str | None = None,
+    def submit_nowait(self, request: Request, *, external_task_id: str | None = None,
                       poll: PollPolicy | None = None,
                       before_send: Callable[[Job], object] | None = None) -> Job:
         """Register a job and start its submission in the background; never awaits.
@@ -613,7 +614,7 @@ class KlingClient:
     def _submitted(self, job: Job) -> None:
         self._submissions.pop(job, None)
 
-    async def submit(self, request: Any, *, external_task_id: str | None = None,
+    async def submit(self, request: Request, *, external_task_id: str | None = None,
                      poll: PollPolicy | None = None,
                      before_send: Callable[[Job], object] | None = None) -> Job:
         """Submit one request; returns once the server accepted the task (raises if it did not).
@@ -629,7 +630,7 @@ class KlingClient:
             raise job.error if job.error is not None else job._closed_error()
         return job
 
-    async def submit_many(self, requests: Iterable[Any], *, poll: PollPolicy | None = None
+    async def submit_many(self, requests: Iterable[Request], *, poll: PollPolicy | None = None
                           ) -> list[Job]:
         """Submit many requests concurrently within the account's limits.
 
@@ -653,7 +654,7 @@ class KlingClient:
         return [job for job, _ in prepared]
 
     async def as_completed(
-        self, items: Iterable[Job | Any], *, poll: PollPolicy | None = None
+        self, items: Iterable[Job | Request], *, poll: PollPolicy | None = None
     ) -> AsyncIterator[Job]:
         """Yield jobs as they finish.  ``items`` may mix ``Job``s and requests; requests are
         submitted lazily, as capacity frees (at most twice the current limit wait unsent), so a
@@ -713,7 +714,7 @@ class KlingClient:
 
     async def attach(
         self, endpoint: str, *, task_id: str | None = None, external_task_id: str | None = None,
-        request: Any = None, poll: PollPolicy | None = None,
+        request: Request | None = None, poll: PollPolicy | None = None,
     ) -> Job:
         """Track an existing task (e.g. after a restart) by ``task_id`` or ``external_task_id``.
 

@@ -1,22 +1,39 @@
 """Endpoints are data: one row per create endpoint.
 
 Adding an endpoint is one row here plus one request class; nothing else repeats per endpoint.
-Endpoint names are the path after ``/v1/`` (``videos/omni-video``).  Paths are relative to the
-client's ``base_url``, which carries any gateway prefix (``https://gw.example/kling``).
+Endpoint names are the path after ``/v1/`` (``videos/omni-video``), spelled once, in the
+model catalog (``_models/catalog.py``).  Paths are relative to the client's ``base_url``, which
+carries any gateway prefix (``https://gw.example/kling``).  ``Request`` is the static type of
+every request object an endpoint takes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeAlias
 from urllib.parse import quote
 
 import attrs
 
 from ._errors import ValidationError
+from ._models.catalog import (
+    IMAGE_GENERATIONS,
+    IMAGE_TO_VIDEO,
+    OMNI_IMAGE,
+    OMNI_VIDEO,
+    TEXT_TO_VIDEO,
+)
 from ._models.images import ImageGenerationRequest, OmniImageRequest
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import JobKind, PollPolicy
+from ._results import MAX_ID_LENGTH
+
+#: Any request object a create endpoint takes (one class per row of ``ENDPOINTS``).
+Request: TypeAlias = (
+    ImageGenerationRequest | OmniImageRequest | OmniVideoRequest | TextToVideoRequest
+    | ImageToVideoRequest
+)
 
 
 @attrs.frozen
@@ -55,15 +72,12 @@ class Endpoint:
         return policy.expected_duration("video", seconds=seconds, pro=mode == "pro")
 
 
-#: The longest id put into a path (Kling's task ids are 18-19 digits; external ids are the
-#: caller's own and short).
-MAX_ID_LENGTH = 256
-
-
-def is_plain_id(value: object) -> bool:
-    """Whether ``value`` may go into a path as an id: a non-empty str of at most
-    ``MAX_ID_LENGTH`` printable characters (no control characters, line separators or lone
-    surrogates) that is not ``.`` or ``..`` (dot-segments a server would resolve)."""
+def is_path_id(value: object) -> bool:
+    """Whether ``value`` may go into a path as an id (percent-encoded): a non-empty str of at
+    most ``MAX_ID_LENGTH`` printable characters (no control characters, line separators or lone
+    surrogates) that is not ``.`` or ``..`` (dot-segments a server would resolve).  Looser than
+    ``_results.is_plain_id``, the rule for ids a server sends: a caller's own external id may
+    hold ``/`` or ``%``, which the quoting makes one segment."""
     return (
         isinstance(value, str)
         and 0 < len(value) <= MAX_ID_LENGTH
@@ -74,8 +88,8 @@ def is_plain_id(value: object) -> bool:
 
 def quote_segment(value: str) -> str:
     """``value`` percent-encoded as ONE path segment (``/``, ``?``, ``#``, ``%`` included);
-    ``ValidationError`` for an id that is not plain (``is_plain_id``), whoever sent it."""
-    if not is_plain_id(value):
+    ``ValidationError`` for an id that fails ``is_path_id``, whoever sent it."""
+    if not is_path_id(value):
         raise ValidationError(
             "task_id",
             f"must be 1-{MAX_ID_LENGTH} printable characters, not '.' or '..'",
@@ -84,16 +98,17 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
-ENDPOINTS: dict[str, Endpoint] = {
+#: Every create endpoint by name; read-only (``register_model`` is how models are added).
+ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
     e.name: e
     for e in (
-        Endpoint("images/generations", ImageGenerationRequest, "image"),
-        Endpoint("images/omni-image", OmniImageRequest, "image"),
-        Endpoint("videos/omni-video", OmniVideoRequest, "video", default_mode="pro"),
-        Endpoint("videos/text2video", TextToVideoRequest, "video", default_mode="std"),
-        Endpoint("videos/image2video", ImageToVideoRequest, "video", default_mode="std"),
+        Endpoint(IMAGE_GENERATIONS, ImageGenerationRequest, "image"),
+        Endpoint(OMNI_IMAGE, OmniImageRequest, "image"),
+        Endpoint(OMNI_VIDEO, OmniVideoRequest, "video", default_mode="pro"),
+        Endpoint(TEXT_TO_VIDEO, TextToVideoRequest, "video", default_mode="std"),
+        Endpoint(IMAGE_TO_VIDEO, ImageToVideoRequest, "video", default_mode="std"),
     )
-}
+})
 
 _BY_TYPE: dict[type[Any], Endpoint] = {e.request_type: e for e in ENDPOINTS.values()}
 

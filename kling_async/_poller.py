@@ -55,7 +55,7 @@ from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
 from ._registry import FAILED, SUCCEEDED, Job, TaskRegistry, state_for
-from ._wire import parse_task
+from ._results import parse_task
 
 log = logging.getLogger("kling_async")
 

@@ -17,8 +17,8 @@ from typing import Any
 import anyio
 
 from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
-from ._models.task import Task, TaskStatus
-from ._wire import created_task
+from ._models.task import DONE, NOT_DONE, DoneFlag, Task, TaskStatus
+from ._results import created_task
 
 log = logging.getLogger("kling_async")
 
@@ -137,9 +137,10 @@ class Job:
         """The last server-side status seen, or None before acceptance."""
         return self._status
 
-    def done(self) -> bool:
-        state = self._state
-        return state is SUCCEEDED or state is FAILED
+    @property
+    def done(self) -> DoneFlag:
+        """Call it: ``job.done()`` is whether the job has ended (succeeded or failed)."""
+        return DONE if self._state.is_terminal else NOT_DONE
 
     def __repr__(self) -> str:
         return (

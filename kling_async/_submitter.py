@@ -49,7 +49,8 @@ from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import FAILED, SUBMITTING, WAITING, Job, TaskRegistry
-from ._wire import created_head, created_task, dump_request
+from ._results import created_head, created_task
+from ._wire import dump_request
 
 log = logging.getLogger("kling_async")
 

@@ -1,406 +1,30 @@
-"""The wire format, in one place.
+"""The request side of the wire format: ``dump_request``, ``load_request`` and the private
+cattrs converter behind them.
 
-Result side (``parse_task``), lenient about what the documentation allows and strict about what
-the SDK needs:
-
-- extra fields anywhere are ignored;
-- numbers may arrive as strings (``"5.1"``, ``"1722769557708"``) and ids as numbers;
-- ``task_id`` and a known status are required; anything else is optional;
-- a gateway wrapper whose ``data`` holds the raw Kling reply (``data.data.data``) is unwrapped;
-- ``status`` is accepted where ``task_status`` is missing, with the gateway spellings the
-  reference documents (``SUCCESS``, ``FAILURE``, ``IN_PROGRESS``...), case-insensitively;
-- whatever a reply holds, the result is a ``Task`` or a ``ResponseDecodeError``: a task id
-  that is not plain (see ``is_plain_id``) is refused, since it would reach poll URLs and
-  journals; an optional field no Python value can hold sensibly (a time past year 9999, an
-  infinite duration, an id of a thousand digits) is read as absent; lone surrogates in text
-  become U+FFFD; what is kept is bounded (``MAX_RESULT_ITEMS`` results of each kind, URLs up
-  to ``MAX_URL_LENGTH``, status messages cut at ``MAX_MESSAGE_LENGTH``).
-
-Request side (``dump_request`` / ``load_request``): see the functions below.
+``dump_request`` (a request object -> the exact JSON body) follows five rules, and
+``load_request`` (a wire JSON body -> a validated request) seven: both lists are in the
+functions' docstrings below.  In short: attribute names are the wire names; None and empty
+lists are never sent; what a documented spelling allows on load (numbers as text, ``""`` for
+unset, the legacy ``model`` key, the ``image_url`` alias) is read, anything else is a
+``ValidationError`` naming the wire path, whatever the payload holds.
 """
 
 from __future__ import annotations
 
-import math
-import unicodedata
+import typing
+import warnings
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from math import isfinite
+from types import UnionType
 from typing import Any
 
 import attrs
-
-from ._errors import ResponseDecodeError
-from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
-
-_STATUS_ALIASES: dict[str, TaskStatus] = {
-    "submitted": TaskStatus.SUBMITTED,
-    "processing": TaskStatus.PROCESSING,
-    "in_progress": TaskStatus.PROCESSING,
-    "succeed": TaskStatus.SUCCEED,
-    "success": TaskStatus.SUCCEED,
-    "failed": TaskStatus.FAILED,
-    "failure": TaskStatus.FAILED,
-}
-
-_MAX_UNWRAP = 3
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-#: The longest task id accepted from a server (Kling's are 18-19 digits).
-MAX_ID_LENGTH = 256
-#: Results kept per kind (images, videos, audio tracks) of one task; Kling makes at most 9.
-MAX_RESULT_ITEMS = 100
-#: The longest URL (or other optional text) kept; a longer one is read as absent.
-MAX_URL_LENGTH = 8192
-#: Status messages longer than this are cut (ending with "...").
-MAX_MESSAGE_LENGTH = 2000
-#: The latest ``created_at``/``updated_at`` read (9999-12-31T23:59:59.999Z, in ms).
-_MAX_TIME_MS = 253_402_300_799_999
-_MAX_INDEX = 1_000_000
-#: Numbers arriving as text longer than this are no time, index or duration.
-_MAX_NUMBER_TEXT = 64
-#: Integers wider than this are no id or number the SDK keeps (str() of huge ints is slow).
-_MAX_INT_BITS = 256
-_UNSAFE_ID_CHARS = frozenset("/?#%\\")
-
-
-def _describe(value: Any) -> str:
-    """A short description of a wire value for an error message: never long, never raises."""
-    if value is None or isinstance(value, (bool, float)):
-        return repr(value)
-    if isinstance(value, int):
-        bits = value.bit_length()
-        return repr(value) if bits <= 64 else f"an integer of {bits} bits"
-    if isinstance(value, str):
-        return repr(value[:40]) + ("..." if len(value) > 40 else "")
-    return f"a JSON {'object' if isinstance(value, Mapping) else type(value).__name__}"
-
-
-def is_plain_id(text: str) -> bool:
-    """Whether ``text`` may be used as a task id: 1 to ``MAX_ID_LENGTH`` characters, not ``.``
-    or ``..``, none of them ``/ ? # % \\``, whitespace, a control, format or private-use
-    character, or a lone surrogate (so it is one path segment and one journal line)."""
-    if not 0 < len(text) <= MAX_ID_LENGTH or text in (".", ".."):
-        return False
-    return all(
-        char not in _UNSAFE_ID_CHARS and unicodedata.category(char)[0] not in "CZ"
-        for char in text
-    )
-
-
-def _clean(text: str) -> str:
-    """``text`` with every lone surrogate (not encodable as UTF-8) replaced by U+FFFD."""
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    return text
-
-
-def parse_status(value: Any) -> TaskStatus:
-    """A ``TaskStatus`` from a wire value; unknown values are an error, never a guess."""
-    if isinstance(value, TaskStatus):
-        return value
-    if isinstance(value, str) and len(value) <= _MAX_NUMBER_TEXT:
-        found = _STATUS_ALIASES.get(value) or _STATUS_ALIASES.get(value.strip().lower())
-        if found is not None:
-            return found
-    raise ResponseDecodeError(f"unknown task status {_describe(value)}")
-
-
-def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
-    current = data
-    for _ in range(_MAX_UNWRAP):
-        if "task_status" in current:
-            return current
-        inner = current.get("data")
-        if not isinstance(inner, Mapping):
-            return current
-        # A gateway wrapper around a whole Kling envelope: {"code": 0, "data": {...}}.
-        current = inner
-    return current
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else _EMPTY
-
-
-def _text(value: Any) -> str | None:
-    """A JSON string, or a number's text (ids may arrive as numbers); None for anything else."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value) if value.bit_length() <= _MAX_INT_BITS else None
-    if isinstance(value, float) and math.isfinite(value):
-        return str(value)
-    return None
-
-
-def _opt_str(value: Any, limit: int = MAX_URL_LENGTH) -> str | None:
-    """Optional text: None when absent, empty, not text or a number, or over ``limit``."""
-    text = _text(value)
-    if not text or len(text) > limit:
-        return None
-    return _clean(text)
-
-
-def _message(value: Any) -> str | None:
-    """A status message: any length is read, at most ``MAX_MESSAGE_LENGTH`` kept."""
-    text = _text(value)
-    if not text:
-        return None
-    if len(text) > MAX_MESSAGE_LENGTH:
-        text = text[: MAX_MESSAGE_LENGTH - 3] + "..."
-    return _clean(text)
-
-
-def _number(value: Any) -> float | int | None:
-    """A JSON number, or a number as text; None for anything else (bool included)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, str) and len(value) <= _MAX_NUMBER_TEXT:
-        try:
-            return int(value)
-        except ValueError:
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
-
-
-def _opt_int(value: Any, high: int = _MAX_TIME_MS) -> int | None:
-    """An integer in [0, ``high``] (a float is truncated), else None: a time past year 9999,
-    ``inf`` or ``1e999`` is no time at all."""
-    number = _number(value)
-    if isinstance(number, float):
-        number = int(number) if math.isfinite(number) else None
-    if number is None or not 0 <= number <= high:
-        return None
-    return number
-
-
-def _opt_float(value: Any) -> float | None:
-    """A finite, non-negative float (a duration), else None."""
-    number = _number(value)
-    if number is None:
-        return None
-    try:
-        result = float(number)
-    except OverflowError:  # an int too large for a float
-        return None
-    return result if math.isfinite(result) and result >= 0 else None
-
-
-def _task_id(value: Any) -> str:
-    """The task id: a string or an integer that is a plain id (``is_plain_id``)."""
-    if isinstance(value, float):
-        raise ResponseDecodeError(f"task_id {_describe(value)} is a float, not an id")
-    text = _text(value)
-    if not text:
-        raise ResponseDecodeError("task object has no task_id")
-    if not is_plain_id(text):
-        raise ResponseDecodeError(
-            f"task_id {_describe(text)} is not a plain id (1-{MAX_ID_LENGTH} characters, no "
-            "'/', '?', '#', '%', '\\\\', whitespace, control characters or lone surrogates)"
-        )
-    return text
-
-
-def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
-    """``task_info.external_task_id`` (or a flat ``external_task_id``); None unless plain."""
-    value = info.get("external_task_id")
-    if value is None:
-        value = body.get("external_task_id")
-    if isinstance(value, float):
-        return None
-    text = _text(value)
-    return text if text and is_plain_id(text) else None
-
-
-def _status(body: Mapping[str, Any], default: TaskStatus | None) -> TaskStatus:
-    """``task_status`` (or ``status``); ``default`` when the reply has neither key."""
-    if default is not None and "task_status" not in body and "status" not in body:
-        return default
-    raw = body.get("task_status")
-    if raw is None:
-        raw = body.get("status")
-    return parse_status(raw)
-
-
-def _parent_video(value: Any) -> ParentVideo | None:
-    if not isinstance(value, Mapping):
-        return None
-    return ParentVideo(id=_opt_str(value.get("id"), MAX_ID_LENGTH),
-                       url=_opt_str(value.get("url")),
-                       duration=_opt_float(value.get("duration")))
-
-
-def _read_task(data: Any, default: TaskStatus | None) -> Task:
-    if not isinstance(data, Mapping):
-        raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
-    body = _unwrap(data)
-    info = _mapping(body.get("task_info"))
-    result = _mapping(body.get("task_result"))
-    return Task(
-        task_id=_task_id(body.get("task_id")),
-        status=_status(body, default),
-        status_msg=_message(body.get("task_status_msg")),
-        external_task_id=_external_id(info, body),
-        images=_items(result.get("images"), _image),
-        videos=_items(result.get("videos"), _video),
-        audios=_items(result.get("audios"), _audio),
-        parent_video=_parent_video(info.get("parent_video")),
-        created_at=_opt_int(body.get("created_at")),
-        updated_at=_opt_int(body.get("updated_at")),
-        final_unit_deduction=_opt_str(body.get("final_unit_deduction"), _MAX_NUMBER_TEXT),
-    )
-
-
-def _guarded(data: Any, default: TaskStatus | None) -> Task:
-    """``_read_task``, with any failure a ``ResponseDecodeError`` naming what went wrong."""
-    try:
-        return _read_task(data, default)
-    except ResponseDecodeError:
-        raise
-    except Exception as exc:  # e.g. RecursionError: no reply may escape as anything else
-        raise ResponseDecodeError(f"unreadable task object ({type(exc).__name__})") from exc
-
-
-def parse_task(data: Any) -> Task:
-    """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body).
-
-    Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
-    return _guarded(data, None)
-
-
-# The items of a ``task_result``: only a JSON array is read, at most MAX_RESULT_ITEMS of it;
-# items that are not objects, or (images, videos) have no usable URL, are skipped.
-
-def _items(raw: Any, make: Callable[[Mapping[str, Any]], Any]) -> tuple[Any, ...]:
-    if not isinstance(raw, list):
-        return ()
-    found = []
-    for item in raw[:MAX_RESULT_ITEMS]:
-        if isinstance(item, Mapping):
-            made = make(item)
-            if made is not None:
-                found.append(made)
-    return tuple(found)
-
-
-def _image(item: Mapping[str, Any]) -> Image | None:
-    url = _opt_str(item.get("url"))
-    if url is None:
-        return None
-    return Image(index=_opt_int(item.get("index"), _MAX_INDEX) or 0, url=url,
-                 watermark_url=_opt_str(item.get("watermark_url")))
-
-
-def _video(item: Mapping[str, Any]) -> Video | None:
-    url = _opt_str(item.get("url"))
-    if url is None:
-        return None
-    return Video(id=_opt_str(item.get("id"), MAX_ID_LENGTH) or "", url=url,
-                 duration=_opt_float(item.get("duration")),
-                 watermark_url=_opt_str(item.get("watermark_url")))
-
-
-def _audio(item: Mapping[str, Any]) -> Audio:
-    return Audio(id=_opt_str(item.get("id"), MAX_ID_LENGTH) or "",
-                 url_mp3=_opt_str(item.get("url_mp3")), url_wav=_opt_str(item.get("url_wav")),
-                 duration_mp3=_opt_float(item.get("duration_mp3")),
-                 duration_wav=_opt_float(item.get("duration_wav")))
-
-
-def created_task(data: Any, external_task_id: str | None) -> Task:
-    """The ``Task`` from a create reply.  A created task is ``submitted`` if the reply omits its
-    status, and carries the ``external_task_id`` that was sent if the reply omits that.
-
-    Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
-    task = _guarded(data, TaskStatus.SUBMITTED)
-    if task.external_task_id is None and external_task_id is not None:
-        task = attrs.evolve(task, external_task_id=external_task_id)
-    return task
-
-
-def created_head(data: Any, external_task_id: str | None
-                 ) -> tuple[str, TaskStatus, str | None] | None:
-    """``(task_id, status, external_task_id)`` of a create reply, exactly as ``created_task``
-    reads them (it is ``created_task``), or None when ``created_task`` would refuse it."""
-    try:
-        task = created_task(data, external_task_id)
-    except ResponseDecodeError:
-        return None
-    return task.task_id, task.status, task.external_task_id
-
-
-def parse_callback(body: Any) -> Task:
-    """A ``Task`` from a callback POST body: a flat task object, or one wrapped in an envelope.
-
-    Callbacks carry no signature: confirm by re-querying the task before acting on it.
-    """
-    return parse_task(body)
-
-
-def _ids_object(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The object of a callback body that names its task (the body, or an envelope's data)."""
-    current = body
-    for _ in range(_MAX_UNWRAP):
-        if "task_id" in current or "external_task_id" in current or "task_info" in current:
-            return current
-        inner = current.get("data")
-        if not isinstance(inner, Mapping):
-            return current
-        current = inner
-    return current
-
-
-def _lookup_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
-    """The external id a callback names, only to look a job up: any text up to
-    ``MAX_ID_LENGTH`` (a user's own id need not be plain), or an integer."""
-    value = info.get("external_task_id")
-    if value is None:
-        value = body.get("external_task_id")
-    text = None if isinstance(value, float) else _text(value)
-    return text if text and len(text) <= MAX_ID_LENGTH else None
-
-
-def callback_ids(body: Any) -> tuple[str | None, str | None]:
-    """``(task_id, external_task_id)`` named by a callback body (flat or in an envelope), for
-    a re-query: no status is needed, since the body itself is never trusted.  At least one
-    is a plain id, else ``ResponseDecodeError``."""
-    try:
-        if not isinstance(body, Mapping):
-            raise ResponseDecodeError(f"expected a callback object, got {_describe(body)}")
-        inner = _ids_object(body)
-        task_id = _task_id(inner["task_id"]) if inner.get("task_id") is not None else None
-        external = _lookup_id(_mapping(inner.get("task_info")), inner)
-    except ResponseDecodeError:
-        raise
-    except Exception as exc:
-        raise ResponseDecodeError(f"unreadable callback body ({type(exc).__name__})") from exc
-    if task_id is None and external is None:
-        raise ResponseDecodeError("callback body names no task_id or external_task_id")
-    return task_id, external
-
-
-# ---------------------------------------------------------------------------------------------
-# Request side: the private cattrs converter behind dump_request / load_request.
-# ---------------------------------------------------------------------------------------------
-
-import typing  # noqa: E402
-import warnings  # noqa: E402
-from math import isfinite  # noqa: E402
-from types import UnionType  # noqa: E402
-
-import cattrs  # noqa: E402
-
-from ._errors import ValidationError, _short_repr  # noqa: E402
-from ._models.parts import OmniImageItem  # noqa: E402
-from ._validators import MAX_INT64, MAX_INT64_DIGITS, MIN_INT64  # noqa: E402
+import cattrs
+
+from ._endpoints import endpoint_named
+from ._errors import ValidationError, _short_repr
+from ._models.parts import OmniImageItem
+from ._validators import MAX_INT64, MAX_INT64_DIGITS, MIN_INT64
 
 
 class KlingWireWarning(UserWarning):
@@ -442,25 +66,21 @@ _SCALARS = frozenset({str, int, float, bool})
 
 
 def _make_dumper(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
-    """The converter's unstructure hook for one attrs class (requests and their parts; cattrs
-    makes it once per class): wire rules 1, 2 and 5 of ``dump_request`` as a straight-line
-    function, one block per field, as attrs and cattrs generate theirs (no loop and no
-    getattr per field: this runs for every create).  Each block omits None and empty tuples,
-    keeps JSON scalars as they are and hands anything else to the converter."""
-    lines = ["def dump(obj):", "    out = {}"]
-    for field in attrs.fields(cls):
-        name = field.name  # an identifier: attrs field names are attribute names
-        lines += [
-            f"    value = obj.{name}",
-            "    if value is not None and value != ():",
-            f"        out[{name!r}] = (value if type(value) in _SCALARS",
-            "                         else _converter.unstructure(value))",
-        ]
-    lines.append("    return out")
-    namespace: dict[str, Any] = {"_SCALARS": _SCALARS, "_converter": _converter}
-    exec(compile("\n".join(lines), f"<kling_async dumper {cls.__qualname__}>", "exec"),
-         namespace)
-    dump: Callable[[Any], dict[str, Any]] = namespace["dump"]
+    """The converter's unstructure hook for one attrs class (requests and their parts): wire
+    rules 1, 2 and 5 of ``dump_request``.  The field names are read once per class; the hook
+    omits None and empty tuples, keeps JSON scalars as they are and hands anything else
+    (nested parts, tuples) back to the converter."""
+    names = tuple(field.name for field in attrs.fields(cls))
+
+    def dump(obj: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in names:
+            value = getattr(obj, name)
+            if value is None or value == ():
+                continue
+            out[name] = value if type(value) in _SCALARS else _converter.unstructure(value)
+        return out
+
     return dump
 
 
@@ -552,7 +172,7 @@ def _strip_optional(type_: Any) -> Any:
     return type_
 
 
-def _attrs_structure_fn(cls: type[Any]) -> typing.Callable[[Any, Any], Any]:
+def _attrs_structure_fn(cls: type[Any]) -> Callable[[Any, Any], Any]:
     hints = {k: _strip_optional(v) for k, v in typing.get_type_hints(cls).items()}
     fields = {f.name: f for f in attrs.fields(cls)}
     aliases = _ALIASES.get(cls, {})
@@ -619,6 +239,26 @@ def dump_request(request: Any) -> dict[str, Any]:
     return body
 
 
+def _move_legacy_model(body: dict[str, Any]) -> None:
+    """Load rule 3: the legacy ``model`` key becomes ``model_name`` (warning the caller of
+    ``load_request``); a different ``model_name`` beside it is a ValidationError."""
+    legacy = body.pop("model")
+    if _is_unset(legacy):
+        return
+    current = body.get("model_name")
+    if not _is_unset(current) and not _same(current, legacy):
+        raise ValidationError("model", f"conflicts with model_name={_short_repr(current)}", legacy)
+    body["model_name"] = legacy
+    warnings.warn(
+        KlingWireWarning(
+            f"payload uses the legacy key 'model' ({_short_repr(legacy)}); the SDK sends it as "
+            "'model_name', because the official API treats 'model' as if model_name were "
+            "empty, i.e. kling-v1"
+        ),
+        stacklevel=3,  # the caller of load_request
+    )
+
+
 def load_request(endpoint: str, payload: Any) -> Any:
     """A validated request for ``endpoint`` (``videos/omni-video``...) from a wire JSON body.
 
@@ -644,8 +284,6 @@ def load_request(endpoint: str, payload: Any) -> Any:
        which UTF-8 cannot carry), the only error is a ValidationError, with a short
        printable message.
     """
-    from ._endpoints import endpoint_named
-
     if not isinstance(endpoint, str):
         raise ValidationError("endpoint", "must be a string such as 'videos/omni-video'",
                               endpoint)
@@ -654,26 +292,10 @@ def load_request(endpoint: str, payload: Any) -> Any:
         raise ValidationError("request", "must be a JSON object", type(payload).__name__)
     body = dict(payload)
     if "model" in body:
-        legacy = body.pop("model")
-        if not _is_unset(legacy):
-            current = body.get("model_name")
-            if not _is_unset(current) and not _same(current, legacy):
-                raise ValidationError(
-                    "model", f"conflicts with model_name={_short_repr(current)}", legacy
-                )
-            body["model_name"] = legacy
-            warnings.warn(
-                KlingWireWarning(
-                    f"payload uses the legacy key 'model' ({_short_repr(legacy)}); the SDK "
-                    "sends it as 'model_name', because the official API treats 'model' as if "
-                    "model_name were empty, i.e. kling-v1"
-                ),
-                stacklevel=2,
-            )
+        _move_legacy_model(body)
     try:
         return _converter.structure(body, request_type)
     except ValidationError as error:
         if error.field:
             raise
         raise _relabel("request", error) from None  # a top-level rule (a key not a string)
-

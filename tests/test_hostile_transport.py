@@ -15,7 +15,7 @@ import anyio.lowlevel
 import pytest
 
 import kling_async as kling
-import kling_async._wire as kling_wire
+import kling_async._results as kling_results
 from kling_async import Backoff, KlingClient, Limits, RetryPolicy, Timeouts
 from tests._rawserver import RawServer, declared_length, endless_body
 from tests._scripted import Reply, ScriptedServer, closed_port, error_body, ok, task_json
@@ -310,7 +310,7 @@ async def test_a_user_task_id_reaches_exactly_its_own_path(
     path = f"{CREATE_PATH}/{task_id}"
     server.script("GET", path, Reply(200, json=ok(task_json(task_id))))
     async with make_client(server.url) as client:
-        if kling_wire.is_plain_id(task_id):
+        if kling_results.is_plain_id(task_id):
             task = await client.get_task("images/generations", task_id)
             assert task.task_id == task_id
         else:

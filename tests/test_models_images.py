@@ -35,7 +35,7 @@ def test_requests_are_frozen_and_keyword_only() -> None:
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         req.prompt = "q"  # type: ignore[misc]
     with pytest.raises(TypeError):
-        OmniImageRequest("p")  # type: ignore[misc]
+        OmniImageRequest("p")  # type: ignore[call-arg]
 
 
 def test_omni_image_lists_become_tuples() -> None:
@@ -169,10 +169,12 @@ def test_any_fidelity_outside_unit_interval_is_rejected(value: float) -> None:
 @given(images=st.integers(0, 12), elements=st.integers(0, 12))
 def test_omni_image_reference_budget(images: int, elements: int) -> None:
     """Images + elements <= 10 is accepted, more is rejected on image_list."""
-    build = lambda: OmniImageRequest(  # noqa: E731
-        prompt="p", image_list=[OmniImageItem(image="u")] * images,
-        element_list=[Element(element_id=7)] * elements,
-    )
+    def build() -> OmniImageRequest:
+        return OmniImageRequest(
+            prompt="p", image_list=[OmniImageItem(image="u")] * images,
+            element_list=[Element(element_id=7)] * elements,
+        )
+
     if images + elements <= 10:
         build()
     else:
@@ -197,7 +199,8 @@ def test_omni_image_reference_budget(images: int, elements: int) -> None:
         pytest.param(lambda: OmniImageRequest(prompt="p", series_amount=10**400),
                      "series_amount", id="series-amount-400-digits"),
         pytest.param(lambda: OmniImageItem(image="\ud800"), "image", id="item-surrogate"),
-        pytest.param(lambda: OmniImageRequest(prompt=["p"]), "prompt", id="prompt-list"),
+        pytest.param(lambda: OmniImageRequest(prompt=["p"]), "prompt",  # type: ignore[arg-type]
+                     id="prompt-list"),
     ],
 )
 def test_hostile_constructor_values_are_validation_errors(build: Any, field: str) -> None:

@@ -137,18 +137,18 @@ PART_VIOLATIONS = [
     pytest.param(lambda: Shot(index=1, prompt="x" * 513, duration=1), "prompt",
                  id="shot-prompt-512"),
     pytest.param(lambda: Shot(index=1, prompt="p", duration=0), "duration", id="shot-duration-0"),
-    pytest.param(lambda: Shot(index="1", prompt="p", duration=1), "index", id="shot-index-str"),
-    pytest.param(lambda: OmniVideoImage(image_url="u", type="last_frame"), "type",
+    pytest.param(lambda: Shot(index="1", prompt="p", duration=1), "index", id="shot-index-str"),  # type: ignore[arg-type]
+    pytest.param(lambda: OmniVideoImage(image_url="u", type="last_frame"), "type",  # type: ignore[arg-type]
                  id="image-type-enum"),
     pytest.param(lambda: OmniVideoImage(image_url=""), "image_url", id="image-url-empty"),
-    pytest.param(lambda: OmniVideoVideo(video_url="v", refer_type="edit"), "refer_type",
+    pytest.param(lambda: OmniVideoVideo(video_url="v", refer_type="edit"), "refer_type",  # type: ignore[arg-type]
                  id="refer-type-enum"),
-    pytest.param(lambda: OmniVideoVideo(video_url="v", keep_original_sound="true"),
+    pytest.param(lambda: OmniVideoVideo(video_url="v", keep_original_sound="true"),  # type: ignore[arg-type]
                  "keep_original_sound", id="keep-sound-enum"),
-    pytest.param(lambda: Element(element_id=1.0), "element_id", id="element-float"),
+    pytest.param(lambda: Element(element_id=1.0), "element_id", id="element-float"),  # type: ignore[arg-type]
     pytest.param(lambda: Element(element_id=2**63), "element_id", id="element-over-64-bit"),
     pytest.param(lambda: Element(element_id=0), "element_id", id="element-zero"),
-    pytest.param(lambda: CameraControl(type="orbit"), "type", id="camera-type-enum"),
+    pytest.param(lambda: CameraControl(type="orbit"), "type", id="camera-type-enum"),  # type: ignore[arg-type]
     pytest.param(lambda: CameraControl(type="simple"), "config", id="simple-needs-config"),
     pytest.param(lambda: CameraControl(type="simple", config=CameraConfig()), "config",
                  id="simple-all-zero"),
@@ -161,7 +161,7 @@ PART_VIOLATIONS = [
                  "trajectories", id="trajectory-one-point"),
     pytest.param(lambda: DynamicMask(mask="m", trajectories=[TrajectoryPoint(x=0, y=0)] * 78),
                  "trajectories", id="trajectory-78-points"),
-    pytest.param(lambda: TrajectoryPoint(x=0.5, y=0), "x", id="point-int"),
+    pytest.param(lambda: TrajectoryPoint(x=0.5, y=0), "x", id="point-int"),  # type: ignore[arg-type]
     pytest.param(lambda: Voice(voice_id=""), "voice_id", id="voice-empty"),
 ]
 
@@ -317,7 +317,7 @@ def test_omni_video_reference_budget(refs: int, elements: int, video: bool) -> N
 # Built in Python with values of the wrong kind or size (issue 12): each is a ValidationError
 # naming the field, never an OverflowError, ValueError or TypeError.
 HOSTILE_CONSTRUCTIONS = [
-    pytest.param(lambda: TextToVideoRequest(prompt=123), "prompt", id="t2v-prompt-int"),
+    pytest.param(lambda: TextToVideoRequest(prompt=123), "prompt", id="t2v-prompt-int"),  # type: ignore[arg-type]
     pytest.param(lambda: TextToVideoRequest(prompt="p", duration=10**5000), "duration",
                  id="t2v-duration-5000-digits"),
     pytest.param(lambda: TextToVideoRequest(prompt="p", duration="9" * 5000), "duration",
@@ -326,7 +326,7 @@ HOSTILE_CONSTRUCTIONS = [
                  id="t2v-cfg-scale-400-digits"),
     pytest.param(lambda: TextToVideoRequest(prompt="p", model_name="kling-\ud800"), "model_name",
                  id="t2v-model-surrogate"),
-    pytest.param(lambda: TextToVideoRequest(prompt="p", multi_prompt=5), "multi_prompt",
+    pytest.param(lambda: TextToVideoRequest(prompt="p", multi_prompt=5), "multi_prompt",  # type: ignore[arg-type]
                  id="t2v-multi-prompt-int"),
     pytest.param(lambda: OmniVideoRequest(prompt="p", aspect_ratio="1:1",
                                           external_task_id="job-\udfff"), "external_task_id",
@@ -346,10 +346,10 @@ HOSTILE_CONSTRUCTIONS = [
                  id="element-5000-digit-string"),
     pytest.param(lambda: Element(element_id=-(10**5000)), "element_id",
                  id="element-minus-5000-digits"),
-    pytest.param(lambda: Element(element_id=[1]), "element_id", id="element-list"),
+    pytest.param(lambda: Element(element_id=[1]), "element_id", id="element-list"),  # type: ignore[arg-type]
     pytest.param(lambda: TrajectoryPoint(x=2**63, y=0), "x", id="point-past-64-bit"),
     pytest.param(lambda: TrajectoryPoint(x=0, y=10**5000), "y", id="point-5000-digits"),
-    pytest.param(lambda: DynamicMask(mask="m", trajectories=None), "trajectories",
+    pytest.param(lambda: DynamicMask(mask="m", trajectories=None), "trajectories",  # type: ignore[arg-type]
                  id="mask-trajectories-none"),
     pytest.param(lambda: Voice(voice_id="v\ud800"), "voice_id", id="voice-surrogate"),
     pytest.param(lambda: OmniVideoVideo(video_url="\ud800"), "video_url",

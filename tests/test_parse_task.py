@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import kling_async as kling
 from kling_async import Audio, Image, TaskStatus, Video, parse_callback, parse_task
-from kling_async._wire import MAX_MESSAGE_LENGTH, MAX_RESULT_ITEMS, is_plain_id
+from kling_async._results import MAX_MESSAGE_LENGTH, MAX_RESULT_ITEMS, is_plain_id
 
 # The official envelope of reference §3.3, with concrete values.
 OFFICIAL: dict[str, Any] = {
@@ -239,7 +239,7 @@ def test_the_create_reply_head_reads_exactly_what_the_full_parse_reads(
 ) -> None:
     """created_head() either declines (None) or gives the task id, status and external id that
     created_task() would, so a job may defer building its Task from the reply."""
-    from kling_async._wire import created_head, created_task
+    from kling_async._results import created_head, created_task
 
     head = created_head(reply, sent)
     try:
@@ -318,7 +318,7 @@ def test_any_json_value_gives_a_task_or_a_decode_error(data: Any) -> None:
     """parse_task, created_task, created_head, parse_callback and callback_ids read any
     JSON-shaped value (any nesting, huge ints, inf/nan, lone surrogates) as a Task (or ids),
     or refuse it with ResponseDecodeError: no other exception; a Task's text is UTF-8."""
-    from kling_async._wire import callback_ids, created_head, created_task
+    from kling_async._results import callback_ids, created_head, created_task
 
     for parse in (parse_task, parse_callback, lambda d: created_task(d, "ext-1")):
         try:
@@ -348,13 +348,13 @@ def test_a_task_id_that_is_not_plain_is_refused(task_id: Any, parse: str) -> Non
     """A server task id that is empty, a dot segment, or holds '/', '?', '#', '%', '\\',
     whitespace, control characters or a lone surrogate, or is over 256 characters (or not a
     string or integer), is a ResponseDecodeError: it never reaches a poll URL or a journal."""
-    from kling_async import _wire
+    from kling_async import _results
 
-    reader = getattr(_wire, parse)
+    reader = getattr(_results, parse)
     args = (None,) if parse == "created_task" else ()
     with pytest.raises(kling.ResponseDecodeError):
         reader({"task_id": task_id, "task_status": "submitted"}, *args)
-    assert _wire.created_head({"task_id": task_id, "task_status": "submitted"}, None) is None
+    assert _results.created_head({"task_id": task_id, "task_status": "submitted"}, None) is None
 
 
 @pytest.mark.parametrize("task_id", ["867283741759111202", "t-1", "a.b_c~d", "x" * 256,
@@ -413,7 +413,7 @@ def test_lone_surrogates_in_text_become_replacement_characters() -> None:
 def test_a_wrapped_create_reply_without_status_is_submitted() -> None:
     """A create reply inside a gateway envelope with no status reads as submitted, as the
     flat one does."""
-    from kling_async._wire import created_task
+    from kling_async._results import created_task
 
     task = created_task({"code": 0, "data": {"task_id": "t1"}}, "ext-1")
     assert (task.task_id, task.status, task.external_task_id) == (

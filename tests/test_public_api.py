@@ -140,3 +140,33 @@ def test_py_typed_marker_exists() -> None:
 def test_version_is_a_string() -> None:
     """kling_async.__version__ is a version string."""
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", kling_async.__version__)
+
+
+def test_endpoints_table_is_read_only() -> None:
+    """kling_async.ENDPOINTS cannot be changed in place: adding, replacing or deleting a row
+    raises TypeError and leaves the table as it was."""
+    table = kling_async.ENDPOINTS
+    row = table["videos/omni-video"]
+    with pytest.raises(TypeError):
+        table["videos/new"] = row  # type: ignore[index]
+    with pytest.raises(TypeError):
+        table["videos/omni-video"] = table["videos/text2video"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del table["videos/omni-video"]  # type: ignore[attr-defined]
+    assert "videos/new" not in table
+    assert table["videos/omni-video"] is row
+
+
+def test_every_endpoint_has_a_model_catalog_entry() -> None:
+    """The endpoint table and the model catalog name the same endpoints (spelled once)."""
+    for name in kling_async.ENDPOINTS:
+        assert kling_async.known_models(name), name
+    with pytest.raises(kling_async.ValidationError):
+        kling_async.known_models("videos/no-such-endpoint")
+
+
+def test_request_type_is_every_endpoints_request_class() -> None:
+    """kling_async.Request is the union of exactly the request classes of ENDPOINTS, so a
+    new endpoint cannot be missing from the type users annotate with."""
+    members = set(typing.get_args(kling_async.Request))
+    assert members == {e.request_type for e in kling_async.ENDPOINTS.values()}

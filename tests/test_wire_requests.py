@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -175,8 +175,9 @@ def test_legacy_model_key_warns_and_maps_to_model_name() -> None:
     """The legacy ``model`` key warns (the API would read it as kling-v1) and maps to model_name."""
     payload = json.loads(SEED_LEGACY_MODEL)
     del payload["negative_prompt"]
-    with pytest.warns(KlingWireWarning, match="model_name"):
+    with pytest.warns(KlingWireWarning, match="model_name") as warned:
         req = load_request("images/generations", payload)
+    assert [w.filename for w in warned] == [__file__]  # it points at the caller's line
     assert req.model_name == "kling-v1"
     assert "model" not in dump_request(req)
     assert dump_request(req)["model_name"] == "kling-v1"
@@ -346,7 +347,7 @@ def opt(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.none() | strategy
 
 
-common = st.fixed_dictionaries({}, optional={
+common: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries({}, optional={
     "external_task_id": text, "callback_url": urls,
     "watermark_info": st.builds(WatermarkInfo, enabled=st.booleans()),
 })
@@ -494,7 +495,8 @@ def image_to_video_requests(draw: st.DrawFn) -> ImageToVideoRequest:
     if group == "camera":
         extra["camera_control"] = draw(camera)
     voices = draw(st.lists(st.builds(Voice, voice_id=text), max_size=2)) if spec.voice_list else []
-    sound = "on" if voices else draw(opt(st.sampled_from(["on", "off"] if spec.sound else ["off"])))
+    sounds = ["on", "off"] if spec.sound else ["off"]
+    sound: Literal["on", "off"] | None = "on" if voices else draw(opt(st.sampled_from(sounds)))
     return ImageToVideoRequest(
         model_name=model, negative_prompt=draw(opt(text)), voice_list=voices, sound=sound,
         cfg_scale=draw(opt(unit)) if spec.cfg_scale else None,
@@ -549,7 +551,7 @@ def _reference_dump(value: Any) -> Any:
 @given(data=st.data())
 def test_dump_matches_the_plain_wire_rules(endpoint: str, requests: st.SearchStrategy[Any],
                                            data: st.DataObject) -> None:
-    """The generated per-class dumpers give exactly what the plain rules give, key order
+    """The per-class dumpers give exactly what the plain rules give, key order
     included, for every request class and its nested parts."""
     req = data.draw(requests)
     body = dump_request(req)

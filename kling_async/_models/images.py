@@ -11,7 +11,7 @@ from typing import Literal
 import attrs
 
 from .._errors import ValidationError
-from .._validators import in_range, items_of, one_of, to_tuple
+from .._validators import in_range, items_of, one_of
 from .catalog import IMAGE_GENERATIONS, OMNI_IMAGE, model_spec
 from .parts import (
     IMAGE_RATIOS,
@@ -21,6 +21,8 @@ from .parts import (
     CommonFields,
     Element,
     OmniImageItem,
+    to_elements,
+    to_omni_image_items,
 )
 
 ImageAspectRatio = Literal["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9"]
@@ -88,10 +90,10 @@ class OmniImageRequest(CommonFields):
     prompt: str = attrs.field(validator=[TEXT, PROMPT])
     model_name: str | None = attrs.field(default=None, validator=TEXT)
     image_list: tuple[OmniImageItem, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(OmniImageItem)
+        default=(), converter=to_omni_image_items, validator=items_of(OmniImageItem)
     )
     element_list: tuple[Element, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(Element)
+        default=(), converter=to_elements, validator=items_of(Element)
     )
     resolution: Literal["1k", "2k", "4k"] | None = attrs.field(
         default=None, validator=one_of("1k", "2k", "4k")

@@ -7,6 +7,7 @@ request classes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -168,13 +169,22 @@ class TrajectoryPoint:
     y: int = attrs.field(validator=int64())
 
 
+# Tuple fields take any list or tuple of their parts.  Each kind of part has its own named
+# converter (all are ``to_tuple``): mypy's attrs plugin types a field's __init__ parameter from
+# its converter, and cannot solve the generic ``to_tuple``'s ``T`` (a user's ``mypy --strict``
+# would refuse ``multi_prompt=[Shot(...)]``).
+
+def to_points(value: Iterable[TrajectoryPoint]) -> tuple[TrajectoryPoint, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class DynamicMask:
     """A ``dynamic_masks`` group: a mask image and its trajectory of 2 to 77 points."""
 
     mask: str = attrs.field(validator=TEXT)
     trajectories: tuple[TrajectoryPoint, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(TrajectoryPoint), len_between(2, 77, "points")]
+        converter=to_points, validator=[items_of(TrajectoryPoint), len_between(2, 77, "points")]
     )
 
 
@@ -183,6 +193,34 @@ class Voice:
     """A ``voice_list`` item (image-to-video, v2.6+); the prompt refers to it as <<<voice_1>>>."""
 
     voice_id: str = attrs.field(validator=TEXT)
+
+
+def to_masks(value: Iterable[DynamicMask]) -> tuple[DynamicMask, ...]:
+    return to_tuple(value)
+
+
+def to_voices(value: Iterable[Voice]) -> tuple[Voice, ...]:
+    return to_tuple(value)
+
+
+def to_shots(value: Iterable[Shot]) -> tuple[Shot, ...]:
+    return to_tuple(value)
+
+
+def to_elements(value: Iterable[Element]) -> tuple[Element, ...]:
+    return to_tuple(value)
+
+
+def to_omni_image_items(value: Iterable[OmniImageItem]) -> tuple[OmniImageItem, ...]:
+    return to_tuple(value)
+
+
+def to_omni_video_images(value: Iterable[OmniVideoImage]) -> tuple[OmniVideoImage, ...]:
+    return to_tuple(value)
+
+
+def to_omni_video_videos(value: Iterable[OmniVideoVideo]) -> tuple[OmniVideoVideo, ...]:
+    return to_tuple(value)
 
 
 def check_shots(
@@ -197,13 +235,7 @@ def check_shots(
 ) -> None:
     """The multi-shot rules shared by omni-video, text-to-video and image-to-video."""
     if not multi_shot:
-        if shot_type is not None:
-            raise ValidationError("shot_type", "is only used with multi_shot=true", shot_type)
-        if multi_prompt:
-            raise ValidationError("multi_prompt", "is only used with multi_shot=true",
-                                  len(multi_prompt))
-        if prompt_required and prompt is None:
-            raise ValidationError("prompt", "is required unless multi_shot=true", None)
+        _check_single_shot(shot_type, multi_prompt, prompt, prompt_required)
         return
     if not spec.multi_shot:
         raise ValidationError("multi_shot", f"is not supported by {spec.name}", multi_shot,
@@ -212,12 +244,34 @@ def check_shots(
         raise ValidationError("shot_type", "is required when multi_shot=true "
                               "('customize' or 'intelligence')", None)
     if shot_type == "intelligence":
-        if prompt is None:
-            raise ValidationError("prompt", "is required with shot_type='intelligence'", None)
-        if multi_prompt:
-            raise ValidationError("multi_prompt", "is only used with shot_type='customize'",
-                                  len(multi_prompt))
-        return
+        _check_intelligent_shots(multi_prompt, prompt)
+    else:
+        _check_custom_shots(multi_prompt, duration)
+
+
+def _check_single_shot(shot_type: str | None, multi_prompt: tuple[Shot, ...],
+                       prompt: str | None, prompt_required: bool) -> None:
+    """Without multi_shot: no shot_type or shots, and the prompt if the endpoint needs it."""
+    if shot_type is not None:
+        raise ValidationError("shot_type", "is only used with multi_shot=true", shot_type)
+    if multi_prompt:
+        raise ValidationError("multi_prompt", "is only used with multi_shot=true",
+                              len(multi_prompt))
+    if prompt_required and prompt is None:
+        raise ValidationError("prompt", "is required unless multi_shot=true", None)
+
+
+def _check_intelligent_shots(multi_prompt: tuple[Shot, ...], prompt: str | None) -> None:
+    """``shot_type='intelligence'``: a prompt, and no shots of the caller's own."""
+    if prompt is None:
+        raise ValidationError("prompt", "is required with shot_type='intelligence'", None)
+    if multi_prompt:
+        raise ValidationError("multi_prompt", "is only used with shot_type='customize'",
+                              len(multi_prompt))
+
+
+def _check_custom_shots(multi_prompt: tuple[Shot, ...], duration: str | None) -> None:
+    """``shot_type='customize'``: 1 to 6 shots, none longer than the total, summing to it."""
     if not 1 <= len(multi_prompt) <= 6:
         raise ValidationError("multi_prompt", "shot_type='customize' needs 1 to 6 shots",
                               len(multi_prompt))

@@ -1,12 +1,14 @@
 """Task results as the SDK hands them out: ``Task``, ``TaskStatus``, ``Image``, ``Video``...
 
 Plain frozen values; parsing from the wire (lenient about extras and numbers-as-strings) lives
-in ``kling_async._wire.parse_task``.
+in ``kling_async._results.parse_task``.
 """
 
 from __future__ import annotations
 
 import enum
+import typing
+import warnings
 
 import attrs
 
@@ -23,6 +25,41 @@ class TaskStatus(str, enum.Enum):
     def is_terminal(self) -> bool:
         """Whether the task has ended (``succeed`` or ``failed``): no status follows."""
         return self is TaskStatus.SUCCEED or self is TaskStatus.FAILED
+
+
+@typing.final
+class DoneFlag:
+    """What ``task.done`` and ``job.done`` give: call it (``task.done()``), as asyncio's
+    ``Future.done()``; it returns whether the task (or job) has ended.
+
+    ``Task.done`` used to be a property: code written for it (``if task.done:``) still gets
+    the right answer from the flag's truth value, with a ``DeprecationWarning``.  So does
+    ``if job.done:``, which used to be always true (a bound method)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: bool) -> None:
+        self._value = value
+
+    def __call__(self) -> bool:
+        return self._value
+
+    def __bool__(self) -> bool:
+        warnings.warn(
+            "done is a method, as asyncio's Future.done(): call it (task.done(), job.done()); "
+            "reading it as a bool without the call is deprecated",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"<DoneFlag {self._value}: call it>"
+
+
+#: The two flags ``done`` gives (no allocation per call).
+DONE = DoneFlag(True)
+NOT_DONE = DoneFlag(False)
 
 
 @attrs.frozen(kw_only=True)
@@ -86,8 +123,10 @@ class Task:
     final_unit_deduction: str | None = None
 
     @property
-    def done(self) -> bool:
-        return self.status.is_terminal
+    def done(self) -> DoneFlag:
+        """Call it: ``task.done()`` is whether the task has ended (``succeed`` or ``failed``).
+        (``if task.done:`` without the call still works, with a ``DeprecationWarning``.)"""
+        return DONE if self.status.is_terminal else NOT_DONE
 
     @property
     def urls(self) -> tuple[str, ...]:

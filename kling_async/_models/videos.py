@@ -17,7 +17,6 @@ from .._validators import (
     len_between,
     one_of,
     to_duration,
-    to_tuple,
 )
 from .catalog import IMAGE_TO_VIDEO, OMNI_VIDEO, TEXT_TO_VIDEO, ModelSpec, model_spec
 from .parts import (
@@ -42,6 +41,12 @@ from .parts import (
     check_duration,
     check_shots,
     check_sound,
+    to_elements,
+    to_masks,
+    to_omni_video_images,
+    to_omni_video_videos,
+    to_shots,
+    to_voices,
 )
 
 SHOT_TYPE = one_of("customize", "intelligence")
@@ -64,16 +69,16 @@ class OmniVideoRequest(CommonFields):
     multi_shot: bool | None = attrs.field(default=None, validator=instance_of(bool))
     shot_type: ShotType | None = attrs.field(default=None, validator=SHOT_TYPE)
     multi_prompt: tuple[Shot, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(Shot)
+        default=(), converter=to_shots, validator=items_of(Shot)
     )
     image_list: tuple[OmniVideoImage, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(OmniVideoImage)
+        default=(), converter=to_omni_video_images, validator=items_of(OmniVideoImage)
     )
     element_list: tuple[Element, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(Element)
+        default=(), converter=to_elements, validator=items_of(Element)
     )
     video_list: tuple[OmniVideoVideo, ...] = attrs.field(
-        default=(), converter=to_tuple,
+        default=(), converter=to_omni_video_videos,
         validator=[items_of(OmniVideoVideo), len_between(0, 1, "videos")],
     )
     sound: Sound | None = attrs.field(default=None, validator=SOUND)
@@ -141,7 +146,7 @@ class TextToVideoRequest(CommonFields):
     multi_shot: bool | None = attrs.field(default=None, validator=instance_of(bool))
     shot_type: ShotType | None = attrs.field(default=None, validator=SHOT_TYPE)
     multi_prompt: tuple[Shot, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(Shot)
+        default=(), converter=to_shots, validator=items_of(Shot)
     )
     sound: Sound | None = attrs.field(default=None, validator=SOUND)
     cfg_scale: float | None = attrs.field(default=None, validator=in_range(0, 1))
@@ -175,17 +180,17 @@ class ImageToVideoRequest(CommonFields):
     multi_shot: bool | None = attrs.field(default=None, validator=instance_of(bool))
     shot_type: ShotType | None = attrs.field(default=None, validator=SHOT_TYPE)
     multi_prompt: tuple[Shot, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(Shot)
+        default=(), converter=to_shots, validator=items_of(Shot)
     )
     voice_list: tuple[Voice, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=[items_of(Voice), len_between(0, 2, "voices")]
+        default=(), converter=to_voices, validator=[items_of(Voice), len_between(0, 2, "voices")]
     )
     sound: Sound | None = attrs.field(default=None, validator=SOUND)
     cfg_scale: float | None = attrs.field(default=None, validator=in_range(0, 1))
     mode: Mode | None = attrs.field(default=None, validator=MODE)
     static_mask: str | None = attrs.field(default=None, validator=TEXT)
     dynamic_masks: tuple[DynamicMask, ...] = attrs.field(
-        default=(), converter=to_tuple,
+        default=(), converter=to_masks,
         validator=[items_of(DynamicMask), len_between(0, 6, "mask groups")],
     )
     camera_control: CameraControl | None = attrs.field(
