@@ -39,7 +39,14 @@ from ._config import (
     Timeouts,
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
-from ._errors import ClientClosedError, ConfigurationError, NotFoundError, ValidationError
+from ._errors import (
+    ClientClosedError,
+    ConfigurationError,
+    KlingError,
+    NotFoundError,
+    ResponseDecodeError,
+    ValidationError,
+)
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
@@ -245,6 +252,7 @@ class KlingClient:
             lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
             clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
             on_done=self._submitted, spawn=self._spawn,
+            submission_timeout=self.timeouts.submission,
         )
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
@@ -273,8 +281,8 @@ class KlingClient:
         assert self._tg is not None and self._poller is not None
         for signal in self._streams:  # as_completed loops raise ClientClosedError
             signal.set()
-        if self._submitter is not None:
-            self._submitter.closing = True  # queued jobs are not started any more
+        assert self._submitter is not None
+        self._submitter.closing = True  # queued jobs are not started any more
         submissions = list(self._submissions.values())
         for task in submissions:
             task.cancel()
@@ -289,6 +297,7 @@ class KlingClient:
             finally:
                 self._poller.close(self._registry.unfinished())
                 self._events.close()
+                self._submitter.close()
                 if self._transport is not None:
                     self._transport.close()
                 if self._borrowed is None and self._session is not None:
@@ -368,15 +377,7 @@ class KlingClient:
                                             params={"external_task_id": flag}, subject=subject)
         except NotFoundError:
             return None
-        if isinstance(data, list):
-            for item in data:
-                task = parse_task(item)
-                if task.external_task_id == ext:
-                    return task
-            return None
-        if not data:
-            return None
-        return parse_task(data)
+        return _task_with_external_id(data, ext)
 
     async def list_tasks(
         self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
@@ -404,13 +405,12 @@ class KlingClient:
 
     # -- orchestration ------------------------------------------------------------------------
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
-                 ) -> tuple[Job, bool]:
+                 ) -> Job:
         endpoint = endpoint_for(request)
         user_id = external_task_id or getattr(request, "external_task_id", None)
         ext = user_id or f"{self._id_prefix}{next(self._id_seq):x}"
-        job = Job(endpoint.name, request, ext, weight=endpoint.weight(request),
-                  expected=endpoint.expected_duration(request, policy or self.poll))
-        return job, bool(user_id)
+        return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
+                   expected=endpoint.expected_duration(request, policy or self.poll))
 
     def submit_nowait(self, request: Any, *, external_task_id: str | None = None,
                       poll: PollPolicy | None = None,
@@ -423,15 +423,15 @@ class KlingClient:
         job fails with ``SubmissionAbortedError``.
         """
         self._require_open()
-        job, user_id = self._new_job(request, external_task_id, poll)
-        self._start(job, poll, user_id, before_send)
+        job = self._new_job(request, external_task_id, poll)
+        self._start(job, poll, before_send)
         return job
 
-    def _start(self, job: Job, poll: PollPolicy | None, user_id: bool,
+    def _start(self, job: Job, poll: PollPolicy | None,
                before_send: Callable[[Job], object] | None = None) -> None:
         assert self._submitter is not None
         self._registry.add(job)
-        self._submitter.start(job, poll, user_id, before_send)
+        self._submitter.start(job, poll, before_send)
 
     def _spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
         """Run a job's submission (once it has capacity): a bare asyncio task, tracked here
@@ -462,28 +462,30 @@ class KlingClient:
             raise job.error if job.error is not None else job._closed_error()
         return job
 
-    async def submit_many(self, requests: Iterable[Any], *, poll: PollPolicy | None = None
-                          ) -> list[Job]:
+    async def submit_many(self, requests: Iterable[Any], *, poll: PollPolicy | None = None,
+                          before_send: Callable[[Job], object] | None = None) -> list[Job]:
         """Submit many requests concurrently within the account's limits.
 
         Every request is checked first (class, duplicate ``external_task_id``), so bad input
         submits nothing.  Returns the jobs in input order once each was accepted or failed to
         submit (its ``result()`` then raises the reason); one failure never affects the others.
+        ``before_send`` is as in ``submit_nowait``, called for each job (one that raises fails
+        that job only, with ``SubmissionAbortedError``).
         """
         self._require_open()
         prepared = [self._new_job(r, None, poll) for r in requests]
         seen: set[str] = set()
-        for job, _ in prepared:
+        for job in prepared:
             ext = job.external_task_id
             assert ext is not None
             if ext in seen or self._registry.get_by_external_id(ext) is not None:
                 raise ValidationError("external_task_id", "must be unique across jobs", ext)
             seen.add(ext)
-        for job, user_id in prepared:
-            self._start(job, poll, user_id)
-        for job, _ in prepared:
+        for job in prepared:
+            self._start(job, poll, before_send)
+        for job in prepared:
             await job.wait_submitted()
-        return [job for job, _ in prepared]
+        return prepared
 
     async def as_completed(
         self, items: Iterable[Job | Any], *, poll: PollPolicy | None = None
@@ -673,6 +675,35 @@ def _loop_time() -> float:
     """The running event loop's monotonic clock (what ``anyio.current_time`` returns on
     asyncio, without the backend lookup on every call)."""
     return asyncio.get_running_loop().time()
+
+
+def _task_with_external_id(data: Any, ext: str) -> Task | None:
+    """The task with external id ``ext`` in a lookup reply: a task object, or a list (the new
+    standard's ``[]`` for none).  None only when the reply proves there is none; a reply that
+    cannot be read, or a task object naming another external id, is a ``ResponseDecodeError``
+    (a caller reconciling a create must not take it for "absent" and pay twice)."""
+    try:
+        if isinstance(data, list):
+            for item in data:
+                task = parse_task(item)
+                if task.external_task_id == ext:
+                    return task
+            return None
+        task = parse_task(data)
+    except KlingError:
+        raise
+    except Exception as exc:  # whatever a hostile reply may hold
+        raise ResponseDecodeError(
+            f"lookup by external_task_id {ext!r}: unreadable reply ({type(exc).__name__})"
+        ) from None
+    if task.external_task_id is None:
+        return attrs.evolve(task, external_task_id=ext)
+    if task.external_task_id != ext:
+        raise ResponseDecodeError(
+            f"lookup by external_task_id {ext!r} answered with task {task.task_id!r} of "
+            f"external_task_id {task.external_task_id!r}"
+        )
+    return task
 
 
 def _checked_id(value: str) -> str:
