@@ -556,7 +556,7 @@ class KlingClient:
         such task exists.
         """
         self._require_open()
-        assert self._poller is not None
+        assert self._submitter is not None
         row = endpoint_named(endpoint)
         existing = (self._registry.get(task_id) if task_id else None) or (
             self._registry.get_by_external_id(external_task_id) if external_task_id else None
@@ -567,26 +567,26 @@ class KlingClient:
             if external_task_id is None:
                 raise ValidationError("task_id", "attach needs task_id or external_task_id", None)
             task = await self.get_task_by_external_id(row.name, external_task_id)
+            existing = self._registry.get(task.task_id)
+            if existing is not None:  # tracked already, under another handle: never two jobs
+                if existing.external_task_id in (None, external_task_id):
+                    return existing
+                raise ResponseDecodeError(
+                    f"lookup by external_task_id {external_task_id!r} answered with task "
+                    f"{task.task_id!r}, tracked here with external_task_id "
+                    f"{existing.external_task_id!r}"
+                )
+            first = None
         else:
-            task = None
+            task = Task(task_id=_checked_id(task_id), status=TaskStatus.SUBMITTED,
+                        external_task_id=external_task_id)
+            first = 0.0
         policy = poll or self.poll
         job = Job(row.name, request, external_task_id,
                   weight=row.weight(request) if request is not None else 1,
                   expected=row.expected_duration(request, policy))
         self._registry.add(job)
-        if task is None:
-            assert task_id is not None
-            task = Task(task_id=_checked_id(task_id), status=TaskStatus.SUBMITTED,
-                        external_task_id=external_task_id)
-            first = 0.0
-        else:
-            first = None
-        self._capacity.hold(job.weight)  # an attached task holds its slots until it ends
-        self._registry.accept(job, task, self._clock())
-        if task.status.is_terminal:
-            self._poller.observe(job, task)
-        else:
-            self._poller.track(job, poll, first=first)
+        self._submitter.attach(job, poll, task, first)
         return job
 
     def notify_callback(self, payload: Any) -> Job | None:

@@ -390,21 +390,34 @@ class Submitter:
         """Track the accepted job (its ``task``, or the ``head`` of its create ``reply``);
         True if its first poll is due now, for the caller to make."""
         self._capacity.confirm(job.weight)
+        return self._track(job, policy, task, head, reply, submitted=True)
+
+    def attach(self, job: Job, policy: PollPolicy | None, task: Task,
+               first: float | None = None) -> None:
+        """Track an existing task (``KlingClient.attach``): the same path as an accepted
+        create, except that its slots are held on the server already (even past the limit),
+        no ``JobSubmitted`` is emitted, and its first poll is scheduled (``first``: when)."""
+        self._capacity.hold(job.weight)
+        self._track(job, policy, task, None, None, submitted=False, first=first)
+
+    def _track(self, job: Job, policy: PollPolicy | None, task: Task | None,
+               head: tuple[str, TaskStatus, str | None] | None, reply: Any, *,
+               submitted: bool, first: float | None = None) -> bool:
         now = self._clock()
         if task is not None:
             self._registry.accept(job, task, now)
         else:
             assert head is not None
             self._registry.accept_reply(job, head, reply, job.external_task_id, now)
-        if self._events.active:
+        if submitted and self._events.active:
             assert job.task_id is not None
             self._events.emit(JobSubmitted(now, job=job, task_id=job.task_id,
                                            external_task_id=job.external_task_id))
         if task is not None and task.status.is_terminal:
-            # an already-finished task, found by reconciliation
+            # an already-finished task, found by reconciliation or attached
             self._poller.observe(job, task)
             return False
-        return self._poller.track(job, policy, inline=True)
+        return self._poller.track(job, policy, first=first, inline=submitted)
 
     def _admitted(self, job: Job) -> bool:
         """Take the job's slots now if they fit (then it is SUBMITTING); else mark it WAITING,

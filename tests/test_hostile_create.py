@@ -387,3 +387,25 @@ async def test_submit_many_with_a_failing_before_send_fails_only_that_job() -> N
         assert [job.task_id is not None for job in jobs] == [True, False, True]
         assert isinstance(jobs[1].error, kling.SubmissionAbortedError)
         assert sim.stats().tasks_created == 2
+
+
+# -- attach ------------------------------------------------------------------------------------
+
+
+async def test_attach_by_external_id_never_makes_a_second_job_for_a_tracked_task(
+    server: ScriptedServer,
+) -> None:
+    """attach(external_task_id=...) answered with a task this client already tracks: the same
+    job when that is the same task, a typed error when the lookup names another job's task."""
+    server.script("POST", VID, Reply(json=ok(task_json("t-1"))))
+    server.script("GET", VID, Reply(json=ours("t-1", "second")))
+    server.script("GET", f"{VID}/t-9", then=Reply(json=ok(task_json("t-9"))))
+    server.script("GET", VID, Reply(json=ours("t-9", "by-id")))
+    async with client_for(server.url) as client:
+        first = await client.submit(video(), external_task_id="first")
+        with pytest.raises(kling.ResponseDecodeError, match="'first'"):
+            await client.attach("videos/text2video", external_task_id="second")
+        by_id = await client.attach("videos/text2video", task_id="t-9")
+        again = await client.attach("videos/text2video", external_task_id="by-id")
+        assert client.job(task_id="t-1") is first
+    assert again is by_id
