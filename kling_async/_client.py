@@ -377,7 +377,7 @@ class KlingClient:
                                             params={"external_task_id": flag}, subject=subject)
         except NotFoundError:
             return None
-        return _task_with_external_id(data, ext)
+        return _task_with_external_id(data, ext, endpoint)
 
     async def list_tasks(
         self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
@@ -677,11 +677,12 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _task_with_external_id(data: Any, ext: str) -> Task | None:
+def _task_with_external_id(data: Any, ext: str, endpoint: Endpoint) -> Task | None:
     """The task with external id ``ext`` in a lookup reply: a task object, or a list (the new
     standard's ``[]`` for none).  None only when the reply proves there is none; a reply that
     cannot be read, or a task object naming another external id, is a ``ResponseDecodeError``
-    (a caller reconciling a create must not take it for "absent" and pay twice)."""
+    (a caller reconciling a create must not take it for "absent" and pay twice), and so is a
+    task whose results show it belongs to an endpoint of another kind."""
     try:
         if isinstance(data, list):
             for item in data:
@@ -696,13 +697,20 @@ def _task_with_external_id(data: Any, ext: str) -> Task | None:
         raise ResponseDecodeError(
             f"lookup by external_task_id {ext!r}: unreadable reply ({type(exc).__name__})"
         ) from None
-    if task.external_task_id is None:
-        return attrs.evolve(task, external_task_id=ext)
-    if task.external_task_id != ext:
+    if task.external_task_id is not None and task.external_task_id != ext:
         raise ResponseDecodeError(
             f"lookup by external_task_id {ext!r} answered with task {task.task_id!r} of "
             f"external_task_id {task.external_task_id!r}"
         )
+    foreign = task.videos if endpoint.kind == "image" else task.images
+    own = task.images if endpoint.kind == "image" else task.videos
+    if foreign and not own:
+        raise ResponseDecodeError(
+            f"lookup by external_task_id {ext!r} on {endpoint.name} answered with task "
+            f"{task.task_id!r}, whose results are not {endpoint.kind}s (another endpoint's task)"
+        )
+    if task.external_task_id is None:
+        return attrs.evolve(task, external_task_id=ext)
     return task
 
 

@@ -458,10 +458,11 @@ class Submitter:
         for attempt in range(self._retry.max_attempts):
             try:
                 return await self._lookup(endpoint, ext, job)
-            except KlingError as exc:
+            except Exception as exc:
                 if isinstance(exc, APIError) and exc.code is not None and 1000 <= exc.code < 1300:
                     break  # auth / account / request errors will not heal by waiting
-                last = exc
+                last = exc if isinstance(exc, KlingError) else ResponseDecodeError(
+                    f"the lookup reply could not be read ({_describe(exc)})")
                 await self._sleep(self._retry.delay(attempt, rand=self._rand()))
         error = AmbiguousSubmissionError(endpoint.name, ext, last)
         raise error from cause

@@ -409,3 +409,34 @@ async def test_attach_by_external_id_never_makes_a_second_job_for_a_tracked_task
         again = await client.attach("videos/text2video", external_task_id="by-id")
         assert client.job(task_id="t-1") is first
     assert again is by_id
+
+
+async def test_a_lookup_answering_with_another_endpoints_task_is_never_adopted(
+    server: ScriptedServer,
+) -> None:
+    """After a lost create reply on a video endpoint, a lookup answering with a finished
+    image task (another endpoint's) is not the job's: AmbiguousSubmissionError, one POST."""
+    images = {"images": [{"index": 0, "url": "https://cdn.example/a.png"}]}
+    server.script("POST", VID, Drop())
+    server.script("GET", VID, then=Reply(json=ok(task_json(
+        "t-img", "succeed", task_info={"external_task_id": EXT}, task_result=images))))
+    async with client_for(server.url) as client:
+        with pytest.raises(kling.AmbiguousSubmissionError) as caught:
+            await client.submit(video(), external_task_id=EXT)
+    assert "another endpoint" in str(caught.value.cause)
+    assert server.count("POST", VID) == 1
+
+
+async def test_unreadable_lookup_replies_end_ambiguous_not_with_a_raw_error(
+    server: ScriptedServer,
+) -> None:
+    """Lookup replies nested thousands deep (or otherwise unreadable) after a lost create
+    reply: the job ends with AmbiguousSubmissionError naming the id, never a RecursionError."""
+    server.script("POST", VID, Drop())
+    server.script("GET", VID, then=Reply(body=_DEEP))
+    async with client_for(server.url) as client:
+        with pytest.raises(kling.AmbiguousSubmissionError) as caught:
+            await client.submit(video(), external_task_id=EXT)
+    assert caught.value.external_task_id == EXT
+    assert isinstance(caught.value.cause, kling.KlingError)
+    assert server.count("POST", VID) == 1
