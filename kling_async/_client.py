@@ -270,7 +270,10 @@ class KlingClient:
         """Stop polling and submitting, wake every waiter, close the owned session.  Idempotent.
 
         Unfinished jobs stay readable; their ``result()`` raises ``ClientClosedError`` naming
-        the task id to re-attach to later.
+        the task id to re-attach to later.  A job whose create was under way (sent, or being
+        reconciled) ends with ``SubmissionInterruptedError`` (a ``ClientClosedError`` and an
+        ``AmbiguousSubmissionError``) naming its ``external_task_id``: re-attach with
+        ``client.attach(endpoint, external_task_id=...)``.  One never sent says so.
         """
         if self._state == "closed":
             return
@@ -452,7 +455,9 @@ class KlingClient:
         """Submit one request; returns once the server accepted the task (raises if it did not).
 
         ``poll`` overrides the client's ``PollPolicy`` (schedule and deadline) for this job;
-        ``before_send`` is as in ``submit_nowait``.
+        ``before_send`` is as in ``submit_nowait``.  ``Timeouts.submission`` bounds the whole
+        submission (``AmbiguousSubmissionError`` or ``SubmissionTimeoutError`` when it passes);
+        an ``external_task_id`` the account already used raises ``DuplicateExternalIdError``.
         """
         job = self.submit_nowait(request, external_task_id=external_task_id, poll=poll,
                                  before_send=before_send)
