@@ -411,7 +411,7 @@ class KlingClient:
                  ) -> Job:
         endpoint = endpoint_for(request)
         user_id = external_task_id or getattr(request, "external_task_id", None)
-        ext = user_id or f"{self._id_prefix}{next(self._id_seq):x}"
+        ext = _lookup_safe(user_id) if user_id else f"{self._id_prefix}{next(self._id_seq):x}"
         return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
                    expected=endpoint.expected_duration(request, policy or self.poll))
 
@@ -717,6 +717,19 @@ def _task_with_external_id(data: Any, ext: str, endpoint: Endpoint) -> Task | No
     if task.external_task_id is None:
         return attrs.evolve(task, external_task_id=ext)
     return task
+
+
+def _lookup_safe(ext: Any) -> str:
+    """A user's external_task_id, refused (``ValidationError``) before anything is sent if it
+    could not be looked up exactly as sent: an ambiguous create could then never be
+    reconciled (or a lookup for a trimmed id would find another task)."""
+    if not isinstance(ext, str):
+        raise ValidationError("external_task_id", "must be a string", ext)
+    if (ext != ext.strip() or any(c in "/?#" or not c.isprintable() for c in ext)):
+        raise ValidationError(
+            "external_task_id", "must be printable, without '/', '?', '#' or surrounding "
+            "whitespace (it is looked up in a URL to reconcile a lost create)", ext)
+    return ext
 
 
 def _checked_id(value: str) -> str:

@@ -44,8 +44,8 @@ def client_for(url: str, **kwargs: Any) -> KlingClient:
     return KlingClient(**settings)
 
 
-def video(i: int = 0) -> kling.TextToVideoRequest:
-    return kling.TextToVideoRequest(prompt=f"video {i}")
+def video(i: int = 0, **kwargs: Any) -> kling.TextToVideoRequest:
+    return kling.TextToVideoRequest(prompt=f"video {i}", **kwargs)
 
 
 def ours(task_id: str = "t-1", ext: str = EXT, status: str = "submitted") -> dict[str, Any]:
@@ -440,3 +440,17 @@ async def test_unreadable_lookup_replies_end_ambiguous_not_with_a_raw_error(
     assert caught.value.external_task_id == EXT
     assert isinstance(caught.value.cause, kling.KlingError)
     assert server.count("POST", VID) == 1
+
+
+@pytest.mark.parametrize("ext", ["ab\n", " ab", "a/../b", "a?x=1", "a#b", "a\x00b", "a\u2028b"])
+async def test_an_external_id_that_cannot_be_looked_up_is_refused_before_sending(
+    server: ScriptedServer, ext: str
+) -> None:
+    """An external_task_id that a lookup could not find exactly as sent (surrounding
+    whitespace, '/', '?', '#', control characters) is a ValidationError; nothing is sent."""
+    async with client_for(server.url) as client:
+        with pytest.raises(kling.ValidationError, match="external_task_id"):
+            await client.submit(video(), external_task_id=ext)
+        with pytest.raises(kling.ValidationError, match="external_task_id"):
+            await client.submit_many([video(external_task_id=ext)])
+    assert server.requests == []
