@@ -40,6 +40,7 @@ from ._config import (
 )
 from ._endpoints import Endpoint, endpoint_for, endpoint_named
 from ._errors import (
+    AmbiguousSubmissionError,
     ClientClosedError,
     ConfigurationError,
     KlingError,
@@ -336,7 +337,8 @@ class KlingClient:
         """One create POST; returns the submitted ``Task``.
 
         Retried only when it provably created nothing (connection never made, 1302/1303).
-        An ambiguous failure raises ``AmbiguousSubmissionError``: the task may exist.
+        An ambiguous failure (including a reply that cannot be read) raises
+        ``AmbiguousSubmissionError``: the task may exist.
         """
         transport = self._require_open()
         endpoint = endpoint_for(request)
@@ -344,9 +346,21 @@ class KlingClient:
         if external_task_id is not None:
             body["external_task_id"] = external_task_id
         ext = body.get("external_task_id")
-        data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
-                                    external_task_id=ext)
-        return created_task(data, ext)
+        try:
+            data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
+                                        external_task_id=ext)
+        except KlingError:
+            raise
+        except Exception as exc:  # a reply the transport could not read: the task may exist
+            raise _unreadable_create(endpoint.name, ext, exc) from None
+        try:
+            task = created_task(data, ext)
+        except Exception as exc:
+            raise _unreadable_create(endpoint.name, ext, exc) from None
+        if ext is not None and task.external_task_id != ext:
+            raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
+                f"the create reply names external_task_id {task.external_task_id!r}"))
+        return task
 
     async def get_task(self, endpoint: str, task_id: str) -> Task:
         """The task's current state: ``GET /v1/<endpoint>/<task_id>``."""
@@ -717,6 +731,12 @@ def _task_with_external_id(data: Any, ext: str, endpoint: Endpoint) -> Task | No
     if task.external_task_id is None:
         return attrs.evolve(task, external_task_id=ext)
     return task
+
+
+def _unreadable_create(endpoint: str, ext: str | None, exc: Exception
+                       ) -> AmbiguousSubmissionError:
+    return AmbiguousSubmissionError(endpoint, ext, ResponseDecodeError(
+        f"the create reply could not be read ({type(exc).__name__}: {str(exc)[:160]})"))
 
 
 def _lookup_safe(ext: Any) -> str:
