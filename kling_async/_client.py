@@ -43,6 +43,7 @@ from ._errors import (
     AmbiguousSubmissionError,
     ClientClosedError,
     ConfigurationError,
+    InvalidRequestError,
     KlingError,
     NotFoundError,
     ResponseDecodeError,
@@ -394,6 +395,10 @@ class KlingClient:
                                             params={"external_task_id": flag}, subject=subject)
         except NotFoundError:
             return None
+        except InvalidRequestError as exc:
+            if _says_not_found(exc):
+                return None
+            raise
         return _task_with_external_id(data, ext, endpoint)
 
     async def list_tasks(
@@ -731,6 +736,12 @@ def _task_with_external_id(data: Any, ext: str, endpoint: Endpoint) -> Task | No
     if task.external_task_id is None:
         return attrs.evolve(task, external_task_id=ext)
     return task
+
+
+def _says_not_found(exc: InvalidRequestError) -> bool:
+    """Whether a 1201 is the official API's answer for an unknown id ("Task not found by
+    id/external id: ...", reference §3.1), not a refused parameter."""
+    return exc.code == 1201 and "not found" in exc.message.lower()
 
 
 def _unreadable_create(endpoint: str, ext: str | None, exc: Exception

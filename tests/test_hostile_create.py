@@ -455,3 +455,21 @@ async def test_an_external_id_that_cannot_be_looked_up_is_refused_before_sending
         with pytest.raises(kling.ValidationError, match="external_task_id"):
             await client.submit_many([video(external_task_id=ext)])
     assert server.requests == []
+
+
+async def test_the_official_1201_task_not_found_lookup_reply_means_absent(
+    server: ScriptedServer,
+) -> None:
+    """The official API answers a lookup of an unknown external id with 1201 "Task not found
+    by id/external id": after a lost create reply that proves nothing was created, so the
+    create is posted again (same id) instead of failing ambiguous."""
+    not_found = error_body(1201, f"Task not found by id/external id: {EXT}")
+    server.script("POST", VID, Reply(500, body=b"<html>bad gateway</html>"),
+                  Reply(json=ok(task_json("t-2"))))
+    server.script("GET", VID, Reply(400, json=not_found), Reply(400, json=not_found))
+    async with client_for(server.url) as client:
+        job = await client.submit(video(), external_task_id=EXT)
+        with pytest.raises(kling.NotFoundError):
+            await client.get_task_by_external_id("videos/text2video", "unknown")
+    assert job.task_id == "t-2"
+    assert server.count("POST", VID) == 2
