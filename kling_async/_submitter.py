@@ -185,9 +185,9 @@ class Submitter:
         """Submit ``job``, whose slots are held; on return it is tracked by the poller or has
         ended with an error.
 
-        One coroutine from the create to the first poll (each layer costs every job a frame
-        and a resume per await): POST until accepted or provably not, then hand the job to the
-        poller, making its first poll here when that is due now.
+        One task from the create to the first poll: POST until accepted or provably not
+        (``_bounded`` -> ``_create`` -> ``_post``, within ``Timeouts.submission``), then hand
+        the job to the poller, making its first poll here when that is due now.
         """
         try:
             endpoint = ENDPOINTS[job.endpoint]
