@@ -14,6 +14,8 @@ import aiohttp
 import anyio
 import pytest
 from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import kling_async as kling
 from kling_async import KlingClient
@@ -473,3 +475,41 @@ async def test_the_official_1201_task_not_found_lookup_reply_means_absent(
             await client.get_task_by_external_id("videos/text2video", "unknown")
     assert job.task_id == "t-2"
     assert server.count("POST", VID) == 2
+
+
+# -- any create reply ----------------------------------------------------------------------------
+
+_KEYS = st.sampled_from(["task_id", "task_status", "status", "task_info", "external_task_id",
+                         "task_result", "created_at", "data"])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False)
+    | st.sampled_from(["t-1", "", "submitted", "succeed", "failed", "queued", EXT, "other"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=5),
+    max_leaves=12,
+)
+
+
+async def _submit_against(data: Any) -> tuple[kling.Job, int, int]:
+    async with ScriptedServer() as server:
+        server.script("POST", VID, Reply(json=ok(data)))
+        server.script("GET", VID, then=Reply(json=ours("t-found")))
+        async with client_for(server.url, timeouts=kling.Timeouts(submission=5)) as client:
+            job = await client.submit(video(), external_task_id=EXT)
+        return job, server.count("POST", VID), server.count("GET", VID)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.dictionaries(_KEYS, _JSON, max_size=5) | _JSON)
+def test_whatever_the_create_reply_holds_the_job_is_tracked_once(data: Any) -> None:
+    """Any JSON as a create reply's data: the job is accepted with one POST, either from the
+    reply (when it is a valid task of this job) or from the lookup it triggers; never an
+    untyped error, never a second POST."""
+    job, posts, gets = anyio.run(_submit_against, data)
+    assert posts == 1
+    assert job.task_id is not None
+    if gets:
+        assert job.task_id == "t-found"
+    else:
+        assert isinstance(data, dict)
+        assert job.task_id == str(data["task_id"])
