@@ -108,6 +108,9 @@ class AmbiguousSubmissionError(KlingError):
             f"create {endpoint}: the task may exist ({type(cause).__name__}: {cause}); {how}"
         )
 
+    def __reduce__(self) -> Any:
+        return (type(self), (self.endpoint, self.external_task_id, self.cause))
+
 
 class SubmissionInterruptedError(AmbiguousSubmissionError, ClientClosedError):
     """The client closed while a create POST was under way (sent, or being reconciled) with no

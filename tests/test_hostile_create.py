@@ -7,6 +7,7 @@ lookup by external id is ``GET <create path>?external_task_id=X`` (the client's 
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -513,3 +514,26 @@ def test_whatever_the_create_reply_holds_the_job_is_tracked_once(data: Any) -> N
     else:
         assert isinstance(data, dict)
         assert job.task_id == str(data["task_id"])
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(kling.DuplicateExternalIdError("exists", external_task_id=EXT,
+                                                    http_status=400, request_id="r-1"),
+                     id="duplicate"),
+        pytest.param(kling.SubmissionTimeoutError("videos/text2video", EXT, 5.0), id="timeout"),
+        pytest.param(kling.SubmissionInterruptedError(
+            "videos/text2video", EXT, kling.ClientClosedError("closed")), id="interrupted"),
+        pytest.param(kling.AmbiguousSubmissionError(
+            "videos/text2video", EXT, kling.TransportError("reset")), id="ambiguous"),
+    ],
+)
+def test_submission_errors_name_the_external_id_and_pickle(error: kling.KlingError) -> None:
+    """Each submission error names its external_task_id and survives pickling intact (a
+    worker process can hand it back)."""
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error)
+    assert str(back) == str(error)
+    assert getattr(back, "external_task_id", None) == EXT
+    assert repr(EXT) in str(error)
