@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -79,6 +80,10 @@ _Created = tuple[Task | None, tuple[str, TaskStatus, str | None] | None, Any]
 
 def _run_soon(job: Job, coro: Coroutine[Any, Any, None]) -> None:
     asyncio.get_running_loop().create_task(coro)
+
+
+#: A task id the SDK can put in a URL path as it is: unreserved characters, not a dot segment.
+_plain_id = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,255}").fullmatch
 
 
 def _describe(exc: BaseException, limit: int = 200) -> str:
@@ -334,6 +339,8 @@ class Submitter:
     def _conflict(self, job: Job, task_id: str, named: str | None) -> str | None:
         """Why a task the server named for ``job`` cannot be its task, or None."""
         ext = job.external_task_id
+        if not _plain_id(task_id):
+            return f"names task id {task_id[:80]!r}, which is not a plain id"
         if ext is not None and named is not None and named != ext:
             return f"names external_task_id {named!r}, not {ext!r}"
         other = self._registry.get(task_id)

@@ -537,3 +537,20 @@ def test_submission_errors_name_the_external_id_and_pickle(error: kling.KlingErr
     assert str(back) == str(error)
     assert getattr(back, "external_task_id", None) == EXT
     assert repr(EXT) in str(error)
+
+
+@pytest.mark.parametrize("task_id", ["../../admin/x", "t1?x=", "t#1", " t1", "..", "t\n1"])
+async def test_a_create_reply_naming_a_task_id_that_is_not_plain_is_never_tracked(
+    server: ScriptedServer, task_id: str
+) -> None:
+    """A task id that could not go into a poll URL as it is (path segments, a query, spaces)
+    is not accepted from a create reply or a lookup: the job ends with
+    AmbiguousSubmissionError naming its external_task_id, after one POST."""
+    server.script("POST", VID, Reply(json=ok(task_json(task_id))))
+    server.script("GET", VID, then=Reply(json=ours(task_id)))
+    async with client_for(server.url) as client:
+        with pytest.raises(kling.AmbiguousSubmissionError) as caught:
+            await client.submit(video(), external_task_id=EXT)
+    assert caught.value.external_task_id == EXT
+    assert server.count("POST", VID) == 1
+    assert all(r.path == VID for r in server.requests)
