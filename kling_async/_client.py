@@ -48,7 +48,10 @@ from ._errors import (
     AmbiguousSubmissionError,
     ClientClosedError,
     ConfigurationError,
+    InvalidRequestError,
+    KlingError,
     NotFoundError,
+    ResponseDecodeError,
     ValidationError,
     WrongEventLoopError,
 )
@@ -334,6 +337,7 @@ class KlingClient:
             lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
             clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
             on_done=self._submitted, spawn=self._spawn,
+            submission_timeout=self.timeouts.submission,
         )
         # The background work runs in a task of its own, which enters and exits its task
         # group itself: any task of this loop may then close the client without cancelling
@@ -352,7 +356,11 @@ class KlingClient:
 
         Idempotent, and safe from any task of the loop that opened the client; concurrent
         calls all return once the client is closed.  Unfinished jobs stay readable; their
-        ``result()`` raises ``ClientClosedError`` naming the task id to re-attach to later.
+        ``result()`` raises ``ClientClosedError`` naming the task id to re-attach to later.  A
+        job whose create was under way (sent, or being reconciled) ends with
+        ``SubmissionInterruptedError`` (a ``ClientClosedError`` and an
+        ``AmbiguousSubmissionError``) naming its ``external_task_id``: re-attach with
+        ``client.attach(endpoint, external_task_id=...)``.  One never sent says so.
         """
         runner = self._runner
         if runner is None:  # never opened
@@ -492,7 +500,8 @@ class KlingClient:
         """One create POST; returns the submitted ``Task``.
 
         Retried only when it provably created nothing (connection never made, 1302/1303).
-        An ambiguous failure raises ``AmbiguousSubmissionError``: the task may exist.
+        An ambiguous failure (including a reply that cannot be read) raises
+        ``AmbiguousSubmissionError``: the task may exist.
         """
         transport = self._require_open()
         endpoint = endpoint_for(request)
@@ -500,9 +509,21 @@ class KlingClient:
         if external_task_id is not None:
             body["external_task_id"] = external_task_id
         ext = body.get("external_task_id")
-        data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
-                                    external_task_id=ext)
-        return created_task(data, ext)
+        try:
+            data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
+                                        external_task_id=ext)
+        except KlingError:
+            raise
+        except Exception as exc:  # a reply the transport could not read: the task may exist
+            raise _unreadable_create(endpoint.name, ext, exc) from None
+        try:
+            task = created_task(data, ext)
+        except Exception as exc:
+            raise _unreadable_create(endpoint.name, ext, exc) from None
+        if ext is not None and task.external_task_id != ext:
+            raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
+                f"the create reply names external_task_id {task.external_task_id!r}"))
+        return task
 
     async def get_task(self, endpoint: str, task_id: str) -> Task:
         """The task's current state: ``GET /v1/<endpoint>/<task_id>``."""
@@ -536,15 +557,11 @@ class KlingClient:
                                             params={"external_task_id": flag}, subject=subject)
         except NotFoundError:
             return None
-        if isinstance(data, list):
-            for item in data:
-                task = parse_task(item)
-                if task.external_task_id == ext:
-                    return task
-            return None
-        if not data:
-            return None
-        return parse_task(data)
+        except InvalidRequestError as exc:
+            if _says_not_found(exc):
+                return None
+            raise
+        return _task_with_external_id(data, ext, endpoint)
 
     async def list_tasks(
         self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
@@ -572,13 +589,12 @@ class KlingClient:
 
     # -- orchestration ------------------------------------------------------------------------
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
-                 ) -> tuple[Job, bool]:
+                 ) -> Job:
         endpoint = endpoint_for(request)
         user_id = external_task_id or getattr(request, "external_task_id", None)
-        ext = user_id or f"{self._id_prefix}{next(self._id_seq):x}"
-        job = Job(endpoint.name, request, ext, weight=endpoint.weight(request),
-                  expected=endpoint.expected_duration(request, policy or self.poll))
-        return job, bool(user_id)
+        ext = _lookup_safe(user_id) if user_id else f"{self._id_prefix}{next(self._id_seq):x}"
+        return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
+                   expected=endpoint.expected_duration(request, policy or self.poll))
 
     def submit_nowait(self, request: Request, *, external_task_id: str | None = None,
                       poll: PollPolicy | None = None,
@@ -591,15 +607,15 @@ class KlingClient:
         job fails with ``SubmissionAbortedError``.
         """
         self._require_open()
-        job, user_id = self._new_job(request, external_task_id, poll)
-        self._start(job, poll, user_id, before_send)
+        job = self._new_job(request, external_task_id, poll)
+        self._start(job, poll, before_send)
         return job
 
-    def _start(self, job: Job, poll: PollPolicy | None, user_id: bool,
+    def _start(self, job: Job, poll: PollPolicy | None,
                before_send: Callable[[Job], object] | None = None) -> None:
         assert self._submitter is not None
         self._registry.add(job)
-        self._submitter.start(job, poll, user_id, before_send)
+        self._submitter.start(job, poll, before_send)
 
     def _spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
         """Run a job's submission (once it has capacity): a bare asyncio task, tracked here
@@ -620,7 +636,9 @@ class KlingClient:
         """Submit one request; returns once the server accepted the task (raises if it did not).
 
         ``poll`` overrides the client's ``PollPolicy`` (schedule and deadline) for this job;
-        ``before_send`` is as in ``submit_nowait``.
+        ``before_send`` is as in ``submit_nowait``.  ``Timeouts.submission`` bounds the whole
+        submission (``AmbiguousSubmissionError`` or ``SubmissionTimeoutError`` when it passes);
+        an ``external_task_id`` the account already used raises ``DuplicateExternalIdError``.
         """
         job = self.submit_nowait(request, external_task_id=external_task_id, poll=poll,
                                  before_send=before_send)
@@ -630,28 +648,30 @@ class KlingClient:
             raise job.error if job.error is not None else job._closed_error()
         return job
 
-    async def submit_many(self, requests: Iterable[Request], *, poll: PollPolicy | None = None
-                          ) -> list[Job]:
+    async def submit_many(self, requests: Iterable[Request], *, poll: PollPolicy | None = None,
+                          before_send: Callable[[Job], object] | None = None) -> list[Job]:
         """Submit many requests concurrently within the account's limits.
 
         Every request is checked first (class, duplicate ``external_task_id``), so bad input
         submits nothing.  Returns the jobs in input order once each was accepted or failed to
         submit (its ``result()`` then raises the reason); one failure never affects the others.
+        ``before_send`` is as in ``submit_nowait``, called for each job (one that raises fails
+        that job only, with ``SubmissionAbortedError``).
         """
         self._require_open()
         prepared = [self._new_job(r, None, poll) for r in requests]
         seen: set[str] = set()
-        for job, _ in prepared:
+        for job in prepared:
             ext = job.external_task_id
             assert ext is not None
             if ext in seen or self._registry.get_by_external_id(ext) is not None:
                 raise ValidationError("external_task_id", "must be unique across jobs", ext)
             seen.add(ext)
-        for job, user_id in prepared:
-            self._start(job, poll, user_id)
-        for job, _ in prepared:
+        for job in prepared:
+            self._start(job, poll, before_send)
+        for job in prepared:
             await job.wait_submitted()
-        return [job for job, _ in prepared]
+        return prepared
 
     async def as_completed(
         self, items: Iterable[Job | Request], *, poll: PollPolicy | None = None
@@ -722,7 +742,7 @@ class KlingClient:
         such task exists.
         """
         self._require_open()
-        assert self._poller is not None
+        assert self._submitter is not None
         row = endpoint_named(endpoint)
         existing = (self._registry.get(task_id) if task_id else None) or (
             self._registry.get_by_external_id(external_task_id) if external_task_id else None
@@ -733,26 +753,26 @@ class KlingClient:
             if external_task_id is None:
                 raise ValidationError("task_id", "attach needs task_id or external_task_id", None)
             task = await self.get_task_by_external_id(row.name, external_task_id)
+            existing = self._registry.get(task.task_id)
+            if existing is not None:  # tracked already, under another handle: never two jobs
+                if existing.external_task_id in (None, external_task_id):
+                    return existing
+                raise ResponseDecodeError(
+                    f"lookup by external_task_id {external_task_id!r} answered with task "
+                    f"{task.task_id!r}, tracked here with external_task_id "
+                    f"{existing.external_task_id!r}"
+                )
+            first = None
         else:
-            task = None
+            task = Task(task_id=_checked_id(task_id), status=TaskStatus.SUBMITTED,
+                        external_task_id=external_task_id)
+            first = 0.0
         policy = poll or self.poll
         job = Job(row.name, request, external_task_id,
                   weight=row.weight(request) if request is not None else 1,
                   expected=row.expected_duration(request, policy))
         self._registry.add(job)
-        if task is None:
-            assert task_id is not None
-            task = Task(task_id=_checked_id(task_id), status=TaskStatus.SUBMITTED,
-                        external_task_id=external_task_id)
-            first = 0.0
-        else:
-            first = None
-        self._capacity.hold(job.weight)  # an attached task holds its slots until it ends
-        self._registry.accept(job, task, self._clock())
-        if task.status.is_terminal:
-            self._poller.observe(job, task)
-        else:
-            self._poller.track(job, poll, first=first)
+        self._submitter.attach(job, poll, task, first)
         return job
 
     def notify_callback(self, payload: Any) -> Job | None:
@@ -874,6 +894,68 @@ def _loop_time() -> float:
     """The running event loop's monotonic clock (what ``anyio.current_time`` returns on
     asyncio, without the backend lookup on every call)."""
     return asyncio.get_running_loop().time()
+
+
+def _task_with_external_id(data: Any, ext: str, endpoint: Endpoint) -> Task | None:
+    """The task with external id ``ext`` in a lookup reply: a task object, or a list (the new
+    standard's ``[]`` for none).  None only when the reply proves there is none; a reply that
+    cannot be read, or a task object naming another external id, is a ``ResponseDecodeError``
+    (a caller reconciling a create must not take it for "absent" and pay twice), and so is a
+    task whose results show it belongs to an endpoint of another kind."""
+    try:
+        if isinstance(data, list):
+            for item in data:
+                task = parse_task(item)
+                if task.external_task_id == ext:
+                    return task
+            return None
+        task = parse_task(data)
+    except KlingError:
+        raise
+    except Exception as exc:  # whatever a hostile reply may hold
+        raise ResponseDecodeError(
+            f"lookup by external_task_id {ext!r}: unreadable reply ({type(exc).__name__})"
+        ) from None
+    if task.external_task_id is not None and task.external_task_id != ext:
+        raise ResponseDecodeError(
+            f"lookup by external_task_id {ext!r} answered with task {task.task_id!r} of "
+            f"external_task_id {task.external_task_id!r}"
+        )
+    foreign = task.videos if endpoint.kind == "image" else task.images
+    own = task.images if endpoint.kind == "image" else task.videos
+    if foreign and not own:
+        raise ResponseDecodeError(
+            f"lookup by external_task_id {ext!r} on {endpoint.name} answered with task "
+            f"{task.task_id!r}, whose results are not {endpoint.kind}s (another endpoint's task)"
+        )
+    if task.external_task_id is None:
+        return attrs.evolve(task, external_task_id=ext)
+    return task
+
+
+def _says_not_found(exc: InvalidRequestError) -> bool:
+    """Whether a 1201 is the official API's answer for an unknown id ("Task not found by
+    id/external id: ...", reference §3.1), not a refused parameter."""
+    return exc.code == 1201 and "not found" in exc.message.lower()
+
+
+def _unreadable_create(endpoint: str, ext: str | None, exc: Exception
+                       ) -> AmbiguousSubmissionError:
+    return AmbiguousSubmissionError(endpoint, ext, ResponseDecodeError(
+        f"the create reply could not be read ({type(exc).__name__}: {str(exc)[:160]})"))
+
+
+def _lookup_safe(ext: Any) -> str:
+    """A user's external_task_id, refused (``ValidationError``) before anything is sent if it
+    could not be looked up exactly as sent: an ambiguous create could then never be
+    reconciled (or a lookup for a trimmed id would find another task)."""
+    if not isinstance(ext, str):
+        raise ValidationError("external_task_id", "must be a string", ext)
+    if (ext != ext.strip() or any(c in "/?#" or not c.isprintable() for c in ext)):
+        raise ValidationError(
+            "external_task_id", "must be printable, without '/', '?', '#' or surrounding "
+            "whitespace (it is looked up in a URL to reconcile a lost create)", ext)
+    return ext
 
 
 def _checked_id(value: str) -> str:

@@ -28,12 +28,21 @@ class Timeouts:
     wait for a free request slot (default 300 s; ``RetryPolicy`` alone allows 6 tries of up to
     ``total`` each, plus waits).  When it runs out the call raises ``TransportError``, or, for a
     create whose last try may have reached the server, ``AmbiguousSubmissionError``.
+
+    ``submission`` bounds one job's whole submission, from its first create POST to the
+    server's acceptance: every try, the 1303 back-offs and waits for capacity between them, and
+    the lookups by ``external_task_id`` that reconcile an ambiguous create, with their retries
+    (default 600 s).  When it passes the job fails with ``AmbiguousSubmissionError`` (naming
+    the ``external_task_id`` to look up) if a create may have reached the server, else with
+    ``SubmissionTimeoutError`` (nothing was created).  Time spent queued for capacity before
+    the first POST does not count.
     """
 
     connect: float | None = attrs.field(default=10.0, validator=_positive)
     read: float | None = attrs.field(default=None, validator=_positive)
     total: float | None = attrs.field(default=60.0, validator=_positive)
     call: float | None = attrs.field(default=300.0, validator=_positive)
+    submission: float | None = attrs.field(default=600.0, validator=_positive)
 
 
 @attrs.frozen(kw_only=True)

@@ -11,11 +11,13 @@
     │   └── ResponseDecodeError                        a reply that is not a Kling envelope
     │       └── ResponseTooLargeError                  a reply over Limits.max_reply_bytes
     ├── AmbiguousSubmissionError                       a create POST may have created a task
+    │   └── SubmissionInterruptedError (also ClientClosedError) the client closed mid-create
     ├── APIError                                       the server answered with a business code != 0
     │   ├── AuthenticationError        1000-1004
     │   ├── AccountError               1100-1102, 1304
     │   │   └── PermissionDeniedError  1103
     │   ├── InvalidRequestError        1200-1202
+    │   │   ├── DuplicateExternalIdError 1201: the external_task_id is already used
     │   │   └── NotFoundError          1203 (and HTTP 404 without a code)
     │   ├── ContentPolicyError         1300-1301
     │   ├── RateLimitError             1302
@@ -24,6 +26,7 @@
     └── TaskError
         ├── TaskFailedError                            the task ended with task_status=failed
         └── TaskTimeoutError           (also TimeoutError) the deadline passed before the task ended
+            └── SubmissionTimeoutError                 no acceptance in time; nothing was created
 
 Errors are mapped by Kling business code first: HTTP 429 alone means five different things.
 No message or repr here ever carries a key, a secret or a token.
@@ -148,6 +151,27 @@ class AmbiguousSubmissionError(KlingError):
             f"create {endpoint}: the task may exist ({type(cause).__name__}: {cause}); {how}"
         )
 
+    def __reduce__(self) -> Any:
+        return (type(self), (self.endpoint, self.external_task_id, self.cause))
+
+
+class SubmissionInterruptedError(AmbiguousSubmissionError, ClientClosedError):
+    """The client closed while a create POST was under way (sent, or being reconciled) with no
+    definite answer: the task MAY exist.  Resume it with ``client.attach(endpoint,
+    external_task_id=...)`` from a new client; never re-submit it blindly."""
+
+    def __init__(self, endpoint: str, external_task_id: str | None, cause: BaseException):
+        super().__init__(endpoint, external_task_id, cause)
+        resume = (
+            f"re-attach with client.attach({endpoint!r}, external_task_id={external_task_id!r})"
+            if external_task_id
+            else "it had no external_task_id, so list recent tasks before re-submitting"
+        )
+        self.args = (
+            f"create {endpoint}: the client closed while the create was under way, so the "
+            f"task may exist on the server; {resume}",
+        )
+
 
 class SubmissionAbortedError(KlingError):
     """A ``before_send`` hook raised, so the create POST was never sent: no task exists and
@@ -223,6 +247,35 @@ class InvalidRequestError(APIError):
     """1200-1202: the server rejected the request's parameters or method."""
 
 
+class DuplicateExternalIdError(InvalidRequestError):
+    """1201: the server already has a task with this ``external_task_id`` (ids are unique per
+    account), and this submission never sent an ambiguous create that could have made it, so
+    it is someone else's task, possibly with other parameters: nothing was created or charged.
+    Fetch that task on purpose with ``client.attach(endpoint, external_task_id=...)``, or
+    submit with a new id."""
+
+    def __init__(self, message: str, *, external_task_id: str, http_status: int | None = None,
+                 code: int | None = 1201, request_id: str | None = None):
+        self.external_task_id = external_task_id
+        super().__init__(
+            f"external_task_id {external_task_id!r} is already used by another task of this "
+            f"account (server: {message}); attach to it with client.attach(..., "
+            "external_task_id=...) or submit with a new id",
+            http_status=http_status, code=code, request_id=request_id,
+        )
+        self.message = message
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_duplicate, (self.message, self.external_task_id, self.http_status,
+                                     self.code, self.request_id))
+
+
+def _rebuild_duplicate(message: str, external_task_id: str, http_status: int | None,
+                       code: int | None, request_id: str | None) -> DuplicateExternalIdError:
+    return DuplicateExternalIdError(message, external_task_id=external_task_id,
+                                    http_status=http_status, code=code, request_id=request_id)
+
+
 class NotFoundError(InvalidRequestError):
     """1203 (or HTTP 404 with no code): the resource, task or model does not exist."""
 
@@ -291,6 +344,26 @@ class TaskTimeoutError(TaskError, TimeoutError):
             f"{where}; status history: {trail}. The task is still tracked; Kling has no "
             "remote cancel."
         )
+
+
+class SubmissionTimeoutError(TaskTimeoutError):
+    """The submission deadline (``Timeouts.submission``) passed before the server accepted the
+    create, and no create POST of this job could have made a task (each was refused or never
+    sent): nothing was created or charged, so submitting again is safe.  (When a create may
+    have reached the server, the error is ``AmbiguousSubmissionError`` instead.)"""
+
+    def __init__(self, endpoint: str, external_task_id: str | None, timeout: float):
+        super().__init__(None, timeout, None)
+        self.endpoint = endpoint
+        self.external_task_id = external_task_id
+        self.args = (
+            f"create {endpoint}: not accepted within {timeout:g} s (Timeouts.submission); "
+            f"nothing was created: every create POST was refused or never sent "
+            f"(external_task_id={external_task_id!r})",
+        )
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.endpoint, self.external_task_id, self.timeout))
 
 
 # (family lower bound, upper bound inclusive) -> class.  Codes are looked up before HTTP status.

@@ -41,7 +41,7 @@ import math
 import random
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -65,6 +65,7 @@ from ._errors import (
     error_class,
 )
 from ._policy import RetryPolicy
+from ._timelimit import within
 
 log = logging.getLogger("kling_async")
 _T = TypeVar("_T")
@@ -366,36 +367,6 @@ def _encode_body(body: Any) -> bytes:
     raise ValidationError("request body", rule, None)
 
 
-async def _within(work: Coroutine[Any, Any, _T], seconds: float) -> tuple[bool, _T | None]:
-    """Run ``work`` for at most ``seconds`` (inf: no limit): (True, its result), or (False,
-    None) when time ran out (it is then cancelled).
-
-    With a limit, ``work`` runs in a task of its own and only that task is cancelled at the
-    deadline, never the caller's: a cancellation from outside always propagates as itself,
-    never as a timeout, on every Python (3.10 cannot tell two cancel requests on one task
-    apart, so ``asyncio.timeout``-style scopes can swallow one there).
-    """
-    if seconds == math.inf:
-        return True, await work
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(work)
-    woken: asyncio.Future[None] = loop.create_future()
-
-    def wake(_: object = None) -> None:
-        if not woken.done():
-            woken.set_result(None)
-
-    task.add_done_callback(wake)
-    timer = loop.call_later(max(0.0, seconds), wake)
-    try:
-        await woken
-    finally:
-        timer.cancel()
-        if not task.done():
-            task.cancel()  # the caller was cancelled, or time ran out
-    return (True, task.result()) if task.done() else (False, None)
-
-
 def _describe(exc: BaseException) -> str:
     """A network failure as safe text: its type and message, never its request headers (an
     aiohttp ``ClientResponseError`` is described by its status and message only)."""
@@ -573,7 +544,7 @@ class Transport:
         if slots.try_acquire(1):
             return
         # (a slot granted just as the wait is cut short is given back by acquire())
-        finished, _ = await _within(slots.acquire(1), progress.remaining())
+        finished, _ = await within(slots.acquire(1), progress.remaining())
         if not finished:
             raise _OutOfTime
     def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
@@ -627,7 +598,7 @@ class Transport:
         progress.on_wire = True
         limit = min(remaining, math.inf if self._try_limit is None else self._try_limit)
         try:
-            finished, reply = await _within(self._exchange(call), limit)
+            finished, reply = await within(self._exchange(call), limit)
         finally:
             self._slots.release(1, clean=False)
         if not finished and limit >= remaining:

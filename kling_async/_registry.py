@@ -79,7 +79,7 @@ class Job:
         "endpoint", "request", "task_id", "external_task_id", "_state", "_task", "_reply",
         "_status", "error",
         "history", "accepted_at", "weight", "expected", "polls", "_done", "_accepted",
-        "_callbacks", "_registry", "_closed", "__weakref__",
+        "_callbacks", "_closed", "__weakref__",
     )
 
     def __init__(
@@ -106,7 +106,6 @@ class Job:
         self._done: anyio.Event | None = None
         self._accepted: anyio.Event | None = None
         self._callbacks: list[Callable[[Job], Any]] | None = None
-        self._registry: TaskRegistry | None = None
         self._closed = False
 
     # -- reading ------------------------------------------------------------------------------
@@ -199,7 +198,8 @@ class Job:
             f"task {self.task_id} may still be running on the server; re-attach with "
             f"client.attach({self.endpoint!r}, task_id={self.task_id!r})"
             if self.task_id
-            else "it was never accepted by the server"
+            else "it was never accepted by the server, and no task was created for it (its "
+            "create was never sent, or was refused): it is safe to submit again"
         )
         return ClientClosedError(f"the client closed before this job ended: {where}")
 
@@ -254,7 +254,6 @@ class TaskRegistry:
                     ext, hint=f"existing job: {existing!r}",
                 )
             self._by_external_id[ext] = job
-        job._registry = self
         state = job._state
         self.counts[state] += 1
         self.total += 1

@@ -6,15 +6,20 @@ For each job:
 2. POST with the job's ``external_task_id`` (the user's, or a generated one), the same on every
    attempt; the transport retries only what provably created nothing (connect failures, 1302);
 3. on 1303: give the slots back, shrink the limit, back off (>= 1 s) and wait again;
-4. on an ambiguous failure (timeout/reset after sending, 5xx, unreadable reply): look the task
-   up by ``external_task_id``; found -> it exists, track it; not found -> nothing was created,
-   post again;
-5. on a 1201 after an ambiguity (or for a user-chosen id): look it up; a duplicate-id rejection
-   means "it exists: fetch it";
+4. on an ambiguous failure (timeout/reset after sending, 5xx, or any reply that cannot be read,
+   or that names another job's task or another external id): look the task up by
+   ``external_task_id``; found -> it exists, track it; not found -> nothing was created, post
+   again;
+5. on a 1201 "external_task_id already exists": after an ambiguous attempt of this job, look it
+   up (found -> it is ours: track it); with no such attempt it is someone else's task:
+   ``DuplicateExternalIdError``;
 6. anything else ends the job with its typed error; no task was created, none is lost.
 
 If the lookups themselves keep failing, the job ends with ``AmbiguousSubmissionError``: the task
-may exist, and the error names the ``external_task_id`` to look for.
+may exist, and the error names the ``external_task_id`` to look for.  ``Timeouts.submission``
+bounds all of it, from the first POST to acceptance; the client closing mid-create ends a job
+whose create may have reached the server with ``SubmissionInterruptedError`` (resumable with
+``client.attach(endpoint, external_task_id=...)``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -30,11 +36,16 @@ from ._endpoints import ENDPOINTS, Endpoint
 from ._errors import (
     AmbiguousSubmissionError,
     APIError,
+    ClientClosedError,
     ConcurrencyLimitError,
+    DuplicateExternalIdError,
     InvalidRequestError,
     KlingError,
     NotFoundError,
+    ResponseDecodeError,
     SubmissionAbortedError,
+    SubmissionInterruptedError,
+    SubmissionTimeoutError,
 )
 from ._events import (
     EventHub,
@@ -50,6 +61,7 @@ from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import FAILED, SUBMITTING, WAITING, Job, TaskRegistry
 from ._results import created_head, created_task
+from ._timelimit import within
 from ._wire import dump_request
 
 log = logging.getLogger("kling_async")
@@ -62,8 +74,46 @@ BeforeSend = Callable[[Job], object]
 _ORCHESTRATED_CREATE_CODES = frozenset({1302})
 
 
+#: What a create gives the job: its Task, or the (task_id, status, external id) head of its
+#: create reply, and the reply (see ``TaskRegistry.accept_reply``).
+_Created = tuple[Task | None, tuple[str, TaskStatus, str | None] | None, Any]
+
+
 def _run_soon(job: Job, coro: Coroutine[Any, Any, None]) -> None:
     asyncio.get_running_loop().create_task(coro)
+
+
+#: A task id the SDK can put in a URL path as it is: unreserved characters, not a dot segment.
+_plain_id = re.compile(r"[A-Za-z0-9_~-][A-Za-z0-9._~-]{0,255}").fullmatch
+
+
+def _describe(exc: BaseException, limit: int = 200) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_duplicate_id(exc: InvalidRequestError) -> bool:
+    """Whether a 1201 says the external_task_id is already used ("External_task_id ...
+    already exists", reference §4)."""
+    text = exc.message.lower()
+    return exc.code == 1201 and "external" in text and ("exist" in text or "duplic" in text)
+
+
+class _Attempts:
+    """One job's submission so far: what a failure, a deadline or a close must say of it."""
+
+    __slots__ = ("holding", "sending", "ambiguous", "rejections")
+
+    def __init__(self) -> None:
+        self.holding = True  # the job's slots are held (given back on 1303, taken again after)
+        self.sending = False  # a create POST is under way
+        self.ambiguous = 0  # attempts that may have created the task
+        self.rejections = 0  # 1303s
+
+    @property
+    def maybe_created(self) -> bool:
+        """Whether a create of this job may have reached the server with no definite answer."""
+        return self.sending or self.ambiguous > 0
 
 
 class Submitter:
@@ -86,6 +136,7 @@ class Submitter:
         on_sent: Callable[[], None] | None = None,
         on_done: Callable[[Job], None] | None = None,
         spawn: Callable[[Job, Coroutine[Any, Any, None]], None] | None = None,
+        submission_timeout: float | None = None,
     ):
         self._on_sent = on_sent
         self._on_done = on_done
@@ -105,16 +156,17 @@ class Submitter:
         self._sleep = sleep
         self._rand = rand
         self.reconciliations = 0
+        self._submission_limit = submission_timeout
 
-    def start(self, job: Job, policy: PollPolicy | None, user_id: bool,
+    def start(self, job: Job, policy: PollPolicy | None,
               before_send: BeforeSend | None = None) -> None:
         """Begin submitting ``job``: at once when its slots fit, else queued behind the jobs
         waiting for capacity (visibly: ``WAITING`` and a ``WaitingForCapacity`` event) with no
         task of its own, until ``_granted`` starts it as slots free."""
         if self._admitted(job):
-            self._spawn(job, self.run(job, policy, user_id, before_send))
+            self._spawn(job, self.run(job, policy, before_send))
         else:  # started later from whatever task frees the slots: keep the caller's context
-            self._capacity.defer(job.weight, (job, policy, user_id, before_send,
+            self._capacity.defer(job.weight, (job, policy, before_send,
                                               contextvars.copy_context()))
 
     def _granted(self, item: Any) -> bool:
@@ -122,27 +174,27 @@ class Submitter:
         closes, nothing starts (False: the slots go back)."""
         if self.closing:
             return False
-        job, policy, user_id, before_send, context = item
+        job, policy, before_send, context = item
         self._registry.set_state(job, SUBMITTING)
-        context.run(self._spawn, job, self.run(job, policy, user_id, before_send))
+        context.run(self._spawn, job, self.run(job, policy, before_send))
         return True
 
-    async def run(self, job: Job, policy: PollPolicy | None, user_id: bool,
+    async def run(self, job: Job, policy: PollPolicy | None,
                   before_send: BeforeSend | None = None) -> None:
         """Submit ``job``, whose slots are held; on return it is tracked by the poller or has
         ended with an error.
 
-        One coroutine from the create to the first poll (each layer costs every job a frame
-        and a resume per await): POST until accepted or provably not, then hand the job to the
-        poller, making its first poll here when that is due now.
+        One task from the create to the first poll: POST until accepted or provably not
+        (``_bounded`` -> ``_create`` -> ``_post``, within ``Timeouts.submission``), then hand
+        the job to the poller, making its first poll here when that is due now.
         """
         try:
             endpoint = ENDPOINTS[job.endpoint]
-            ext = job.external_task_id
-            holding = True  # this job's slots are held (given back on 1303, taken again after)
+            attempts = _Attempts()
             poll_now = False
             try:
                 body = dump_request(job.request)
+                ext = job.external_task_id
                 if ext is not None:
                     body["external_task_id"] = ext
                 if before_send is not None:
@@ -150,59 +202,11 @@ class Submitter:
                         before_send(job)
                     except Exception as exc:
                         raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
-                rejections = ambiguous = 0
-                head: tuple[str, TaskStatus, str | None] | None = None
-                data: Any = None
-                while True:
-                    try:
-                        data = await self._transport.call(
-                            "POST", endpoint.path, body=body, create=endpoint.name,
-                            external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES,
-                            subject=job,
-                        )
-                        head = created_head(data, ext)  # the usual reply: no Task built yet
-                        if head is None or head[1].is_terminal:
-                            task, head = created_task(data, ext), None
-                        else:
-                            task = None
-                        break
-                    except ConcurrencyLimitError as exc:
-                        holding = False
-                        await self._sleep(self._rejected(job, exc, rejections))
-                        rejections += 1
-                        if not self._admitted(job):
-                            await self._capacity.acquire(job.weight)
-                            self._registry.set_state(job, SUBMITTING)
-                        holding = True
-                    except AmbiguousSubmissionError as exc:
-                        ambiguous += 1
-                        found = await self._reconcile(job, endpoint, exc)
-                        if found is not None:
-                            task = found
-                            break
-                        if ambiguous >= self._retry.max_attempts:
-                            raise
-                    except InvalidRequestError as exc:
-                        if (ext is None or not (ambiguous or user_id)
-                                or isinstance(exc, NotFoundError)):
-                            raise
-                        found = await self._reconcile(job, endpoint, exc)
-                        if found is None:
-                            raise
-                        task = found
-                        break
+                task, head, data = await self._bounded(job, endpoint, body, attempts)
             except BaseException as exc:
-                if holding and job.task_id is None:
-                    # Nothing was accepted: the slots go back.  (On success the poller owns
-                    # them; after a 1303 they went back already, unless taken again.)
-                    self._capacity.release(job.weight, clean=False)
+                self._failed(job, endpoint, exc, attempts)
                 if not isinstance(exc, Exception):
                     raise
-                if not isinstance(exc, KlingError):  # a bug, not a server answer: end the job
-                    log.exception("submitting %r failed unexpectedly", job)
-                if not job.done():
-                    self._registry.finish(job, FAILED, error=exc)
-                    self._events.emit(JobFailed(self._clock(), job=job, error=exc))
             else:
                 poll_now = self._accept(job, policy, task, head, data)
             if self._on_sent is not None:
@@ -213,26 +217,200 @@ class Submitter:
             if self._on_done is not None:
                 self._on_done(job)
 
+    def _failed(self, job: Job, endpoint: Endpoint, exc: BaseException,
+                attempts: _Attempts) -> None:
+        """End a job whose submission raised ``exc`` (unless it ended already).  Cancelled
+        (the client closes) after a create may have reached the server, it fails with
+        ``SubmissionInterruptedError`` naming its external_task_id; cancelled with nothing
+        sent, it is left to the close, which says so."""
+        if attempts.holding and job.task_id is None:
+            # Nothing was accepted: the slots go back.  (On success the poller owns them;
+            # after a 1303 they went back already, unless taken again.)
+            self._capacity.release(job.weight, clean=False)
+        if job.done():
+            return
+        error: BaseException
+        if isinstance(exc, Exception):
+            if not isinstance(exc, KlingError):  # a bug, not a server answer: end the job
+                log.exception("submitting %r failed unexpectedly", job)
+            error = exc
+        elif isinstance(exc, asyncio.CancelledError) and attempts.maybe_created:
+            error = SubmissionInterruptedError(
+                endpoint.name, job.external_task_id,
+                ClientClosedError("the client closed while the create was under way"))
+        else:
+            return
+        self._registry.finish(job, FAILED, error=error)
+        self._events.emit(JobFailed(self._clock(), job=job, error=error))
+
+    async def _bounded(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
+                       attempts: _Attempts) -> _Created:
+        """``_create`` within the submission deadline (``Timeouts.submission``), if any."""
+        limit = self._submission_limit
+        if limit is None:
+            return await self._create(job, endpoint, body, attempts)
+        finished, created = await within(self._create(job, endpoint, body, attempts), limit)
+        if not finished:
+            raise self._timed_out(job, endpoint, attempts, limit)
+        assert created is not None
+        return created
+
+    @staticmethod
+    def _timed_out(job: Job, endpoint: Endpoint, attempts: _Attempts, limit: float
+                   ) -> KlingError:
+        ext = job.external_task_id
+        if attempts.maybe_created:
+            return AmbiguousSubmissionError(endpoint.name, ext, TimeoutError(
+                f"not accepted within {limit:g} s (Timeouts.submission)"))
+        return SubmissionTimeoutError(endpoint.name, ext, limit)
+
+    async def _create(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
+                      attempts: _Attempts) -> _Created:
+        """POST until the server accepts the task (or it is found by reconciliation); raise the
+        typed reason when it provably will not."""
+        while True:
+            try:
+                return await self._post(job, endpoint, body, attempts)
+            except ConcurrencyLimitError as exc:
+                await self._back_off(job, exc, attempts)
+            except AmbiguousSubmissionError as exc:
+                attempts.ambiguous += 1
+                found = await self._reconcile(job, endpoint, exc)
+                if found is not None:
+                    return self._claimed(job, endpoint, found, exc), None, None
+                if attempts.ambiguous >= self._retry.max_attempts:
+                    raise
+            except InvalidRequestError as exc:
+                found = await self._refused(job, endpoint, exc, attempts)
+                return self._claimed(job, endpoint, found, exc), None, None
+
+    async def _post(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
+                    attempts: _Attempts) -> _Created:
+        """One create POST (with the transport's safe retries) and its reply, read.  Any reply
+        that cannot be read, or that names another job's task or external id, is ambiguous:
+        the server may have created the task."""
+        ext = job.external_task_id
+        attempts.sending = True
+        try:
+            data = await self._transport.call(
+                "POST", endpoint.path, body=body, create=endpoint.name,
+                external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES, subject=job,
+            )
+        except KlingError as exc:
+            # a definite answer (nothing created by this POST), unless it is ambiguous; on a
+            # cancellation (the client closes, or the deadline) the POST stays "under way"
+            attempts.sending = isinstance(exc, AmbiguousSubmissionError)
+            raise
+        except Exception as exc:  # a reply the transport itself could not handle
+            raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
+                f"the create reply could not be read ({_describe(exc)})")) from None
+        attempts.sending = False
+        try:
+            head = created_head(data, ext)  # the usual reply: no Task built yet
+            if head is None or head[1].is_terminal:
+                task, head = created_task(data, ext), None
+                task_id, named = task.task_id, task.external_task_id
+            else:
+                task = None
+                task_id, named = head[0], head[2]
+        except Exception as exc:
+            raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
+                f"the create reply could not be read ({_describe(exc)})")) from None
+        problem = self._conflict(job, task_id, named)
+        if problem is not None:
+            raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
+                f"the create reply {problem}"))
+        return task, head, data
+
+    def _conflict(self, job: Job, task_id: str, named: str | None) -> str | None:
+        """Why a task the server named for ``job`` cannot be its task, or None."""
+        ext = job.external_task_id
+        if not _plain_id(task_id):
+            return f"names task id {task_id[:80]!r}, which is not a plain id"
+        if ext is not None and named is not None and named != ext:
+            return f"names external_task_id {named!r}, not {ext!r}"
+        other = self._registry.get(task_id)
+        if other is not None and other is not job:
+            return (f"names task {task_id!r}, already tracked by another job "
+                    f"(external_task_id {other.external_task_id!r})")
+        return None
+
+    def _claimed(self, job: Job, endpoint: Endpoint, task: Task, cause: KlingError) -> Task:
+        """The task reconciliation found for ``job``, unless it is provably not its own."""
+        problem = self._conflict(job, task.task_id, task.external_task_id)
+        if problem is not None:
+            raise AmbiguousSubmissionError(endpoint.name, job.external_task_id,
+                                           ResponseDecodeError(f"the lookup {problem}")
+                                           ) from cause
+        return task
+
+    async def _refused(self, job: Job, endpoint: Endpoint, exc: InvalidRequestError,
+                       attempts: _Attempts) -> Task:
+        """A 1200-1202 refusal of the create: raise it (typed), unless an earlier ambiguous
+        attempt of this job may have made the task, which a lookup then finds.  A refusal of
+        a used external_task_id means "it is ours" only after such an attempt; before one it
+        is someone else's task: ``DuplicateExternalIdError``."""
+        ext = job.external_task_id
+        if ext is None or isinstance(exc, NotFoundError):
+            raise exc
+        duplicate = _is_duplicate_id(exc)
+        if not attempts.ambiguous:
+            if duplicate:
+                raise DuplicateExternalIdError(
+                    exc.message, external_task_id=ext, http_status=exc.http_status,
+                    code=exc.code, request_id=exc.request_id) from exc
+            raise exc
+        found = await self._reconcile(job, endpoint, exc)
+        if found is not None:
+            return found
+        if duplicate:  # it exists, but the lookup cannot see it (yet): it may well be ours
+            raise AmbiguousSubmissionError(endpoint.name, ext, exc) from exc
+        raise exc
+
+    async def _back_off(self, job: Job, exc: ConcurrencyLimitError, attempts: _Attempts
+                        ) -> None:
+        """After a 1303: give the slots back, wait, and take them again."""
+        attempts.holding = False
+        await self._sleep(self._rejected(job, exc, attempts.rejections))
+        attempts.rejections += 1
+        if not self._admitted(job):
+            await self._capacity.acquire(job.weight)
+            self._registry.set_state(job, SUBMITTING)
+        attempts.holding = True
+
     def _accept(self, job: Job, policy: PollPolicy | None, task: Task | None,
                 head: tuple[str, TaskStatus, str | None] | None, reply: Any) -> bool:
         """Track the accepted job (its ``task``, or the ``head`` of its create ``reply``);
         True if its first poll is due now, for the caller to make."""
         self._capacity.confirm(job.weight)
+        return self._track(job, policy, task, head, reply, submitted=True)
+
+    def attach(self, job: Job, policy: PollPolicy | None, task: Task,
+               first: float | None = None) -> None:
+        """Track an existing task (``KlingClient.attach``): the same path as an accepted
+        create, except that its slots are held on the server already (even past the limit),
+        no ``JobSubmitted`` is emitted, and its first poll is scheduled (``first``: when)."""
+        self._capacity.hold(job.weight)
+        self._track(job, policy, task, None, None, submitted=False, first=first)
+
+    def _track(self, job: Job, policy: PollPolicy | None, task: Task | None,
+               head: tuple[str, TaskStatus, str | None] | None, reply: Any, *,
+               submitted: bool, first: float | None = None) -> bool:
         now = self._clock()
         if task is not None:
             self._registry.accept(job, task, now)
         else:
             assert head is not None
             self._registry.accept_reply(job, head, reply, job.external_task_id, now)
-        if self._events.active:
+        if submitted and self._events.active:
             assert job.task_id is not None
             self._events.emit(JobSubmitted(now, job=job, task_id=job.task_id,
                                            external_task_id=job.external_task_id))
         if task is not None and task.status.is_terminal:
-            # an already-finished task, found by reconciliation
+            # an already-finished task, found by reconciliation or attached
             self._poller.observe(job, task)
             return False
-        return self._poller.track(job, policy, inline=True)
+        return self._poller.track(job, policy, first=first, inline=submitted)
 
     def _admitted(self, job: Job) -> bool:
         """Take the job's slots now if they fit (then it is SUBMITTING); else mark it WAITING,
@@ -273,10 +451,11 @@ class Submitter:
         for attempt in range(self._retry.max_attempts):
             try:
                 return await self._lookup(endpoint, ext, job)
-            except KlingError as exc:
+            except Exception as exc:
                 if isinstance(exc, APIError) and exc.code is not None and 1000 <= exc.code < 1300:
                     break  # auth / account / request errors will not heal by waiting
-                last = exc
+                last = exc if isinstance(exc, KlingError) else ResponseDecodeError(
+                    f"the lookup reply could not be read ({_describe(exc)})")
                 await self._sleep(self._retry.delay(attempt, rand=self._rand()))
         error = AmbiguousSubmissionError(endpoint.name, ext, last)
         raise error from cause

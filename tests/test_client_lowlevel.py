@@ -458,3 +458,28 @@ async def test_unknown_endpoint_is_a_validation_error(server: ScriptedServer) ->
         with pytest.raises(kling.ValidationError, match="images/generations"):
             await client.get_task("videos/no-such-thing", "t-1")
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(Reply(json=ok(task_json("t-1", "queued"))), id="status-queued"),
+        pytest.param(Reply(json=ok([task_json("t-1")])), id="data-list"),
+        pytest.param(Reply(json=ok({"task_status": "submitted"})), id="no-task-id"),
+        pytest.param(Reply(body=b'{"code":1e400,"data":{"task_id":"t-1"}}'), id="code-1e400"),
+        pytest.param(Reply(json=ok(task_json("t-1", task_info={"external_task_id": "other"}))),
+                     id="another-external-id"),
+    ],
+)
+@pytest.mark.anyio
+async def test_create_task_with_an_unreadable_reply_is_ambiguous(
+    server: ScriptedServer, reply: Reply
+) -> None:
+    """create_task() whose reply cannot be read raises AmbiguousSubmissionError naming the
+    external_task_id (the server may have created the task), never a decode error."""
+    server.script("POST", IMG, reply)
+    async with client_for(server) as client:
+        with pytest.raises(kling.AmbiguousSubmissionError) as caught:
+            await client.create_task(image_request(), external_task_id="ext-7")
+    assert caught.value.external_task_id == "ext-7"
+    assert server.count("POST", IMG) == 1

@@ -19,6 +19,7 @@ from kling_async import (
     Backoff,
     ClientClosedError,
     ClientStatistics,
+    DuplicateExternalIdError,
     Event,
     ImageGenerationRequest,
     InvalidRequestError,
@@ -36,6 +37,7 @@ from kling_async import (
     RetryScheduled,
     StatusChanged,
     SubmissionAbortedError,
+    SubmissionInterruptedError,
     Task,
     TaskFailedError,
     TaskStatus,
@@ -164,18 +166,23 @@ async def test_submit_raises_the_typed_error_when_the_create_is_rejected(
     assert sim.stats().count("POST") == 1
 
 
-async def test_submit_with_an_external_id_the_server_already_has_adopts_that_task(
+async def test_submit_with_an_external_id_the_server_already_has_raises_duplicate_error(
     sim: KlingSimulator,
 ) -> None:
-    """A duplicate-id rejection for a user's external_task_id means "it exists": no new task."""
+    """A first, unambiguous create refused because its external_task_id exists (1201) is
+    someone else's task: DuplicateExternalIdError naming the id, never the old task."""
     async with client_for(sim) as client:
-        existing = await client.create_task(video(), external_task_id="already-there")
-        job = await client.submit(video(), external_task_id="already-there")
-        assert job.task_id == existing.task_id
-        assert (await job.result()).status is TaskStatus.SUCCEED
-    stats = sim.stats()
-    assert stats.tasks_created == 1
-    assert stats.duplicates == 1
+        await client.create_task(video(), external_task_id="already-there")
+        with pytest.raises(DuplicateExternalIdError) as caught:
+            await client.submit(video(1), external_task_id="already-there")
+        stats = client.statistics()
+    assert caught.value.external_task_id == "already-there"
+    assert caught.value.code == 1201
+    assert "'already-there'" in str(caught.value)
+    assert isinstance(caught.value, InvalidRequestError)
+    assert stats.reconciliations == 0
+    assert sim.stats().tasks_created == 1
+    assert sim.stats().duplicates == 1
 
 
 async def test_failed_task_raises_task_failed_error_with_the_servers_message(
@@ -939,7 +946,8 @@ async def test_submit_raises_client_closed_error_if_the_client_closes_mid_submis
     sim: KlingSimulator,
 ) -> None:
     """submit() never returns a job without a task: closing the client while its create is
-    under way makes it raise ClientClosedError."""
+    under way makes it raise ClientClosedError, one saying the task may exist
+    (SubmissionInterruptedError) and naming the external_task_id to re-attach with."""
     sim.configure(faults={"delay": 1.0, "delay_scope": "post", "delay_seconds": 5.0})
     raised: list[BaseException] = []
 
@@ -957,7 +965,9 @@ async def test_submit_raises_client_closed_error_if_the_client_closes_mid_submis
                     break
                 await anyio.sleep(0.01)
     assert len(raised) == 1
-    assert "never accepted" in str(raised[0])
+    assert isinstance(raised[0], SubmissionInterruptedError)
+    assert raised[0].external_task_id is not None
+    assert f"external_task_id={raised[0].external_task_id!r}" in str(raised[0])
 
 
 async def test_before_its_first_poll_a_job_reads_the_task_of_its_create_reply(

@@ -46,6 +46,7 @@ import attrs
 from .._client import KlingClient
 from .._errors import (
     ContentPolicyError,
+    DuplicateExternalIdError,
     InvalidRequestError,
     KlingError,
     NotFoundError,
@@ -332,7 +333,10 @@ class BatchRunner:
         text = f"{type(error).__name__}: {error}" if error is not None else "failed"
         final = isinstance(error, TaskFailedError) or (
             isinstance(error, (InvalidRequestError, ContentPolicyError))
-            and not isinstance(error, NotFoundError) and handle.task_id is None
+            # a used external_task_id is this batch's own (journaled before its POST): a
+            # rerun re-attaches to it, so it is never final
+            and not isinstance(error, (NotFoundError, DuplicateExternalIdError))
+            and handle.task_id is None
         )
         if final and store.get(job.id) is not None:
             task_dict = task_to_dict(handle.task) if handle.task is not None else None
