@@ -7,6 +7,7 @@ the poll schedule shrink together; assertions are on counts and values, never on
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -996,11 +997,16 @@ def _refuse(job: Job) -> None:
 
 
 def _eager_submissions(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
-    """A task factory like Python 3.12's eager one, for submissions that end without waiting
-    (a refusing before_send): Submitter.run runs to its end inside create_task()."""
+    """An eager task factory for submissions only (Python 3.12's own where it exists), for
+    submissions that end without waiting (a refusing before_send): Submitter.run runs to its
+    end inside create_task()."""
     if getattr(coro, "__qualname__", "") != "Submitter.run":
         return asyncio.Task(coro, loop=loop, **kwargs)
-    try:
+    if sys.version_info >= (3, 12):
+        task = asyncio.Task(coro, loop=loop, eager_start=True, **kwargs)
+        assert task.done(), "a refused submission was expected to end without waiting"
+        return task
+    try:  # before 3.12: run it by hand; create_task() accepts any future there
         coro.send(None)
     except StopIteration:
         finished = loop.create_future()
