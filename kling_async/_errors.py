@@ -6,6 +6,7 @@
     ├── ValidationError            (also ValueError)   bad input, raised before any I/O
     ├── ConfigurationError         (also ValueError)   bad client settings (no key, insecure URL)
     ├── ClientClosedError          (also RuntimeError) the client is not open
+    ├── BlockingCallError          (also RuntimeError) a blocking call from the client's own loop
     ├── TransportError                                 the network failed; nothing was understood
     │   └── ResponseDecodeError                        a reply that is not a Kling envelope
     │       └── ResponseTooLargeError                  a reply over Limits.max_reply_bytes
@@ -96,6 +97,11 @@ class ConfigurationError(KlingError, ValueError):
 
 class ClientClosedError(KlingError, RuntimeError):
     """The client is not open: use ``async with KlingClient(...)`` (or it was closed)."""
+
+
+class BlockingCallError(KlingError, RuntimeError):
+    """A ``BlockingKlingClient`` call that waits was made from that client's own event-loop
+    thread (an ``on_event`` handler or a ``before_send`` hook): it would wait forever."""
 
 
 class TransportError(KlingError):
