@@ -22,7 +22,6 @@ from collections.abc import (
     Callable,
     Generator,
     Iterable,
-    Iterator,
     Mapping,
 )
 from types import TracebackType
@@ -324,7 +323,7 @@ class BlockingKlingClient:
             endpoint, external_task_id))
 
     def list_tasks(self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
-                   max_pages: int | None = None) -> Iterator[TaskPage]:
+                   max_pages: int | None = None) -> Generator[TaskPage, None, None]:
         """Pages of the account's tasks, newest first (see ``KlingClient.list_tasks``)."""
         client = self._client
         return self._iterate("list_tasks()", lambda: client.list_tasks(
@@ -353,7 +352,7 @@ class BlockingKlingClient:
         return [self._wrap(job) for job in jobs]
 
     def as_completed(self, items: Iterable[BlockingJob | Any], *,
-                     poll: PollPolicy | None = None) -> Iterator[BlockingJob]:
+                     poll: PollPolicy | None = None) -> Generator[BlockingJob, None, None]:
         """Jobs as they finish; ``items`` may mix ``BlockingJob``s and requests (requests are
         submitted lazily, as in ``KlingClient.as_completed``).  Leaving the loop early
         stops it; jobs already submitted go on and stay tracked."""
