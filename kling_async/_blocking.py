@@ -1,8 +1,8 @@
 """``BlockingKlingClient`` and ``run()``: the async client for plain scripts and notebooks.
 
-A ``KlingClient`` runs on a private event loop in its own thread (anyio's blocking portal);
-each blocking method hands one call to that loop and waits for its answer.  The client is
-opened and closed by one long-lived task there, so ``close()`` works from any thread.
+A ``KlingClient`` runs on a private event loop in its own thread (``_portal.PortalThread``,
+anyio's blocking portal); each blocking method hands one call to that loop and waits for its
+answer.
 
 Threads: any thread may call it, including one that runs its own asyncio loop (a notebook
 cell, an ``async def``): that works, but blocks that loop while it waits.  A call that waits
@@ -12,35 +12,22 @@ and ``before_send`` hooks run there), where it could never return.
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import random
-import threading
-from collections.abc import (
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Generator,
-    Iterable,
-    Mapping,
-)
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
-import anyio.abc
-from anyio.from_thread import BlockingPortal, start_blocking_portal
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
 from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
-from ._errors import BlockingCallError, ClientClosedError, ConfigurationError, KlingError
+from ._errors import ClientClosedError, ConfigurationError
 from ._events import Event
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
+from ._portal import PortalThread
 from ._registry import Job, JobState
-
-T = TypeVar("T")
 
 
 class BlockingJob:
@@ -49,11 +36,11 @@ class BlockingJob:
     Two ``BlockingJob``s of the same job are equal (``as_completed`` hands out new wrappers).
     """
 
-    __slots__ = ("_job", "_owner")
+    __slots__ = ("_job", "_loop")
 
-    def __init__(self, job: Job, owner: BlockingKlingClient) -> None:
+    def __init__(self, job: Job, loop: PortalThread) -> None:
         self._job = job
-        self._owner = owner
+        self._loop = loop
 
     @property
     def endpoint(self) -> str:
@@ -93,7 +80,7 @@ class BlockingJob:
     def task(self) -> Task | None:
         """The last ``Task`` seen for this job, or None before acceptance."""
         job = self._job
-        return self._owner._read(lambda: job.task)
+        return self._loop.read(lambda: job.task)
 
     def done(self) -> bool:
         return self._job.done()
@@ -106,7 +93,7 @@ class BlockingJob:
         ``ClientClosedError``.
         """
         job = self._job
-        if self._owner.closed and not job.done():
+        if self._loop.closed and not job.done():
             raise _closed_before_end(job)
         if job.done():  # no round trip, and readable after close()
             if job.error is not None:
@@ -114,12 +101,12 @@ class BlockingJob:
             task = self.task
             assert task is not None
             return task
-        return self._owner._run("BlockingJob.result()", lambda: job.result(timeout))
+        return self._loop.run("BlockingJob.result()", lambda: job.result(timeout))
 
     def wait_submitted(self, timeout: float | None = None) -> BlockingJob:
         """Block until the server accepted the task (or the job ended); returns this job."""
         job = self._job
-        self._owner._run("BlockingJob.wait_submitted()", lambda: job.wait_submitted(timeout))
+        self._loop.run("BlockingJob.wait_submitted()", lambda: job.wait_submitted(timeout))
         return self
 
     def __eq__(self, other: object) -> bool:
@@ -193,23 +180,12 @@ class BlockingKlingClient:
 
     def _start(self, client: KlingClient) -> None:
         self._client = client
-        self._lock = threading.Lock()
-        self._closed = False
-        self._stack = contextlib.ExitStack()
-        self._portal: BlockingPortal = self._stack.enter_context(
-            start_blocking_portal(name="kling-async-client")
-        )
-        try:
-            self._loop_thread = self._portal.call(threading.get_ident)
-            self._serving, self._stop = self._portal.start_task(_serve, client)
-        except BaseException:
-            self._stack.close()
-            raise
+        self._loop = PortalThread(client, "BlockingKlingClient")
 
     @property
     def closed(self) -> bool:
         """Whether ``close()`` was called."""
-        return self._closed
+        return self._loop.closed
 
     @property
     def base_url(self) -> str:
@@ -231,102 +207,34 @@ class BlockingKlingClient:
 
         Idempotent.  Unfinished tasks may go on on the server: re-attach later by id.
         """
-        self._refuse_on_loop_thread("BlockingKlingClient.close()")
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-        try:
-            self._portal.call(self._stop.set)
-            self._serving.result()  # the async client's aclose() has run
-        finally:
-            with contextlib.suppress(RuntimeError):  # already stopped
-                self._portal.call(self._portal.stop, True)  # iterators still open end here
-            self._stack.close()  # joins the thread
-
-    # -- plumbing -----------------------------------------------------------------------------
-    def _refuse_on_loop_thread(self, what: str) -> None:
-        if threading.get_ident() == self._loop_thread:
-            raise BlockingCallError(
-                f"{what} waits for the client's event loop, but was called on that loop's "
-                "own thread (from an on_event handler or a before_send hook), so it would "
-                "never return; call it from another thread, or use the async KlingClient there"
-            )
-
-    def _run(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """Run ``call()`` on the client's loop and wait for its result."""
-        self._refuse_on_loop_thread(what)
-        if self.closed:
-            raise ClientClosedError(f"{what}: this BlockingKlingClient is closed")
-        try:
-            return self._portal.call(call)
-        except (RuntimeError, concurrent.futures.CancelledError) as exc:
-            if isinstance(exc, KlingError) or not self.closed:
-                raise
-            raise ClientClosedError(f"{what}: the BlockingKlingClient closed meanwhile") from None
-
-    def _read(self, read: Callable[[], T]) -> T:
-        """``read()`` on the client's loop (at once when on it, or once it stopped)."""
-        if self.closed or threading.get_ident() == self._loop_thread:
-            return read()
-        try:
-            return self._portal.call(read)
-        except RuntimeError as exc:  # the portal stopped meanwhile: nothing runs there now
-            if isinstance(exc, KlingError) or not self.closed:
-                raise
-            return read()
+        self._loop.close()
 
     def _wrap(self, job: Job) -> BlockingJob:
-        return BlockingJob(job, self)
-
-    def _iterate(self, what: str, source: Callable[[], AsyncIterator[T]]
-                 ) -> Generator[T, None, None]:
-        """Drive the async iterator ``source()`` on the loop, one item per ``next()``.
-
-        Closing this iterator early (``break``, ``close()``) stops and closes ``source()``.
-        """
-        self._refuse_on_loop_thread(what)
-        if self.closed:
-            raise ClientClosedError(f"{what}: this BlockingKlingClient is closed")
-        done, (items, scope) = self._portal.start_task(_pump, source)
-        try:
-            while True:
-                try:
-                    item = self._run(what, items.receive)
-                except anyio.EndOfStream:
-                    break
-                yield item
-            done.result()  # the source's own error, if it ended with one
-        finally:
-            if not done.done():
-                with contextlib.suppress(RuntimeError):
-                    self._portal.call(scope.cancel)
-                concurrent.futures.wait([done])
-            self._read(items.close)
+        return BlockingJob(job, self._loop)
 
     # -- calls --------------------------------------------------------------------------------
     def create_task(self, request: Any, *, external_task_id: str | None = None) -> Task:
         """One create POST; returns the submitted ``Task`` (see ``KlingClient.create_task``)."""
         client = self._client
-        return self._run("create_task()", lambda: client.create_task(
+        return self._loop.run("create_task()", lambda: client.create_task(
             request, external_task_id=external_task_id))
 
     def get_task(self, endpoint: str, task_id: str) -> Task:
         """The task's current state."""
         client = self._client
-        return self._run("get_task()", lambda: client.get_task(endpoint, task_id))
+        return self._loop.run("get_task()", lambda: client.get_task(endpoint, task_id))
 
     def get_task_by_external_id(self, endpoint: str, external_task_id: str) -> Task:
         """The task created with this ``external_task_id``; ``NotFoundError`` if none."""
         client = self._client
-        return self._run("get_task_by_external_id()", lambda: client.get_task_by_external_id(
+        return self._loop.run("get_task_by_external_id()", lambda: client.get_task_by_external_id(
             endpoint, external_task_id))
 
     def list_tasks(self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
                    max_pages: int | None = None) -> Generator[TaskPage, None, None]:
         """Pages of the account's tasks, newest first (see ``KlingClient.list_tasks``)."""
         client = self._client
-        return self._iterate("list_tasks()", lambda: client.list_tasks(
+        return self._loop.iterate("list_tasks()", lambda: client.list_tasks(
             endpoint, page_size=page_size, start_page=start_page, max_pages=max_pages))
 
     def submit(self, request: Any, *, external_task_id: str | None = None,
@@ -338,7 +246,7 @@ class BlockingKlingClient:
         """
         client = self._client
         hook = None if before_send is None else (lambda job: before_send(self._wrap(job)))
-        job = self._run("submit()", lambda: client.submit(
+        job = self._loop.run("submit()", lambda: client.submit(
             request, external_task_id=external_task_id, poll=poll, before_send=hook))
         return self._wrap(job)
 
@@ -348,7 +256,7 @@ class BlockingKlingClient:
         accepted or failed to submit (see ``KlingClient.submit_many``)."""
         client = self._client
         items = list(requests)
-        jobs = self._run("submit_many()", lambda: client.submit_many(items, poll=poll))
+        jobs = self._loop.run("submit_many()", lambda: client.submit_many(items, poll=poll))
         return [self._wrap(job) for job in jobs]
 
     def as_completed(self, items: Iterable[BlockingJob | Any], *,
@@ -358,7 +266,7 @@ class BlockingKlingClient:
         stops it; jobs already submitted go on and stay tracked."""
         client = self._client
         unwrapped = (item._job if isinstance(item, BlockingJob) else item for item in items)
-        with contextlib.closing(self._iterate(
+        with contextlib.closing(self._loop.iterate(
                 "as_completed()", lambda: client.as_completed(unwrapped, poll=poll))) as jobs:
             for job in jobs:
                 yield self._wrap(job)
@@ -368,7 +276,7 @@ class BlockingKlingClient:
                poll: PollPolicy | None = None) -> BlockingJob:
         """Track an existing task by ``task_id`` or ``external_task_id`` (nothing is created)."""
         client = self._client
-        job = self._run("attach()", lambda: client.attach(
+        job = self._loop.run("attach()", lambda: client.attach(
             endpoint, task_id=task_id, external_task_id=external_task_id, request=request,
             poll=poll))
         return self._wrap(job)
@@ -376,48 +284,20 @@ class BlockingKlingClient:
     def notify_callback(self, payload: Any) -> BlockingJob | None:
         """Feed a Kling callback body (see ``KlingClient.notify_callback``)."""
         client = self._client
-        job = self._read(lambda: client.notify_callback(payload))
+        job = self._loop.read(lambda: client.notify_callback(payload))
         return None if job is None else self._wrap(job)
 
     def job(self, *, task_id: str | None = None, external_task_id: str | None = None
             ) -> BlockingJob | None:
         """The tracked job with this task id or external id, or None."""
         client = self._client
-        job = self._read(lambda: client.job(task_id=task_id, external_task_id=external_task_id))
+        job = self._loop.read(
+            lambda: client.job(task_id=task_id, external_task_id=external_task_id))
         return None if job is None else self._wrap(job)
 
     def statistics(self) -> ClientStatistics:
         """A frozen snapshot of what the client is doing (see ``KlingClient.statistics``)."""
-        return self._read(self._client.statistics)
-
-
-async def _serve(client: KlingClient, *,
-                 task_status: anyio.abc.TaskStatus[anyio.Event] = anyio.TASK_STATUS_IGNORED
-                 ) -> None:
-    """Hold ``client`` open in one task (entered and exited there) until told to stop."""
-    stop = anyio.Event()
-    async with client:
-        task_status.started(stop)
-        await stop.wait()
-
-
-async def _pump(
-    source: Callable[[], AsyncIterator[T]], *,
-    task_status: anyio.abc.TaskStatus[tuple[MemoryObjectReceiveStream[T], anyio.CancelScope]]
-    = anyio.TASK_STATUS_IGNORED,
-) -> None:
-    """Send ``source()``'s items one at a time (no buffer: it advances only when asked)."""
-    send, receive = anyio.create_memory_object_stream[T](0)
-    with anyio.CancelScope() as scope, send:
-        task_status.started((receive, scope))
-        iterator = source()
-        try:
-            async for item in iterator:
-                await send.send(item)
-        finally:
-            close = getattr(iterator, "aclose", None)
-            if close is not None:
-                await close()
+        return self._loop.read(self._client.statistics)
 
 
 def run(request: Any, *, timeout: float | None = None, **client_kwargs: Any) -> Task:
