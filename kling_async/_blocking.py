@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
 from types import TracebackType
 from typing import Any
@@ -34,13 +35,15 @@ class BlockingJob:
     """A ``Job`` seen from synchronous code: ``result()`` blocks until the task ends.
 
     Two ``BlockingJob``s of the same job are equal (``as_completed`` hands out new wrappers).
+    A job keeps its client open: ``BlockingKlingClient(...).submit(req).result()`` works.
     """
 
-    __slots__ = ("_job", "_loop")
+    __slots__ = ("_job", "_loop", "_client")
 
-    def __init__(self, job: Job, loop: PortalThread) -> None:
+    def __init__(self, job: Job, client: BlockingKlingClient) -> None:
         self._job = job
-        self._loop = loop
+        self._loop = client._loop
+        self._client = client  # keeps the client (so its loop) alive while the job is in use
 
     @property
     def endpoint(self) -> str:
@@ -132,7 +135,9 @@ class BlockingKlingClient:
     """``KlingClient`` for synchronous code: same settings, methods that block.
 
     Open from construction until ``close()`` (idempotent; also ``with ... as client:``),
-    which closes the async client and stops its thread.  ``on_event``, ``before_send`` and
+    which closes the async client and stops its thread.  A client never closed is closed
+    once nothing uses it any more (no reference to it or to one of its jobs) or when the
+    interpreter exits.  ``on_event``, ``before_send`` and
     ``sleep`` run on the client's own thread.  ``session`` is not accepted: an
     ``aiohttp.ClientSession`` belongs to the loop that made it.
     """
@@ -180,7 +185,11 @@ class BlockingKlingClient:
 
     def _start(self, client: KlingClient) -> None:
         self._client = client
-        self._loop = PortalThread(client, "BlockingKlingClient")
+        self._loop = loop = PortalThread(client, "BlockingKlingClient")
+        # A safety net, not the way to close: a client left open is closed when it is
+        # garbage-collected or at interpreter exit, which would otherwise wait forever on
+        # its loop thread.
+        self._release = weakref.finalize(self, loop.release)
 
     @property
     def closed(self) -> bool:
@@ -196,6 +205,8 @@ class BlockingKlingClient:
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> BlockingKlingClient:
+        if self.closed:
+            raise ClientClosedError("this BlockingKlingClient is closed; create a new one")
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -207,10 +218,12 @@ class BlockingKlingClient:
 
         Idempotent.  Unfinished tasks may go on on the server: re-attach later by id.
         """
+        self._loop.refuse_on_loop_thread("BlockingKlingClient.close()")
+        self._release.detach()
         self._loop.close()
 
     def _wrap(self, job: Job) -> BlockingJob:
-        return BlockingJob(job, self._loop)
+        return BlockingJob(job, self)
 
     # -- calls --------------------------------------------------------------------------------
     def create_task(self, request: Any, *, external_task_id: str | None = None) -> Task:
@@ -234,7 +247,7 @@ class BlockingKlingClient:
                    max_pages: int | None = None) -> Generator[TaskPage, None, None]:
         """Pages of the account's tasks, newest first (see ``KlingClient.list_tasks``)."""
         client = self._client
-        return self._loop.iterate("list_tasks()", lambda: client.list_tasks(
+        yield from self._loop.iterate("list_tasks()", lambda: client.list_tasks(
             endpoint, page_size=page_size, start_page=start_page, max_pages=max_pages))
 
     def submit(self, request: Any, *, external_task_id: str | None = None,

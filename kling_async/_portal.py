@@ -69,6 +69,15 @@ class PortalThread:
                 self._portal.call(self._portal.stop, True)  # iterators still open end here
             self._stack.close()  # joins the thread
 
+    def release(self) -> None:
+        """``close()`` for a finalizer, which may run on any thread: on the loop's own
+        thread, a short-lived helper thread closes instead."""
+        if self.on_loop_thread():
+            threading.Thread(target=self.close, name=f"{self._owner}-closer",
+                             daemon=True).start()
+        else:
+            self.close()
+
     def refuse_on_loop_thread(self, what: str) -> None:
         if self.on_loop_thread():
             raise BlockingCallError(

@@ -203,6 +203,19 @@ def test_close_stops_the_thread_is_idempotent_and_keeps_finished_jobs_readable(
         list(client.as_completed([image()]))
 
 
+def test_a_client_left_open_is_closed_once_nothing_uses_it(sim: KlingSimulator) -> None:
+    """A client never closed stays open while one of its jobs is in use, and its thread
+    stops once neither it nor its jobs are referenced (at exit too: see the script test)."""
+    before = set(threading.enumerate())
+    task = BlockingKlingClient(**settings(sim)).submit(image()).result(timeout=30)
+    assert task.status is TaskStatus.SUCCEED
+    assert set(threading.enumerate()) == before
+    pages = BlockingKlingClient(**settings(sim)).list_tasks("images/generations", page_size=1)
+    assert len(next(pages)) == 1
+    pages.close()
+    assert set(threading.enumerate()) == before
+
+
 def test_waiting_on_the_clients_own_thread_is_refused(sim: KlingSimulator) -> None:
     """A call that waits, made from an on_event handler or a before_send hook (the client's
     own loop thread), raises BlockingCallError instead of hanging; reads still work there."""
@@ -298,23 +311,28 @@ with kling.BlockingKlingClient.from_env(poll=POLL) as client:
     for job in client.as_completed(kling.ImageGenerationRequest(prompt=f"q{i}") for i in range(5)):
         first = job.status.value
         break
+one_liner = kling.BlockingKlingClient.from_env(poll=POLL).submit(
+    kling.ImageGenerationRequest(prompt="one line")).result(timeout=30)
 print(json.dumps({"run": task.status.value, "done": done, "first": first,
+                  "one_liner": one_liner.status.value,
                   "threads": [t.name for t in threading.enumerate()]}))
+left_open = kling.BlockingKlingClient.from_env(poll=POLL)  # never closed: closed at exit
+left_open.submit(kling.ImageGenerationRequest(prompt="left open"))
 """
 
 
 def test_a_plain_script_runs_without_asyncio_and_exits_clean(sim: KlingSimulator) -> None:
-    """A script with no asyncio code (run, submit_many, an as_completed loop left early)
-    works in a fresh interpreter with warnings as errors: nothing printed to stderr, only
-    the main thread left, exit status 0."""
+    """A script with no asyncio code (run, submit_many, an as_completed loop left early, a
+    one-liner, a client never closed) works in a fresh interpreter with warnings as errors:
+    nothing printed to stderr, only the main thread left, and it exits (status 0)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     env.update(KLING_API_KEY=sim.api_key, KLING_BASE_URL=sim.base_url)
     done = subprocess.run(
         [sys.executable, "-W", "error", "-c", textwrap.dedent(PLAIN_SCRIPT)],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env, capture_output=True, text=True, timeout=40,
     )
     assert done.stderr == "" and done.returncode == 0
     assert json.loads(done.stdout) == {
         "run": "succeed", "done": ["succeed"] * 3, "first": "succeeded",
-        "threads": ["MainThread"],
+        "one_liner": "succeed", "threads": ["MainThread"],
     }
