@@ -168,7 +168,8 @@ def test_as_completed_raises_the_error_of_a_bad_item(client: BlockingKlingClient
 
 
 def test_low_level_calls_block_and_return_tasks(client: BlockingKlingClient) -> None:
-    """create_task, get_task, get_task_by_external_id, attach and list_tasks work blocking."""
+    """create_task, get_task, get_task_by_external_id, attach, notify_callback, job and
+    list_tasks work blocking."""
     created = client.create_task(image(), external_task_id="blocking-low-level-1")
     endpoint = "images/generations"
     assert client.get_task(endpoint, created.task_id).task_id == created.task_id
@@ -177,6 +178,9 @@ def test_low_level_calls_block_and_return_tasks(client: BlockingKlingClient) -> 
     with pytest.raises(NotFoundError):
         client.get_task_by_external_id(endpoint, "blocking-no-such-task")
     attached = client.attach(endpoint, task_id=created.task_id)
+    assert attached.wait_submitted() is attached
+    assert client.notify_callback({"task_id": created.task_id}) == attached
+    assert client.job(task_id=created.task_id) == attached
     assert attached.result(timeout=30).status is TaskStatus.SUCCEED
     pages = list(client.list_tasks(endpoint, page_size=1, max_pages=2))
     assert [page.page_num for page in pages] == [1, 2] and all(len(p) == 1 for p in pages)
