@@ -182,6 +182,7 @@ def test_low_level_calls_block_and_return_tasks(client: BlockingKlingClient) -> 
     assert client.notify_callback({"task_id": created.task_id}) == attached
     assert client.job(task_id=created.task_id) == attached
     assert attached.result(timeout=30).status is TaskStatus.SUCCEED
+    client.create_task(image(1))  # two tasks at least, whatever ran before
     pages = list(client.list_tasks(endpoint, page_size=1, max_pages=2))
     assert [page.page_num for page in pages] == [1, 2] and all(len(p) == 1 for p in pages)
 
