@@ -9,9 +9,18 @@ Quick start::
         job = await client.submit(req)
         task = await job.result(timeout=900)
 
+From a plain script or a notebook, without asyncio::
+
+    task = kling.run(kling.OmniVideoRequest(prompt="a cat dancing"), timeout=900)
+
+    with kling.BlockingKlingClient.from_env() as client:
+        for job in client.as_completed(requests):
+            print(job.task_id, job.status)
+
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from ._blocking import BlockingJob, BlockingKlingClient, run
 from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
 from ._endpoints import ENDPOINTS, Endpoint, Request
@@ -20,6 +29,7 @@ from ._errors import (
     AmbiguousSubmissionError,
     APIError,
     AuthenticationError,
+    BlockingCallError,
     ClientClosedError,
     ConcurrencyLimitError,
     ConfigurationError,
@@ -94,6 +104,9 @@ __all__ = [
     "Audio",
     "AuthenticationError",
     "Backoff",
+    "BlockingCallError",
+    "BlockingJob",
+    "BlockingKlingClient",
     "CameraConfig",
     "CameraControl",
     "ClientClosedError",
@@ -172,5 +185,6 @@ __all__ = [
     "parse_task",
     "prompt_limits",
     "register_model",
+    "run",
     "set_prompt_limits",
 ]

@@ -7,6 +7,7 @@
     ├── ConfigurationError         (also ValueError)   bad client settings (no key, insecure URL)
     ├── ClientClosedError          (also RuntimeError) the client is not open
     ├── WrongEventLoopError        (also RuntimeError) called from another event loop or thread
+    ├── BlockingCallError          (also RuntimeError) a blocking call from the client's own loop
     ├── TransportError                                 the network failed; nothing was understood
     │   └── ResponseDecodeError                        a reply that is not a Kling envelope
     │       └── ResponseTooLargeError                  a reply over Limits.max_reply_bytes
@@ -109,6 +110,11 @@ class WrongEventLoopError(KlingError, RuntimeError):
     (from another thread, hand the call over with ``asyncio.run_coroutine_threadsafe``), or
     open a separate client in the other loop.
     """
+
+
+class BlockingCallError(KlingError, RuntimeError):
+    """A ``BlockingKlingClient`` call that waits was made from that client's own event-loop
+    thread (an ``on_event`` handler or a ``before_send`` hook): it would wait forever."""
 
 
 class TransportError(KlingError):

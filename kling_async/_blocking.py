@@ -1,0 +1,324 @@
+"""``BlockingKlingClient`` and ``run()``: the async client for plain scripts and notebooks.
+
+A ``KlingClient`` runs on a private event loop in its own thread (``_portal.PortalThread``,
+anyio's blocking portal); each blocking method hands one call to that loop and waits for its
+answer.
+
+Threads: any thread may call it, including one that runs its own asyncio loop (a notebook
+cell, an ``async def``): that works, but blocks that loop while it waits.  A call that waits
+is refused with ``BlockingCallError`` on the client's own loop thread (``on_event`` handlers
+and ``before_send`` hooks run there), where it could never return.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import weakref
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+import anyio
+
+from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
+from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
+from ._errors import ClientClosedError, ConfigurationError
+from ._events import Event
+from ._models.task import Task, TaskStatus
+from ._policy import PollPolicy, RetryPolicy
+from ._portal import PortalThread
+from ._registry import Job, JobState
+
+
+class BlockingJob:
+    """A ``Job`` seen from synchronous code: ``result()`` blocks until the task ends.
+
+    Two ``BlockingJob``s of the same job are equal (``as_completed`` hands out new wrappers).
+    A job keeps its client open: ``BlockingKlingClient(...).submit(req).result()`` works.
+    """
+
+    __slots__ = ("_job", "_loop", "_client")
+
+    def __init__(self, job: Job, client: BlockingKlingClient) -> None:
+        self._job = job
+        self._loop = client._loop
+        self._client = client  # keeps the client (so its loop) alive while the job is in use
+
+    @property
+    def endpoint(self) -> str:
+        return self._job.endpoint
+
+    @property
+    def request(self) -> Any:
+        return self._job.request
+
+    @property
+    def task_id(self) -> str | None:
+        return self._job.task_id
+
+    @property
+    def external_task_id(self) -> str | None:
+        return self._job.external_task_id
+
+    @property
+    def status(self) -> JobState:
+        return self._job.status
+
+    @property
+    def task_status(self) -> TaskStatus | None:
+        """The last server-side status seen, or None before acceptance."""
+        return self._job.task_status
+
+    @property
+    def error(self) -> BaseException | None:
+        return self._job.error
+
+    @property
+    def history(self) -> list[tuple[TaskStatus, float]]:
+        """(server status, seconds since acceptance) each time the status changed."""
+        return list(self._job.history)
+
+    @property
+    def task(self) -> Task | None:
+        """The last ``Task`` seen for this job, or None before acceptance."""
+        job = self._job
+        return self._loop.read(lambda: job.task)
+
+    def done(self) -> bool:
+        return self._job.done()
+
+    def result(self, timeout: float | None = None) -> Task:
+        """Block until the task ends; the finished ``Task``.
+
+        Raises as ``Job.result``: ``TaskFailedError``, ``TaskTimeoutError`` (also when this
+        wait's ``timeout`` passed; the job stays tracked), the submission's error, or
+        ``ClientClosedError``.
+        """
+        job = self._job
+        if self._loop.closed and not job.done():
+            raise _closed_before_end(job)
+        if job.done():  # no round trip, and readable after close()
+            if job.error is not None:
+                raise job.error
+            task = self.task
+            assert task is not None
+            return task
+        return self._loop.run("BlockingJob.result()", lambda: job.result(timeout))
+
+    def wait_submitted(self, timeout: float | None = None) -> BlockingJob:
+        """Block until the server accepted the task (or the job ended); returns this job."""
+        job = self._job
+        self._loop.run("BlockingJob.wait_submitted()", lambda: job.wait_submitted(timeout))
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BlockingJob) and other._job is self._job
+
+    def __hash__(self) -> int:
+        return hash(self._job)
+
+    def __repr__(self) -> str:
+        return "<Blocking" + repr(self._job)[1:]
+
+
+def _closed_before_end(job: Job) -> ClientClosedError:
+    where = (
+        f"task {job.task_id} may still be running on the server; re-attach with "
+        f"client.attach({job.endpoint!r}, task_id={job.task_id!r})"
+        if job.task_id else "it was never accepted by the server"
+    )
+    return ClientClosedError(f"the client closed before this job ended: {where}")
+
+
+class BlockingKlingClient:
+    """``KlingClient`` for synchronous code: same settings, methods that block.
+
+    Open from construction until ``close()`` (idempotent; also ``with ... as client:``),
+    which closes the async client and stops its thread.  A client never closed is closed
+    once nothing uses it any more (no reference to it or to one of its jobs) or when the
+    interpreter exits.  ``on_event``, ``before_send`` and
+    ``sleep`` run on the client's own thread.  ``session`` is not accepted: an
+    ``aiohttp.ClientSession`` belongs to the loop that made it.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        base_url: str | None = None,
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        poll: PollPolicy = DEFAULT_POLL,
+        limits: Limits = DEFAULT_LIMITS,
+        external_id_query: ExternalIdQuery = "query",
+        reconcile_delay: float = 0.5,
+        external_id_prefix: str = "kas-",
+        allow_insecure_http: bool = False,
+        on_event: Callable[[Event], Any] | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._start(KlingClient(
+            api_key=api_key, access_key=access_key, secret_key=secret_key, base_url=base_url,
+            timeouts=timeouts, retry=retry, poll=poll, limits=limits,
+            external_id_query=external_id_query, reconcile_delay=reconcile_delay,
+            external_id_prefix=external_id_prefix, allow_insecure_http=allow_insecure_http,
+            on_event=on_event, clock=clock, sleep=sleep, rand=rand,
+        ))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any
+                 ) -> BlockingKlingClient:
+        """As ``KlingClient.from_env``: settings from the environment, ``overrides`` win."""
+        if "session" in overrides:
+            raise ConfigurationError(
+                "BlockingKlingClient makes its own session on its own event loop; "
+                "drop session=..."
+            )
+        self = cls.__new__(cls)
+        self._start(KlingClient.from_env(env, **overrides))
+        return self
+
+    def _start(self, client: KlingClient) -> None:
+        self._client = client
+        self._loop = loop = PortalThread(client, "BlockingKlingClient")
+        # A safety net, not the way to close: a client left open is closed when it is
+        # garbage-collected or at interpreter exit, which would otherwise wait forever on
+        # its loop thread.
+        self._release = weakref.finalize(self, loop.release)
+
+    @property
+    def closed(self) -> bool:
+        """Whether ``close()`` was called."""
+        return self._loop.closed
+
+    @property
+    def base_url(self) -> str:
+        return self._client.base_url
+
+    def __repr__(self) -> str:
+        return "<Blocking" + repr(self._client)[1:]
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def __enter__(self) -> BlockingKlingClient:
+        if self.closed:
+            raise ClientClosedError("this BlockingKlingClient is closed; create a new one")
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the async client (waiters raise ``ClientClosedError``) and stop its thread.
+
+        Idempotent.  Unfinished tasks may go on on the server: re-attach later by id.
+        """
+        self._loop.refuse_on_loop_thread("BlockingKlingClient.close()")
+        self._release.detach()
+        self._loop.close()
+
+    def _wrap(self, job: Job) -> BlockingJob:
+        return BlockingJob(job, self)
+
+    # -- calls --------------------------------------------------------------------------------
+    def create_task(self, request: Any, *, external_task_id: str | None = None) -> Task:
+        """One create POST; returns the submitted ``Task`` (see ``KlingClient.create_task``)."""
+        client = self._client
+        return self._loop.run("create_task()", lambda: client.create_task(
+            request, external_task_id=external_task_id))
+
+    def get_task(self, endpoint: str, task_id: str) -> Task:
+        """The task's current state."""
+        client = self._client
+        return self._loop.run("get_task()", lambda: client.get_task(endpoint, task_id))
+
+    def get_task_by_external_id(self, endpoint: str, external_task_id: str) -> Task:
+        """The task created with this ``external_task_id``; ``NotFoundError`` if none."""
+        client = self._client
+        return self._loop.run("get_task_by_external_id()", lambda: client.get_task_by_external_id(
+            endpoint, external_task_id))
+
+    def list_tasks(self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
+                   max_pages: int | None = None) -> Generator[TaskPage, None, None]:
+        """Pages of the account's tasks, newest first (see ``KlingClient.list_tasks``)."""
+        client = self._client
+        yield from self._loop.iterate("list_tasks()", lambda: client.list_tasks(
+            endpoint, page_size=page_size, start_page=start_page, max_pages=max_pages))
+
+    def submit(self, request: Any, *, external_task_id: str | None = None,
+               poll: PollPolicy | None = None,
+               before_send: Callable[[BlockingJob], object] | None = None) -> BlockingJob:
+        """Submit one request; returns once the server accepted it (raises if it did not).
+
+        ``before_send(job)`` runs on the client's thread right before the create POST.
+        """
+        client = self._client
+        hook = None if before_send is None else (lambda job: before_send(self._wrap(job)))
+        job = self._loop.run("submit()", lambda: client.submit(
+            request, external_task_id=external_task_id, poll=poll, before_send=hook))
+        return self._wrap(job)
+
+    def submit_many(self, requests: Iterable[Any], *, poll: PollPolicy | None = None
+                    ) -> list[BlockingJob]:
+        """Submit many requests concurrently; the jobs in input order once each was
+        accepted or failed to submit (see ``KlingClient.submit_many``)."""
+        client = self._client
+        items = list(requests)
+        jobs = self._loop.run("submit_many()", lambda: client.submit_many(items, poll=poll))
+        return [self._wrap(job) for job in jobs]
+
+    def as_completed(self, items: Iterable[BlockingJob | Any], *,
+                     poll: PollPolicy | None = None) -> Generator[BlockingJob, None, None]:
+        """Jobs as they finish; ``items`` may mix ``BlockingJob``s and requests (requests are
+        submitted lazily, as in ``KlingClient.as_completed``).  Leaving the loop early
+        stops it; jobs already submitted go on and stay tracked."""
+        client = self._client
+        unwrapped = (item._job if isinstance(item, BlockingJob) else item for item in items)
+        with contextlib.closing(self._loop.iterate(
+                "as_completed()", lambda: client.as_completed(unwrapped, poll=poll))) as jobs:
+            for job in jobs:
+                yield self._wrap(job)
+
+    def attach(self, endpoint: str, *, task_id: str | None = None,
+               external_task_id: str | None = None, request: Any = None,
+               poll: PollPolicy | None = None) -> BlockingJob:
+        """Track an existing task by ``task_id`` or ``external_task_id`` (nothing is created)."""
+        client = self._client
+        job = self._loop.run("attach()", lambda: client.attach(
+            endpoint, task_id=task_id, external_task_id=external_task_id, request=request,
+            poll=poll))
+        return self._wrap(job)
+
+    def notify_callback(self, payload: Any) -> BlockingJob | None:
+        """Feed a Kling callback body (see ``KlingClient.notify_callback``)."""
+        client = self._client
+        job = self._loop.read(lambda: client.notify_callback(payload))
+        return None if job is None else self._wrap(job)
+
+    def job(self, *, task_id: str | None = None, external_task_id: str | None = None
+            ) -> BlockingJob | None:
+        """The tracked job with this task id or external id, or None."""
+        client = self._client
+        job = self._loop.read(
+            lambda: client.job(task_id=task_id, external_task_id=external_task_id))
+        return None if job is None else self._wrap(job)
+
+    def statistics(self) -> ClientStatistics:
+        """A frozen snapshot of what the client is doing (see ``KlingClient.statistics``)."""
+        return self._loop.read(self._client.statistics)
+
+
+def run(request: Any, *, timeout: float | None = None, **client_kwargs: Any) -> Task:
+    """Create one task, wait for it, return the finished ``Task`` (like ``replicate.run``).
+
+    The client comes from ``BlockingKlingClient.from_env(**client_kwargs)``.  Raises the
+    job's error: ``TaskFailedError``, ``TaskTimeoutError`` (after ``timeout`` seconds of
+    waiting; the task may still finish on the server), an ``APIError``...
+    """
+    with BlockingKlingClient.from_env(**client_kwargs) as client:
+        return client.submit(request).result(timeout)
