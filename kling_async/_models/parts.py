@@ -197,13 +197,7 @@ def check_shots(
 ) -> None:
     """The multi-shot rules shared by omni-video, text-to-video and image-to-video."""
     if not multi_shot:
-        if shot_type is not None:
-            raise ValidationError("shot_type", "is only used with multi_shot=true", shot_type)
-        if multi_prompt:
-            raise ValidationError("multi_prompt", "is only used with multi_shot=true",
-                                  len(multi_prompt))
-        if prompt_required and prompt is None:
-            raise ValidationError("prompt", "is required unless multi_shot=true", None)
+        _check_single_shot(shot_type, multi_prompt, prompt, prompt_required)
         return
     if not spec.multi_shot:
         raise ValidationError("multi_shot", f"is not supported by {spec.name}", multi_shot,
@@ -212,12 +206,34 @@ def check_shots(
         raise ValidationError("shot_type", "is required when multi_shot=true "
                               "('customize' or 'intelligence')", None)
     if shot_type == "intelligence":
-        if prompt is None:
-            raise ValidationError("prompt", "is required with shot_type='intelligence'", None)
-        if multi_prompt:
-            raise ValidationError("multi_prompt", "is only used with shot_type='customize'",
-                                  len(multi_prompt))
-        return
+        _check_intelligence_shots(multi_prompt, prompt)
+    else:
+        _check_customized_shots(multi_prompt, duration)
+
+
+def _check_single_shot(shot_type: str | None, multi_prompt: tuple[Shot, ...],
+                       prompt: str | None, prompt_required: bool) -> None:
+    """Without multi_shot: no shot fields, and a prompt when the endpoint needs one."""
+    if shot_type is not None:
+        raise ValidationError("shot_type", "is only used with multi_shot=true", shot_type)
+    if multi_prompt:
+        raise ValidationError("multi_prompt", "is only used with multi_shot=true",
+                              len(multi_prompt))
+    if prompt_required and prompt is None:
+        raise ValidationError("prompt", "is required unless multi_shot=true", None)
+
+
+def _check_intelligence_shots(multi_prompt: tuple[Shot, ...], prompt: str | None) -> None:
+    """shot_type='intelligence': the model cuts the shots from one prompt."""
+    if prompt is None:
+        raise ValidationError("prompt", "is required with shot_type='intelligence'", None)
+    if multi_prompt:
+        raise ValidationError("multi_prompt", "is only used with shot_type='customize'",
+                              len(multi_prompt))
+
+
+def _check_customized_shots(multi_prompt: tuple[Shot, ...], duration: str | None) -> None:
+    """shot_type='customize': 1 to 6 shots whose durations sum to the total duration."""
     if not 1 <= len(multi_prompt) <= 6:
         raise ValidationError("multi_prompt", "shot_type='customize' needs 1 to 6 shots",
                               len(multi_prompt))
