@@ -61,7 +61,7 @@ from ._jobsfile import BatchJob, check_against_journal
 from ._partial import remove_leftovers
 from ._progress import BatchProgress
 from ._results import RESULTS_NAME, result_row, task_to_dict, write_results
-from ._storage import BatchStorageError, storage_error
+from ._storage import BatchStorageError, make_folder
 from ._store import JobRecord, JobStore, JournalStatus, request_hash
 
 JOURNAL_NAME = "journal.sqlite3"
@@ -179,12 +179,7 @@ class BatchRunner:
         """Create the output folder and the downloader (``BatchStorageError`` if it cannot)."""
         if self._out is None:
             return
-        if self._out.exists() and not self._out.is_dir():
-            raise BatchStorageError(self._out, "not a folder (a file has this name)")
-        try:
-            self._out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(self._out, exc) from None
+        make_folder(self._out)
         if self._download:
             downloader = Downloader(self._client.session, max_concurrent=self._max_downloads,
                                     attempts=self._download_attempts)

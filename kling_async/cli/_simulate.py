@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from typing import Any
 
 from ..testing import FaultConfig, KlingSimulator, SimulatorConfig
+from ._common import on_signals
 
 _FAULT_FLAGS = (
     "error_5xx",
@@ -136,25 +135,23 @@ async def _serve(sim: KlingSimulator) -> int:
         )
         return 1
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
     try:
-        print("Kling simulator running (offline; no request leaves this machine)")
-        print(f"  base URL (official form): {sim.base_url}")
-        print(f"  base URL (/kling gateway form): {sim.gateway_url}")
-        print(f"  API key (Authorization: Bearer ...): {sim.api_key}")
-        print(f"  JWT access key: {sim.access_key}")
-        print(f"  JWT secret key: {sim.secret_key}")
-        print(f"  introspection: {sim.base_url}/__sim/stats (same bearer key)")
-        print("Press Ctrl+C to stop.", flush=True)
-        await stop.wait()
+        with on_signals(stop.set):
+            _print_banner(sim)
+            await stop.wait()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
         await sim.aclose()
     print("Kling simulator stopped.", flush=True)
     return 0
+
+
+def _print_banner(sim: KlingSimulator) -> None:
+    """Where the simulator listens and the credentials it accepts."""
+    print("Kling simulator running (offline; no request leaves this machine)")
+    print(f"  base URL (official form): {sim.base_url}")
+    print(f"  base URL (/kling gateway form): {sim.gateway_url}")
+    print(f"  API key (Authorization: Bearer ...): {sim.api_key}")
+    print(f"  JWT access key: {sim.access_key}")
+    print(f"  JWT secret key: {sim.secret_key}")
+    print(f"  introspection: {sim.base_url}/__sim/stats (same bearer key)")
+    print("Press Ctrl+C to stop.", flush=True)
