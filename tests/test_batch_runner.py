@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -18,6 +19,7 @@ from kling_async.batch import (
     BatchJob,
     BatchProgress,
     BatchRunner,
+    BatchStorageError,
     JobsFileError,
     JournalStatus,
     MemoryJobStore,
@@ -292,6 +294,32 @@ async def test_a_journal_write_failure_aborts_that_post_and_is_reported(
     assert broken not in {t.external_task_id for t in sim.tasks()}
     assert sim.stats().tasks_created == 2
 
+
+
+class _FullDiskResultStore(MemoryJobStore):
+    """A journal whose result writes fail as on a full disk."""
+
+    def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
+                      task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        raise BatchStorageError("journal", "disk is full")
+
+
+@pytest.mark.anyio
+async def test_a_lost_result_write_stops_the_run_and_raises_once_it_ended(
+    sim: KlingSimulator,
+) -> None:
+    """A result that cannot be journaled stops the run; ``run`` raises that
+    ``BatchStorageError`` after the run ended, and every job sent keeps its journaled intent
+    and task id, so the same command can recover it."""
+    jobs = _jobs(3)
+    store = _FullDiskResultStore()
+    async with _client(sim) as client:
+        with pytest.raises(BatchStorageError, match="disk is full"):
+            await BatchRunner(client, store).run(jobs)
+    records = store.records()
+    assert records and all(r.task_id is not None for r in records)
+    assert all(r.status is JournalStatus.SUBMITTED for r in records)
+    assert sim.stats().tasks_created == len(records)
 
 def _edited(jobs: list[BatchJob], *, prompts: dict[str, str]) -> list[BatchJob]:
     lines = []
