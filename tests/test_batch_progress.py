@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from kling_async.batch import BatchProgress, ProgressDisplay, format_summary
 from kling_async.batch._progress import format_progress
@@ -75,7 +76,7 @@ def test_final_log_line_is_never_throttled_nor_repeated() -> None:
 
 def test_summary_table_shows_files_or_error() -> None:
     """One row per job: id, endpoint, status, then its files or its error."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "a", "endpoint": "images/generations", "status": "succeeded", "urls": ["u"],
          "files": ["a.png"], "error": None},
         {"id": "b", "endpoint": "videos/omni-video", "status": "failed", "urls": [],
