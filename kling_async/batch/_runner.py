@@ -200,7 +200,7 @@ class BatchRunner:
         if self._out is not None and path is not None:
             self._remove_leftovers(self._out, final.values())
             try:
-                rows = write_results(path, jobs, final, self._unsent)
+                write_results(path, rows)
             except BatchStorageError as exc:
                 self._storage_failed(exc)
         progress = self.progress()
