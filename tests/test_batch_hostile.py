@@ -24,6 +24,7 @@ from kling_async.batch import (
     MemoryJobStore,
     SqliteJobStore,
     load_jobs,
+    open_store,
     parse_jobs,
 )
 from kling_async.batch._store import request_hash
@@ -191,6 +192,18 @@ def test_a_journal_that_is_not_a_database_is_a_typed_error_and_untouched(tmp_pat
     assert path.read_text() == "not a database at all\n" * 50
     assert _left(tmp_path) == ["journal.sqlite3"]
 
+
+
+@pytest.mark.parametrize("where", ["is-a-file", "under-a-file"])
+def test_an_output_folder_that_cannot_be_made_is_a_typed_error(tmp_path: Path, where: str) -> None:
+    """``open_store`` on a path naming a regular file, or below one: ``BatchStorageError``
+    naming the path and saying a file is in the way; the file is left as it is."""
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" if where == "is-a-file" else tmp_path / "file" / "out"
+    with pytest.raises(BatchStorageError) as caught:
+        open_store(out)
+    assert caught.value.path == str(out) and "file" in caught.value.problem
+    assert (tmp_path / "file").read_text() == "x" and _left(tmp_path) == ["file"]
 
 # -- the jobs file -------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 from kling_async.batch import BatchProgress, ProgressDisplay, format_summary
 from kling_async.batch._progress import format_progress
@@ -60,9 +61,22 @@ def test_log_lines_only_on_change_and_at_most_one_per_second() -> None:
     assert "\r" not in out.getvalue() and len(out.getvalue().splitlines()) == 2
 
 
+
+def test_final_log_line_is_never_throttled_nor_repeated() -> None:
+    """Not a TTY: the final snapshot is written at once when its counts changed (however
+    soon), and not written again when they did not."""
+    out, clock = io.StringIO(), Clock()
+    show = ProgressDisplay(out, tty=False, clock=clock)
+    show(_progress(1))
+    clock.now = 0.1
+    show(_progress(2), final=True)  # changed: written despite the interval
+    clock.now = 5.0
+    show(_progress(2), final=True)  # unchanged: not repeated
+    assert len(out.getvalue().splitlines()) == 2
+
 def test_summary_table_shows_files_or_error() -> None:
     """One row per job: id, endpoint, status, then its files or its error."""
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": "a", "endpoint": "images/generations", "status": "succeeded", "urls": ["u"],
          "files": ["a.png"], "error": None},
         {"id": "b", "endpoint": "videos/omni-video", "status": "failed", "urls": [],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -18,6 +19,7 @@ from kling_async.batch import (
     BatchJob,
     BatchProgress,
     BatchRunner,
+    BatchStorageError,
     JobsFileError,
     JournalStatus,
     MemoryJobStore,
@@ -235,6 +237,7 @@ async def test_intent_is_journaled_only_for_jobs_whose_create_is_sent() -> None:
     the 3 sent ones are journaled, and the rest count as queued or waiting."""
     jobs = _jobs(10, video_every=1)  # videos: one slot each
     store = MemoryJobStore()
+    seen_ids: list[str] = []
     seen: dict[str, object] = {}
     async with KlingSimulator(time_scale=SCALE, seed=5, video_median=10**7) as sim:
         async with _client(sim, max_in_flight=3) as client:
@@ -244,7 +247,7 @@ async def test_intent_is_journaled_only_for_jobs_whose_create_is_sent() -> None:
                 with anyio.fail_after(30):
                     while sum(r.task_id is not None for r in store.records()) < 3:  # noqa: ASYNC110
                         await anyio.sleep(0.005)
-                seen["records"] = [r.external_task_id for r in store.records()]
+                seen_ids.extend(r.external_task_id for r in store.records())
                 seen["progress"] = runner.progress()
                 runner.stop()
 
@@ -252,7 +255,8 @@ async def test_intent_is_journaled_only_for_jobs_whose_create_is_sent() -> None:
                 tg.start_soon(stop_when_full)
                 result = await runner.run(jobs)
         created = [t.external_task_id for t in sim.tasks()]
-    assert sorted(seen["records"]) == sorted(created)  # type: ignore[arg-type]
+    assert None not in created
+    assert sorted(seen_ids) == sorted(e for e in created if e is not None)
     assert len(created) == 3
     progress = seen["progress"]
     assert isinstance(progress, BatchProgress)
@@ -292,6 +296,32 @@ async def test_a_journal_write_failure_aborts_that_post_and_is_reported(
     assert broken not in {t.external_task_id for t in sim.tasks()}
     assert sim.stats().tasks_created == 2
 
+
+
+class _FullDiskResultStore(MemoryJobStore):
+    """A journal whose result writes fail as on a full disk."""
+
+    def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
+                      task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
+        raise BatchStorageError("journal", "disk is full")
+
+
+@pytest.mark.anyio
+async def test_a_lost_result_write_stops_the_run_and_raises_once_it_ended(
+    sim: KlingSimulator,
+) -> None:
+    """A result that cannot be journaled stops the run; ``run`` raises that
+    ``BatchStorageError`` after the run ended, and every job sent keeps its journaled intent
+    and task id, so the same command can recover it."""
+    jobs = _jobs(3)
+    store = _FullDiskResultStore()
+    async with _client(sim) as client:
+        with pytest.raises(BatchStorageError, match="disk is full"):
+            await BatchRunner(client, store).run(jobs)
+    records = store.records()
+    assert records and all(r.task_id is not None for r in records)
+    assert all(r.status is JournalStatus.SUBMITTED for r in records)
+    assert sim.stats().tasks_created == len(records)
 
 def _edited(jobs: list[BatchJob], *, prompts: dict[str, str]) -> list[BatchJob]:
     lines = []

@@ -29,7 +29,7 @@ from ._progress import BatchProgress, ProgressDisplay, format_summary
 from ._results import RESULTS_NAME, task_to_dict
 from ._runner import JOURNAL_NAME, BatchResult, BatchRunner, external_task_id_for
 from ._sqlite import SqliteJobStore
-from ._storage import BatchStorageError, storage_error
+from ._storage import BatchStorageError, make_folder
 from ._store import JobRecord, JobStore, JournalStatus, MemoryJobStore
 
 
@@ -37,10 +37,7 @@ def open_store(out_dir: str | Path | None) -> JobStore:
     """The journal of a batch in ``out_dir`` (created), or a ``MemoryJobStore`` if None."""
     if out_dir is None:
         return MemoryJobStore()
-    try:
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise storage_error(out_dir, exc) from None
+    make_folder(Path(out_dir))
     return SqliteJobStore(Path(out_dir) / JOURNAL_NAME)
 
 

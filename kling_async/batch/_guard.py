@@ -12,7 +12,8 @@ recovers them from the server (by task id or external_task_id).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ._storage import BatchStorageError
@@ -20,73 +21,70 @@ from ._store import JobRecord, JobStore, JournalStatus
 
 
 class GuardedStore:
-    """``store`` with every ``BatchStorageError`` reported to ``on_error`` first."""
+    """``store`` with every ``BatchStorageError`` reported to ``on_error`` first.
+
+    Reads and the writes that guard money or files report and raise (``_reported``); the
+    others report and drop the error (``_dropped``)."""
 
     def __init__(self, store: JobStore, on_error: Callable[[BatchStorageError], object]):
         self._store = store
         self._on_error = on_error
 
-    def _failed(self, exc: BatchStorageError) -> None:
-        self._on_error(exc)
+    @contextlib.contextmanager
+    def _reported(self) -> Iterator[None]:
+        """A ``BatchStorageError`` inside goes to ``on_error``, then on to the caller."""
+        try:
+            yield
+        except BatchStorageError as exc:
+            self._on_error(exc)
+            raise
+
+    @contextlib.contextmanager
+    def _dropped(self) -> Iterator[None]:
+        """A ``BatchStorageError`` inside goes to ``on_error`` only (the next run recovers
+        what it lost from the server)."""
+        try:
+            yield
+        except BatchStorageError as exc:
+            self._on_error(exc)
 
     def batch_id(self) -> str:
         return self._store.batch_id()
 
     def get(self, job_id: str) -> JobRecord | None:
-        try:
+        with self._reported():
             return self._store.get(job_id)
-        except BatchStorageError as exc:
-            self._failed(exc)
-            raise
 
     def records(self) -> list[JobRecord]:
-        try:
+        with self._reported():
             return self._store.records()
-        except BatchStorageError as exc:
-            self._failed(exc)
-            raise
 
     def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
                       request_hash: str | None = None) -> None:
-        try:
+        with self._reported():  # before the create POST: no intent, no POST
             self._store.record_intent(job_id, endpoint, external_task_id,
                                       request_hash=request_hash)
-        except BatchStorageError as exc:
-            self._failed(exc)
-            raise
 
     def record_task_id(self, job_id: str, task_id: str) -> None:
-        try:
+        with self._dropped():
             self._store.record_task_id(job_id, task_id)
-        except BatchStorageError as exc:
-            self._failed(exc)
 
     def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
                       task: Mapping[str, Any] | None = None, error: str | None = None) -> None:
-        try:
+        with self._dropped():
             self._store.record_result(job_id, status=status, urls=urls, task=task, error=error)
-        except BatchStorageError as exc:
-            self._failed(exc)
 
     def record_error(self, job_id: str, error: str | None) -> None:
-        try:
+        with self._dropped():
             self._store.record_error(job_id, error)
-        except BatchStorageError as exc:
-            self._failed(exc)
 
     def record_file(self, job_id: str, url: str, path: str, size: int | None = None) -> None:
-        try:
+        with self._reported():  # before the download's receipt is removed
             self._store.record_file(job_id, url, path, size)
-        except BatchStorageError as exc:
-            self._failed(exc)
-            raise
 
     def record_download(self, job_id: str, url: str, path: str) -> None:
-        try:
+        with self._reported():  # before the file's first byte
             self._store.record_download(job_id, url, path)
-        except BatchStorageError as exc:
-            self._failed(exc)
-            raise
 
     def close(self) -> None:
         self._store.close()

@@ -90,10 +90,9 @@ def valid_job_id(job_id: object) -> TypeGuard[str]:
             and job_id.split(".", 1)[0].lower() not in _RESERVED_NAMES)
 
 
-def _check_line(number: int, text: str, seen: dict[str, int]) -> tuple[BatchJob | None, list[str]]:
-    """The job on one line, or None and the problems found on it."""
-    problems: list[str] = []
-    where = f"line {number}"
+def _decode_object(where: str, text: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The JSON object on a line, or None and why it is not one (not JSON, not an object, or
+    holding a lone surrogate)."""
     try:
         item = json.loads(text)
     except ValueError as exc:
@@ -106,26 +105,60 @@ def _check_line(number: int, text: str, seen: dict[str, int]) -> tuple[BatchJob 
     if bad is not None:
         return None, [f"{where}: {bad.lstrip('.')}: holds a lone surrogate (a \\ud800-\\udfff "
                       "escape without its pair), which is not Unicode text"]
-    for key in _REQUIRED:
-        if key not in item:
-            problems.append(f"{where}: {key}: is required (got nothing)")
+    return item, []
+
+
+def _key_problems(where: str, item: Mapping[str, Any]) -> list[str]:
+    """Each missing required key, and the first unknown key."""
+    problems = [f"{where}: {key}: is required (got nothing)"
+                for key in _REQUIRED if key not in item]
     unknown = sorted(set(item) - set(_REQUIRED))
     if unknown:
         problems.append(f"{where}: {unknown[0]}: is not a known key; expected id, endpoint, "
                         f"request (got {_short(item[unknown[0]])})")
+    return problems
+
+
+def _id_problems(where: str, number: int, job_id: object, seen: dict[str, int]) -> list[str]:
+    """Why ``job_id`` is not usable (bad spelling, or a duplicate); a good id is added to
+    ``seen`` with its line ``number``."""
+    if not valid_job_id(job_id):
+        return [f"{where}: id: must be 1-128 letters, digits, '.', '_' or '-', starting with a "
+                f"letter or digit, and not a reserved device name such as 'nul' "
+                f"(got {_short(job_id)})"]
+    if job_id in seen:
+        return [f"{where}: id: must be unique; line {seen[job_id]} has it already "
+                f"(got {job_id!r})"]
+    seen[job_id] = number
+    return []
+
+
+def _load_payload(where: str, endpoint: str, payload: Any) -> tuple[Any, list[str]]:
+    """The request object of ``payload`` for ``endpoint``, or None and why it is invalid."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a legacy spelling is still a valid request
+            return load_request(endpoint, payload), []
+    except ValidationError as exc:
+        return None, [f"{where}: request.{exc}" if exc.field != "request" else f"{where}: {exc}"]
+    except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
+        return None, [f"{where}: request: invalid ({type(exc).__name__}: "
+                      f"{_short(str(exc), 200)})"]
+
+
+def _check_line(number: int, text: str, seen: dict[str, int]) -> tuple[BatchJob | None, list[str]]:
+    """The job on one line, or None and the problems found on it.
+
+    Steps: decode the JSON object; check its keys; check the id (``seen`` records each good
+    id's line); check the endpoint; then, if the endpoint is known, load the request."""
+    where = f"line {number}"
+    item, problems = _decode_object(where, text)
+    if item is None:
+        return None, problems
+    problems = _key_problems(where, item)
     job_id = item.get("id")
     if "id" in item:
-        if not valid_job_id(job_id):
-            problems.append(
-                f"{where}: id: must be 1-128 letters, digits, '.', '_' or '-', starting with a "
-                f"letter or digit, and not a reserved device name such as 'nul' "
-                f"(got {_short(job_id)})"
-            )
-        elif job_id in seen:
-            problems.append(f"{where}: id: must be unique; line {seen[job_id]} has it already "
-                            f"(got {job_id!r})")
-        else:
-            seen[job_id] = number
+        problems += _id_problems(where, number, job_id, seen)
     endpoint = item.get("endpoint")
     if "endpoint" in item and (not isinstance(endpoint, str) or endpoint not in ENDPOINTS):
         problems.append(f"{where}: endpoint: must be one of {', '.join(sorted(ENDPOINTS))} "
@@ -133,16 +166,8 @@ def _check_line(number: int, text: str, seen: dict[str, int]) -> tuple[BatchJob 
         endpoint = None
     request = None
     if isinstance(endpoint, str) and "request" in item:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a legacy spelling is still a valid request
-                request = load_request(endpoint, item["request"])
-        except ValidationError as exc:
-            problems.append(f"{where}: request.{exc}" if exc.field != "request"
-                            else f"{where}: {exc}")
-        except (TypeError, ValueError, ArithmeticError, RecursionError) as exc:
-            problems.append(f"{where}: request: invalid ({type(exc).__name__}: "
-                            f"{_short(str(exc), 200)})")
+        request, found = _load_payload(where, endpoint, item["request"])
+        problems += found
     if problems or request is None:
         return None, problems
     assert isinstance(job_id, str) and isinstance(endpoint, str)

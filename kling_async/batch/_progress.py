@@ -95,12 +95,7 @@ class ProgressDisplay:
     def __call__(self, progress: BatchProgress, *, final: bool = False) -> None:
         now = self._clock()
         counts = progress.counts()
-        if not final:
-            if counts == self._last_counts and not self._tty:
-                return
-            if self._last_at is not None and now - self._last_at < self._interval:
-                return
-        if counts == self._last_counts and final and not self._tty:
+        if not self._due(now, counts, final):
             return
         self._last_at = now
         self._last_counts = counts
@@ -114,6 +109,15 @@ class ProgressDisplay:
         else:
             self._stream.write(line + "\n")
         self._stream.flush()
+
+
+    def _due(self, now: float, counts: tuple[int, ...], final: bool) -> bool:
+        """Whether to show a snapshot: a log line only when the counts changed; and, before
+        the final one, at most one per interval."""
+        if counts == self._last_counts and not self._tty:
+            return False
+        too_soon = self._last_at is not None and now - self._last_at < self._interval
+        return final or not too_soon
 
 
 def _isatty(stream: Any) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,12 +73,10 @@ def json_line(value: Any) -> str:
     return escape_surrogates(json.dumps(value, ensure_ascii=False))
 
 
-def write_results(path: Path, jobs: Sequence[BatchJob], records: Mapping[str, JobRecord],
-                  unsent_errors: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """Write ``results.jsonl`` at ``path`` atomically (temp file + rename); returns the rows.
-    ``BatchStorageError`` if it cannot be written (the old file, if any, stays whole)."""
-    unsent = unsent_errors or {}
-    rows = [result_row(job, records.get(job.id), unsent.get(job.id)) for job in jobs]
+def write_results(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write ``rows`` (from ``result_row``) as ``results.jsonl`` at ``path`` atomically (temp
+    file + rename).  ``BatchStorageError`` if it cannot be written (the old file, if any,
+    stays whole)."""
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         with open(temp, "x", encoding="utf-8") as out:
@@ -94,4 +92,3 @@ def write_results(path: Path, jobs: Sequence[BatchJob], records: Mapping[str, Jo
             temp.unlink(missing_ok=True)
         except OSError:
             pass
-    return rows

@@ -35,7 +35,7 @@ import contextlib
 import hashlib
 import itertools
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ from ._jobsfile import BatchJob, check_against_journal
 from ._partial import remove_leftovers
 from ._progress import BatchProgress
 from ._results import RESULTS_NAME, result_row, task_to_dict, write_results
-from ._storage import BatchStorageError, storage_error
+from ._storage import BatchStorageError, make_folder
 from ._store import JobRecord, JobStore, JournalStatus, request_hash
 
 JOURNAL_NAME = "journal.sqlite3"
@@ -180,12 +180,7 @@ class BatchRunner:
         """Create the output folder and the downloader (``BatchStorageError`` if it cannot)."""
         if self._out is None:
             return
-        if self._out.exists() and not self._out.is_dir():
-            raise BatchStorageError(self._out, "not a folder (a file has this name)")
-        try:
-            self._out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(self._out, exc) from None
+        make_folder(self._out)
         if self._download:
             downloader = Downloader(self._client.session, max_concurrent=self._max_downloads,
                                     attempts=self._download_attempts)
@@ -206,7 +201,7 @@ class BatchRunner:
         if self._out is not None and path is not None:
             self._remove_leftovers(self._out, final.values())
             try:
-                rows = write_results(path, jobs, final, self._unsent)
+                write_results(path, rows)
             except BatchStorageError as exc:
                 self._storage_failed(exc)
         progress = self.progress()
@@ -225,35 +220,11 @@ class BatchRunner:
                         remove_leftovers(out / name)
 
     async def _run_jobs(self, jobs: Sequence[BatchJob], records: dict[str, JobRecord]) -> None:
-        to_submit: list[BatchJob] = []
-        to_attach: list[tuple[BatchJob, JobRecord]] = []
-        for job in jobs:
-            record = records.get(job.id)
-            if record is None:
-                to_submit.append(job)
-            elif record.status.finished:
-                self._counts[record.status.value] += 1
-                self._counts["downloaded"] += sum(1 for u in record.urls if u in record.files)
-                if record.status is JournalStatus.SUCCEEDED:
-                    self._start_download(job, record)
-            else:
-                to_attach.append((job, record))
+        """Count the finished jobs, re-attach the journaled ones, then feed the rest (and the
+        creates that never reached the server) to the client, journaling each as it ends."""
+        to_submit, to_attach = self._sort_by_journal(jobs, records)
         self._queued = len(to_submit)
-        attached: list[tuple[BatchJob, Job]] = []
-        retry: list[BatchJob] = []
-        limiter = anyio.Semaphore(_RECONCILE_CONCURRENCY)
-
-        async def attach(job: BatchJob, record: JobRecord) -> None:
-            async with limiter:
-                handle = await self._attach(job, record)
-            if handle is None:
-                retry.append(job)
-            elif isinstance(handle, Job):
-                attached.append((job, handle))
-
-        async with anyio.create_task_group() as tg:
-            for job, record in to_attach:
-                tg.start_soon(attach, job, record)
+        attached, retry = await self._reattach(to_attach)
         self._queued += len(retry)
         by_handle: dict[int, BatchJob] = {}
         for job, handle in attached:
@@ -273,6 +244,50 @@ class BatchRunner:
             self._finished(by_handle.pop(id(handle)), handle)
         if self._fetcher is not None:
             await self._fetcher.wait()
+
+    def _sort_by_journal(self, jobs: Sequence[BatchJob], records: Mapping[str, JobRecord]
+                         ) -> tuple[list[BatchJob], list[tuple[BatchJob, JobRecord]]]:
+        """The jobs never journaled (to submit) and the journaled, unfinished ones (to
+        re-attach); a finished job is counted (and its missing downloads started) here."""
+        to_submit: list[BatchJob] = []
+        to_attach: list[tuple[BatchJob, JobRecord]] = []
+        for job in jobs:
+            record = records.get(job.id)
+            if record is None:
+                to_submit.append(job)
+            elif record.status.finished:
+                self._count_finished(job, record)
+            else:
+                to_attach.append((job, record))
+        return to_submit, to_attach
+
+    def _count_finished(self, job: BatchJob, record: JobRecord) -> None:
+        """A job a former run finished: count it, and fetch its missing downloads."""
+        self._counts[record.status.value] += 1
+        self._counts["downloaded"] += sum(1 for u in record.urls if u in record.files)
+        if record.status is JournalStatus.SUCCEEDED:
+            self._start_download(job, record)
+
+    async def _reattach(self, to_attach: Sequence[tuple[BatchJob, JobRecord]]
+                        ) -> tuple[list[tuple[BatchJob, Job]], list[BatchJob]]:
+        """Re-attach journaled jobs, ``_RECONCILE_CONCURRENCY`` at a time: the Jobs found, and
+        the jobs whose create never reached the server (to send again, same external id)."""
+        attached: list[tuple[BatchJob, Job]] = []
+        retry: list[BatchJob] = []
+        limiter = anyio.Semaphore(_RECONCILE_CONCURRENCY)
+
+        async def attach(job: BatchJob, record: JobRecord) -> None:
+            async with limiter:
+                handle = await self._attach(job, record)
+            if handle is None:
+                retry.append(job)
+            elif isinstance(handle, Job):
+                attached.append((job, handle))
+
+        async with anyio.create_task_group() as tg:
+            for job, record in to_attach:
+                tg.start_soon(attach, job, record)
+        return attached, retry
 
     async def _attach(self, job: BatchJob, record: JobRecord) -> Job | bool | None:
         """Re-attach to a journaled job: its Job, None if it was never created, or False."""

@@ -53,3 +53,14 @@ def storage_error(path: str | Path, exc: OSError | sqlite3.Error) -> BatchStorag
         text = f"not a kling-async journal ({text}); it was left as it is: move it away or " \
                "choose another output folder"
     return BatchStorageError(path, text)
+
+
+def make_folder(path: Path) -> None:
+    """Create the folder ``path`` (with its parents) if missing; ``BatchStorageError`` if a
+    file has its name or it cannot be made."""
+    if path.exists() and not path.is_dir():
+        raise BatchStorageError(path, "not a folder (a file has this name)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(path, exc) from None

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,7 @@ from ..batch import (
 from ..batch._fetch import plain_name
 from ..batch._jobsfile import split_lines
 from ..batch._partial import remove_leftovers
-from ..batch._storage import BatchStorageError, storage_error
+from ..batch._storage import make_folder, storage_error
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -41,6 +38,7 @@ from ._common import (
     exit_code_for,
     fail,
     make_client,
+    on_signals,
     print_text,
 )
 
@@ -148,12 +146,7 @@ def open_journal(out: Path) -> SqliteJobStore:
     """The batch journal in ``out`` (the folder is created); ``BatchStorageError`` if the
     folder cannot be made or the journal cannot be opened (a file that is not a journal is
     left as it is)."""
-    if out.exists() and not out.is_dir():
-        raise BatchStorageError(out, "not a folder (a file has this name)")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise storage_error(out, exc) from None
+    make_folder(out)
     return SqliteJobStore(out / JOURNAL_NAME)
 
 
@@ -197,22 +190,6 @@ def _reset_demo_folder(out: Path) -> None:
         raise storage_error(out, exc) from None
 
 
-@contextlib.contextmanager
-def _on_interrupt(runner: BatchRunner) -> Iterator[None]:
-    """SIGINT/SIGTERM -> ``runner.stop()`` (stop submitting, flush, exit 130)."""
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, runner.stop)
-            installed.append(sig)
-    try:
-        yield
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-
-
 async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStore, out: Path,
                  args: argparse.Namespace) -> int:
     display = None if args.no_progress else ProgressDisplay(sys.stderr)
@@ -220,7 +197,7 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
         async with client:
             runner = BatchRunner(client, store, out_dir=out, download=args.download,
                                  max_downloads=args.max_downloads, on_progress=display)
-            with _on_interrupt(runner):
+            with on_signals(runner.stop):  # stop submitting, flush, exit 130
                 result = await runner.run(jobs)
     finally:
         store.close()

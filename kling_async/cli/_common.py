@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from .._client import KlingClient
@@ -103,3 +106,20 @@ def print_json(value: Any) -> None:
     sys.stdout.write(escape_surrogates(json.dumps(value, indent=2, ensure_ascii=ascii_only)))
     sys.stdout.write("\n")
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def on_signals(callback: Callable[[], object]) -> Iterator[None]:
+    """While inside: SIGINT and SIGTERM call ``callback`` on the running loop (where the
+    platform lets a loop handle signals; elsewhere Ctrl+C stays a ``KeyboardInterrupt``)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, callback)
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

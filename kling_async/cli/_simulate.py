@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from typing import Any
 
 from ..testing import FaultConfig, KlingSimulator, SimulatorConfig
+from ._common import on_signals
 
 _FAULT_FLAGS = (
     "error_5xx",
@@ -33,48 +32,47 @@ def register(subparsers: Any) -> None:
         help="run an offline Kling API simulator on loopback",
         description="Serve a Kling-compatible API (official /v1 and /kling/v1 forms) offline.",
     )
+    _add_server_options(parser)
+    _add_limit_options(parser)
+    _add_credential_options(parser)
+    _add_fault_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    """Where the simulator listens, and how its tasks behave."""
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port, 0 = any free (default 8000)")
-    parser.add_argument(
-        "--time-scale",
-        type=float,
-        default=1.0,
-        help="simulated seconds per real second (default 1.0)",
-    )
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="simulated seconds per real second (default 1.0)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--fail-rate", type=float, default=0.0, help="share of tasks that end 'failed' (default 0)"
-    )
-    parser.add_argument(
-        "--latency",
-        type=float,
-        default=None,
-        help="fixed task duration in simulated seconds (default: lognormal)",
-    )
-    parser.add_argument(
-        "--concurrency-limit",
-        type=int,
-        default=None,
-        help="parallel task slots per account (default unlimited)",
-    )
-    parser.add_argument(
-        "--rate-limit",
-        type=float,
-        default=None,
-        help="requests per second per account (default unlimited)",
-    )
-    parser.add_argument(
-        "--rate-limit-retry-after",
-        type=float,
-        default=None,
-        help="Retry-After seconds sent with 1302 (default: no header)",
-    )
-    parser.add_argument(
-        "--no-list", action="store_true", help="answer the list endpoint with 404/1202"
-    )
+    parser.add_argument("--fail-rate", type=float, default=0.0,
+                        help="share of tasks that end 'failed' (default 0)")
+    parser.add_argument("--latency", type=float, default=None,
+                        help="fixed task duration in simulated seconds (default: lognormal)")
+
+
+def _add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """The account limits the simulator enforces."""
+    parser.add_argument("--concurrency-limit", type=int, default=None,
+                        help="parallel task slots per account (default unlimited)")
+    parser.add_argument("--rate-limit", type=float, default=None,
+                        help="requests per second per account (default unlimited)")
+    parser.add_argument("--rate-limit-retry-after", type=float, default=None,
+                        help="Retry-After seconds sent with 1302 (default: no header)")
+    parser.add_argument("--no-list", action="store_true",
+                        help="answer the list endpoint with 404/1202")
+
+
+def _add_credential_options(parser: argparse.ArgumentParser) -> None:
+    """The credentials the simulator accepts (generated when omitted)."""
     parser.add_argument("--api-key", default=None, help="bearer key to accept (default: generated)")
     parser.add_argument("--access-key", default=None, help="JWT access key (default: generated)")
     parser.add_argument("--secret-key", default=None, help="JWT secret key (default: generated)")
+
+
+def _add_fault_options(parser: argparse.ArgumentParser) -> None:
+    """One ``--fault-KIND P`` probability per fault, and the delay fault's length."""
     for kind in _FAULT_FLAGS:
         parser.add_argument(
             f"--fault-{kind.replace('_', '-')}",
@@ -84,13 +82,8 @@ def register(subparsers: Any) -> None:
             metavar="P",
             help=f"probability of the {kind} fault (default 0)",
         )
-    parser.add_argument(
-        "--delay-seconds",
-        type=float,
-        default=1.0,
-        help="real seconds added by the delay fault (default 1.0)",
-    )
-    parser.set_defaults(func=run)
+    parser.add_argument("--delay-seconds", type=float, default=1.0,
+                        help="real seconds added by the delay fault (default 1.0)")
 
 
 def build_simulator(args: argparse.Namespace) -> KlingSimulator:
@@ -142,25 +135,23 @@ async def _serve(sim: KlingSimulator) -> int:
         )
         return 1
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(sig, stop.set)
-            installed.append(sig)
     try:
-        print("Kling simulator running (offline; no request leaves this machine)")
-        print(f"  base URL (official form): {sim.base_url}")
-        print(f"  base URL (/kling gateway form): {sim.gateway_url}")
-        print(f"  API key (Authorization: Bearer ...): {sim.api_key}")
-        print(f"  JWT access key: {sim.access_key}")
-        print(f"  JWT secret key: {sim.secret_key}")
-        print(f"  introspection: {sim.base_url}/__sim/stats (same bearer key)")
-        print("Press Ctrl+C to stop.", flush=True)
-        await stop.wait()
+        with on_signals(stop.set):
+            _print_banner(sim)
+            await stop.wait()
     finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
         await sim.aclose()
     print("Kling simulator stopped.", flush=True)
     return 0
+
+
+def _print_banner(sim: KlingSimulator) -> None:
+    """Where the simulator listens and the credentials it accepts."""
+    print("Kling simulator running (offline; no request leaves this machine)")
+    print(f"  base URL (official form): {sim.base_url}")
+    print(f"  base URL (/kling gateway form): {sim.gateway_url}")
+    print(f"  API key (Authorization: Bearer ...): {sim.api_key}")
+    print(f"  JWT access key: {sim.access_key}")
+    print(f"  JWT secret key: {sim.secret_key}")
+    print(f"  introspection: {sim.base_url}/__sim/stats (same bearer key)")
+    print("Press Ctrl+C to stop.", flush=True)
