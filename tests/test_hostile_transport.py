@@ -385,10 +385,11 @@ async def test_a_body_that_is_not_valid_unicode_is_refused_before_sending(
 ) -> None:
     """A lone surrogate in a request text cannot be sent as UTF-8: a ValidationError, not a
     UnicodeEncodeError, and nothing reaches the server (the request classes refuse it when
-    built; the transport refuses a body that still holds one, e.g. in a user's extra field)."""
+    built; the transport refuses a body that still holds one, e.g. in an external_task_id)."""
     with pytest.raises(kling.ValidationError, match="prompt"):
         kling.ImageGenerationRequest(prompt="a cat \ud800")
     async with make_client(server.url) as client:
         with pytest.raises(kling.ValidationError, match="request body"):
-            await client._require_open().call("POST", CREATE_PATH, body={"prompt": "\ud800"})
+            await client.create_task(kling.ImageGenerationRequest(prompt="a cat"),
+                                     external_task_id="ext-\ud800")
     assert server.requests == []
