@@ -47,6 +47,14 @@ class FakeClock:
         self.now += seconds
 
 
+class Credentials(TypedDict, total=False):
+    """A client's (or simulator's) credentials: an API key, or an access key and its secret."""
+
+    api_key: str
+    access_key: str
+    secret_key: str
+
+
 class ClientSettings(TypedDict, total=False):
     """The ``KlingClient`` settings ``client_for`` lets a test choose."""
 
