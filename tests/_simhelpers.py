@@ -5,13 +5,22 @@ The fixtures built on them (``sim``, ``sim_config``, ``anyio_backend``) live in 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import aiohttp
 
-from kling_async import Backoff, Event, KlingClient, Limits, PollPolicy, RetryPolicy
+from kling_async import (
+    Backoff,
+    Event,
+    ExternalIdQuery,
+    KlingClient,
+    Limits,
+    PollPolicy,
+    RetryPolicy,
+    Timeouts,
+)
 from kling_async.testing import KlingSimulator, SimulatorConfig
 
 if TYPE_CHECKING:
@@ -56,18 +65,26 @@ class Credentials(TypedDict, total=False):
 
 
 class ClientSettings(TypedDict, total=False):
-    """The ``KlingClient`` settings ``client_for`` lets a test choose."""
+    """``KlingClient``'s keyword arguments, for helpers that build a client from defaults a
+    test may change (``**overrides: Unpack[ClientSettings]`` keeps the overrides typed)."""
 
     api_key: str | None
     access_key: str | None
     secret_key: str | None
     base_url: str | None
-    poll: PollPolicy
+    timeouts: Timeouts
     retry: RetryPolicy
+    poll: PollPolicy
     limits: Limits
+    external_id_query: ExternalIdQuery
     reconcile_delay: float
+    external_id_prefix: str
+    session: aiohttp.ClientSession | None
+    allow_insecure_http: bool
     on_event: Callable[[Event], Any] | None
     clock: Callable[[], float] | None
+    sleep: Callable[[float], Awaitable[Any]]
+    rand: Callable[[], float]
 
 
 def client_for(sim: KlingSimulator, **overrides: Unpack[ClientSettings]) -> KlingClient:

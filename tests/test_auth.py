@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -174,12 +174,13 @@ def test_bearer_key_with_control_or_inner_whitespace_is_refused_without_echo(key
 @pytest.mark.parametrize(
     "build",
     [
+        # The wrong types are the point: mypy would refuse these calls.
         pytest.param(lambda: BearerKeyAuth(b"gw-key"), id="bytes-api-key"),  # type: ignore[arg-type]
         pytest.param(lambda: JwtAuth(b"ak", "sk"), id="bytes-access-key"),  # type: ignore[arg-type]
         pytest.param(lambda: JwtAuth("ak", 12345), id="int-secret-key"),  # type: ignore[arg-type]
     ],
 )
-def test_credentials_must_be_strings(build: Any) -> None:
+def test_credentials_must_be_strings(build: Callable[[], object]) -> None:
     """Credentials of another type are a ConfigurationError naming the rule, not a
     header like "Bearer b'...'" or a TypeError deep in PyJWT."""
     with pytest.raises(kling.ConfigurationError, match="str"):

@@ -10,10 +10,14 @@ from typing import Any
 import attrs
 import pytest
 
-from kling_async._errors import ValidationError
-from kling_async._models import catalog
-from kling_async._models.catalog import (
+from kling_async import (
+    ImageGenerationRequest,
+    OmniImageRequest,
+    OmniVideoRequest,
     PromptLimits,
+    Shot,
+    TextToVideoRequest,
+    ValidationError,
     current_prompt_limits,
     known_models,
     model_spec,
@@ -21,15 +25,14 @@ from kling_async._models.catalog import (
     register_model,
     set_prompt_limits,
 )
-from kling_async._models.images import ImageGenerationRequest, OmniImageRequest
-from kling_async._models.parts import Shot
-from kling_async._models.videos import OmniVideoRequest, TextToVideoRequest
+from kling_async._models import catalog
 from kling_async._validators import in_range, instance_of, len_between, max_len, one_of
 
 
 @pytest.fixture(autouse=True)
 def restore_catalog() -> Iterator[None]:
-    """Registrations made by a test do not leak into others."""
+    """Registrations made by a test do not leak into others (no public API forgets a
+    registered model, so the catalog's private table is saved and restored)."""
     saved = copy.deepcopy(catalog._MODELS)
     yield
     catalog._MODELS.clear()

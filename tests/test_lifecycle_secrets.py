@@ -14,9 +14,9 @@ import anyio.to_thread
 import pytest
 
 import kling_async as kling
-from kling_async import ClientClosedError, ImageGenerationRequest, KlingClient, PollPolicy
+from kling_async import ClientClosedError, ImageGenerationRequest, KlingClient
 from kling_async.testing import KlingSimulator
-from tests._simhelpers import Credentials
+from tests._simhelpers import POLL, Credentials
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
@@ -28,7 +28,6 @@ ACCESS_KEY = "AK-LIFECYCLE-789"
 SECRET_KEY = "SK-LIFECYCLE-SECRET-456"
 PASSWORD = "PW-IN-URL-SECRET"
 SECRETS = (API_KEY, ACCESS_KEY, SECRET_KEY, PASSWORD)
-POLL = PollPolicy(expected_image=2, expected_video=4).scaled(50)
 
 
 def _frames(tb: TracebackType | None) -> Iterator[FrameType]:
