@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import anyio
 import pytest
@@ -32,8 +32,8 @@ def _event(n: int) -> Event:
     return WaitingForCapacity(float(n), weight=n)
 
 
-async def _collect(stream: object, into: list[Event]) -> None:
-    async for event in stream:  # type: ignore[attr-defined]
+async def _collect(stream: AsyncIterator[Event], into: list[Event]) -> None:
+    async for event in stream:
         into.append(event)
 
 

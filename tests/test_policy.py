@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -180,9 +180,11 @@ POLL = PollPolicy(
         pytest.param("video", 15.0, True, 120.0 * 3**0.6 * 1.4, id="video-15s-pro"),
     ],
 )
-def test_expected_duration_formula(kind: str, seconds: float, pro: bool, expected: float) -> None:
+def test_expected_duration_formula(
+    kind: Literal["image", "video"], seconds: float, pro: bool, expected: float
+) -> None:
     """E(image) = expected_image; E(video) = expected_video * (s/5)**0.6 * (pro_factor if pro)."""
-    got = POLL.expected_duration(kind, seconds=seconds, pro=pro)  # type: ignore[arg-type]
+    got = POLL.expected_duration(kind, seconds=seconds, pro=pro)
     assert got == pytest.approx(expected)
 
 
