@@ -1,10 +1,34 @@
-"""Shared pytest configuration: anyio's plugin pinned to the asyncio backend."""
+"""The suite's shared fixtures: anyio on asyncio, and a running simulator (``sim``).
+
+Helpers the fixtures build on (``client_for``, ``FakeClock``, ``POLL``, ...) are in
+``tests/_simhelpers.py``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
+
+from kling_async.testing import KlingSimulator, SimulatorConfig
+from tests._simhelpers import SIM_CONFIG
 
 
 @pytest.fixture
 def anyio_backend() -> str:
+    """anyio's plugin runs every async test and fixture on asyncio."""
     return "asyncio"
+
+
+@pytest.fixture
+def sim_config() -> SimulatorConfig:
+    """How the ``sim`` fixture's simulator behaves: a module overrides this fixture to change
+    it (``SIM_CONFIG`` by default)."""
+    return SIM_CONFIG
+
+
+@pytest.fixture
+async def sim(sim_config: SimulatorConfig) -> AsyncIterator[KlingSimulator]:
+    """A running simulator configured by ``sim_config``, stopped after the test."""
+    async with KlingSimulator(config=sim_config) as simulator:
+        yield simulator

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 import jwt
 import pytest
 
 import kling_async as kling
 from kling_async._auth import BearerKeyAuth, JwtAuth
+from tests._simhelpers import FakeClock
 
 AK = "ak-test-access"
 SK = "sk-test-secret-0123456789abcdef0123"  # >= 32 bytes: PyJWT warns below that
 NOW = 1_722_769_557.0
-
-
-class Clock:
-    """A settable wall clock (seconds since the epoch)."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def _decode(token: str) -> dict[str, object]:
@@ -32,20 +23,20 @@ def _decode(token: str) -> dict[str, object]:
 
 def test_jwt_header_is_hs256_jwt() -> None:
     """The token header is exactly {"alg": "HS256", "typ": "JWT"}."""
-    token = JwtAuth(AK, SK, clock=Clock()).token()
+    token = JwtAuth(AK, SK, clock=FakeClock(NOW)).token()
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
 
 
 def test_jwt_claims_follow_the_official_example() -> None:
     """Claims: iss = AK, exp = now + 1800, nbf = now - 5; signed with the SK."""
-    token = JwtAuth(AK, SK, clock=Clock()).token()
+    token = JwtAuth(AK, SK, clock=FakeClock(NOW)).token()
     claims = _decode(token)
     assert claims == {"iss": AK, "exp": int(NOW) + 1800, "nbf": int(NOW) - 5}
 
 
 def test_jwt_verifies_with_the_secret_and_not_with_another() -> None:
     """The token's signature checks out with the secret key only."""
-    token = JwtAuth(AK, SK, clock=Clock()).token()
+    token = JwtAuth(AK, SK, clock=FakeClock(NOW)).token()
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, "wrong-secret-0123456789abcdef0123456", algorithms=["HS256"],
                    options={"verify_exp": False, "verify_nbf": False})
@@ -53,7 +44,7 @@ def test_jwt_verifies_with_the_secret_and_not_with_another() -> None:
 
 def test_authorization_header_is_bearer_with_one_space() -> None:
     """The header value is 'Bearer <jwt>' with a single space."""
-    auth = JwtAuth(AK, SK, clock=Clock())
+    auth = JwtAuth(AK, SK, clock=FakeClock(NOW))
     header = auth.authorization()
     assert header == f"Bearer {auth.token()}"
     assert header.split(" ") == ["Bearer", auth.token()]
@@ -61,7 +52,7 @@ def test_authorization_header_is_bearer_with_one_space() -> None:
 
 def test_cached_token_is_reused_until_the_refresh_margin() -> None:
     """The same token is returned while now < exp - refresh_margin."""
-    clock = Clock()
+    clock = FakeClock(NOW)
     auth = JwtAuth(AK, SK, clock=clock, lifetime=1800.0, refresh_margin=60.0)
     first = auth.token()
     clock.now = NOW + 1000.0
@@ -72,7 +63,7 @@ def test_cached_token_is_reused_until_the_refresh_margin() -> None:
 
 def test_token_is_reminted_within_refresh_margin_of_expiry() -> None:
     """Within refresh_margin of exp, a fresh token with new claims is minted."""
-    clock = Clock()
+    clock = FakeClock(NOW)
     auth = JwtAuth(AK, SK, clock=clock, lifetime=1800.0, refresh_margin=60.0)
     first = auth.token()
     clock.now = NOW + 1740.0  # exactly exp - margin
@@ -84,7 +75,7 @@ def test_token_is_reminted_within_refresh_margin_of_expiry() -> None:
 
 def test_invalidate_forces_a_new_token() -> None:
     """After invalidate(), the next call mints again (claims from the clock at that moment)."""
-    clock = Clock()
+    clock = FakeClock(NOW)
     auth = JwtAuth(AK, SK, clock=clock)
     first = auth.token()
     assert auth.invalidate() is True
@@ -96,7 +87,7 @@ def test_invalidate_forces_a_new_token() -> None:
 
 def test_invalidate_changes_the_token_even_within_the_same_second() -> None:
     """A re-sign after a 1003/1004 must not send back the exact token the server just refused."""
-    auth = JwtAuth(AK, SK, clock=Clock())
+    auth = JwtAuth(AK, SK, clock=FakeClock(NOW))
     rejected = auth.token()
     auth.invalidate()
     assert auth.token() != rejected
@@ -104,7 +95,7 @@ def test_invalidate_changes_the_token_even_within_the_same_second() -> None:
 
 def test_custom_lifetime_and_skew() -> None:
     """lifetime and nbf_skew set exp and nbf."""
-    token = JwtAuth(AK, SK, clock=Clock(), lifetime=600.0, refresh_margin=30.0,
+    token = JwtAuth(AK, SK, clock=FakeClock(NOW), lifetime=600.0, refresh_margin=30.0,
                     nbf_skew=30.0).token()
     assert _decode(token) == {"iss": AK, "exp": int(NOW) + 600, "nbf": int(NOW) - 30}
 
@@ -146,7 +137,7 @@ def test_bearer_key_must_not_be_empty(key: str) -> None:
 def test_reprs_show_no_key_secret_or_token() -> None:
     """repr/str of both auth objects never contain the key, the secret or a minted token."""
     bearer = BearerKeyAuth("gw-SECRET-key")
-    jwt_auth = JwtAuth(AK, SK, clock=Clock())
+    jwt_auth = JwtAuth(AK, SK, clock=FakeClock(NOW))
     token = jwt_auth.token()
     for text in (repr(bearer), str(bearer)):
         assert "gw-SECRET-key" not in text
@@ -183,12 +174,13 @@ def test_bearer_key_with_control_or_inner_whitespace_is_refused_without_echo(key
 @pytest.mark.parametrize(
     "build",
     [
+        # The wrong types are the point: mypy would refuse these calls.
         pytest.param(lambda: BearerKeyAuth(b"gw-key"), id="bytes-api-key"),  # type: ignore[arg-type]
         pytest.param(lambda: JwtAuth(b"ak", "sk"), id="bytes-access-key"),  # type: ignore[arg-type]
         pytest.param(lambda: JwtAuth("ak", 12345), id="int-secret-key"),  # type: ignore[arg-type]
     ],
 )
-def test_credentials_must_be_strings(build: Any) -> None:
+def test_credentials_must_be_strings(build: Callable[[], object]) -> None:
     """Credentials of another type are a ConfigurationError naming the rule, not a
     header like "Bearer b'...'" or a TypeError deep in PyJWT."""
     with pytest.raises(kling.ConfigurationError, match="str"):

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 import pytest
 
-from kling_async._errors import ValidationError
-from kling_async._models import catalog
-from kling_async._models.catalog import (
+from kling_async import (
+    ImageGenerationRequest,
+    OmniImageRequest,
+    OmniVideoRequest,
     PromptLimits,
+    Shot,
+    TextToVideoRequest,
+    ValidationError,
     current_prompt_limits,
     known_models,
     model_spec,
@@ -21,15 +25,14 @@ from kling_async._models.catalog import (
     register_model,
     set_prompt_limits,
 )
-from kling_async._models.images import ImageGenerationRequest, OmniImageRequest
-from kling_async._models.parts import Shot
-from kling_async._models.videos import OmniVideoRequest, TextToVideoRequest
+from kling_async._models import catalog
 from kling_async._validators import in_range, instance_of, len_between, max_len, one_of
 
 
 @pytest.fixture(autouse=True)
 def restore_catalog() -> Iterator[None]:
-    """Registrations made by a test do not leak into others."""
+    """Registrations made by a test do not leak into others (no public API forgets a
+    registered model, so the catalog's private table is saved and restored)."""
     saved = copy.deepcopy(catalog._MODELS)
     yield
     catalog._MODELS.clear()
@@ -254,32 +257,40 @@ def test_validators_work_as_attrs_validators() -> None:
     assert isinstance(caught.value, ValueError)
 
 
+def _wrong(value: object) -> Any:
+    """``value``, of the wrong kind on purpose: typed ``Any`` so the call reaches the
+    run-time check mypy would otherwise stop."""
+    return value
+
+
 @pytest.mark.parametrize(
     ("call", "field"),
     [
-        pytest.param(lambda: register_model("videos/text2video", "m", durations=5), "durations",
-                     id="durations-int"),
+        pytest.param(lambda: register_model("videos/text2video", "m", durations=_wrong(5)),
+                     "durations", id="durations-int"),
         pytest.param(lambda: register_model("videos/text2video", "m", durations=(10**5000,)),
                      "durations[0]", id="durations-5000-digits"),
         pytest.param(lambda: register_model("videos/text2video", "m", durations=(5, "five")),
                      "durations[1]", id="durations-word"),
         pytest.param(lambda: register_model("videos/omni-video", "m", basic_durations=(0,)),
                      "basic_durations[0]", id="basic-durations-zero"),
-        pytest.param(lambda: register_model("images/omni-image", "m", resolutions="4k"),
+        pytest.param(lambda: register_model("images/omni-image", "m", resolutions=_wrong("4k")),
                      "resolutions", id="resolutions-str"),
-        pytest.param(lambda: register_model("videos/text2video", "m", sound="no"), "sound",
+        pytest.param(lambda: register_model("videos/text2video", "m", sound=_wrong("no")), "sound",
                      id="flag-not-bool"),
-        pytest.param(lambda: register_model(["videos/text2video"], "m"), "endpoint",
+        pytest.param(lambda: register_model(_wrong(["videos/text2video"]), "m"), "endpoint",
                      id="endpoint-list"),
         pytest.param(lambda: register_model("videos/text2video", "kling-\ud800"), "model_name",
                      id="model-surrogate"),
-        pytest.param(lambda: model_spec("videos/text2video", ["kling-v1"]), "model_name",
+        pytest.param(lambda: model_spec("videos/text2video", _wrong(["kling-v1"])), "model_name",
                      id="spec-model-list"),
-        pytest.param(lambda: model_spec({}, None), "endpoint", id="spec-endpoint-dict"),
-        pytest.param(lambda: known_models(None), "endpoint", id="known-endpoint-none"),
+        pytest.param(lambda: model_spec(_wrong({}), None), "endpoint", id="spec-endpoint-dict"),
+        pytest.param(lambda: known_models(_wrong(None)), "endpoint", id="known-endpoint-none"),
     ],
 )
-def test_catalog_calls_with_wrong_kinds_are_validation_errors(call: Any, field: str) -> None:
+def test_catalog_calls_with_wrong_kinds_are_validation_errors(
+    call: Callable[[], object], field: str
+) -> None:
     """register_model / model_spec / known_models name the bad argument in a ValidationError
     (never a TypeError or ValueError), and register nothing."""
     before = {endpoint: known_models(endpoint) for endpoint in catalog.DEFAULT_MODELS}

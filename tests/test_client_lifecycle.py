@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -26,11 +26,12 @@ from kling_async import (
     ConfigurationError,
     Event,
     ImageGenerationRequest,
+    Job,
     JobSucceeded,
     KlingClient,
     KlingError,
-    PollPolicy,
     RetryPolicy,
+    TaskPage,
     TextToVideoRequest,
     Timeouts,
     TransportError,
@@ -38,30 +39,11 @@ from kling_async import (
 )
 from kling_async.testing import KlingSimulator
 from tests._scripted import Drop, Reply, ScriptedServer, closed_port, ok, task_json
+from tests._simhelpers import FAST_RETRY, client_for
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
-SCALE = 50.0
-POLL = PollPolicy(expected_image=2, expected_video=4).scaled(SCALE)
-FAST_RETRY = RetryPolicy(backoff=Backoff(initial=0.002, maximum=0.02),
-                         concurrency_min_delay=0.01)
 IMG = "/v1/images/generations"
-
-
-@pytest.fixture
-async def sim() -> AsyncIterator[KlingSimulator]:
-    async with KlingSimulator(time_scale=SCALE, seed=7) as simulator:
-        simulator.configure(image_median=2, video_median=4)
-        yield simulator
-
-
-def client_for(sim: KlingSimulator, **overrides: Any) -> KlingClient:
-    settings: dict[str, Any] = {
-        "api_key": sim.api_key, "base_url": sim.base_url, "poll": POLL, "retry": FAST_RETRY,
-        "reconcile_delay": 0,
-    }
-    settings.update(overrides)
-    return KlingClient(**settings)
 
 
 def image(i: int = 0) -> ImageGenerationRequest:
@@ -97,7 +79,7 @@ async def _consume_events(client: KlingClient) -> None:
         pass
 
 
-ASYNC_CALLS: dict[str, Callable[[KlingClient], Awaitable[Any]]] = {
+ASYNC_CALLS: dict[str, Callable[[KlingClient], Awaitable[object]]] = {
     "submit": lambda c: c.submit(image()),
     "submit_many": lambda c: c.submit_many([image(1), image(2)]),
     "as_completed": _consume_as_completed,
@@ -110,14 +92,14 @@ ASYNC_CALLS: dict[str, Callable[[KlingClient], Awaitable[Any]]] = {
     "aclose": lambda c: c.aclose(),
 }
 
-SYNC_CALLS: dict[str, Callable[[KlingClient], Any]] = {
+SYNC_CALLS: dict[str, Callable[[KlingClient], object]] = {
     "submit_nowait": lambda c: c.submit_nowait(image()),
     "notify_callback": lambda c: c.notify_callback({"task_id": "t-1", "task_status": "succeed"}),
     "session": lambda c: c.session,
 }
 
 
-def _run_in_a_new_loop(call: Callable[[], Awaitable[Any]]) -> BaseException | None:
+def _run_in_a_new_loop(call: Callable[[], Awaitable[object]]) -> BaseException | None:
     """Run ``call()`` in a fresh event loop of this thread (bounded); what it raised."""
     async def main() -> None:
         await asyncio.wait_for(call(), 3)
@@ -129,7 +111,7 @@ def _run_in_a_new_loop(call: Callable[[], Awaitable[Any]]) -> BaseException | No
     return None
 
 
-def _call_outside_any_loop(call: Callable[[], Any]) -> BaseException | None:
+def _call_outside_any_loop(call: Callable[[], object]) -> BaseException | None:
     try:
         call()
     except BaseException as exc:
@@ -374,7 +356,7 @@ async def test_closing_while_as_completed_runs_in_another_task(sim: KlingSimulat
     client = client_for(sim)
     await client.__aenter__()
 
-    async def consume() -> list[Any]:
+    async def consume() -> list[Job]:
         return [job async for job in client.as_completed([video(i) for i in range(3)])]
 
     consumer = asyncio.create_task(consume())
@@ -468,13 +450,13 @@ async def test_a_create_is_never_resent_when_a_kept_alive_connection_drops() -> 
         assert server.count("POST", IMG) == 1
 
 
-async def _first_page(client: KlingClient) -> Any:
+async def _first_page(client: KlingClient) -> TaskPage | None:
     async for page in client.list_tasks("images/generations"):
         return page
     return None
 
 
-IN_FLIGHT_CALLS: dict[str, Callable[[KlingClient], Awaitable[Any]]] = {
+IN_FLIGHT_CALLS: dict[str, Callable[[KlingClient], Coroutine[Any, Any, object]]] = {
     "get_task": lambda c: c.get_task("images/generations", "t-1"),
     "get_task_by_external_id": lambda c: c.get_task_by_external_id("images/generations", "e"),
     "list_tasks": _first_page,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -20,6 +20,10 @@ import pytest
 import kling_async as kling
 from kling_async import Backoff, KlingClient, RetryPolicy, Timeouts
 from tests._scripted import Reply, ScriptedServer, ok, task_json
+from tests._simhelpers import ClientSettings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
 
 # -- the client's Timeouts.total -----------------------------------------------------------------
 
@@ -36,11 +40,11 @@ async def server() -> AsyncIterator[ScriptedServer]:
         yield srv
 
 
-def make_client(base_url: str, **kwargs: Any) -> KlingClient:
+def make_client(base_url: str, /, **kwargs: Unpack[ClientSettings]) -> KlingClient:
     async def no_wait(seconds: float) -> None:
         await anyio.lowlevel.checkpoint()
 
-    settings: dict[str, Any] = {
+    settings: ClientSettings = {
         "api_key": "test-key", "base_url": base_url,
         "retry": RetryPolicy(max_attempts=ATTEMPTS, backoff=Backoff(initial=0.001, maximum=0.01)),
         "timeouts": Timeouts(connect=2.0, total=LIMIT), "sleep": no_wait,

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
 
 import kling_async
-from kling_async.testing import KlingSimulator
+from kling_async.testing import KlingSimulator, SimulatorConfig
 
 REPO = Path(kling_async.__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -19,9 +18,9 @@ SCALE = 100.0
 
 
 @pytest.fixture
-async def sim() -> AsyncIterator[KlingSimulator]:
-    async with KlingSimulator(time_scale=SCALE, seed=3) as simulator:
-        yield simulator
+def sim_config() -> SimulatorConfig:
+    """The examples run against the simulator's default durations, sped up."""
+    return SimulatorConfig(time_scale=SCALE, seed=3)
 
 
 def _env(sim: KlingSimulator) -> dict[str, str]:

@@ -120,7 +120,8 @@ def objects(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
     """JSON objects for an attrs request class or part: some of its fields, a few random keys."""
     hints = typing.get_type_hints(cls)
     fields = {f.name: _field_values(f.name, hints[f.name]) for f in attrs.fields(cls)}
-    extras = st.just({}) | st.dictionaries(random_keys, hostile, max_size=2)
+    no_extras: dict[str, Any] = {}
+    extras = st.just(no_extras) | st.dictionaries(random_keys, hostile, max_size=2)
     return st.builds(lambda extra, real: {**extra, **real},
                      extras, st.fixed_dictionaries({}, optional=fields))
 
@@ -175,7 +176,7 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
 def mutated(draw: st.DrawFn, endpoint: str) -> dict[str, Any]:
     """A valid seed payload of ``endpoint``, some top-level keys dropped (often still valid),
     then 0 to 2 values, at any depth, made hostile."""
-    payload = copy.deepcopy(draw(st.sampled_from(SEEDS[endpoint])))
+    payload: dict[str, Any] = copy.deepcopy(draw(st.sampled_from(SEEDS[endpoint])))
     for key in draw(st.sets(st.sampled_from(sorted(payload)))):
         del payload[key]
     for _ in range(draw(st.integers(0, 2))):
@@ -187,8 +188,8 @@ def mutated(draw: st.DrawFn, endpoint: str) -> dict[str, Any]:
                 break
             target = target[draw(st.sampled_from(inner))]
         if isinstance(target, dict):
-            keys = st.sampled_from(sorted(target)) | random_keys if target else random_keys
-            target[draw(keys)] = draw(hostile)
+            key_choices = st.sampled_from(sorted(target)) | random_keys if target else random_keys
+            target[draw(key_choices)] = draw(hostile)
         else:
             target[draw(st.integers(0, len(target) - 1))] = draw(hostile)
     return payload

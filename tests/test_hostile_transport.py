@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -19,6 +19,10 @@ import kling_async._results as kling_results
 from kling_async import Backoff, KlingClient, Limits, RetryPolicy, Timeouts
 from tests._rawserver import RawServer, declared_length, endless_body
 from tests._scripted import Reply, ScriptedServer, closed_port, error_body, ok, task_json
+from tests._simhelpers import ClientSettings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
 
 pytestmark = pytest.mark.anyio
 
@@ -43,8 +47,8 @@ async def server() -> AsyncIterator[ScriptedServer]:
         yield srv
 
 
-def make_client(base_url: str, **kwargs: Any) -> KlingClient:
-    settings: dict[str, Any] = {
+def make_client(base_url: str, /, **kwargs: Unpack[ClientSettings]) -> KlingClient:
+    settings: ClientSettings = {
         "api_key": "test-key",
         "base_url": base_url,
         "retry": RetryPolicy(max_attempts=ATTEMPTS, backoff=Backoff(initial=0.001, maximum=0.01)),
@@ -386,10 +390,11 @@ async def test_a_body_that_is_not_valid_unicode_is_refused_before_sending(
 ) -> None:
     """A lone surrogate in a request text cannot be sent as UTF-8: a ValidationError, not a
     UnicodeEncodeError, and nothing reaches the server (the request classes refuse it when
-    built; the transport refuses a body that still holds one, e.g. in a user's extra field)."""
+    built; the transport refuses a body that still holds one, e.g. in an external_task_id)."""
     with pytest.raises(kling.ValidationError, match="prompt"):
         kling.ImageGenerationRequest(prompt="a cat \ud800")
     async with make_client(server.url) as client:
         with pytest.raises(kling.ValidationError, match="request body"):
-            await client._require_open().call("POST", CREATE_PATH, body={"prompt": "\ud800"})
+            await client.create_task(kling.ImageGenerationRequest(prompt="a cat"),
+                                     external_task_id="ext-\ud800")
     assert server.requests == []

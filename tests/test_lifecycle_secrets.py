@@ -7,15 +7,16 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Iterator
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import anyio.to_thread
 import pytest
 
 import kling_async as kling
-from kling_async import ClientClosedError, ImageGenerationRequest, KlingClient, PollPolicy
+from kling_async import ClientClosedError, ImageGenerationRequest, KlingClient
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import POLL, Credentials
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
@@ -27,10 +28,9 @@ ACCESS_KEY = "AK-LIFECYCLE-789"
 SECRET_KEY = "SK-LIFECYCLE-SECRET-456"
 PASSWORD = "PW-IN-URL-SECRET"
 SECRETS = (API_KEY, ACCESS_KEY, SECRET_KEY, PASSWORD)
-POLL = PollPolicy(expected_image=2, expected_video=4).scaled(50)
 
 
-def _frames(tb: TracebackType | None) -> Iterator[Any]:
+def _frames(tb: TracebackType | None) -> Iterator[FrameType]:
     while tb is not None:
         yield tb.tb_frame
         tb = tb.tb_next
@@ -39,7 +39,7 @@ def _frames(tb: TracebackType | None) -> Iterator[Any]:
 def _local_texts(exc: BaseException) -> list[str]:
     """repr() of every local of every frame the exception's traceback passed through, below
     the test's own frame."""
-    texts = []
+    texts: list[str] = []
     for frame in list(_frames(exc.__traceback__))[1:]:
         for name, value in frame.f_locals.items():
             try:
@@ -74,7 +74,7 @@ def _assert_clean(texts: list[str]) -> None:
     ],
 )
 def test_configuration_errors_carry_no_credential_in_text_or_frame_locals(
-    kwargs: dict[str, Any],
+    kwargs: dict[str, Any],  # Any: some values are deliberately of the wrong type
 ) -> None:
     """A refused configuration names the problem; neither its message, its repr, its
     formatted traceback nor the locals of the frames it passed through hold a credential."""
@@ -135,7 +135,7 @@ async def test_a_whole_lifecycle_leaks_no_credential(
     """Open, submit, finish, misuse from another loop, close, use after close: the client's
     repr, every event's repr, every lifecycle error and every DEBUG log line are clean."""
     caplog.set_level(logging.DEBUG)
-    creds: dict[str, str] = (
+    creds: Credentials = (
         {"api_key": API_KEY} if kind == "bearer"
         else {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
 
 import attrs
 import pytest
@@ -179,9 +180,11 @@ POLL = PollPolicy(
         pytest.param("video", 15.0, True, 120.0 * 3**0.6 * 1.4, id="video-15s-pro"),
     ],
 )
-def test_expected_duration_formula(kind: str, seconds: float, pro: bool, expected: float) -> None:
+def test_expected_duration_formula(
+    kind: Literal["image", "video"], seconds: float, pro: bool, expected: float
+) -> None:
     """E(image) = expected_image; E(video) = expected_video * (s/5)**0.6 * (pro_factor if pro)."""
-    got = POLL.expected_duration(kind, seconds=seconds, pro=pro)  # type: ignore[arg-type]
+    got = POLL.expected_duration(kind, seconds=seconds, pro=pro)
     assert got == pytest.approx(expected)
 
 
@@ -287,7 +290,7 @@ def test_scaled_rejects_non_positive_speedup(speedup: float) -> None:
         pytest.param({"bulk_page_size": 501}, id="page-size-501"),
     ],
 )
-def test_poll_policy_rejects_bad_values(kwargs: dict[str, float]) -> None:
+def test_poll_policy_rejects_bad_values(kwargs: dict[str, Any]) -> None:  # Any: fields' types
     """PollPolicy refuses negative/NaN durations, jitter outside [0, 1], page sizes outside
     [1, 500]."""
     with pytest.raises(ValueError, match=next(iter(kwargs))):

@@ -7,6 +7,7 @@ sleeps in real time between checks; the tests wait for counts, never for duratio
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import AsyncIterator
@@ -40,6 +41,7 @@ from kling_async._events import EventHub
 from kling_async._poller import Poller
 from kling_async._registry import TaskRegistry
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import FakeClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
 
@@ -51,17 +53,6 @@ STEADY = PollPolicy(
     first_poll=TICK, min_interval=2 * TICK, max_interval=2 * TICK, jitter=0.0, deadline=None,
     bulk_threshold=0,
 )
-
-
-class FakeClock:
-    """The client clock, frozen until the test moves it."""
-
-    def __init__(self, origin: float = 0.0) -> None:
-        self.origin = origin
-        self.now = origin
-
-    def __call__(self) -> float:
-        return self.now
 
 
 Answer = str | Exception
@@ -80,6 +71,8 @@ class FakeKling:
         self.pages: list[tuple[float, int, int]] = []
         #: task_id -> an event its single GETs wait for (after being recorded) before answering.
         self.gates: dict[str, anyio.Event] = {}
+        #: the tasks (poll workers) that made single GETs.
+        self.workers: set[asyncio.Task[Any]] = set()
         self._called = anyio.Event()
 
     async def next_call(self) -> None:
@@ -108,6 +101,9 @@ class FakeKling:
             return [_wire(task_id, self._next(task_id)) for task_id in ids]
         task_id = path.rsplit("/", 1)[1]
         self.singles.append((self.clock(), task_id))
+        worker = asyncio.current_task()
+        assert worker is not None
+        self.workers.add(worker)
         self._record()
         gate = self.gates.get(task_id)
         if gate is not None:
@@ -168,6 +164,7 @@ async def rig(policy: PollPolicy, scripts: dict[str, list[Answer]], *,
     kling = FakeKling(clock, scripts, list_error)
     registry = TaskRegistry()
     capacity = AdaptiveCapacity(100)
+    # Poller takes the concrete Transport; FakeKling has only its call(), hence the ignore.
     poller = Poller(transport=kling, registry=registry, capacity=capacity,  # type: ignore[arg-type]
                     events=EventHub(None), policy=policy, clock=clock, rand=lambda: rand,
                     workers=workers)
@@ -255,14 +252,20 @@ async def test_poll_workers_start_on_demand_up_to_the_limit() -> None:
     idle worker can take, never more than ``workers``, and every job is polled once."""
     first, second, third = ["a1", "a2", "a3"], ["b1", "b2"], [f"c{i}" for i in range(6)]
     names = first + second + third
+    outside = len(asyncio.all_tasks())
     async with rig(STEADY, {n: ["succeed"] for n in names}, workers=4) as r:
+
+        def started() -> int:
+            """Poll workers running: every task but the test's own and the poller's loop."""
+            return len(asyncio.all_tasks()) - outside - 1
+
         for name in names:
             r.kling.gates[name] = anyio.Event()  # every GET blocks until released
         await anyio.wait_all_tasks_blocked()
-        assert r.poller._started == 0
+        assert started() == 0
         batch = [r.accept(name) for name in first]
         await r.at(TICK, polls=3)  # one worker per queued job: three, below the limit
-        assert r.poller._started == 3
+        assert started() == len(r.kling.workers) == 3
         for name in first:
             r.kling.gates[name].set()
         for job in batch:
@@ -270,7 +273,7 @@ async def test_poll_workers_start_on_demand_up_to_the_limit() -> None:
         await anyio.wait_all_tasks_blocked()  # the three workers are idle again
         batch = [r.accept(name) for name in second]
         await r.at(2 * TICK, polls=5)
-        assert r.poller._started == 3  # idle workers took them
+        assert started() == len(r.kling.workers) == 3  # idle workers took them
         for name in second:
             r.kling.gates[name].set()
         for job in batch:
@@ -279,14 +282,14 @@ async def test_poll_workers_start_on_demand_up_to_the_limit() -> None:
         batch = [r.accept(name) for name in third]
         await r.at(3 * TICK, polls=9)  # six queued, three idle: one more, up to the limit
         await anyio.wait_all_tasks_blocked()
-        assert r.poller._started == 4
+        assert started() == len(r.kling.workers) == 4
         assert r.calls == 9  # four GETs at once, never more: two jobs wait in the queue
         for name in third:
             r.kling.gates[name].set()
         for job in batch:
             assert (await job.result()).status is TaskStatus.SUCCEED
-        assert r.poller._started == 4
-    assert r.poller._started == 0  # every worker ended with the poller
+        assert started() == len(r.kling.workers) == 4
+    assert all(worker.done() for worker in r.kling.workers)  # every worker ended with the poller
     assert sorted(t for _, t in r.kling.singles) == sorted(names)
 
 

@@ -1,8 +1,10 @@
-"""The package is fully typed and lint-clean: mypy --strict and ruff run inside the suite."""
+"""The package and its tests are fully typed and lint-clean: mypy --strict and ruff run inside
+the suite."""
 
 from __future__ import annotations
 
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +22,22 @@ def test_mypy_strict_passes_on_the_package() -> None:
     run = subprocess.run([*_tool("mypy"), "--strict", "kling_async"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_mypy_strict_passes_on_the_tests() -> None:
+    """`mypy --strict tests` (pyproject's [tool.mypy]: the modules it relaxes by name only)
+    reports no issue: the suite's helpers and fixtures are typed like the package."""
+    run = subprocess.run([*_tool("mypy"), "--strict", "tests"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_mypy_with_no_arguments_checks_the_package_and_the_tests() -> None:
+    """Plain `mypy` (what an editor or CI runs) covers both kling_async and tests."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    section = pyproject.split("[tool.mypy]\n", 1)[1].split("\n[", 1)[0]
+    assert "strict = true\n" in section
+    assert re.search(r'^files = \["kling_async", "tests"\]', section, re.MULTILINE), section
 
 
 def test_ruff_is_clean() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import gc
 import warnings
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -16,6 +17,10 @@ import pytest
 
 import kling_async as kling
 from kling_async.testing import FaultConfig, KlingSimulator
+from tests._simhelpers import ClientSettings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
 
 pytestmark = pytest.mark.anyio
 
@@ -37,8 +42,8 @@ def _requests(count: int) -> list[object]:
     ]
 
 
-def _client(sim: KlingSimulator, **overrides: object) -> kling.KlingClient:
-    settings: dict[str, object] = {
+def _client(sim: KlingSimulator, **overrides: Unpack[ClientSettings]) -> kling.KlingClient:
+    settings: ClientSettings = {
         "api_key": sim.api_key,
         "base_url": sim.base_url,
         "poll": kling.PollPolicy(expected_image=5, expected_video=10).scaled(SPEED),
@@ -46,7 +51,7 @@ def _client(sim: KlingSimulator, **overrides: object) -> kling.KlingClient:
         "reconcile_delay": 0,
     }
     settings.update(overrides)
-    return kling.KlingClient(**settings)  # type: ignore[arg-type]
+    return kling.KlingClient(**settings)
 
 
 async def test_fault_storm_ends_every_job_with_exactly_one_task_each() -> None:

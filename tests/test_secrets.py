@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
 import pytest
 
 import kling_async as kling
-from kling_async import Backoff, KlingClient, RetryPolicy, Timeouts
+from kling_async import Backoff, KlingClient, RetryPolicy, Task, Timeouts
 from kling_async._auth import BearerKeyAuth, JwtAuth
 from tests._rawserver import RawServer, declared_length, reset, silent, status_line_garbage
 from tests._scripted import Drop, Reply, ScriptedServer, closed_port, error_body, ok, task_json
+from tests._simhelpers import ClientSettings, Credentials
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
 
 pytestmark = [
     pytest.mark.anyio,
@@ -34,7 +38,7 @@ async def _no_sleep(_: float) -> None:
     await anyio.lowlevel.checkpoint()
 
 
-def _client(base_url: str, **credentials: str) -> KlingClient:
+def _client(base_url: str, **credentials: Unpack[Credentials]) -> KlingClient:
     return KlingClient(
         base_url=base_url,
         retry=RetryPolicy(max_attempts=3, backoff=Backoff(initial=0.001, maximum=0.01)),
@@ -85,7 +89,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         todo += [cur.__cause__, cur.__context__, getattr(cur, "cause", None)]
 
 
-def _texts(caplog: pytest.LogCaptureFixture, raised: list[BaseException], *objs: Any) -> list[str]:
+def _texts(
+    caplog: pytest.LogCaptureFixture, raised: list[BaseException], *objs: object
+) -> list[str]:
     texts: list[str] = []
     for record in caplog.records:
         texts.append(record.getMessage())
@@ -143,8 +149,10 @@ async def test_connection_failure_leaks_nothing(caplog: pytest.LogCaptureFixture
     caplog.set_level(logging.DEBUG)
     url = f"http://127.0.0.1:{closed_port()}"
     raised: list[BaseException] = []
-    for creds in ({"api_key": API_KEY},
-                  {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY}):
+    both: tuple[Credentials, ...] = (
+        {"api_key": API_KEY}, {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY},
+    )
+    for creds in both:
         client = _client(url, **creds)
         async with client:
             with pytest.raises(kling.TransportError) as caught:
@@ -158,11 +166,12 @@ async def test_connection_failure_leaks_nothing(caplog: pytest.LogCaptureFixture
 def test_configuration_errors_do_not_echo_keys() -> None:
     """Rejected configurations name the problem, not the credentials given."""
     messages = []
-    for kwargs in (
+    rejected: tuple[ClientSettings, ...] = (
         {"api_key": API_KEY, "access_key": ACCESS_KEY, "secret_key": SECRET_KEY},
         {"api_key": API_KEY, "base_url": "http://gw.example"},
         {"access_key": ACCESS_KEY},
-    ):
+    )
+    for kwargs in rejected:
         with pytest.raises(kling.ConfigurationError) as caught:
             KlingClient(**kwargs)
         messages += [str(caught.value), repr(caught.value)]
@@ -181,7 +190,7 @@ RAW_FAILURES = {
     "timeout": silent(),
     "declared-too-large": declared_length(1 << 40),
 }
-SCRIPTED_FAILURES = {
+SCRIPTED_FAILURES: dict[str, Reply | Drop] = {
     "401": Reply(401, json=error_body(1002, "Authorization invalid")),
     "500-bare": Reply(500, body=b"<html>oops</html>"),
     "dropped": Drop(),
@@ -191,7 +200,7 @@ SCRIPTED_FAILURES = {
     "gzip-garbage": Reply(200, body=b"not gzip at all",
                           headers={"Content-Encoding": "gzip"}),
 }
-CREDENTIALS = {
+CREDENTIALS: dict[str, Credentials] = {
     "bearer": {"api_key": API_KEY},
     "jwt": {"access_key": ACCESS_KEY, "secret_key": SECRET_KEY},
 }
@@ -212,7 +221,7 @@ def _everything_said(exc: BaseException) -> list[str]:
     """str, repr and args of each exception reachable from ``exc`` (cause, context, a
     ``cause`` attribute, exceptions in args), its formatted traceback and its frames' locals."""
     texts = ["".join(traceback.format_exception(exc))]
-    todo: list[Any] = [exc]
+    todo: list[object] = [exc]
     seen: set[int] = set()
     while todo:
         cur = todo.pop()
@@ -225,7 +234,7 @@ def _everything_said(exc: BaseException) -> list[str]:
     return texts
 
 
-async def _fail_both_ways(base_url: str, credentials: dict[str, str]) -> list[BaseException]:
+async def _fail_both_ways(base_url: str, credentials: Credentials) -> list[BaseException]:
     """One get_task and one create_task against a failing server; what each raised."""
     raised: list[BaseException] = []
     client = KlingClient(
@@ -238,11 +247,12 @@ async def _fail_both_ways(base_url: str, credentials: dict[str, str]) -> list[Ba
     )
     async with client:
         with anyio.fail_after(20):
-            for call in (
+            calls: tuple[Callable[[], Awaitable[Task]], ...] = (
                 lambda: client.get_task("images/generations", "t-1"),
                 lambda: client.create_task(kling.ImageGenerationRequest(prompt="a cat"),
                                            external_task_id="ext-s"),
-            ):
+            )
+            for call in calls:
                 try:
                     await call()
                 except kling.KlingError as exc:
@@ -250,9 +260,10 @@ async def _fail_both_ways(base_url: str, credentials: dict[str, str]) -> list[Ba
     return raised
 
 
-def _secrets_of(credentials: dict[str, str], authorizations: set[str]) -> set[str]:
+def _secrets_of(credentials: Credentials, authorizations: set[str]) -> set[str]:
     tokens = {a.removeprefix("Bearer ").strip() for a in authorizations}
-    return {*credentials.values(), *(t for t in tokens if t)}
+    given = {value for value in credentials.values() if isinstance(value, str)}
+    return {*given, *(t for t in tokens if t)}
 
 
 @pytest.mark.parametrize("who", sorted(CREDENTIALS))

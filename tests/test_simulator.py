@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -306,7 +307,9 @@ def token(
         pytest.param(lambda sim: "Bearer " + token(sim, exp=-60, nbf=-120), 1004, id="expired"),
     ],
 )
-async def test_auth_failures(make_header: Any, code: int) -> None:
+async def test_auth_failures(
+    make_header: Callable[[KlingSimulator], str | None], code: int
+) -> None:
     """Auth failures answer 401 with 1001 (missing), 1002 (invalid), 1003 (nbf), 1004 (exp)."""
     async with KlingSimulator() as sim, aiohttp.ClientSession() as session:
         header = make_header(sim)

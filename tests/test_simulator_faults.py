@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -215,7 +215,7 @@ async def receiver(status: int = 200) -> AsyncIterator[tuple[str, list[dict[str,
         await runner.cleanup()
 
 
-async def wait_for(predicate: Any, timeout: float = 3.0) -> None:
+async def wait_for(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out"

@@ -6,31 +6,23 @@ makes ``series_amount`` images (default 4, ``n`` ignored), so it holds that many
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import pytest
 
 from kling_async import (
     ENDPOINTS,
-    Backoff,
     ImageGenerationRequest,
     KlingClient,
     Limits,
     OmniImageRequest,
-    PollPolicy,
-    RetryPolicy,
     TextToVideoRequest,
     dump_request,
 )
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import FAST_RETRY, POLL, SCALE
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
-SCALE = 50.0
-POLL = PollPolicy(expected_image=2, expected_video=4).scaled(SCALE)
-FAST_RETRY = RetryPolicy(backoff=Backoff(initial=0.002, maximum=0.02),
-                         concurrency_min_delay=0.01)
 
 
 def series(amount: int | None = 4, i: int = 0) -> OmniImageRequest:
@@ -52,7 +44,8 @@ CASES = [
 
 @pytest.mark.parametrize(("endpoint", "request_", "slots"), CASES)
 async def test_client_reserves_what_the_simulator_charges(
-    endpoint: str, request_: Any, slots: int
+    endpoint: str, request_: ImageGenerationRequest | OmniImageRequest | TextToVideoRequest,
+    slots: int
 ) -> None:
     """For each request the SDK's weight equals the simulator's charge (and its image count)."""
     reserved = ENDPOINTS[endpoint].weight(request_)

@@ -7,7 +7,7 @@ it provably created nothing, and is never re-sent after an ambiguous failure.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 import anyio.lowlevel
@@ -26,6 +26,10 @@ from tests._scripted import (
     ok,
     task_json,
 )
+from tests._simhelpers import ClientSettings
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
 
 pytestmark = pytest.mark.anyio
 
@@ -55,8 +59,10 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def make_client(base_url: str, sleeps: Sleeps, **kwargs: Any) -> KlingClient:
-    settings: dict[str, Any] = {
+def make_client(
+    base_url: str, sleeps: Sleeps, /, **kwargs: Unpack[ClientSettings]
+) -> KlingClient:
+    settings: ClientSettings = {
         "api_key": "test-key",
         "base_url": base_url,
         "retry": RetryPolicy(max_attempts=ATTEMPTS, backoff=FAST),
@@ -68,7 +74,7 @@ def make_client(base_url: str, sleeps: Sleeps, **kwargs: Any) -> KlingClient:
     return KlingClient(**settings)
 
 
-def request() -> Any:
+def request() -> kling.ImageGenerationRequest:
     return kling.ImageGenerationRequest(prompt="a cat")
 
 
@@ -95,7 +101,7 @@ TRANSIENT = [
 
 @pytest.mark.parametrize(("failure", "error"), TRANSIENT)
 async def test_get_is_retried_up_to_max_attempts(
-    server: ScriptedServer, sleeps: Sleeps, failure: Any, error: type[Exception]
+    server: ScriptedServer, sleeps: Sleeps, failure: Reply | Drop, error: type[Exception]
 ) -> None:
     """A transient GET failure is retried: the server sees exactly max_attempts requests."""
     server.script("GET", GET_PATH, then=failure)
@@ -108,7 +114,7 @@ async def test_get_is_retried_up_to_max_attempts(
 
 @pytest.mark.parametrize(("failure", "error"), TRANSIENT)
 async def test_get_recovers_after_a_transient_failure(
-    server: ScriptedServer, sleeps: Sleeps, failure: Any, error: type[Exception]
+    server: ScriptedServer, sleeps: Sleeps, failure: Reply | Drop, error: type[Exception]
 ) -> None:
     """After transient failures, the next successful reply is returned (one retry per failure)."""
     server.script("GET", GET_PATH, failure, failure, SUCCESS)
@@ -306,7 +312,7 @@ AMBIGUOUS = [
 
 @pytest.mark.parametrize(("failure", "settings"), AMBIGUOUS)
 async def test_create_is_never_resent_after_an_ambiguous_failure(
-    server: ScriptedServer, sleeps: Sleeps, failure: Any, settings: dict[str, Any]
+    server: ScriptedServer, sleeps: Sleeps, failure: Reply | Drop, settings: ClientSettings
 ) -> None:
     """After a failure that may have created the task, exactly ONE POST was sent and
     AmbiguousSubmissionError names the external_task_id to look up."""
