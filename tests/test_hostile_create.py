@@ -64,8 +64,8 @@ def lookups(server: ScriptedServer) -> list[str]:
 _DEEP = b'{"code":0,"message":"ok","data":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 UNREADABLE = [
     pytest.param(Reply(json=ok(task_json("t-1", "queued"))), id="status-queued"),
-    pytest.param(Reply(json=ok(task_json("t-1", 1))), id="status-1"),
-    pytest.param(Reply(json=ok(task_json("t-1", None))), id="status-null"),
+    pytest.param(Reply(json=ok({**task_json("t-1"), "task_status": 1})), id="status-1"),
+    pytest.param(Reply(json=ok({**task_json("t-1"), "task_status": None})), id="status-null"),
     pytest.param(Reply(json=ok([task_json("t-1")])), id="data-list"),
     pytest.param(Reply(json=ok("t-1")), id="data-string"),
     pytest.param(Reply(json=ok({"task_status": "submitted"})), id="no-task-id"),

@@ -32,7 +32,7 @@ FAST_RETRY = kling.RetryPolicy(
 )
 
 
-def _requests(count: int) -> list[object]:
+def _requests(count: int) -> list[kling.Request]:
     return [
         kling.ImageGenerationRequest(prompt=f"a cat, take {i}", n=1 + i % 2)
         if i % 2
