@@ -54,7 +54,7 @@ from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
 from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
-from ._registry import FAILED, SUCCEEDED, Job, TaskRegistry, state_for
+from ._registry import Job, JobState, TaskRegistry, state_for
 from ._results import parse_task
 
 log = logging.getLogger("kling_async")
@@ -498,12 +498,12 @@ class Poller:
         self._forget(job)
         self._capacity.release(job.weight, clean=True, confirmed=True)
         if task.status is TaskStatus.SUCCEED:
-            self._registry.finish(job, SUCCEEDED)
+            self._registry.finish(job, JobState.SUCCEEDED)
             if active:
                 self._events.emit(JobSucceeded(now, job=job, task=task))
         else:
             error = TaskFailedError(task, job.endpoint)
-            self._registry.finish(job, FAILED, error=error)
+            self._registry.finish(job, JobState.FAILED, error=error)
             if active:
                 self._events.emit(JobFailed(now, job=job, error=error))
 
@@ -514,7 +514,7 @@ class Poller:
         self._forget(job)
         if holds_slot and job.task_id is not None:
             self._capacity.release(job.weight, clean=False, confirmed=True)
-        self._registry.finish(job, FAILED, error=error)
+        self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
     def _poll_failed(self, job: Job, exc: KlingError) -> None:

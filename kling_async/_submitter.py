@@ -59,7 +59,7 @@ from ._http import Transport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
-from ._registry import FAILED, SUBMITTING, WAITING, Job, TaskRegistry
+from ._registry import Job, JobState, TaskRegistry
 from ._results import created_head, created_task
 from ._timelimit import within
 from ._wire import dump_request
@@ -175,7 +175,7 @@ class Submitter:
         if self.closing:
             return False
         job, policy, before_send, context = item
-        self._registry.set_state(job, SUBMITTING)
+        self._registry.set_state(job, JobState.SUBMITTING)
         context.run(self._spawn, job, self.run(job, policy, before_send))
         return True
 
@@ -240,7 +240,7 @@ class Submitter:
                 ClientClosedError("the client closed while the create was under way"))
         else:
             return
-        self._registry.finish(job, FAILED, error=error)
+        self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
     async def _bounded(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
@@ -375,7 +375,7 @@ class Submitter:
         attempts.rejections += 1
         if not self._admitted(job):
             await self._capacity.acquire(job.weight)
-            self._registry.set_state(job, SUBMITTING)
+            self._registry.set_state(job, JobState.SUBMITTING)
         attempts.holding = True
 
     def _accept(self, job: Job, policy: PollPolicy | None, task: Task | None,
@@ -418,9 +418,9 @@ class Submitter:
         ``capacity.acquire``."""
         capacity = self._capacity
         if capacity.try_acquire(job.weight):
-            self._registry.set_state(job, SUBMITTING)
+            self._registry.set_state(job, JobState.SUBMITTING)
             return True
-        self._registry.set_state(job, WAITING)
+        self._registry.set_state(job, JobState.WAITING)
         if self._events.active:
             self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
                                                  in_use=capacity.in_use, limit=capacity.limit))
@@ -434,7 +434,7 @@ class Submitter:
                                   code=1303)
         self._events.emit(RateLimited(self._clock(), job=job, code=1303, delay=delay,
                                       retry_after=exc.retry_after))
-        self._registry.set_state(job, WAITING)
+        self._registry.set_state(job, JobState.WAITING)
         return delay
 
     async def _reconcile(self, job: Job, endpoint: Endpoint, cause: KlingError) -> Task | None:
