@@ -64,7 +64,7 @@ from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
 from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
-from ._submitter import Submitter
+from ._submitter import SubmissionSettings, Submitter
 from ._wire import dump_request
 
 log = logging.getLogger("kling_async")
@@ -332,12 +332,11 @@ class KlingClient:
             workers=self.limits.max_requests,
         )
         self._submitter = Submitter(
-            transport=self._transport, registry=self._registry, capacity=self._capacity,
-            poller=self._poller, events=self._events, retry=self.retry,
-            lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
-            clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
-            on_done=self._submitted, spawn=self._spawn,
-            submission_timeout=self.timeouts.submission,
+            host=_Host(self, loop), transport=self._transport, poller=self._poller,
+            registry=self._registry, capacity=self._capacity, events=self._events,
+            settings=SubmissionSettings(retry=self.retry, reconcile_delay=self.reconcile_delay,
+                                        timeout=self.timeouts.submission),
+            clock=self._clock, sleep=self._sleep, rand=self._rand,
         )
         # The background work runs in a task of its own, which enters and exits its task
         # group itself: any task of this loop may then close the client without cancelling
@@ -617,19 +616,6 @@ class KlingClient:
         self._registry.add(job)
         self._submitter.start(job, poll, before_send)
 
-    def _spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
-        """Run a job's submission (once it has capacity): a bare asyncio task, tracked here
-        and cancelled by aclose(); anyio's start_soon costs several times more per task, and
-        this runs once per job.  It removes itself when it ends (_submitted), cheaper than a
-        done callback per task."""
-        assert self._loop is not None
-        task = self._loop.create_task(submission)
-        if not task.done():  # an eager task factory may have run it to its end already
-            self._submissions[job] = task
-
-    def _submitted(self, job: Job) -> None:
-        self._submissions.pop(job, None)
-
     async def submit(self, request: Request, *, external_task_id: str | None = None,
                      poll: PollPolicy | None = None,
                      before_send: Callable[[Job], object] | None = None) -> Job:
@@ -858,6 +844,33 @@ class _Calls:
                     f"the client was closed while {method} {path} was under way"
                 ) from exc
             raise
+
+
+class _Host:
+    """The client as its ``Submitter`` sees it (``SubmissionHost``)."""
+
+    __slots__ = ("_client", "_loop")
+
+    def __init__(self, client: KlingClient, loop: asyncio.AbstractEventLoop) -> None:
+        self._client = client
+        self._loop = loop
+
+    def spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
+        """Run a job's submission (once it has capacity) as a bare asyncio task, kept in the
+        client's ``_submissions`` until it ends and cancelled by ``aclose()`` (anyio's
+        ``start_soon`` costs several times more per task, and this runs once per job)."""
+        task = self._loop.create_task(submission)
+        if not task.done():  # an eager task factory may have run it to its end already
+            submissions = self._client._submissions
+            submissions[job] = task
+            task.add_done_callback(lambda _: submissions.pop(job, None))
+
+    def settled(self) -> None:
+        self._client._sent()
+
+    async def find_by_external_id(self, endpoint: Endpoint, external_task_id: str,
+                                  job: Job) -> Task | None:
+        return await self._client._find_by_external_id(endpoint, external_task_id, job)
 
 
 class _Signal:
