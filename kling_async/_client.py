@@ -6,6 +6,8 @@ left open).  The client belongs to that loop: a call from another loop or thread
 ``WrongEventLoopError``.  The shared poller runs in one background task of the client, inside
 a cancel scope of that task (not of the task that opened the client), so any task of the loop
 may close it; that task also closes everything if the poller fails or the loop shuts down.
+Each job's submission (from its create to its first poll) runs in a plain asyncio task of its
+own, kept in the client's ``_submissions`` until it ends; closing cancels those too.
 """
 
 from __future__ import annotations
@@ -338,9 +340,9 @@ class KlingClient:
                                         timeout=self.timeouts.submission),
             clock=self._clock, sleep=self._sleep, rand=self._rand,
         )
-        # The background work runs in a task of its own, which enters and exits its task
-        # group itself: any task of this loop may then close the client without cancelling
-        # the task that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
+        # The poller runs in a background task of its own (and its task group inside that
+        # task): any task of this loop may then close the client without cancelling the task
+        # that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
         self._state = "open"  # first: an eager task factory runs the task's start right here
         self._runner = loop.create_task(self._background(), name="kling_async client")
 

@@ -11,7 +11,9 @@ time or until a newly scheduled job is due sooner, then polls the due jobs:
   (404 / 1202 / 1203) is remembered and polled per task from then on.
 
 Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
-requests, started as the queue needs them), fed by a queue, rather than a task per poll.
+requests, started as the queue needs them), fed by a queue, rather than a task per poll; a
+just-accepted job whose first poll is due at once, with a request slot free, is polled by its
+submission's own task instead (``follow()``).
 Every observed status goes through ``observe()``: events, history, capacity release on the
 end, the next poll time from the job's ``PollPolicy``, and the deadline.
 
@@ -99,7 +101,9 @@ class _Tracked:
 
 
 class Poller:
-    """The shared poller: ``track()`` a job once it is accepted, ``run()`` in the task group."""
+    """The shared poller: ``track()`` (or ``follow()``) a job once it is accepted; ``run()``
+    runs in the client's background task, with its sweeps and poll workers in a task group of
+    its own."""
 
     def __init__(
         self,
