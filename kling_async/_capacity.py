@@ -20,6 +20,8 @@ import asyncio
 from collections import deque
 from collections.abc import Callable
 
+from ._config import Limits
+
 #: Called once a deferred request's slots are taken; returns False to give them back.
 Grant = Callable[[], bool]
 
@@ -44,6 +46,12 @@ class AdaptiveCapacity:
         # (see defer()): a job not started yet, with no task.
         self._waiters: deque[tuple[int, asyncio.Future[None] | None, Grant | None]] = deque()
         self._waking = False
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> AdaptiveCapacity:
+        """The capacity ``Limits`` describe (``max_in_flight``, ``initial_in_flight``...)."""
+        return cls(limits.max_in_flight, initial=limits.initial_in_flight,
+                   min_limit=limits.min_in_flight, grow_after=limits.grow_after)
 
     @property
     def waiting(self) -> int:
