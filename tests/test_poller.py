@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -228,50 +228,6 @@ async def test_a_per_job_policy_overrides_the_pollers_own() -> None:
         await default_job.result()
         await own_job.result()
     assert r.kling.singles == [(TICK, "a"), (3 * TICK, "b")]
-
-
-# -- the transport seam -------------------------------------------------------------------------
-
-
-class MockTransport:
-    """A ``CallTransport`` answering from a handler, as httpx's ``MockTransport``: the poller
-    accepts it as it is (no ``type: ignore``) and no socket is opened."""
-
-    def __init__(self, handler: Callable[[str, str], Any], *, idle_slot: bool = True) -> None:
-        self.handler = handler
-        self.idle_slot = idle_slot
-        self.calls: list[tuple[str, str]] = []
-
-    async def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                   body: Any = None, create: str | None = None,
-                   external_task_id: str | None = None,
-                   retry_codes: frozenset[int] | None = None, subject: object = None) -> Any:
-        self.calls.append((method, path))
-        return self.handler(method, path)
-
-
-@pytest.mark.parametrize("idle", [pytest.param(True, id="slot-free"),
-                                  pytest.param(False, id="no-slot-free")])
-async def test_follow_polls_an_accepted_job_at_once_in_its_caller_only_with_a_free_slot(
-    idle: bool,
-) -> None:
-    """Poller.follow() makes a due first poll in the calling task when a request slot is free,
-    and otherwise leaves it to the poll loop (which is not running here: nothing is sent)."""
-    transport = MockTransport(lambda method, path: _wire(path.rsplit("/", 1)[1], "succeed"),
-                              idle_slot=idle)
-    registry = TaskRegistry()
-    capacity = AdaptiveCapacity(4)
-    poller = Poller(transport=transport, registry=registry, capacity=capacity,
-                    events=EventHub(None), policy=attrs.evolve(STEADY, first_poll=0.0),
-                    clock=FakeClock(), rand=lambda: 0.5)
-    job = Job(VIDEO, None, None)
-    registry.add(job)
-    capacity.hold(1)
-    registry.accept(job, Task(task_id="t1", status=TaskStatus.SUBMITTED), 0.0)
-    await poller.follow(job)
-    assert [method for method, _ in transport.calls] == (["GET"] if idle else [])
-    assert job.done() == idle
-    assert poller.scheduled == (0 if idle else 1)
 
 
 # -- the lazy heap -----------------------------------------------------------------------------
