@@ -39,8 +39,6 @@ class AdaptiveCapacity:
         self.rejections = 0
         self._grow_after = grow_after
         self._clean_ends = 0
-        #: The event loop to make waiter futures on (set by the client; else looked up).
-        self.loop: asyncio.AbstractEventLoop | None = None
         # FIFO entries (weight, future, None) for a task awaiting acquire() (a bare asyncio
         # future, cancellable by anyio scopes), or (weight, None, grant) for a deferred grant
         # (see defer()): a job not started yet, with no task.
@@ -75,7 +73,7 @@ class AdaptiveCapacity:
         """Wait (FIFO) until ``weight`` slots fit, then take them."""
         if self.try_acquire(weight):
             return
-        granted: asyncio.Future[None] = (self.loop or asyncio.get_running_loop()).create_future()
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (weight, granted, None)
         self._waiters.append(entry)
         try:

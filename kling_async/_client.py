@@ -252,7 +252,6 @@ class KlingClient:
         self._thread = threading.get_ident()
         if self._user_clock is None:
             self._clock = loop.time
-        self._capacity.loop = loop
         if self._borrowed is not None:
             if self._borrowed.closed:
                 raise ConfigurationError(
@@ -328,7 +327,7 @@ class KlingClient:
         unsent.  Idempotent."""
         self._completions.close()
         if self._submitter is not None:
-            self._submitter.closing = True
+            self._submitter.close()
 
     async def _background(self) -> None:
         """The client's background task: runs the poller until ``aclose()`` cancels its scope

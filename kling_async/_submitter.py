@@ -168,9 +168,13 @@ class Submitter:
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
-        #: Set while the client closes: queued jobs are then no longer started.
-        self.closing = False
+        self._closing = False  # queued jobs are no longer started (see close())
         self.reconciliations = 0
+
+    def close(self) -> None:
+        """The client is closing: jobs still queued for capacity are no longer started (their
+        slots, when granted, go back).  Idempotent."""
+        self._closing = True
 
     def start(self, job: Job, policy: PollPolicy | None,
               before_send: BeforeSend | None = None) -> None:
@@ -187,7 +191,7 @@ class Submitter:
                  context: contextvars.Context) -> bool:
         """Capacity took the slots of a queued job: start its submission.  While the client
         closes, nothing starts (False: the slots go back)."""
-        if self.closing:
+        if self._closing:
             return False
         self._registry.set_state(job, JobState.SUBMITTING)
         context.run(self._host.spawn, job, self.run(job, policy, before_send))
