@@ -21,7 +21,7 @@ Everything public is re-exported here; the modules behind it are private.
 """
 
 from ._blocking import BlockingJob, BlockingKlingClient, run
-from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
+from ._client import KlingClient
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
 from ._endpoints import ENDPOINTS, Endpoint, Request
 from ._errors import (
@@ -91,9 +91,12 @@ from ._models.parts import (
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
+from ._queries import TaskPage
 from ._registry import Job, JobState
 from ._results import parse_callback, parse_task
+from ._settings import ExternalIdQuery
 from ._wire import KlingWireWarning, dump_request, load_request
+from ._wiring import ClientStatistics
 
 __version__ = "0.1.0"
 

@@ -21,14 +21,17 @@ from typing import Any
 
 import anyio
 
-from ._client import ClientStatistics, ExternalIdQuery, KlingClient, TaskPage
+from ._client import KlingClient
 from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._errors import ClientClosedError, ConfigurationError
 from ._events import Event
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._portal import PortalThread
+from ._queries import TaskPage
 from ._registry import Job, JobState
+from ._settings import ExternalIdQuery
+from ._wiring import ClientStatistics
 
 
 class BlockingJob:

@@ -19,7 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+
+from ._config import Limits
+
+#: Called once a deferred request's slots are taken; returns False to give them back.
+Grant = Callable[[], bool]
 
 
 class AdaptiveCapacity:
@@ -35,15 +39,17 @@ class AdaptiveCapacity:
         self.rejections = 0
         self._grow_after = grow_after
         self._clean_ends = 0
-        #: The event loop to make waiter futures on (set by the client; else looked up).
-        self.loop: asyncio.AbstractEventLoop | None = None
         # FIFO entries (weight, future, None) for a task awaiting acquire() (a bare asyncio
-        # future, cancellable by anyio scopes), or (weight, None, item) for a deferred item
+        # future, cancellable by anyio scopes), or (weight, None, grant) for a deferred grant
         # (see defer()): a job not started yet, with no task.
-        self._waiters: deque[tuple[int, asyncio.Future[None] | None, Any]] = deque()
+        self._waiters: deque[tuple[int, asyncio.Future[None] | None, Grant | None]] = deque()
         self._waking = False
-        #: Called with a deferred item once its slots are taken; False gives them back.
-        self.on_grant: Callable[[Any], bool] | None = None
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> AdaptiveCapacity:
+        """The capacity ``Limits`` describe (``max_in_flight``, ``initial_in_flight``...)."""
+        return cls(limits.max_in_flight, initial=limits.initial_in_flight,
+                   min_limit=limits.min_in_flight, grow_after=limits.grow_after)
 
     @property
     def waiting(self) -> int:
@@ -67,7 +73,7 @@ class AdaptiveCapacity:
         """Wait (FIFO) until ``weight`` slots fit, then take them."""
         if self.try_acquire(weight):
             return
-        granted: asyncio.Future[None] = (self.loop or asyncio.get_running_loop()).create_future()
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (weight, granted, None)
         self._waiters.append(entry)
         try:
@@ -82,11 +88,12 @@ class AdaptiveCapacity:
                 self._wake()
             raise
 
-    def defer(self, weight: int, item: Any) -> None:
-        """Queue ``item`` (FIFO, behind every waiter) for ``weight`` slots: once they fit they
-        are taken and ``on_grant(item)`` is called, synchronously, from the ``release`` that
-        freed them.  Nothing waits meanwhile: a queued job costs no task and no future."""
-        self._waiters.append((weight, None, item))
+    def defer(self, weight: int, grant: Grant) -> None:
+        """Queue ``grant`` (FIFO, behind every waiter) for ``weight`` slots: once they fit they
+        are taken and ``grant()`` is called, synchronously, from the ``release`` that freed
+        them; if it returns False (or raises) the slots go back.  Nothing waits meanwhile: a
+        queued job costs no task and no future."""
+        self._waiters.append((weight, None, grant))
 
     def hold(self, weight: int) -> None:
         """Count slots already held on the server (an attached task), even past the limit."""
@@ -122,7 +129,7 @@ class AdaptiveCapacity:
         self.release(weight, clean=False)
 
     def _wake(self) -> None:
-        # Not re-entered: on_grant may start a submission that gives slots back at once (an
+        # Not re-entered: a grant may start a submission that gives slots back at once (an
         # eager task factory), which calls release() and so _wake() again; the loop below
         # re-reads the queue after every grant, so that inner call has nothing to do.
         if self._waking:
@@ -131,15 +138,16 @@ class AdaptiveCapacity:
         try:
             waiters = self._waiters
             while waiters:
-                weight, granted, item = waiters[0]
+                weight, granted, grant = waiters[0]
                 if not self._fits(weight):
                     return
                 waiters.popleft()
-                if granted is None:  # a deferred item
+                if granted is None:  # a deferred grant
+                    assert grant is not None
                     self.in_use += weight
                     accepted = False
                     try:
-                        accepted = self.on_grant is not None and self.on_grant(item)
+                        accepted = grant()
                     finally:
                         if not accepted:
                             self.in_use -= weight  # declined (closing) or failed: slots back

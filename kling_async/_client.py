@@ -6,32 +6,31 @@ left open).  The client belongs to that loop: a call from another loop or thread
 ``WrongEventLoopError``.  The shared poller runs in one background task of the client, inside
 a cancel scope of that task (not of the task that opened the client), so any task of the loop
 may close it; that task also closes everything if the poller fails or the loop shuts down.
+Each job's submission (from its create to its first poll) runs in a plain asyncio task of its
+own, kept in the client's ``_submissions`` until it ends; closing cancels those too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
+import contextlib
 import itertools
 import logging
 import os
 import random
-import secrets
 import threading
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
 import aiohttp
 import anyio
-import attrs
-from yarl import URL
 
 from ._auth import Auth, BearerKeyAuth, JwtAuth
 from ._capacity import AdaptiveCapacity
+from ._completion import Completions
 from ._config import (
-    DEFAULT_BASE_URL,
     DEFAULT_LIMITS,
     DEFAULT_POLL,
     DEFAULT_RETRY,
@@ -48,7 +47,6 @@ from ._errors import (
     AmbiguousSubmissionError,
     ClientClosedError,
     ConfigurationError,
-    InvalidRequestError,
     KlingError,
     NotFoundError,
     ResponseDecodeError,
@@ -58,56 +56,18 @@ from ._errors import (
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._models.task import Task, TaskStatus
-from ._net import is_loopback_host
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
-from ._registry import Job, JobState, TaskRegistry
+from ._queries import TaskPage, checked_id, find_by_external_id, lookup_safe, task_pages
+from ._registry import Job, TaskRegistry
 from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
-from ._submitter import Submitter
+from ._settings import ExternalIdQuery, client_settings
+from ._submitter import SubmissionSettings, Submitter
 from ._wire import dump_request
+from ._wiring import ClientCalls, ClientStatistics, Submissions, snapshot
 
 log = logging.getLogger("kling_async")
-
-ExternalIdQuery = Literal["query", "path-flag", "path-param"]
-
-_END: Any = object()  # as_completed's end marker; Any, so next(source, _END) keeps the item type
-
-
-@attrs.frozen(kw_only=True)
-class TaskPage:
-    """One page of ``list_tasks``: ``page_num`` and its tasks (newest first, as Kling sends)."""
-
-    page_num: int
-    tasks: tuple[Task, ...]
-
-    def __iter__(self) -> Any:
-        return iter(self.tasks)
-
-    def __len__(self) -> int:
-        return len(self.tasks)
-
-
-@attrs.frozen(kw_only=True)
-class ClientStatistics:
-    """A frozen snapshot of what the client is doing (``KlingClient.statistics()``)."""
-
-    jobs_total: int
-    jobs_by_state: Mapping[str, int]
-    in_flight_slots: int
-    capacity_limit: int
-    capacity_max: int
-    waiting_for_capacity: int
-    concurrency_rejections: int
-    requests: int
-    requests_by_method: Mapping[str, int]
-    retries: int
-    polls: int
-    sweeps: int
-    sweep_pages: int
-    reconciliations: int
-    events_dropped: int
-
 
 def _credentials(api_key: str | None, access_key: str | None, secret_key: str | None) -> Auth:
     if api_key and (access_key or secret_key):
@@ -120,45 +80,6 @@ def _credentials(api_key: str | None, access_key: str | None, secret_key: str | 
         "no credentials: pass api_key=... (gateway) or access_key=... and secret_key=... "
         f"(official), or set {ENV_API_KEY} / {ENV_ACCESS_KEY} + {ENV_SECRET_KEY}"
     )
-
-
-def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
-    """The checked base URL, without a trailing slash.  Messages never echo the value (it
-    may be a key pasted into the wrong setting, or carry a password)."""
-    try:
-        url: URL | None = URL(base_url)
-    except (TypeError, ValueError):
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise ConfigurationError(
-            f"base_url must be an http(s) URL with a host, like {DEFAULT_BASE_URL!r} "
-            f"(got {_describe_url(url, base_url)})"
-        )
-    if url.raw_user is not None or url.raw_password is not None:
-        raise ConfigurationError(
-            "base_url must not carry credentials (user:password@host): pass the key as "
-            "api_key=... (or access_key=... and secret_key=...)"
-        )
-    if url.raw_query_string or url.raw_fragment:
-        raise ConfigurationError(
-            f"base_url must not have a query or a fragment (host {url.host!r}): only the "
-            "scheme, host, port and any gateway path prefix belong in it"
-        )
-    if url.scheme == "http" and not is_loopback_host(url.host) and not allow_insecure_http:
-        raise ConfigurationError(
-            f"refusing plain http:// to non-loopback host {url.host!r}: credentials would travel "
-            "unencrypted; use https:// or pass allow_insecure_http=True"
-        )
-    return base_url.rstrip("/")
-
-
-def _describe_url(url: URL | None, text: object) -> str:
-    """What a rejected base_url looked like, without its text."""
-    if url is not None and url.scheme:
-        return f"scheme {url.scheme!r}" + (f", host {url.host!r}" if url.host else ", no host")
-    size = len(text) if isinstance(text, str) else None
-    what = f"a value of {size} characters" if size is not None else f"a {type(text).__name__}"
-    return f"{what} that is not a URL"
 
 
 class KlingClient:
@@ -204,7 +125,11 @@ class KlingClient:
     ):
         try:
             self._auth = _credentials(api_key, access_key, secret_key)
-            self.base_url = _check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
+            settings = client_settings(
+                base_url=base_url, allow_insecure_http=allow_insecure_http, timeouts=timeouts,
+                retry=retry, poll=poll, limits=limits, external_id_query=external_id_query,
+                reconcile_delay=reconcile_delay, external_id_prefix=external_id_prefix,
+            )
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
             raise
@@ -212,18 +137,8 @@ class KlingClient:
             # No traceback through this frame shows a credential in its locals (error
             # reporters such as Sentry record them; a base_url may carry a password).
             del api_key, access_key, secret_key, base_url
-        if external_id_query not in ("query", "path-flag", "path-param"):
-            raise ConfigurationError(f"unknown external_id_query {external_id_query!r}")
-        self.timeouts = timeouts
-        self.retry = retry
-        self.poll = poll
-        self.limits = limits
-        self.external_id_query: ExternalIdQuery = external_id_query
-        self.reconcile_delay = reconcile_delay
-        # Generated external ids: one random 64-bit base per client, then a counter (cheaper
-        # than a uuid4 per job; unique across clients with overwhelming probability).
-        self._id_prefix = f"{external_id_prefix}{secrets.token_hex(8)}-"
-        self._id_seq = itertools.count(1)
+        self._settings = settings
+        self._id_seq = itertools.count(1)  # generated external ids: settings.id_prefix + this
         self._borrowed = session
         self._user_clock = clock
         self._clock = clock or _loop_time  # bound to the loop's own clock once open
@@ -238,18 +153,46 @@ class KlingClient:
         self._failure: Exception | None = None  # what ended the background work, if it failed
         self._ended = ""  # why the client closed, when not by aclose()
         self._events = EventHub(on_event)
-        self._streams: set[_Signal] = set()  # the running as_completed loops' wake-up signals
-        #: The running Submitter.run tasks, by job (each removes itself as it ends).
-        self._submissions: dict[Job, asyncio.Task[None]] = {}
         self._registry = TaskRegistry()
-        self._capacity = AdaptiveCapacity(
-            limits.max_in_flight, initial=limits.initial_in_flight,
-            min_limit=limits.min_in_flight, grow_after=limits.grow_after,
-        )
+        self._capacity = AdaptiveCapacity.for_limits(limits)
+        self._completions = Completions(self._registry, self._capacity)
+        self._submissions = Submissions(settled=self._completions.settled,
+                                        find=self._find_by_external_id)
         self._transport: Transport | None = None
-        self._calls: _Calls | None = None  # the transport as the client's own calls use it
+        self._calls: ClientCalls | None = None  # the transport as the client's calls use it
         self._poller: Poller | None = None
         self._submitter: Submitter | None = None
+
+    # -- configuration (checked once, in ``client_settings``) ----------------------------------
+    @property
+    def base_url(self) -> str:
+        """The checked base URL, without a trailing slash."""
+        return self._settings.base_url
+
+    @property
+    def timeouts(self) -> Timeouts:
+        return self._settings.timeouts
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self._settings.retry
+
+    @property
+    def poll(self) -> PollPolicy:
+        """The client's default ``PollPolicy`` (a job's own ``poll=`` overrides it)."""
+        return self._settings.poll
+
+    @property
+    def limits(self) -> Limits:
+        return self._settings.limits
+
+    @property
+    def external_id_query(self) -> ExternalIdQuery:
+        return self._settings.external_id_query
+
+    @property
+    def reconcile_delay(self) -> float:
+        return self._settings.reconcile_delay
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> KlingClient:
@@ -309,7 +252,6 @@ class KlingClient:
         self._thread = threading.get_ident()
         if self._user_clock is None:
             self._clock = loop.time
-        self._capacity.loop = loop
         if self._borrowed is not None:
             if self._borrowed.closed:
                 raise ConfigurationError(
@@ -325,23 +267,22 @@ class KlingClient:
             sleep=self._sleep, rand=self._rand,
             on_retry=self._on_retry,
         )
-        self._calls = _Calls(self, self._transport)
+        self._calls = ClientCalls(self._transport, lambda: self.closed)
         self._poller = Poller(
             transport=self._transport, registry=self._registry, capacity=self._capacity,
             events=self._events, policy=self.poll, clock=self._clock, rand=self._rand,
             workers=self.limits.max_requests,
         )
         self._submitter = Submitter(
-            transport=self._transport, registry=self._registry, capacity=self._capacity,
-            poller=self._poller, events=self._events, retry=self.retry,
-            lookup=self._find_by_external_id, reconcile_delay=self.reconcile_delay,
-            clock=self._clock, sleep=self._sleep, rand=self._rand, on_sent=self._sent,
-            on_done=self._submitted, spawn=self._spawn,
-            submission_timeout=self.timeouts.submission,
+            host=self._submissions, transport=self._transport, poller=self._poller,
+            registry=self._registry, capacity=self._capacity, events=self._events,
+            settings=SubmissionSettings(retry=self.retry, reconcile_delay=self.reconcile_delay,
+                                        timeout=self.timeouts.submission),
+            clock=self._clock, sleep=self._sleep, rand=self._rand,
         )
-        # The background work runs in a task of its own, which enters and exits its task
-        # group itself: any task of this loop may then close the client without cancelling
-        # the task that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
+        # The poller runs in a background task of its own (and its task group inside that
+        # task): any task of this loop may then close the client without cancelling the task
+        # that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
         self._state = "open"  # first: an eager task factory runs the task's start right here
         self._runner = loop.create_task(self._background(), name="kling_async client")
 
@@ -384,10 +325,9 @@ class KlingClient:
     def _begin_close(self) -> None:
         """Closing started: as_completed loops raise ClientClosedError, queued jobs stay
         unsent.  Idempotent."""
-        for signal in list(self._streams):
-            signal.set()
+        self._completions.close()
         if self._submitter is not None:
-            self._submitter.closing = True
+            self._submitter.close()
 
     async def _background(self) -> None:
         """The client's background task: runs the poller until ``aclose()`` cancels its scope
@@ -409,17 +349,9 @@ class KlingClient:
             self._state = "closed"
             self._begin_close()
             try:
-                await self._stop_submissions()
+                await self._submissions.stop()
             finally:
                 await self._release()
-
-    async def _stop_submissions(self) -> None:
-        submissions = list(self._submissions.values())
-        for task in submissions:
-            task.cancel()
-        if submissions:
-            await asyncio.wait(submissions)
-        self._submissions.clear()
 
     async def _release(self) -> None:
         """Wake every unfinished job's waiters, end events() readers, close the owned
@@ -455,7 +387,7 @@ class KlingClient:
                 return repr(thread.name)
         return f"id {self._thread}"
 
-    def _require_open(self) -> _Calls:
+    def _require_open(self) -> ClientCalls:
         calls = self._calls
         if self._state != "open" or calls is None:
             raise ClientClosedError(self._not_open_message())
@@ -529,7 +461,7 @@ class KlingClient:
         """The task's current state: ``GET /v1/<endpoint>/<task_id>``."""
         transport = self._require_open()
         row = endpoint_named(endpoint)
-        return parse_task(await transport.call("GET", row.task_path(_checked_id(task_id))))
+        return parse_task(await transport.call("GET", row.task_path(checked_id(task_id))))
 
     async def get_task_by_external_id(self, endpoint: str, external_task_id: str) -> Task:
         """The task created with this ``external_task_id``; ``NotFoundError`` if there is none."""
@@ -544,24 +476,9 @@ class KlingClient:
 
     async def _find_by_external_id(self, endpoint: Endpoint, external_task_id: str,
                                    subject: object = None) -> Task | None:
-        transport = self._require_open()
-        ext = _checked_id(external_task_id)
-        form = self.external_id_query
-        try:
-            if form == "query":
-                data = await transport.call("GET", endpoint.path,
-                                            params={"external_task_id": ext}, subject=subject)
-            else:
-                flag = "true" if form == "path-flag" else ext
-                data = await transport.call("GET", endpoint.task_path(ext),
-                                            params={"external_task_id": flag}, subject=subject)
-        except NotFoundError:
-            return None
-        except InvalidRequestError as exc:
-            if _says_not_found(exc):
-                return None
-            raise
-        return _task_with_external_id(data, ext, endpoint)
+        calls = self._require_open()
+        return await find_by_external_id(calls, endpoint, external_task_id,
+                                         self.external_id_query, subject)
 
     async def list_tasks(
         self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
@@ -571,28 +488,22 @@ class KlingClient:
 
         ``page_size`` in [1, 500] and page numbers in [1, 1000] (Kling's limits).
         """
-        transport = self._require_open()
-        row = endpoint_named(endpoint)
-        if not 1 <= page_size <= 500:
-            raise ValidationError("pageSize", "must be in [1, 500]", page_size)
-        if not 1 <= start_page <= 1000:
-            raise ValidationError("pageNum", "must be in [1, 1000]", start_page)
-        last = 1000 if max_pages is None else min(1000, start_page + max_pages - 1)
-        for page in range(start_page, last + 1):
-            data = await transport.call(
-                "GET", row.path, params={"pageNum": str(page), "pageSize": str(page_size)}
-            )
-            items = data if isinstance(data, list) else []
-            yield TaskPage(page_num=page, tasks=tuple(parse_task(i) for i in items))
-            if len(items) < page_size:
-                return
+        calls = self._require_open()
+        pages = task_pages(calls, endpoint_named(endpoint), page_size=page_size,
+                           start_page=start_page, max_pages=max_pages)
+        async with contextlib.aclosing(pages):
+            async for page in pages:
+                yield page
 
     # -- orchestration ------------------------------------------------------------------------
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
                  ) -> Job:
         endpoint = endpoint_for(request)
         user_id = external_task_id or getattr(request, "external_task_id", None)
-        ext = _lookup_safe(user_id) if user_id else f"{self._id_prefix}{next(self._id_seq):x}"
+        if user_id:
+            ext = lookup_safe(user_id)
+        else:
+            ext = f"{self._settings.id_prefix}{next(self._id_seq):x}"
         return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
                    expected=endpoint.expected_duration(request, policy or self.poll))
 
@@ -616,19 +527,6 @@ class KlingClient:
         assert self._submitter is not None
         self._registry.add(job)
         self._submitter.start(job, poll, before_send)
-
-    def _spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
-        """Run a job's submission (once it has capacity): a bare asyncio task, tracked here
-        and cancelled by aclose(); anyio's start_soon costs several times more per task, and
-        this runs once per job.  It removes itself when it ends (_submitted), cheaper than a
-        done callback per task."""
-        assert self._loop is not None
-        task = self._loop.create_task(submission)
-        if not task.done():  # an eager task factory may have run it to its end already
-            self._submissions[job] = task
-
-    def _submitted(self, job: Job) -> None:
-        self._submissions.pop(job, None)
 
     async def submit(self, request: Request, *, external_task_id: str | None = None,
                      poll: PollPolicy | None = None,
@@ -681,56 +579,12 @@ class KlingClient:
         huge iterable is never queued all at once."""
         self._require_open()
         assert self._loop is not None
-        ready: collections.deque[Job] = collections.deque()
-        signal = _Signal(self._loop)  # set once per finished job (hot)
-
-        def finished(job: Job) -> None:
-            ready.append(job)
-            signal.set()
-
-        source = iter(items)
-        exhausted = False
-        pending = 0
-        self._streams.add(signal)
-        try:
-            while True:
-                while not exhausted and not self._backlog_full():
-                    item = next(source, _END)
-                    if item is _END:
-                        exhausted = True
-                        break
-                    job = item if isinstance(item, Job) else self.submit_nowait(item, poll=poll)
-                    pending += 1
-                    job.add_done_callback(finished)
-                while ready:
-                    pending -= 1
-                    yield ready.popleft()
-                if pending == 0 and exhausted:
-                    return
-                if self._state != "open":
-                    raise ClientClosedError(
-                        f"the client closed with {pending} job(s) of this as_completed() "
-                        "unfinished; their tasks may still run: re-attach with client.attach()"
-                    )
-                # No await since the last look at the backlog: if it has room now (submissions
-                # were accepted while the consumer ran), refill instead of waiting, so no wake
-                # from _sent() can be missed.
-                if not exhausted and not self._backlog_full():
-                    continue
-                signal.clear()
-                await signal.wait()  # a job of ours ended, the backlog got room, or closing
-        finally:
-            self._streams.discard(signal)
-
-    def _sent(self) -> None:
-        """A submission ended (accepted or failed): wake as_completed loops, which refill if
-        they still have requests to send."""
-        if self._streams and not self._backlog_full():
-            for signal in self._streams:
-                signal.set()
-
-    def _backlog_full(self) -> bool:
-        return self._registry.unsent >= 2 * self._capacity.limit  # the limit is never below 1
+        stream = self._completions.stream(items, self._loop,
+                                          lambda request: self.submit_nowait(request, poll=poll),
+                                          lambda: self._state == "open")
+        async with contextlib.aclosing(stream):
+            async for job in stream:
+                yield job
 
     async def attach(
         self, endpoint: str, *, task_id: str | None = None, external_task_id: str | None = None,
@@ -764,7 +618,7 @@ class KlingClient:
                 )
             first = None
         else:
-            task = Task(task_id=_checked_id(task_id), status=TaskStatus.SUBMITTED,
+            task = Task(task_id=checked_id(task_id), status=TaskStatus.SUBMITTED,
                         external_task_id=external_task_id)
             first = 0.0
         policy = poll or self.poll
@@ -814,80 +668,8 @@ class KlingClient:
 
     def statistics(self) -> ClientStatistics:
         """A frozen snapshot: jobs by state, capacity and its adaptive limit, request counts."""
-        transport = self._transport
-        poller = self._poller
-        counts = self._registry.counts
-        return ClientStatistics(
-            jobs_total=self._registry.total,
-            jobs_by_state={s.value: counts[s] for s in JobState},
-            in_flight_slots=self._capacity.in_use,
-            capacity_limit=self._capacity.limit,
-            capacity_max=self._capacity.max_limit,
-            waiting_for_capacity=counts[JobState.WAITING],
-            concurrency_rejections=self._capacity.rejections,
-            requests=transport.counters.requests if transport else 0,
-            requests_by_method=dict(transport.counters.by_method) if transport else {},
-            retries=transport.counters.retries if transport else 0,
-            polls=poller.counters.polls if poller else 0,
-            sweeps=poller.counters.sweeps if poller else 0,
-            sweep_pages=poller.counters.sweep_pages if poller else 0,
-            reconciliations=self._submitter.reconciliations if self._submitter else 0,
-            events_dropped=self._events.dropped,
-        )
-
-
-class _Calls:
-    """The transport as the client's own calls use it: a call that fails because the client
-    was closed under it (its session closed mid-request) raises ``ClientClosedError``, not
-    aiohttp's bare ``RuntimeError("Session is closed")``."""
-
-    __slots__ = ("_client", "_transport")
-
-    def __init__(self, client: KlingClient, transport: Transport) -> None:
-        self._client = client
-        self._transport = transport
-
-    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            return await self._transport.call(method, path, **kwargs)
-        except AmbiguousSubmissionError:
-            raise  # a create that may have reached the server says so, closed or not
-        except Exception as exc:
-            if self._client.closed:
-                raise ClientClosedError(
-                    f"the client was closed while {method} {path} was under way"
-                ) from exc
-            raise
-
-
-class _Signal:
-    """``asyncio.Event`` without its per-wait running-loop lookup (a ``getpid()`` system call
-    on CPython 3.11): a flag plus one future on a known loop, for a single waiting task."""
-
-    __slots__ = ("_flag", "_loop", "_waiter")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._flag = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def set(self) -> None:
-        self._flag = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def clear(self) -> None:
-        self._flag = False
-
-    async def wait(self) -> None:
-        if self._flag:
-            return
-        self._waiter = self._loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+        return snapshot(self._registry, self._capacity, self._events, self._transport,
+                        self._poller, self._submitter)
 
 
 def _loop_time() -> float:
@@ -896,70 +678,7 @@ def _loop_time() -> float:
     return asyncio.get_running_loop().time()
 
 
-def _task_with_external_id(data: Any, ext: str, endpoint: Endpoint) -> Task | None:
-    """The task with external id ``ext`` in a lookup reply: a task object, or a list (the new
-    standard's ``[]`` for none).  None only when the reply proves there is none; a reply that
-    cannot be read, or a task object naming another external id, is a ``ResponseDecodeError``
-    (a caller reconciling a create must not take it for "absent" and pay twice), and so is a
-    task whose results show it belongs to an endpoint of another kind."""
-    try:
-        if isinstance(data, list):
-            for item in data:
-                task = parse_task(item)
-                if task.external_task_id == ext:
-                    return task
-            return None
-        task = parse_task(data)
-    except KlingError:
-        raise
-    except Exception as exc:  # whatever a hostile reply may hold
-        raise ResponseDecodeError(
-            f"lookup by external_task_id {ext!r}: unreadable reply ({type(exc).__name__})"
-        ) from None
-    if task.external_task_id is not None and task.external_task_id != ext:
-        raise ResponseDecodeError(
-            f"lookup by external_task_id {ext!r} answered with task {task.task_id!r} of "
-            f"external_task_id {task.external_task_id!r}"
-        )
-    foreign = task.videos if endpoint.kind == "image" else task.images
-    own = task.images if endpoint.kind == "image" else task.videos
-    if foreign and not own:
-        raise ResponseDecodeError(
-            f"lookup by external_task_id {ext!r} on {endpoint.name} answered with task "
-            f"{task.task_id!r}, whose results are not {endpoint.kind}s (another endpoint's task)"
-        )
-    if task.external_task_id is None:
-        return attrs.evolve(task, external_task_id=ext)
-    return task
-
-
-def _says_not_found(exc: InvalidRequestError) -> bool:
-    """Whether a 1201 is the official API's answer for an unknown id ("Task not found by
-    id/external id: ...", reference §3.1), not a refused parameter."""
-    return exc.code == 1201 and "not found" in exc.message.lower()
-
-
 def _unreadable_create(endpoint: str, ext: str | None, exc: Exception
                        ) -> AmbiguousSubmissionError:
     return AmbiguousSubmissionError(endpoint, ext, ResponseDecodeError(
         f"the create reply could not be read ({type(exc).__name__}: {str(exc)[:160]})"))
-
-
-def _lookup_safe(ext: Any) -> str:
-    """A user's external_task_id, refused (``ValidationError``) before anything is sent if it
-    could not be looked up exactly as sent: an ambiguous create could then never be
-    reconciled (or a lookup for a trimmed id would find another task)."""
-    if not isinstance(ext, str):
-        raise ValidationError("external_task_id", "must be a string", ext)
-    if (ext != ext.strip() or any(c in "/?#" or not c.isprintable() for c in ext)):
-        raise ValidationError(
-            "external_task_id", "must be printable, without '/', '?', '#' or surrounding "
-            "whitespace (it is looked up in a URL to reconcile a lost create)", ext)
-    return ext
-
-
-def _checked_id(value: str) -> str:
-    text = str(value).strip()
-    if not text or "/" in text or "?" in text or "#" in text:
-        raise ValidationError("task_id", "must be a non-empty id without '/', '?' or '#'", value)
-    return text

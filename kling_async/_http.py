@@ -43,7 +43,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import anyio
@@ -395,6 +395,30 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None
 
 
 # -- the transport --------------------------------------------------------------------------
+
+
+class CallTransport(Protocol):
+    """What the poller and the submitter need of a transport: ``Transport`` is the real one,
+    and tests drive them with fakes of these two members (as httpx's ``MockTransport``)."""
+
+    @property
+    def idle_slot(self) -> bool:
+        """A request could start right now without waiting for a slot."""
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        create: str | None = None,
+        external_task_id: str | None = None,
+        retry_codes: frozenset[int] | None = None,
+        subject: object = None,
+    ) -> Any:
+        """One logical call with its retries; the envelope's ``data``, or a ``KlingError``
+        (see ``Transport.call``)."""
 
 
 class Transport:

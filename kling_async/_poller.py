@@ -11,7 +11,9 @@ time or until a newly scheduled job is due sooner, then polls the due jobs:
   (404 / 1202 / 1203) is remembered and polled per task from then on.
 
 Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
-requests, started as the queue needs them), fed by a queue, rather than a task per poll.
+requests, started as the queue needs them), fed by a queue, rather than a task per poll; a
+just-accepted job whose first poll is due at once, with a request slot free, is polled by its
+submission's own task instead (``follow()``).
 Every observed status goes through ``observe()``: events, history, capacity release on the
 end, the next poll time from the job's ``PollPolicy``, and the deadline.
 
@@ -51,10 +53,10 @@ from ._errors import (
     TransportError,
 )
 from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
-from ._http import Transport
+from ._http import CallTransport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
-from ._registry import FAILED, SUCCEEDED, Job, TaskRegistry, state_for
+from ._registry import Job, JobState, TaskRegistry, state_for
 from ._results import parse_task
 
 log = logging.getLogger("kling_async")
@@ -99,12 +101,14 @@ class _Tracked:
 
 
 class Poller:
-    """The shared poller: ``track()`` a job once it is accepted, ``run()`` in the task group."""
+    """The shared poller: ``track()`` (or ``follow()``) a job once it is accepted; ``run()``
+    runs in the client's background task, with its sweeps and poll workers in a task group of
+    its own."""
 
     def __init__(
         self,
         *,
-        transport: Transport,
+        transport: CallTransport,
         registry: TaskRegistry,
         capacity: AdaptiveCapacity,
         events: EventHub,
@@ -138,29 +142,38 @@ class Poller:
         state = self._tracked.get(job)
         return self.policy if state is None else state.policy
 
-    def track(self, job: Job, policy: PollPolicy | None = None, *, first: float | None = None,
-              inline: bool = False) -> bool:
-        """Start polling an accepted job: first poll after the policy's first delay.
+    def track(self, job: Job, policy: PollPolicy | None = None, *,
+              first: float | None = None) -> None:
+        """Start polling an accepted job: its first poll ``first`` seconds from now (default:
+        the policy's first delay), through the poll loop."""
+        state = self._start_tracking(job, policy)
+        delay = state.policy.first_delay(job.expected) if first is None else first
+        self._schedule_poll(job, state, self._clock() + delay)
 
-        With ``inline=True``, when that first poll is due at once, the job is not bulk-polled
-        and a request slot is free right now, nothing is scheduled and True is returned: the
-        job is then marked as being polled and the caller MUST make that poll with
-        ``poll_claimed()`` in its own task (saving the hand-off to the loop and a worker).
-        Under a backlog the poll queue takes it as usual, so waiting polls never hold one
-        task each.
+    async def follow(self, job: Job, policy: PollPolicy | None = None) -> None:
+        """Start polling a job whose create was just accepted, from its submission's task.
+
+        When its first poll is due at once, the job is not bulk-polled and a request slot is
+        free right now, that poll is made here, in the calling task (saving the hand-off to
+        the loop and a worker); otherwise it is scheduled as by ``track()``, so under a
+        backlog waiting polls never hold one task each.  Never raises but cancellation.
         """
+        state = self._start_tracking(job, policy)
+        delay = state.policy.first_delay(job.expected)
+        if delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
+            state.claimed = True
+            await self._poll_claimed(job)
+        else:
+            self._schedule_poll(job, state, self._clock() + delay)
+
+    def _start_tracking(self, job: Job, policy: PollPolicy | None) -> _Tracked:
         pol = policy or self.policy
         state = self._tracked.get(job)
         if state is None:
             state = self._tracked[job] = _Tracked(pol)
         else:
             state.policy = pol
-        delay = pol.first_delay(job.expected) if first is None else first
-        if inline and delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
-            state.claimed = True
-            return True
-        self._schedule_poll(job, state, self._clock() + delay)
-        return False
+        return state
 
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
@@ -290,7 +303,7 @@ class Poller:
     def _enqueue(self, job: Job, tg: anyio.abc.TaskGroup) -> None:
         """Queue a claimed job's GET for the poll workers, starting one more when no idle
         worker is left for it (at most ``workers``; a client whose first polls are all made
-        inline never starts any)."""
+        by ``follow()`` never starts any)."""
         queue = self._queue
         queue.put_nowait(job)
         if queue.qsize() > self._idle and self._started < self._workers:
@@ -307,13 +320,13 @@ class Poller:
                     job = await queue.get()
                 finally:
                     self._idle -= 1
-                await self.poll_claimed(job)
+                await self._poll_claimed(job)
         finally:  # however it ends, a later job may start a worker in its place
             self._started -= 1
 
-    async def poll_claimed(self, job: Job) -> None:
+    async def _poll_claimed(self, job: Job) -> None:
         """One single-task GET of a job marked as being polled (queued for a worker, or
-        claimed by ``track(inline=True)``); unmarks it when done.  Never raises but
+        claimed by ``follow()``); unmarks it when done.  Never raises but
         cancellation: a failed poll (whatever the reply held) is retried on the job's
         schedule."""
         state = self._tracked.get(job)
@@ -498,12 +511,12 @@ class Poller:
         self._forget(job)
         self._capacity.release(job.weight, clean=True, confirmed=True)
         if task.status is TaskStatus.SUCCEED:
-            self._registry.finish(job, SUCCEEDED)
+            self._registry.finish(job, JobState.SUCCEEDED)
             if active:
                 self._events.emit(JobSucceeded(now, job=job, task=task))
         else:
             error = TaskFailedError(task, job.endpoint)
-            self._registry.finish(job, FAILED, error=error)
+            self._registry.finish(job, JobState.FAILED, error=error)
             if active:
                 self._events.emit(JobFailed(now, job=job, error=error))
 
@@ -514,7 +527,7 @@ class Poller:
         self._forget(job)
         if holds_slot and job.task_id is not None:
             self._capacity.release(job.weight, clean=False, confirmed=True)
-        self._registry.finish(job, FAILED, error=error)
+        self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
     def _poll_failed(self, job: Job, exc: KlingError) -> None:

@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
+
+import attrs
 
 from ._capacity import AdaptiveCapacity
 from ._endpoints import ENDPOINTS, Endpoint
@@ -55,19 +58,17 @@ from ._events import (
     Reconciling,
     WaitingForCapacity,
 )
-from ._http import Transport
+from ._http import CallTransport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
-from ._registry import FAILED, SUBMITTING, WAITING, Job, TaskRegistry
+from ._registry import Job, JobState, TaskRegistry
 from ._results import created_head, created_task
 from ._timelimit import within
 from ._wire import dump_request
 
 log = logging.getLogger("kling_async")
 
-#: (endpoint, external_task_id, the job it is for) -> the Task, or None if there is none.
-ExternalIdLookup = Callable[[Endpoint, str, Job], Awaitable[Task | None]]
 #: Called with the job right before its first create POST (slots held, id fixed).
 BeforeSend = Callable[[Job], object]
 
@@ -77,10 +78,6 @@ _ORCHESTRATED_CREATE_CODES = frozenset({1302})
 #: What a create gives the job: its Task, or the (task_id, status, external id) head of its
 #: create reply, and the reply (see ``TaskRegistry.accept_reply``).
 _Created = tuple[Task | None, tuple[str, TaskStatus, str | None] | None, Any]
-
-
-def _run_soon(job: Job, coro: Coroutine[Any, Any, None]) -> None:
-    asyncio.get_running_loop().create_task(coro)
 
 
 #: A task id the SDK can put in a URL path as it is: unreserved characters, not a dot segment.
@@ -116,106 +113,134 @@ class _Attempts:
         return self.sending or self.ambiguous > 0
 
 
+class SubmissionHost(Protocol):
+    """What a ``Submitter`` needs of the client that owns it."""
+
+    def spawn(self, job: Job, submission: Coroutine[Any, Any, None]) -> None:
+        """Run ``job``'s submission as a task of the client's (cancelled when it closes)."""
+
+    def settled(self) -> None:
+        """A submission has its answer: the job was accepted, or failed to submit."""
+
+    async def find_by_external_id(self, endpoint: Endpoint, external_task_id: str,
+                                  job: Job) -> Task | None:
+        """The task created with ``external_task_id`` (for ``job``), or None if provably
+        none (raises ``KlingError`` when the lookup itself fails)."""
+
+
+@attrs.frozen(kw_only=True)
+class SubmissionSettings:
+    """How a ``Submitter`` submits: its retry policy (the waits between lookups, and how
+    many ambiguous creates are reconciled), the wait before a reconciling lookup, and
+    ``Timeouts.submission`` (None: no limit)."""
+
+    retry: RetryPolicy
+    reconcile_delay: float = 0.5
+    timeout: float | None = None
+
+
 class Submitter:
-    """Runs the create for each job (one task per job in the client's task group)."""
+    """Runs the create for each job, each in a task the host spawns (``SubmissionHost``)."""
 
     def __init__(
         self,
         *,
-        transport: Transport,
+        host: SubmissionHost,
+        transport: CallTransport,
+        poller: Poller,
         registry: TaskRegistry,
         capacity: AdaptiveCapacity,
-        poller: Poller,
         events: EventHub,
-        retry: RetryPolicy,
-        lookup: ExternalIdLookup,
-        reconcile_delay: float,
+        settings: SubmissionSettings,
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         rand: Callable[[], float],
-        on_sent: Callable[[], None] | None = None,
-        on_done: Callable[[Job], None] | None = None,
-        spawn: Callable[[Job, Coroutine[Any, Any, None]], None] | None = None,
-        submission_timeout: float | None = None,
     ):
-        self._on_sent = on_sent
-        self._on_done = on_done
-        self._spawn = spawn or _run_soon
-        #: Set while the client closes: queued jobs are then no longer started.
-        self.closing = False
-        capacity.on_grant = self._granted
+        self._host = host
         self._transport = transport
+        self._poller = poller
         self._registry = registry
         self._capacity = capacity
-        self._poller = poller
         self._events = events
-        self._retry = retry
-        self._lookup = lookup
-        self._reconcile_delay = reconcile_delay
+        self._retry = settings.retry
+        self._reconcile_delay = settings.reconcile_delay
+        self._submission_limit = settings.timeout
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
+        self._closing = False  # queued jobs are no longer started (see close())
         self.reconciliations = 0
-        self._submission_limit = submission_timeout
+
+    def close(self) -> None:
+        """The client is closing: jobs still queued for capacity are no longer started (their
+        slots, when granted, go back).  Idempotent."""
+        self._closing = True
 
     def start(self, job: Job, policy: PollPolicy | None,
               before_send: BeforeSend | None = None) -> None:
         """Begin submitting ``job``: at once when its slots fit, else queued behind the jobs
         waiting for capacity (visibly: ``WAITING`` and a ``WaitingForCapacity`` event) with no
-        task of its own, until ``_granted`` starts it as slots free."""
+        task of its own, until the capacity grants it slots (``_granted``)."""
         if self._admitted(job):
-            self._spawn(job, self.run(job, policy, before_send))
+            self._host.spawn(job, self.run(job, policy, before_send))
         else:  # started later from whatever task frees the slots: keep the caller's context
-            self._capacity.defer(job.weight, (job, policy, before_send,
-                                              contextvars.copy_context()))
+            self._capacity.defer(job.weight, functools.partial(
+                self._granted, job, policy, before_send, contextvars.copy_context()))
 
-    def _granted(self, item: Any) -> bool:
+    def _granted(self, job: Job, policy: PollPolicy | None, before_send: BeforeSend | None,
+                 context: contextvars.Context) -> bool:
         """Capacity took the slots of a queued job: start its submission.  While the client
         closes, nothing starts (False: the slots go back)."""
-        if self.closing:
+        if self._closing:
             return False
-        job, policy, before_send, context = item
-        self._registry.set_state(job, SUBMITTING)
-        context.run(self._spawn, job, self.run(job, policy, before_send))
+        self._registry.set_state(job, JobState.SUBMITTING)
+        context.run(self._host.spawn, job, self.run(job, policy, before_send))
         return True
 
     async def run(self, job: Job, policy: PollPolicy | None,
                   before_send: BeforeSend | None = None) -> None:
         """Submit ``job``, whose slots are held; on return it is tracked by the poller or has
-        ended with an error.
+        ended.
 
         One task from the create to the first poll: POST until accepted or provably not
-        (``_bounded`` -> ``_create`` -> ``_post``, within ``Timeouts.submission``), then hand
-        the job to the poller, making its first poll here when that is due now.
+        (``_submit``), tell the host, then hand the job to the poller (``Poller.follow``,
+        which makes its first poll here when that is due now).
         """
+        if await self._submit(job, before_send):
+            self._host.settled()
+            await self._poller.follow(job, policy)
+        else:
+            self._host.settled()
+
+    async def _submit(self, job: Job, before_send: BeforeSend | None) -> bool:
+        """POST the job's create until it is accepted (True: now to be polled) or it ended
+        (False: failed, or accepted already finished).  Only cancellation propagates."""
+        endpoint = ENDPOINTS[job.endpoint]
+        attempts = _Attempts()
         try:
-            endpoint = ENDPOINTS[job.endpoint]
-            attempts = _Attempts()
-            poll_now = False
+            body = self._body(job, endpoint, before_send)
+            task, head, data = await self._bounded(job, endpoint, body, attempts)
+        except BaseException as exc:
+            self._failed(job, endpoint, exc, attempts)
+            if not isinstance(exc, Exception):
+                raise
+            return False
+        self._capacity.confirm(job.weight)
+        return self._bind(job, task, head, data, submitted=True)
+
+    @staticmethod
+    def _body(job: Job, endpoint: Endpoint, before_send: BeforeSend | None) -> dict[str, Any]:
+        """The create body (with the job's external_task_id), after ``before_send``."""
+        body = dump_request(job.request)
+        ext = job.external_task_id
+        if ext is not None:
+            body["external_task_id"] = ext
+        if before_send is not None:
             try:
-                body = dump_request(job.request)
-                ext = job.external_task_id
-                if ext is not None:
-                    body["external_task_id"] = ext
-                if before_send is not None:
-                    try:
-                        before_send(job)
-                    except Exception as exc:
-                        raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
-                task, head, data = await self._bounded(job, endpoint, body, attempts)
-            except BaseException as exc:
-                self._failed(job, endpoint, exc, attempts)
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                poll_now = self._accept(job, policy, task, head, data)
-            if self._on_sent is not None:
-                self._on_sent()
-            if poll_now:
-                await self._poller.poll_claimed(job)
-        finally:  # also when the task ended inside create_task() (an eager task factory)
-            if self._on_done is not None:
-                self._on_done(job)
+                before_send(job)
+            except Exception as exc:
+                raise SubmissionAbortedError(endpoint.name, ext, exc) from exc
+        return body
 
     def _failed(self, job: Job, endpoint: Endpoint, exc: BaseException,
                 attempts: _Attempts) -> None:
@@ -240,7 +265,7 @@ class Submitter:
                 ClientClosedError("the client closed while the create was under way"))
         else:
             return
-        self._registry.finish(job, FAILED, error=error)
+        self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
     async def _bounded(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
@@ -375,15 +400,8 @@ class Submitter:
         attempts.rejections += 1
         if not self._admitted(job):
             await self._capacity.acquire(job.weight)
-            self._registry.set_state(job, SUBMITTING)
+            self._registry.set_state(job, JobState.SUBMITTING)
         attempts.holding = True
-
-    def _accept(self, job: Job, policy: PollPolicy | None, task: Task | None,
-                head: tuple[str, TaskStatus, str | None] | None, reply: Any) -> bool:
-        """Track the accepted job (its ``task``, or the ``head`` of its create ``reply``);
-        True if its first poll is due now, for the caller to make."""
-        self._capacity.confirm(job.weight)
-        return self._track(job, policy, task, head, reply, submitted=True)
 
     def attach(self, job: Job, policy: PollPolicy | None, task: Task,
                first: float | None = None) -> None:
@@ -391,11 +409,15 @@ class Submitter:
         create, except that its slots are held on the server already (even past the limit),
         no ``JobSubmitted`` is emitted, and its first poll is scheduled (``first``: when)."""
         self._capacity.hold(job.weight)
-        self._track(job, policy, task, None, None, submitted=False, first=first)
+        if self._bind(job, task, None, None, submitted=False):
+            self._poller.track(job, policy, first=first)
 
-    def _track(self, job: Job, policy: PollPolicy | None, task: Task | None,
-               head: tuple[str, TaskStatus, str | None] | None, reply: Any, *,
-               submitted: bool, first: float | None = None) -> bool:
+    def _bind(self, job: Job, task: Task | None,
+              head: tuple[str, TaskStatus, str | None] | None, reply: Any, *,
+              submitted: bool) -> bool:
+        """Bind the accepted job to its ``task`` (or the ``head`` of its create ``reply``);
+        True if it is to be polled, False if the task has ended already (then so has the
+        job)."""
         now = self._clock()
         if task is not None:
             self._registry.accept(job, task, now)
@@ -410,7 +432,7 @@ class Submitter:
             # an already-finished task, found by reconciliation or attached
             self._poller.observe(job, task)
             return False
-        return self._poller.track(job, policy, first=first, inline=submitted)
+        return True
 
     def _admitted(self, job: Job) -> bool:
         """Take the job's slots now if they fit (then it is SUBMITTING); else mark it WAITING,
@@ -418,9 +440,9 @@ class Submitter:
         ``capacity.acquire``."""
         capacity = self._capacity
         if capacity.try_acquire(job.weight):
-            self._registry.set_state(job, SUBMITTING)
+            self._registry.set_state(job, JobState.SUBMITTING)
             return True
-        self._registry.set_state(job, WAITING)
+        self._registry.set_state(job, JobState.WAITING)
         if self._events.active:
             self._events.emit(WaitingForCapacity(self._clock(), job=job, weight=job.weight,
                                                  in_use=capacity.in_use, limit=capacity.limit))
@@ -434,7 +456,7 @@ class Submitter:
                                   code=1303)
         self._events.emit(RateLimited(self._clock(), job=job, code=1303, delay=delay,
                                       retry_after=exc.retry_after))
-        self._registry.set_state(job, WAITING)
+        self._registry.set_state(job, JobState.WAITING)
         return delay
 
     async def _reconcile(self, job: Job, endpoint: Endpoint, cause: KlingError) -> Task | None:
@@ -450,7 +472,7 @@ class Submitter:
         last: KlingError = cause
         for attempt in range(self._retry.max_attempts):
             try:
-                return await self._lookup(endpoint, ext, job)
+                return await self._host.find_by_external_id(endpoint, ext, job)
             except Exception as exc:
                 if isinstance(exc, APIError) and exc.code is not None and 1000 <= exc.code < 1300:
                     break  # auth / account / request errors will not heal by waiting

@@ -348,3 +348,29 @@ async def test_waiter_cancelled_after_its_slots_were_granted_gives_them_back() -
     assert capacity.waiting == 0
     capacity.release(1)
     assert capacity.in_use == 0
+
+
+# -- deferred grants -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("accept", [pytest.param(True, id="accepted"),
+                                    pytest.param(False, id="declined")])
+def test_a_deferred_grant_is_called_with_its_slots_taken_and_a_declined_one_gives_them_back(
+    accept: bool,
+) -> None:
+    """defer(weight, grant) calls grant() from the release that frees the slots, in FIFO order;
+    a grant that returns False gives its slots back at once."""
+    capacity = AdaptiveCapacity(2)
+    assert capacity.try_acquire(2)
+    calls: list[int] = []
+
+    def grant() -> bool:
+        calls.append(capacity.in_use)
+        return accept
+
+    capacity.defer(2, grant)
+    assert calls == [] and capacity.waiting == 1
+    capacity.release(2)
+    assert calls == [2]  # the slots were taken before the grant was called
+    assert capacity.in_use == (2 if accept else 0)
+    assert capacity.waiting == 0

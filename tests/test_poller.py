@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -87,7 +87,10 @@ class FakeKling:
         script = self.scripts[task_id]
         return script.pop(0) if len(script) > 1 else script[0]
 
-    async def call(self, method: str, path: str, *, params: dict[str, str] | None = None,
+    #: Whether a request could start at once (``CallTransport.idle_slot``).
+    idle_slot = True
+
+    async def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                    **_: Any) -> Any:
         assert method == "GET"
         await anyio.lowlevel.checkpoint()
@@ -164,8 +167,7 @@ async def rig(policy: PollPolicy, scripts: dict[str, list[Answer]], *,
     kling = FakeKling(clock, scripts, list_error)
     registry = TaskRegistry()
     capacity = AdaptiveCapacity(100)
-    # Poller takes the concrete Transport; FakeKling has only its call(), hence the ignore.
-    poller = Poller(transport=kling, registry=registry, capacity=capacity,  # type: ignore[arg-type]
+    poller = Poller(transport=kling, registry=registry, capacity=capacity,
                     events=EventHub(None), policy=policy, clock=clock, rand=lambda: rand,
                     workers=workers)
     async with anyio.create_task_group() as tg:

@@ -419,3 +419,17 @@ def test_every_transition_keeps_every_count_exact(old: JobState, task_id: str | 
         assert registry.unsent == int(new in UNSENT)
         in_flight = int(task_id is not None and new in IN_FLIGHT)
         assert registry.in_flight_by_endpoint[VIDEO] == in_flight, (old, new)
+
+
+@pytest.mark.parametrize("module", ["kling_async._registry", "kling_async._submitter",
+                                    "kling_async._poller", "kling_async.testing._tasks"])
+def test_each_state_has_one_spelling_its_enum_member(module: str) -> None:
+    """No module keeps copies of JobState or TaskStatus members (or their values) as globals:
+    a state is spelled JobState.X / TaskStatus.X everywhere."""
+    import importlib
+
+    namespace = vars(importlib.import_module(module))
+    copies = sorted(name for name, value in namespace.items()
+                    if isinstance(value, (JobState, TaskStatus))
+                    or (name.lstrip("_") in TaskStatus.__members__ and isinstance(value, str)))
+    assert copies == []

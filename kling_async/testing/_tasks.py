@@ -18,11 +18,6 @@ from .._endpoints import ENDPOINTS, task_weight
 from .._models.task import TaskStatus
 from ._config import SimulatorConfig
 
-_SUBMITTED = TaskStatus.SUBMITTED.value
-_PROCESSING = TaskStatus.PROCESSING.value
-_SUCCEED = TaskStatus.SUCCEED.value
-_FAILED = TaskStatus.FAILED.value
-
 
 def outputs_for(endpoint: str, body: Mapping[str, Any]) -> int:
     """How many results a task makes: its concurrency weight (``task_weight``), since an
@@ -99,16 +94,16 @@ class SimTask:
     def status_at(self, now: float) -> str:
         """The wire status at simulated time ``now``."""
         if now >= self.ended:
-            return _FAILED if self.failed else _SUCCEED
+            return TaskStatus.FAILED.value if self.failed else TaskStatus.SUCCEED.value
         if now >= self.started:
-            return _PROCESSING
-        return _SUBMITTED
+            return TaskStatus.PROCESSING.value
+        return TaskStatus.SUBMITTED.value
 
     def changed_at(self, status: str) -> float:
         """Simulated instant at which the task entered ``status``."""
-        if status == _SUBMITTED:
+        if status == TaskStatus.SUBMITTED:
             return self.created
-        if status == _PROCESSING:
+        if status == TaskStatus.PROCESSING:
             return self.started
         return self.ended
 
@@ -139,7 +134,7 @@ def create_data(task: SimTask, to_ms: Any) -> dict[str, Any]:
         info["external_task_id"] = task.external_task_id
     return {
         "task_id": task.task_id,
-        "task_status": _SUBMITTED,
+        "task_status": TaskStatus.SUBMITTED.value,
         "task_info": info,
         "created_at": ms,
         "updated_at": ms,
@@ -147,7 +142,7 @@ def create_data(task: SimTask, to_ms: Any) -> dict[str, Any]:
 
 
 def _deduction(task: SimTask, status: str) -> str:
-    if status != _SUCCEED:
+    if status != TaskStatus.SUCCEED:
         return "0"
     if task.is_image:
         return str(task.outputs)
@@ -164,7 +159,7 @@ def task_object(task: SimTask, status: str, base_url: str, to_ms: Any) -> dict[s
     if task.external_task_id is not None:
         info["external_task_id"] = task.external_task_id
     result: dict[str, Any] = {}
-    if status == _SUCCEED:
+    if status == TaskStatus.SUCCEED:
         root = f"{base_url}/__sim/files/{task.task_id}"
         if task.is_image:
             images = []
@@ -186,7 +181,7 @@ def task_object(task: SimTask, status: str, base_url: str, to_ms: Any) -> dict[s
     return {
         "task_id": task.task_id,
         "task_status": status,
-        "task_status_msg": task.failure_message if status == _FAILED else "",
+        "task_status_msg": task.failure_message if status == TaskStatus.FAILED else "",
         "task_info": info,
         "task_result": result,
         "watermark_info": {"enabled": task.watermark},
