@@ -13,6 +13,7 @@ import pytest
 import kling_async as kling
 from kling_async import KlingClient
 from tests._scripted import Reply, ScriptedServer, error_body, ok, task_json
+from tests._simhelpers import Credentials
 
 KEY = "gw-key-lowlevel"
 IMG = "/v1/images/generations"
@@ -64,7 +65,7 @@ def test_constructor_requires_credentials() -> None:
         pytest.param({"api_key": "k", "secret_key": "s"}, id="key-and-sk"),
     ],
 )
-def test_api_key_and_ak_sk_together_are_rejected(kwargs: dict[str, str]) -> None:
+def test_api_key_and_ak_sk_together_are_rejected(kwargs: Credentials) -> None:
     """api_key and AK/SK are alternatives: giving both is a ConfigurationError."""
     with pytest.raises(kling.ConfigurationError, match="not both"):
         KlingClient(**kwargs)
@@ -75,7 +76,7 @@ def test_api_key_and_ak_sk_together_are_rejected(kwargs: dict[str, str]) -> None
     [pytest.param({"access_key": "a"}, id="ak-only"),
      pytest.param({"secret_key": "s"}, id="sk-only")],
 )
-def test_half_of_ak_sk_is_rejected(kwargs: dict[str, str]) -> None:
+def test_half_of_ak_sk_is_rejected(kwargs: Credentials) -> None:
     """AK without SK (or the reverse) is a ConfigurationError."""
     with pytest.raises(kling.ConfigurationError):
         KlingClient(**kwargs)
