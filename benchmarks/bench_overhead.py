@@ -115,8 +115,8 @@ def _steady_malloc() -> bool:
     except (OSError, AttributeError, TypeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    mmap_set = mallopt(m_mmap_threshold, 1 << 20) == 1
-    trim_set = mallopt(m_trim_threshold, 64 << 20) == 1
+    mmap_set: bool = mallopt(m_mmap_threshold, 1 << 20) == 1
+    trim_set: bool = mallopt(m_trim_threshold, 64 << 20) == 1
     return mmap_set and trim_set
 
 
