@@ -3,7 +3,8 @@
 2,000 image jobs whose tasks finish at once (simulator ``latency=0``, in its own process).
 Both sides do one create POST and then GET the task until it is done, with the same
 concurrency; the SDK runs with bulk list polling off so the work is request-for-request the
-same.  Rounds alternate raw/SDK; the medians of wall and client-process CPU time are compared.
+same.  Rounds rotate the three sides; the medians of wall and client-process CPU time are
+compared.  Target: the SDK's CPU at most ``TARGET`` times the bare-asyncio loop's.
 
     python -m benchmarks.bench_overhead [--jobs 2000] [--concurrency 50] [--rounds 5]
 """
@@ -27,6 +28,9 @@ import anyio
 
 import kling_async as kling
 from benchmarks._simproc import simulator_process
+
+#: The most CPU per job the SDK may cost, as a multiple of the bare-asyncio loop's (issue 13).
+TARGET = 1.25
 
 
 async def raw_loop(base_url: str, api_key: str, bodies: list[dict[str, Any]], concurrency: int,
@@ -111,8 +115,8 @@ def _steady_malloc() -> bool:
     except (OSError, AttributeError, TypeError):
         return False
     m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
-    mmap_set = mallopt(m_mmap_threshold, 1 << 20) == 1
-    trim_set = mallopt(m_trim_threshold, 64 << 20) == 1
+    mmap_set: bool = mallopt(m_mmap_threshold, 1 << 20) == 1
+    trim_set: bool = mallopt(m_trim_threshold, 64 << 20) == 1
     return mmap_set and trim_set
 
 
@@ -165,8 +169,9 @@ def main() -> None:
         print(f"{name:22} {wall[name]:8.3f} {cpu[name]:8.3f}")
     for base in ("raw aiohttp, anyio", "raw aiohttp, asyncio"):
         label = f"ratio sdk / {base.split(', ')[1]}"
+        note = f"   (target: cpu <= {TARGET})" if base.endswith("asyncio") else ""
         print(f"{label:22} {wall['kling_async'] / wall[base]:8.3f} "
-              f"{cpu['kling_async'] / cpu[base]:8.3f}   (target <= 1.10)")
+              f"{cpu['kling_async'] / cpu[base]:8.3f}{note}")
 
 
 if __name__ == "__main__":
