@@ -669,7 +669,7 @@ class KlingClient:
     def statistics(self) -> ClientStatistics:
         """A frozen snapshot: jobs by state, capacity and its adaptive limit, request counts."""
         return snapshot(self._registry, self._capacity, self._events, self._transport,
-                        self._poller, self._submitter)
+                        self._poller, self._submitter, self._submissions)
 
 
 def _loop_time() -> float:

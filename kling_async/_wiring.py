@@ -111,6 +111,8 @@ class ClientStatistics:
     capacity_limit: int
     capacity_max: int
     waiting_for_capacity: int
+    #: Jobs holding capacity whose create is under way (a task each; queued jobs hold none).
+    submissions_running: int
     concurrency_rejections: int
     requests: int
     requests_by_method: Mapping[str, int]
@@ -123,8 +125,8 @@ class ClientStatistics:
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
-             transport: Transport | None, poller: Poller | None, submitter: Submitter | None
-             ) -> ClientStatistics:
+             transport: Transport | None, poller: Poller | None, submitter: Submitter | None,
+             submissions: Submissions) -> ClientStatistics:
     """The statistics of a client's parts (those not made yet, before it opens, count 0)."""
     counts = registry.counts
     return ClientStatistics(
@@ -134,6 +136,7 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         capacity_limit=capacity.limit,
         capacity_max=capacity.max_limit,
         waiting_for_capacity=counts[JobState.WAITING],
+        submissions_running=len(submissions),
         concurrency_rejections=capacity.rejections,
         requests=transport.counters.requests if transport else 0,
         requests_by_method=dict(transport.counters.by_method) if transport else {},

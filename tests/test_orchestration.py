@@ -1030,7 +1030,7 @@ async def test_a_submission_that_ends_inside_create_task_is_not_kept(sim: KlingS
             loop.set_task_factory(None)
         assert all(job.status is JobState.FAILED for job in jobs)
         assert all(isinstance(job.error, SubmissionAbortedError) for job in jobs)
-        assert not client._submissions
+        assert client.statistics().submissions_running == 0
     assert sim.stats().tasks_created == 0
 
 
@@ -1043,9 +1043,9 @@ async def test_jobs_queued_for_capacity_hold_no_task_and_start_in_order(
         jobs = [client.submit_nowait(video(i)) for i in range(12)]
         stats = client.statistics()
         assert stats.waiting_for_capacity == 10
-        assert len(client._submissions) <= 2  # only the admitted ones run a task
+        assert stats.submissions_running <= 2  # only the admitted ones run a task
         await settle(jobs)
-        assert len(client._submissions) == 0
+        assert client.statistics().submissions_running == 0
     assert all(job.status is JobState.SUCCEEDED for job in jobs)
     created = sorted(jobs, key=lambda job: job.accepted_at or 0.0)
     assert [job.external_task_id for job in created] == [job.external_task_id for job in jobs]
@@ -1060,10 +1060,10 @@ async def test_closing_never_starts_jobs_still_queued_for_capacity(sim: KlingSim
     async with client_for(sim, limits=Limits(max_in_flight=1, max_requests=2)) as client:
         jobs = [client.submit_nowait(video(i)) for i in range(5)]
         await anyio.sleep(0.3)  # job 0's create is sent; its reply is 2 s away
-        assert client._submissions and jobs[0].status is JobState.SUBMITTING
+        assert client.statistics().submissions_running and jobs[0].status is JobState.SUBMITTING
     await anyio.sleep(2.5)  # the delayed create has been answered by now
     assert sim.stats().tasks_created <= 1
-    assert not client._submissions
+    assert client.statistics().submissions_running == 0
     for job in jobs[1:]:
         assert job.task_id is None
         with pytest.raises(ClientClosedError):
@@ -1089,7 +1089,8 @@ async def test_many_queued_jobs_ending_at_once_under_an_eager_factory(sim: Kling
                 loop.set_task_factory(None)
             assert first.status is JobState.SUCCEEDED
             assert all(isinstance(job.error, SubmissionAbortedError) for job in queued)
-            assert (client._capacity.in_use, client._capacity.waiting) == (0, 0)
+            stats = client.statistics()
+            assert (stats.in_flight_slots, stats.waiting_for_capacity) == (0, 0)
     finally:
         loop.set_exception_handler(None)
     assert errors == []
