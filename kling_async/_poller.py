@@ -6,8 +6,9 @@ time or until a newly scheduled job is due sooner, then polls the due jobs:
 
 - one ``GET <path>/<task_id>`` per job, normally;
 - when an endpoint has ``PollPolicy.bulk_threshold`` or more tasks in flight, one sweep of the
-  list endpoint (``pageSize`` up to 500) refreshes them all, at most every ``min_interval``;
-  due jobs the sweep did not see get single GETs, and a server that does not support listing
+  list endpoint (``pageSize`` up to 500) refreshes them all, at most every ``min_interval``,
+  reading pages (up to ``bulk_max_pages``) until it has seen every due job; due jobs the
+  sweep did not see get single GETs, and a server that does not support listing
   (404 / 1202 / 1203) is remembered and polled per task from then on.
 
 Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
@@ -387,7 +388,7 @@ class Poller:
         seen: set[Job] = set()
         failure: KlingError | None = None
         try:
-            unreadable = await self._sweep_pages(name, seen)
+            unreadable = await self._sweep_pages(name, seen, due_jobs)
         except (NotFoundError, InvalidRequestError) as exc:
             state.supported = False
             log.info("listing %s is not supported (%s); polling tasks one by one", name, exc)
@@ -426,9 +427,15 @@ class Poller:
             log.info("listing %s failed %d times in a row; polling tasks one by one for %gs",
                      name, _SWEEP_FAILURE_LIMIT, pause)
 
-    async def _sweep_pages(self, name: str, seen: set[Job]) -> int:
+    async def _sweep_pages(self, name: str, seen: set[Job], due_jobs: list[Job]) -> int:
         """GET list pages of ``name`` and apply what they show (each tracked job of this
-        endpoint at most once, into ``seen``); returns how many items could not be read."""
+        endpoint at most once, into ``seen``); returns how many items could not be read.
+
+        Pages are read until one is short, or until every due job has been seen and as many
+        jobs as were in flight at the start.  Both are needed: the list is newest first, so
+        the tasks created while a page was on its way fill the first pages, and a count of
+        jobs seen can be reached by those new jobs while the due ones (older) are still on
+        a later page (each would then cost a single GET)."""
         endpoint = ENDPOINTS[name]
         policy = self.policy
         wanted = self._registry.in_flight_by_endpoint[name]
@@ -442,7 +449,8 @@ class Poller:
             if not isinstance(data, list):
                 raise ResponseDecodeError("list reply data is not an array")
             unreadable += self._apply_items(name, data[: policy.bulk_page_size], seen)
-            if len(data) < policy.bulk_page_size or len(seen) >= wanted:
+            if len(data) < policy.bulk_page_size or (
+                    len(seen) >= wanted and _all_seen(due_jobs, seen)):
                 break
         return unreadable
 
@@ -578,6 +586,11 @@ def _short(exc: Exception) -> str:
     except Exception:
         return "?"
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _all_seen(jobs: list[Job], seen: set[Job]) -> bool:
+    """Whether a sweep has seen every one of ``jobs`` that has not ended meanwhile."""
+    return all(job in seen or job.done() for job in jobs)
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

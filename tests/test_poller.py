@@ -21,6 +21,7 @@ import pytest
 
 from kling_async import (
     Backoff,
+    ImageGenerationRequest,
     InvalidRequestError,
     Job,
     JobState,
@@ -73,6 +74,8 @@ class FakeKling:
         self.gates: dict[str, anyio.Event] = {}
         #: the tasks (poll workers) that made single GETs.
         self.workers: set[asyncio.Task[Any]] = set()
+        #: an event list pages wait for (after being recorded) before reading the scripts.
+        self.list_gate: anyio.Event | None = None
         self._called = anyio.Event()
 
     async def next_call(self) -> None:
@@ -98,6 +101,8 @@ class FakeKling:
             page, size = int(params["pageNum"]), int(params["pageSize"])
             self.pages.append((self.clock(), page, size))
             self._record()
+            if self.list_gate is not None:
+                await self.list_gate.wait()
             if self.list_error is not None:
                 raise self.list_error
             ids = sorted(self.scripts)[(page - 1) * size: page * size]
@@ -450,6 +455,26 @@ async def test_a_sweep_refreshes_every_due_job_with_list_pages(
     assert sum(job.polls for job in jobs) == singles
 
 
+async def test_jobs_accepted_during_a_sweep_do_not_push_the_due_ones_off_its_pages() -> None:
+    """Jobs accepted while a page is on its way fill the first page (as in a newest-first
+    list); the sweep reads on until it has seen every due job, so none needs a single GET."""
+    policy = attrs.evolve(STEADY, bulk_threshold=3, bulk_page_size=5, bulk_max_pages=4)
+    scripts: dict[str, list[Answer]] = {f"b{i}": ["succeed"] for i in range(5)}
+    scripts.update({f"a{i}": ["processing"] for i in range(5)})  # listed first
+    async with rig(policy, scripts) as r:
+        r.kling.list_gate = gate = anyio.Event()
+        due = [r.accept(f"b{i}") for i in range(5)]
+        await r.at(TICK, polls=1)  # the sweep's first page is on its way, held by the gate
+        for i in range(5):
+            r.accept(f"a{i}")  # first polls at 2 ticks: not due in this sweep
+        gate.set()
+        with anyio.fail_after(5):
+            for job in due:
+                assert (await job.result()).status is TaskStatus.SUCCEED
+    assert [(t, p) for t, p, _ in r.kling.pages] == [(TICK, 1), (TICK, 2)]
+    assert r.kling.singles == []
+
+
 async def test_without_listing_the_sweep_is_tried_once_then_every_job_is_polled_alone() -> None:
     """A list call rejected as unsupported is remembered; every later round uses single GETs."""
     policy = attrs.evolve(STEADY, bulk_threshold=3)
@@ -500,6 +525,36 @@ async def test_poke_storms_add_at_most_one_poll_per_job() -> None:
         on_schedule = 1 + math.floor((ended_at - interval) / interval + 1e-9)
         assert job.polls <= on_schedule + 1, (job.polls, job.history)
 
+
+async def test_a_bulk_polled_batch_costs_its_creates_and_a_few_list_pages() -> None:
+    """A batch whose second half is accepted while the first sweep's page is on its way (the
+    simulator lists newest first, so that half fills page 1) is resolved by list pages: no
+    single GETs, at most 1.2 requests per job, creates included (20 creates and 2 pages; 31
+    requests, 1.55 per job, when the due jobs were left to single GETs)."""
+    scale = 50.0
+    policy = attrs.evolve(PollPolicy(expected_image=2, bulk_threshold=2,
+                                     bulk_page_size=10).scaled(scale), first_poll=0.1)
+    half = 10
+    async with KlingSimulator(time_scale=scale, seed=3) as sim:
+        sim.configure(image_median=2,
+                      faults={"delay": 1.0, "delay_scope": "get", "delay_seconds": 0.5})
+        async with KlingClient(api_key=sim.api_key, base_url=sim.base_url,
+                               poll=policy) as client:
+            jobs = await client.submit_many(
+                ImageGenerationRequest(prompt=f"first {i}") for i in range(half))
+            with anyio.fail_after(5):
+                # until the first sweep's page has reached the simulator (no event for it)
+                while sim.stats().faults.get("delay", 0) < 1:  # noqa: ASYNC110 - bounded
+                    await anyio.sleep(0.005)
+            jobs += await client.submit_many(
+                ImageGenerationRequest(prompt=f"second {i}") for i in range(half))
+            with anyio.fail_after(8):
+                for job in jobs:
+                    assert (await job.result()).status is TaskStatus.SUCCEED
+    stats = sim.stats()
+    assert stats.count("POST") == 2 * half
+    assert stats.total_requests / len(jobs) <= 1.2, dict(stats.requests)
+    assert stats.count("GET", "/v1/images/generations/{task_id}") == 0
 
 
 async def test_a_flood_of_callbacks_never_polls_more_often_than_min_interval() -> None:
