@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import os
@@ -62,12 +63,31 @@ from ._queries import TaskPage, checked_id, find_by_external_id, lookup_safe, ta
 from ._registry import Job, TaskRegistry
 from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
-from ._settings import ExternalIdQuery, client_settings
+from ._settings import ExternalIdQuery, client_settings, time_scale_from
 from ._submitter import SubmissionSettings, Submitter
 from ._wire import dump_request
 from ._wiring import ClientCalls, ClientStatistics, Submissions, snapshot
 
 log = logging.getLogger("kling_async")
+
+#: Where a client being constructed reads its ``KLING_*`` settings: ``os.environ``, or the
+#: mapping given to ``from_env(env)`` while that call constructs.
+_ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "kling_async_environment", default=None)
+
+
+def _environment() -> Mapping[str, str]:
+    source = _ENVIRONMENT.get()
+    return os.environ if source is None else source
+
+
+def _env_credentials(source: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
+    """(api_key, access_key, secret_key) from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` +
+    ``KLING_SECRET_KEY`` (the bearer key wins when both are set)."""
+    if source.get(ENV_API_KEY):
+        return source[ENV_API_KEY], None, None
+    return None, source.get(ENV_ACCESS_KEY) or None, source.get(ENV_SECRET_KEY) or None
+
 
 def _credentials(api_key: str | None, access_key: str | None, secret_key: str | None) -> Auth:
     if api_key and (access_key or secret_key):
@@ -88,6 +108,13 @@ class KlingClient:
     Credentials: ``api_key`` (a gateway bearer key) or ``access_key`` + ``secret_key`` (the
     official HS256 JWT).  ``base_url`` carries any gateway prefix
     (``https://www.anyapi.vip/kling``); the default is the official global host.
+
+    What is not given comes from the environment, as ``OpenAI()`` does: without any
+    credential argument, ``KLING_API_KEY`` (or ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY``);
+    without ``base_url``, ``KLING_BASE_URL``; without ``poll``, ``KLING_TIME_SCALE`` (the
+    speed-up of a time-scaled simulator, ``kling-async simulate --time-scale N``) scales the
+    default poll policy by it (``PollPolicy().scaled(N)``), as the CLI does.  Arguments always
+    win over the environment; ``from_env(env)`` reads another mapping instead.
 
     ``external_id_query`` picks how a task is looked up by ``external_task_id`` (the form is
     UNCERTAIN in Kling's docs, reference §3.1): ``"query"`` = ``GET <path>?external_task_id=X``
@@ -124,11 +151,17 @@ class KlingClient:
         rand: Callable[[], float] = random.random,
     ):
         try:
+            source = _environment()
+            if api_key is None and access_key is None and secret_key is None:
+                api_key, access_key, secret_key = _env_credentials(source)
+            if base_url is None:
+                base_url = source.get(ENV_BASE_URL) or None
             self._auth = _credentials(api_key, access_key, secret_key)
             settings = client_settings(
                 base_url=base_url, allow_insecure_http=allow_insecure_http, timeouts=timeouts,
                 retry=retry, poll=poll, limits=limits, external_id_query=external_id_query,
                 reconcile_delay=reconcile_delay, external_id_prefix=external_id_prefix,
+                time_scale=time_scale_from(source) if poll is DEFAULT_POLL else None,
             )
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
@@ -197,24 +230,14 @@ class KlingClient:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> KlingClient:
         """A client configured from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` +
-        ``KLING_SECRET_KEY``, and ``KLING_BASE_URL``; keyword ``overrides`` win."""
-        source = os.environ if env is None else env
-        settings: dict[str, Any] = {}
-        if source.get(ENV_API_KEY):
-            settings["api_key"] = source[ENV_API_KEY]
-        elif source.get(ENV_ACCESS_KEY) or source.get(ENV_SECRET_KEY):
-            settings["access_key"] = source.get(ENV_ACCESS_KEY)
-            settings["secret_key"] = source.get(ENV_SECRET_KEY)
-        if source.get(ENV_BASE_URL):
-            settings["base_url"] = source[ENV_BASE_URL]
-        if {"api_key", "access_key", "secret_key"} & overrides.keys():
-            for key in ("api_key", "access_key", "secret_key"):
-                settings.pop(key, None)
-        settings.update(overrides)
+        ``KLING_SECRET_KEY``, ``KLING_BASE_URL`` and ``KLING_TIME_SCALE`` (of ``env``, by
+        default ``os.environ``); keyword ``overrides`` win.  ``KlingClient(**overrides)``
+        reads ``os.environ`` the same way."""
+        token = _ENVIRONMENT.set(os.environ if env is None else env)
         try:
-            return cls(**settings)
+            return cls(**overrides)
         finally:
-            settings.clear()  # no credential left in this frame's locals for a traceback
+            _ENVIRONMENT.reset(token)
 
     def __repr__(self) -> str:
         kind = "bearer" if isinstance(self._auth, BearerKeyAuth) else "jwt"

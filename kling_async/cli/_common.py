@@ -15,12 +15,9 @@ from typing import Any
 from .._client import KlingClient
 from .._errors import ConfigurationError, KlingError, ValidationError
 from .._policy import PollPolicy
+from .._settings import ENV_TIME_SCALE, checked_time_scale, time_scale_from
 from ..batch._storage import BatchStorageError
 from ..batch._text import escape_surrogates
-
-#: Simulated seconds per real second of a time-scaled simulator; the poll policy is scaled
-#: by it (``PollPolicy().scaled(...)``).  Only for simulators: leave unset for real servers.
-ENV_TIME_SCALE = "KLING_TIME_SCALE"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -47,18 +44,8 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
 def time_scale(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> float | None:
     """The simulator speed-up from ``--time-scale`` or ``KLING_TIME_SCALE`` (None if unset)."""
     if getattr(args, "time_scale", None) is not None:
-        value: float = args.time_scale
-    else:
-        raw = (os.environ if env is None else env).get(ENV_TIME_SCALE, "").strip()
-        if not raw:
-            return None
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{ENV_TIME_SCALE} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise ConfigurationError(f"time scale must be > 0, got {value!r}")
-    return value
+        return checked_time_scale(args.time_scale)
+    return time_scale_from(os.environ if env is None else env)
 
 
 def poll_policy(args: argparse.Namespace) -> PollPolicy:
