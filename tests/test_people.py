@@ -4,10 +4,14 @@ and ``KLING_LOG`` logging."""
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 import pytest
 from anyio.from_thread import start_blocking_portal
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kling_async as kling
 from kling_async import (
@@ -16,6 +20,7 @@ from kling_async import (
     ImageGenerationRequest,
     KlingClient,
     PollPolicy,
+    Task,
     TaskStatus,
 )
 from kling_async.testing import KlingSimulator
@@ -130,3 +135,66 @@ def test_blocking_client_without_arguments_reads_the_environment(
             assert client.base_url == sim.base_url
             task = client.submit(ImageGenerationRequest(prompt="a dog")).result(timeout=60)
     assert task.status is TaskStatus.SUCCEED
+
+
+# -- 2. Task.to_dict() / to_json() ------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_a_finished_task_as_a_dict_and_as_json(sim: KlingSimulator) -> None:
+    """A finished task's to_dict() is plain JSON data: status in its one spelling, its result
+    URLs, times and the units deducted; to_json() is the same as text."""
+    async with KlingClient(api_key=sim.api_key, base_url=sim.base_url,
+                           poll=PollPolicy().scaled(50), reconcile_delay=0) as client:
+        job = await client.submit(ImageGenerationRequest(prompt="a dog", n=2))
+        task = await job.result(timeout=60)
+    view = task.to_dict()
+    assert view["status"] == "succeed" and type(view["status"]) is str
+    assert view["task_id"] == task.task_id and view["external_task_id"] == job.external_task_id
+    assert view["urls"] == [image.url for image in task.images] and len(view["urls"]) == 2
+    assert [image["url"] for image in view["images"]] == view["urls"]
+    assert isinstance(view["created_at"], int) and isinstance(view["updated_at"], int)
+    assert "final_unit_deduction" in view
+    assert json.loads(json.dumps(view)) == view
+    assert json.loads(task.to_json()) == view and json.loads(task.to_json(indent=2)) == view
+
+
+def test_audio_and_parent_video_results_are_in_the_view() -> None:
+    """Audio tracks and the parent video of a task are kept, with every URL in ``urls``."""
+    task = kling.parse_task({
+        "task_id": "t1", "task_status": "succeed", "created_at": 1, "updated_at": 2,
+        "final_unit_deduction": "0.5",
+        "task_info": {"parent_video": {"id": "p", "url": "https://x/p.mp4", "duration": "5"}},
+        "task_result": {"audios": [{"id": "a", "url_mp3": "https://x/a.mp3",
+                                    "url_wav": "https://x/a.wav", "duration_mp3": "3.5"}]},
+    })
+    view = task.to_dict()
+    assert view["urls"] == ["https://x/a.mp3", "https://x/a.wav"]
+    assert view["audios"][0]["duration_mp3"] == 3.5
+    assert view["parent_video"] == {"id": "p", "url": "https://x/p.mp4", "duration": 5.0}
+    assert view["final_unit_deduction"] == "0.5" and view["created_at"] == 1
+
+
+_text = st.text(max_size=12)  # any code point, lone surrogates included
+_seconds = st.none() | st.floats(allow_nan=True, allow_infinity=True)
+_tasks = st.builds(
+    Task, task_id=_text, status=st.sampled_from(TaskStatus), status_msg=st.none() | _text,
+    external_task_id=st.none() | _text,
+    images=st.lists(st.builds(kling.Image, index=st.integers(), url=_text,
+                              watermark_url=st.none() | _text), max_size=2).map(tuple),
+    videos=st.lists(st.builds(kling.Video, id=_text, url=_text, duration=_seconds),
+                    max_size=2).map(tuple),
+    audios=st.lists(st.builds(kling.Audio, id=_text, url_mp3=st.none() | _text,
+                              duration_wav=_seconds), max_size=2).map(tuple),
+    parent_video=st.none() | st.builds(kling.ParentVideo, duration=_seconds),
+    created_at=st.none() | st.integers(), final_unit_deduction=st.none() | _text,
+)
+
+
+@given(_tasks)
+def test_any_task_round_trips_through_json(task: Task) -> None:
+    """Whatever a Task holds (any text, huge ints, NaN or infinite durations), its view is
+    strict JSON (no NaN/Infinity) that reads back equal to itself."""
+    view: dict[str, Any] = task.to_dict()
+    text = json.dumps(view, allow_nan=False)
+    assert json.loads(text) == view
+    assert json.loads(task.to_json()) == view

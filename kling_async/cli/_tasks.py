@@ -22,7 +22,6 @@ from .._errors import KlingError, TaskFailedError, ValidationError
 from .._models.task import TaskStatus
 from .._registry import Job
 from .._wire import load_request
-from ..batch import task_to_dict
 from ..batch._text import surrogate_path
 from ._common import (
     EXIT_FAILED,
@@ -177,7 +176,7 @@ async def _submit_in_time(args: argparse.Namespace, request: Any, started: list[
                 f"the task was not accepted (external_task_id {job.external_task_id})")
         if not args.wait:
             assert job.task is not None
-            print_json(task_to_dict(job.task))
+            print_json(job.task.to_dict())
             return EXIT_OK
         return await _result(job)
 
@@ -187,8 +186,8 @@ async def _result(job: Any) -> int:
         task = await job.result()
     except TaskFailedError:
         assert job.task is not None
-        return _finished(task_to_dict(job.task))
-    return _finished(task_to_dict(task))
+        return _finished(job.task.to_dict())
+    return _finished(task.to_dict())
 
 
 async def _status(args: argparse.Namespace) -> int:
@@ -199,7 +198,7 @@ async def _status(args: argparse.Namespace) -> int:
             task = await client.get_task(args.endpoint, args.task_id)
         else:
             task = await client.get_task_by_external_id(args.endpoint, args.external_task_id)
-    print_json(task_to_dict(task))
+    print_json(task.to_dict())
     return EXIT_OK
 
 
@@ -219,6 +218,6 @@ async def _list(args: argparse.Namespace) -> int:
     async with make_client(args) as client:
         async for page in client.list_tasks(args.endpoint, page_size=args.page_size,
                                             max_pages=args.pages):
-            found.extend(task_to_dict(t) for t in page)
+            found.extend(t.to_dict() for t in page)
     print_json(found)
     return EXIT_OK
