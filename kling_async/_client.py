@@ -56,6 +56,7 @@ from ._errors import (
 )
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
+from ._logging import configure_from_env
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
@@ -77,16 +78,26 @@ _ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Con
 
 
 def _environment() -> Mapping[str, str]:
+    """Where the client being constructed reads its settings (``KLING_LOG`` is applied from
+    ``os.environ`` too, if it was set after the import)."""
+    configure_from_env()
     source = _ENVIRONMENT.get()
     return os.environ if source is None else source
 
 
-def _env_credentials(source: Mapping[str, str]) -> tuple[str | None, str | None, str | None]:
-    """(api_key, access_key, secret_key) from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` +
-    ``KLING_SECRET_KEY`` (the bearer key wins when both are set)."""
+def _with_environment(source: Mapping[str, str], api_key: str | None, access_key: str | None,
+                      secret_key: str | None, base_url: str | None
+                      ) -> tuple[str | None, str | None, str | None, str | None]:
+    """(api_key, access_key, secret_key, base_url): the arguments, and for what is not given
+    ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY`` (the bearer key wins when
+    both are set; no credential argument at all to use them) and ``KLING_BASE_URL``."""
+    if base_url is None:
+        base_url = source.get(ENV_BASE_URL) or None
+    if api_key is not None or access_key is not None or secret_key is not None:
+        return api_key, access_key, secret_key, base_url
     if source.get(ENV_API_KEY):
-        return source[ENV_API_KEY], None, None
-    return None, source.get(ENV_ACCESS_KEY) or None, source.get(ENV_SECRET_KEY) or None
+        return source[ENV_API_KEY], None, None, base_url
+    return None, source.get(ENV_ACCESS_KEY) or None, source.get(ENV_SECRET_KEY) or None, base_url
 
 
 def _credentials(api_key: str | None, access_key: str | None, secret_key: str | None) -> Auth:
@@ -152,10 +163,8 @@ class KlingClient:
     ):
         try:
             source = _environment()
-            if api_key is None and access_key is None and secret_key is None:
-                api_key, access_key, secret_key = _env_credentials(source)
-            if base_url is None:
-                base_url = source.get(ENV_BASE_URL) or None
+            api_key, access_key, secret_key, base_url = _with_environment(
+                source, api_key, access_key, secret_key, base_url)
             self._auth = _credentials(api_key, access_key, secret_key)
             settings = client_settings(
                 base_url=base_url, allow_insecure_http=allow_insecure_http, timeouts=timeouts,
@@ -175,16 +184,9 @@ class KlingClient:
         self._borrowed = session
         self._user_clock = clock
         self._clock = clock or _loop_time  # bound to the loop's own clock once open
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._sleep = sleep
         self._rand = rand
-        self._state: Literal["unopened", "open", "closed"] = "unopened"
-        self._session: aiohttp.ClientSession | None = None
-        self._thread: int | None = None  # the ident of the thread running self._loop
-        self._runner: asyncio.Task[None] | None = None  # the background task (_background)
-        self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
-        self._failure: Exception | None = None  # what ended the background work, if it failed
-        self._ended = ""  # why the client closed, when not by aclose()
+        self._init_lifecycle()
         self._events = EventHub(on_event)
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity.for_limits(limits)
@@ -195,6 +197,17 @@ class KlingClient:
         self._calls: ClientCalls | None = None  # the transport as the client's calls use it
         self._poller: Poller | None = None
         self._submitter: Submitter | None = None
+
+    def _init_lifecycle(self) -> None:
+        """The state of an unopened client (see the module docstring)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._state: Literal["unopened", "open", "closed"] = "unopened"
+        self._session: aiohttp.ClientSession | None = None
+        self._thread: int | None = None  # the ident of the thread running self._loop
+        self._runner: asyncio.Task[None] | None = None  # the background task (_background)
+        self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
+        self._failure: Exception | None = None  # what ended the background work, if it failed
+        self._ended = ""  # why the client closed, when not by aclose()
 
     # -- configuration (checked once, in ``client_settings``) ----------------------------------
     @property

@@ -58,6 +58,7 @@ def client_settings(
     speed-up) scales ``poll``."""
     checked_url = check_base_url(base_url or DEFAULT_BASE_URL, allow_insecure_http)
     poll = scaled_poll(poll, time_scale, checked_url)
+    _hint_doubled_version(checked_url)
     if external_id_query not in _EXTERNAL_ID_QUERIES:  # the type is not checked at run time
         raise ConfigurationError(f"unknown external_id_query {external_id_query!r}")
     return ClientSettings(
@@ -95,6 +96,16 @@ def check_base_url(base_url: str, allow_insecure_http: bool) -> str:
             "unencrypted; use https:// or pass allow_insecure_http=True"
         )
     return base_url.rstrip("/")
+
+
+def _hint_doubled_version(base_url: str) -> None:
+    """A warning for a base URL ending in ``/v1``: the endpoint paths start with ``/v1``
+    already, so requests would go to ``.../v1/v1/...`` and fail with 404."""
+    url = URL(base_url)
+    if url.path.rstrip("/").endswith("/v1"):
+        log.warning("base_url (host %r) ends in /v1, but every endpoint path starts with /v1: "
+                    "requests would go to .../v1/v1/... and fail; drop the trailing /v1 "
+                    "(keep any gateway prefix, such as /kling)", url.host)
 
 
 def _describe_url(url: URL | None, text: object) -> str:

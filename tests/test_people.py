@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +29,7 @@ from kling_async import (
 )
 from kling_async.testing import KlingSimulator
 
+REPO = Path(kling.__file__).resolve().parent.parent
 KLING_VARS = ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_BASE_URL",
               "KLING_TIME_SCALE", "KLING_LOG")
 
@@ -198,3 +203,65 @@ def test_any_task_round_trips_through_json(task: Task) -> None:
     text = json.dumps(view, allow_nan=False)
     assert json.loads(text) == view
     assert json.loads(task.to_json()) == view
+
+
+# -- 3. KLING_LOG and the /v1 hint -------------------------------------------------------------
+
+_LOGGING_SCRIPT = """
+import logging, kling_async
+log = logging.getLogger("kling_async")
+for _ in range(3):
+    kling_async.KlingClient(api_key="k")  # each creation reads KLING_LOG again
+log.debug("a debug line")
+log.info("an info line")
+print(sum(h.get_name() == "kling_async:KLING_LOG" for h in log.handlers))
+"""
+
+
+def _python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``script`` in a child Python with ``env`` added to a KLING_*-free environment."""
+    base = {k: v for k, v in os.environ.items() if k not in KLING_VARS}
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=True, env={**base, "PYTHONPATH": str(REPO), **env})
+
+
+@pytest.mark.parametrize(("value", "shown", "hidden"), [
+    pytest.param("debug", ["a debug line", "an info line"], [], id="debug"),
+    pytest.param(" INFO ", ["an info line"], ["a debug line"], id="info"),
+])
+def test_kling_log_turns_on_one_readable_stderr_handler(value: str, shown: list[str],
+                                                        hidden: list[str]) -> None:
+    """KLING_LOG=debug|info logs kling_async records to stderr as "[time LEVEL name] text",
+    through exactly one handler however many clients are created."""
+    done = _python(_LOGGING_SCRIPT, KLING_LOG=value)
+    assert done.stdout.strip() == "1"
+    for text in shown:
+        assert done.stderr.count(text) == 1, done.stderr
+        assert f"kling_async] {text}" in done.stderr
+    for text in hidden:
+        assert text not in done.stderr
+    assert "DEBUG kling_async]" in done.stderr or value.strip() == "INFO"
+
+
+@pytest.mark.parametrize("value", ["", "verbose"])
+def test_kling_log_unset_or_unknown_adds_no_handler(value: str) -> None:
+    """Unset, KLING_LOG changes nothing; an unknown value is ignored with one warning."""
+    done = _python(_LOGGING_SCRIPT, KLING_LOG=value)
+    assert done.stdout.strip() == "0"
+    assert "a debug line" not in done.stderr and "an info line" not in done.stderr
+    if value:
+        assert done.stderr.count("KLING_LOG='verbose' is ignored: use debug or info") == 1
+
+
+@pytest.mark.parametrize("base_url", ["https://api-singapore.klingai.com/v1",
+                                      "https://gw.example.com/kling/v1/"])
+def test_a_base_url_ending_in_v1_gets_a_hint(base_url: str,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A base_url ending in /v1 is logged as a warning: requests would go to /v1/v1/...;
+    a gateway prefix alone is not."""
+    with caplog.at_level(logging.WARNING, logger="kling_async"):
+        KlingClient(api_key="k", base_url=base_url)
+        assert "/v1/v1/" in caplog.text and "drop the trailing /v1" in caplog.text
+        caplog.clear()
+        KlingClient(api_key="k", base_url=base_url.rstrip("/").removesuffix("/v1"))
+        assert caplog.text == ""
