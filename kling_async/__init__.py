@@ -64,6 +64,7 @@ from ._events import (
     StatusChanged,
     WaitingForCapacity,
 )
+from ._logging import configure_from_env as _configure_logging_from_env
 from ._models.catalog import (
     ModelSpec,
     PromptLimits,
@@ -97,6 +98,8 @@ from ._results import parse_callback, parse_task
 from ._settings import ExternalIdQuery
 from ._wire import KlingWireWarning, dump_request, load_request
 from ._wiring import ClientStatistics
+
+_configure_logging_from_env()  # KLING_LOG=debug|info
 
 __version__ = "0.1.0"
 

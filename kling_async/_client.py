@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import os
@@ -55,6 +56,7 @@ from ._errors import (
 )
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
+from ._logging import configure_from_env
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
@@ -62,12 +64,41 @@ from ._queries import TaskPage, checked_id, find_by_external_id, lookup_safe, ta
 from ._registry import Job, TaskRegistry
 from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
-from ._settings import ExternalIdQuery, client_settings
+from ._settings import ExternalIdQuery, client_settings, time_scale_from
 from ._submitter import SubmissionSettings, Submitter
 from ._wire import dump_request
 from ._wiring import ClientCalls, ClientStatistics, Submissions, snapshot
 
 log = logging.getLogger("kling_async")
+
+#: Where a client being constructed reads its ``KLING_*`` settings: ``os.environ``, or the
+#: mapping given to ``from_env(env)`` while that call constructs.
+_ENVIRONMENT: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "kling_async_environment", default=None)
+
+
+def _environment() -> Mapping[str, str]:
+    """Where the client being constructed reads its settings (``KLING_LOG`` is applied from
+    ``os.environ`` too, if it was set after the import)."""
+    configure_from_env()
+    source = _ENVIRONMENT.get()
+    return os.environ if source is None else source
+
+
+def _with_environment(source: Mapping[str, str], api_key: str | None, access_key: str | None,
+                      secret_key: str | None, base_url: str | None
+                      ) -> tuple[str | None, str | None, str | None, str | None]:
+    """(api_key, access_key, secret_key, base_url): the arguments, and for what is not given
+    ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY`` (the bearer key wins when
+    both are set; no credential argument at all to use them) and ``KLING_BASE_URL``."""
+    if base_url is None:
+        base_url = source.get(ENV_BASE_URL) or None
+    if api_key is not None or access_key is not None or secret_key is not None:
+        return api_key, access_key, secret_key, base_url
+    if source.get(ENV_API_KEY):
+        return source[ENV_API_KEY], None, None, base_url
+    return None, source.get(ENV_ACCESS_KEY) or None, source.get(ENV_SECRET_KEY) or None, base_url
+
 
 def _credentials(api_key: str | None, access_key: str | None, secret_key: str | None) -> Auth:
     if api_key and (access_key or secret_key):
@@ -88,6 +119,13 @@ class KlingClient:
     Credentials: ``api_key`` (a gateway bearer key) or ``access_key`` + ``secret_key`` (the
     official HS256 JWT).  ``base_url`` carries any gateway prefix
     (``https://www.anyapi.vip/kling``); the default is the official global host.
+
+    What is not given comes from the environment, as ``OpenAI()`` does: without any
+    credential argument, ``KLING_API_KEY`` (or ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY``);
+    without ``base_url``, ``KLING_BASE_URL``; without ``poll``, ``KLING_TIME_SCALE`` (the
+    speed-up of a time-scaled simulator, ``kling-async simulate --time-scale N``) scales the
+    default poll policy by it (``PollPolicy().scaled(N)``), as the CLI does.  Arguments always
+    win over the environment; ``from_env(env)`` reads another mapping instead.
 
     ``external_id_query`` picks how a task is looked up by ``external_task_id`` (the form is
     UNCERTAIN in Kling's docs, reference §3.1): ``"query"`` = ``GET <path>?external_task_id=X``
@@ -124,11 +162,15 @@ class KlingClient:
         rand: Callable[[], float] = random.random,
     ):
         try:
+            source = _environment()
+            api_key, access_key, secret_key, base_url = _with_environment(
+                source, api_key, access_key, secret_key, base_url)
             self._auth = _credentials(api_key, access_key, secret_key)
             settings = client_settings(
                 base_url=base_url, allow_insecure_http=allow_insecure_http, timeouts=timeouts,
                 retry=retry, poll=poll, limits=limits, external_id_query=external_id_query,
                 reconcile_delay=reconcile_delay, external_id_prefix=external_id_prefix,
+                time_scale=time_scale_from(source) if poll is DEFAULT_POLL else None,
             )
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
@@ -142,16 +184,9 @@ class KlingClient:
         self._borrowed = session
         self._user_clock = clock
         self._clock = clock or _loop_time  # bound to the loop's own clock once open
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._sleep = sleep
         self._rand = rand
-        self._state: Literal["unopened", "open", "closed"] = "unopened"
-        self._session: aiohttp.ClientSession | None = None
-        self._thread: int | None = None  # the ident of the thread running self._loop
-        self._runner: asyncio.Task[None] | None = None  # the background task (_background)
-        self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
-        self._failure: Exception | None = None  # what ended the background work, if it failed
-        self._ended = ""  # why the client closed, when not by aclose()
+        self._init_lifecycle()
         self._events = EventHub(on_event)
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity.for_limits(limits)
@@ -162,6 +197,17 @@ class KlingClient:
         self._calls: ClientCalls | None = None  # the transport as the client's calls use it
         self._poller: Poller | None = None
         self._submitter: Submitter | None = None
+
+    def _init_lifecycle(self) -> None:
+        """The state of an unopened client (see the module docstring)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._state: Literal["unopened", "open", "closed"] = "unopened"
+        self._session: aiohttp.ClientSession | None = None
+        self._thread: int | None = None  # the ident of the thread running self._loop
+        self._runner: asyncio.Task[None] | None = None  # the background task (_background)
+        self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
+        self._failure: Exception | None = None  # what ended the background work, if it failed
+        self._ended = ""  # why the client closed, when not by aclose()
 
     # -- configuration (checked once, in ``client_settings``) ----------------------------------
     @property
@@ -197,24 +243,14 @@ class KlingClient:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> KlingClient:
         """A client configured from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` +
-        ``KLING_SECRET_KEY``, and ``KLING_BASE_URL``; keyword ``overrides`` win."""
-        source = os.environ if env is None else env
-        settings: dict[str, Any] = {}
-        if source.get(ENV_API_KEY):
-            settings["api_key"] = source[ENV_API_KEY]
-        elif source.get(ENV_ACCESS_KEY) or source.get(ENV_SECRET_KEY):
-            settings["access_key"] = source.get(ENV_ACCESS_KEY)
-            settings["secret_key"] = source.get(ENV_SECRET_KEY)
-        if source.get(ENV_BASE_URL):
-            settings["base_url"] = source[ENV_BASE_URL]
-        if {"api_key", "access_key", "secret_key"} & overrides.keys():
-            for key in ("api_key", "access_key", "secret_key"):
-                settings.pop(key, None)
-        settings.update(overrides)
+        ``KLING_SECRET_KEY``, ``KLING_BASE_URL`` and ``KLING_TIME_SCALE`` (of ``env``, by
+        default ``os.environ``); keyword ``overrides`` win.  ``KlingClient(**overrides)``
+        reads ``os.environ`` the same way."""
+        token = _ENVIRONMENT.set(os.environ if env is None else env)
         try:
-            return cls(**settings)
+            return cls(**overrides)
         finally:
-            settings.clear()  # no credential left in this frame's locals for a traceback
+            _ENVIRONMENT.reset(token)
 
     def __repr__(self) -> str:
         kind = "bearer" if isinstance(self._auth, BearerKeyAuth) else "jwt"

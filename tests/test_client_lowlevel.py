@@ -48,8 +48,10 @@ def wire(request: Any) -> Any:
 # -- configuration --------------------------------------------------------------------------------
 
 
-def test_constructor_requires_credentials() -> None:
+def test_constructor_requires_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without credentials the constructor raises ConfigurationError naming the env variables."""
+    for name in ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)  # KlingClient() reads them
     with pytest.raises(kling.ConfigurationError) as caught:
         KlingClient()
     text = str(caught.value)

@@ -7,6 +7,8 @@ in ``kling_async._results.parse_task``.
 from __future__ import annotations
 
 import enum
+import json
+import math
 import typing
 import warnings
 
@@ -136,3 +138,42 @@ class Task:
         for a in self.audios:
             found.extend(u for u in (a.url_mp3, a.url_wav) if u)
         return tuple(found)
+
+    def to_dict(self) -> dict[str, typing.Any]:
+        """A plain, JSON-ready view of the task: only ``str``, ``int``, ``float`` (finite),
+        ``None``, lists and dicts, so ``json.dumps`` takes it as it is.
+
+        ``status`` is the status's one public spelling (``"submitted"``, ``"processing"``,
+        ``"succeed"``, ``"failed"``); ``urls`` lists every result URL (as ``Task.urls``);
+        ``created_at`` / ``updated_at`` are milliseconds since the epoch and
+        ``final_unit_deduction`` the units deducted as Kling sent them (``None`` when absent).
+        """
+        return {
+            "task_id": self.task_id,
+            "status": self.status.value,
+            "status_msg": self.status_msg,
+            "external_task_id": self.external_task_id,
+            "urls": list(self.urls),
+            "images": [{"index": i.index, "url": i.url, "watermark_url": i.watermark_url}
+                       for i in self.images],
+            "videos": [{"id": v.id, "url": v.url, "duration": _finite(v.duration),
+                        "watermark_url": v.watermark_url} for v in self.videos],
+            "audios": [{"id": a.id, "url_mp3": a.url_mp3, "url_wav": a.url_wav,
+                        "duration_mp3": _finite(a.duration_mp3),
+                        "duration_wav": _finite(a.duration_wav)} for a in self.audios],
+            "parent_video": None if self.parent_video is None else {
+                "id": self.parent_video.id, "url": self.parent_video.url,
+                "duration": _finite(self.parent_video.duration)},
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "final_unit_deduction": self.final_unit_deduction,
+        }
+
+    def to_json(self, *, indent: int | None = None) -> str:
+        """``to_dict()`` as JSON text (ASCII, so any text survives any output encoding)."""
+        return json.dumps(self.to_dict(), indent=indent)
+
+
+def _finite(value: float | None) -> float | None:
+    """A duration JSON can hold: ``None`` for a missing or non-finite one."""
+    return value if value is not None and math.isfinite(value) else None

@@ -55,21 +55,23 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("jobs", help='JSONL file: {"id": ..., "endpoint": ..., "request": {...}}')
     p.add_argument("--out", default="kling-results",
-                   help="output folder: journal, results.jsonl, files (default kling-results)")
+                   help="output folder: journal, results.jsonl, files (default: %(default)s)")
     _add_batch_flags(p)
     add_server_flags(p)
     p.add_argument("--max-in-flight", type=int, default=None,
-                   help="most concurrency slots held at once (the account's limit)")
+                   help="most concurrency slots held at once, the account's limit (default: "
+                        f"{Limits().max_in_flight})")
     p.set_defaults(func=_run_command)
 
     p = subparsers.add_parser(
         "demo", help="run a sample batch against the built-in simulator (no account needed)",
+        description="Run a sample batch (or --jobs) against the built-in simulator, offline.",
     )
-    p.add_argument("--out", default=DEMO_OUT, help=f"output folder (default ./{DEMO_OUT})")
-    p.add_argument("--jobs", default=None, help="a JSONL jobs file (default: the sample)")
+    p.add_argument("--out", default=DEMO_OUT, help="output folder (default: %(default)s)")
+    p.add_argument("--jobs", default=None, help="a JSONL jobs file (default: the built-in sample)")
     p.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE,
-                   help=f"simulator speed-up (default {DEMO_TIME_SCALE:g})")
-    p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+                   help="simulator speed-up (default: %(default)g)")
+    p.add_argument("--seed", type=int, default=7, help="simulator seed (default: %(default)s)")
     _add_batch_flags(p, download_default=True)
     p.set_defaults(func=_demo_command)
 
@@ -82,7 +84,8 @@ def _add_batch_flags(p: argparse.ArgumentParser, download_default: bool = False)
         p.add_argument("--download", action="store_true",
                        help="download result files into the output folder")
     p.set_defaults(download=download_default)
-    p.add_argument("--max-downloads", type=int, default=4, help="parallel downloads (default 4)")
+    p.add_argument("--max-downloads", type=int, default=4,
+                   help="parallel downloads (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
@@ -207,7 +210,7 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
         print(_RESUME_HINT, file=sys.stderr)
         return EXIT_INTERRUPTED
     p = result.progress
-    print(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
+    print_text(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
     if not result.ok:
         print("some jobs did not finish cleanly: run the same command again to retry what "
               "can be retried", file=sys.stderr)

@@ -12,15 +12,15 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import anyio
+
 from .._client import KlingClient
+from .._config import DEFAULT_BASE_URL
 from .._errors import ConfigurationError, KlingError, ValidationError
 from .._policy import PollPolicy
+from .._settings import ENV_TIME_SCALE, checked_time_scale, time_scale_from
 from ..batch._storage import BatchStorageError
 from ..batch._text import escape_surrogates
-
-#: Simulated seconds per real second of a time-scaled simulator; the poll policy is scaled
-#: by it (``PollPolicy().scaled(...)``).  Only for simulators: leave unset for real servers.
-ENV_TIME_SCALE = "KLING_TIME_SCALE"
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -33,32 +33,26 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "server", "override KLING_BASE_URL, KLING_API_KEY, KLING_ACCESS_KEY, KLING_SECRET_KEY"
     )
-    group.add_argument("--base-url", help="API base URL, with any gateway prefix")
-    group.add_argument("--api-key", help="gateway bearer key (prefer the env var)")
-    group.add_argument("--access-key", help="official access key (prefer the env var)")
-    group.add_argument("--secret-key", help="official secret key (prefer the env var)")
+    group.add_argument("--base-url", help="API base URL, with any gateway prefix (default: "
+                       f"$KLING_BASE_URL, else {DEFAULT_BASE_URL})")
+    group.add_argument("--api-key", help="gateway bearer key; prefer the env var (default: "
+                       "$KLING_API_KEY)")
+    group.add_argument("--access-key", help="official access key; prefer the env var "
+                       "(default: $KLING_ACCESS_KEY)")
+    group.add_argument("--secret-key", help="official secret key; prefer the env var "
+                       "(default: $KLING_SECRET_KEY)")
     group.add_argument("--insecure-http", action="store_true",
                        help="allow plain http:// to a non-loopback host")
     group.add_argument("--time-scale", type=float, default=None,
-                       help=f"speed-up of a time-scaled simulator (env {ENV_TIME_SCALE}); "
-                            "scales polling")
+                       help="speed-up of a time-scaled simulator; scales polling (default: "
+                            f"${ENV_TIME_SCALE}, else 1: real time)")
 
 
 def time_scale(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> float | None:
     """The simulator speed-up from ``--time-scale`` or ``KLING_TIME_SCALE`` (None if unset)."""
     if getattr(args, "time_scale", None) is not None:
-        value: float = args.time_scale
-    else:
-        raw = (os.environ if env is None else env).get(ENV_TIME_SCALE, "").strip()
-        if not raw:
-            return None
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigurationError(f"{ENV_TIME_SCALE} must be a number, got {raw!r}") from None
-    if not value > 0:
-        raise ConfigurationError(f"time scale must be > 0, got {value!r}")
-    return value
+        return checked_time_scale(args.time_scale)
+    return time_scale_from(os.environ if env is None else env)
 
 
 def poll_policy(args: argparse.Namespace) -> PollPolicy:
@@ -93,19 +87,58 @@ def exit_code_for(exc: KlingError) -> int:
     return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILED
 
 
-def print_text(text: str) -> None:
-    """``text`` on stdout, whatever it holds (lone surrogates escaped as ``\\udXXX``)."""
-    print(escape_surrogates(text))
+def note(message: str) -> None:
+    """Print ``kling-async: message`` on stderr (not an error: a handle, a hint)."""
+    print(f"kling-async: {escape_surrogates(message)}", file=sys.stderr, flush=True)
 
 
-def print_json(value: Any) -> None:
+def print_text(text: str) -> bool:
+    """``text`` on stdout, whatever it holds (lone surrogates escaped as ``\\udXXX``); False
+    when stdout is a closed pipe (``... | head``), which is not an error."""
+    try:
+        print(escape_surrogates(text), flush=True)
+    except BrokenPipeError:
+        stdout_closed()
+        return False
+    return True
+
+
+def print_json(value: Any) -> bool:
     """``value`` as indented JSON on stdout (UTF-8 text as it is; a lone surrogate as its
-    ``\\udXXX`` escape, which is still valid JSON for the same string)."""
+    ``\\udXXX`` escape, which is still valid JSON for the same string); False when stdout is a
+    closed pipe."""
     ascii_only = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "") \
         not in ("utf8", "utf8sig")
-    sys.stdout.write(escape_surrogates(json.dumps(value, indent=2, ensure_ascii=ascii_only)))
-    sys.stdout.write("\n")
-    sys.stdout.flush()
+    text = escape_surrogates(json.dumps(value, indent=2, ensure_ascii=ascii_only))
+    try:
+        sys.stdout.write(text)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_closed()
+        return False
+    return True
+
+
+def stdout_closed() -> None:
+    """The reader of stdout went away (``| head``): point stdout at the null device, as the
+    Python docs recommend, so later writes and the flush at exit do not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        finally:
+            os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a file (already replaced)
+        pass
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[anyio.CancelScope]:
+    """A cancel scope that SIGINT (Ctrl-C) and SIGTERM cancel: the command inside stops
+    cleanly and can say what it knows (``scope.cancelled_caught``) instead of a traceback."""
+    with anyio.CancelScope() as scope, on_signals(scope.cancel):
+        yield scope
 
 
 @contextlib.contextmanager

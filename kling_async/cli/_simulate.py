@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import sys
 from typing import Any
 
 from ..testing import FaultConfig, KlingSimulator, SimulatorConfig
-from ._common import on_signals
+from ._common import on_signals, print_text
 
 _FAULT_FLAGS = (
     "error_5xx",
@@ -41,13 +42,14 @@ def register(subparsers: Any) -> None:
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
     """Where the simulator listens, and how its tasks behave."""
-    parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port, 0 = any free (default 8000)")
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="port, 0 = any free (default: %(default)s)")
     parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="simulated seconds per real second (default 1.0)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+                        help="simulated seconds per real second (default: 1, real time)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--fail-rate", type=float, default=0.0,
-                        help="share of tasks that end 'failed' (default 0)")
+                        help="share of tasks that end 'failed' (default: 0)")
     parser.add_argument("--latency", type=float, default=None,
                         help="fixed task duration in simulated seconds (default: lognormal)")
 
@@ -55,9 +57,9 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     """The account limits the simulator enforces."""
     parser.add_argument("--concurrency-limit", type=int, default=None,
-                        help="parallel task slots per account (default unlimited)")
+                        help="parallel task slots per account (default: unlimited)")
     parser.add_argument("--rate-limit", type=float, default=None,
-                        help="requests per second per account (default unlimited)")
+                        help="requests per second per account (default: unlimited)")
     parser.add_argument("--rate-limit-retry-after", type=float, default=None,
                         help="Retry-After seconds sent with 1302 (default: no header)")
     parser.add_argument("--no-list", action="store_true",
@@ -66,7 +68,8 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_credential_options(parser: argparse.ArgumentParser) -> None:
     """The credentials the simulator accepts (generated when omitted)."""
-    parser.add_argument("--api-key", default=None, help="bearer key to accept (default: generated)")
+    parser.add_argument("--api-key", default=None,
+                        help="a fixed bearer key to accept (default: generated)")
     parser.add_argument("--access-key", default=None, help="JWT access key (default: generated)")
     parser.add_argument("--secret-key", default=None, help="JWT secret key (default: generated)")
 
@@ -80,10 +83,10 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
             default=0.0,
             dest=f"fault_{kind}",
             metavar="P",
-            help=f"probability of the {kind} fault (default 0)",
+            help=f"probability of the {kind} fault (default: 0)",
         )
     parser.add_argument("--delay-seconds", type=float, default=1.0,
-                        help="real seconds added by the delay fault (default 1.0)")
+                        help="real seconds added by the delay fault (default: 1.0)")
 
 
 def build_simulator(args: argparse.Namespace) -> KlingSimulator:
@@ -141,17 +144,25 @@ async def _serve(sim: KlingSimulator) -> int:
             await stop.wait()
     finally:
         await sim.aclose()
-    print("Kling simulator stopped.", flush=True)
+    print_text("Kling simulator stopped.")
     return 0
 
 
 def _print_banner(sim: KlingSimulator) -> None:
-    """Where the simulator listens and the credentials it accepts."""
-    print("Kling simulator running (offline; no request leaves this machine)")
-    print(f"  base URL (official form): {sim.base_url}")
-    print(f"  base URL (/kling gateway form): {sim.gateway_url}")
-    print(f"  API key (Authorization: Bearer ...): {sim.api_key}")
-    print(f"  JWT access key: {sim.access_key}")
-    print(f"  JWT secret key: {sim.secret_key}")
-    print(f"  introspection: {sim.base_url}/__sim/stats (same bearer key)")
-    print("Press Ctrl+C to stop.", flush=True)
+    """Where the simulator listens, the credentials it accepts, and one ready-to-paste
+    ``export`` line pointing ``kling-async`` and ``KlingClient()`` at it."""
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in (
+        ("KLING_BASE_URL", sim.base_url), ("KLING_API_KEY", sim.api_key),
+        ("KLING_TIME_SCALE", f"{sim.config.time_scale:g}")))
+    print_text("\n".join([
+        "Kling simulator running (offline; no request leaves this machine)",
+        f"  base URL (official form): {sim.base_url}",
+        f"  base URL (/kling gateway form): {sim.gateway_url}",
+        f"  API key (Authorization: Bearer ...): {sim.api_key}",
+        f"  JWT access key: {sim.access_key}",
+        f"  JWT secret key: {sim.secret_key}",
+        f"  introspection: {sim.base_url}/__sim/stats (same bearer key)",
+        "Paste into a shell to use it from kling-async and KlingClient():",
+        f"export {exports}",
+        "Press Ctrl+C to stop.",
+    ]))

@@ -22,7 +22,6 @@ from .._errors import KlingError, TaskFailedError, ValidationError
 from .._models.task import TaskStatus
 from .._registry import Job
 from .._wire import load_request
-from ..batch import task_to_dict
 from ..batch._text import surrogate_path
 from ._common import (
     EXIT_FAILED,
@@ -32,7 +31,9 @@ from ._common import (
     add_server_flags,
     exit_code_for,
     fail,
+    interruptible,
     make_client,
+    note,
     print_json,
 )
 
@@ -44,37 +45,50 @@ _ENDPOINT_HELP = "endpoint name: " + ", ".join(sorted(ENDPOINTS))
 
 def register(subparsers: Any) -> None:
     """Add ``submit``, ``status``, ``wait`` and ``list``."""
-    p = subparsers.add_parser("submit", help="create one task (prints the task as JSON)")
+    p = subparsers.add_parser(
+        "submit", help="create one task (prints the task as JSON)",
+        description="Create one task and print it as JSON; with --wait, wait for it to end.")
     p.add_argument("endpoint", help=_ENDPOINT_HELP)
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--json", dest="json_body", help="the request body as JSON text")
-    source.add_argument("--file", help="a file holding the request JSON ('-' = stdin)")
-    p.add_argument("--external-task-id", help="your own unique id for the task")
+    source.add_argument("--json", dest="json_body",
+                        help="the request body as JSON text (required: this or --file)")
+    source.add_argument("--file", help="a file holding the request JSON, '-' = stdin "
+                        "(required: this or --json)")
+    p.add_argument("--external-task-id", help="your own unique id for the task (default: "
+                   "generated, kas-...)")
     p.add_argument("--wait", action="store_true", help="wait until the task ends")
     p.add_argument("--timeout", type=float, default=None,
-                   help="seconds the whole command may take at most (create and wait)")
+                   help="seconds the whole command may take at most, create and wait "
+                        "(default: no limit)")
     add_server_flags(p)
     p.set_defaults(func=_run_async(_submit))
 
-    p = subparsers.add_parser("status", help="show one task (JSON)")
+    p = subparsers.add_parser("status", help="show one task (JSON)",
+                              description="Show one task's current state as JSON.")
     p.add_argument("endpoint", help=_ENDPOINT_HELP)
     p.add_argument("task_id", nargs="?", help="the task id")
-    p.add_argument("--external-task-id", help="look the task up by your external id instead")
+    p.add_argument("--external-task-id", help="look the task up by your external id instead "
+                   "(default: none, by TASK_ID)")
     add_server_flags(p)
     p.set_defaults(func=_run_async(_status))
 
-    p = subparsers.add_parser("wait", help="wait for one task to end (JSON)")
+    p = subparsers.add_parser("wait", help="wait for one task to end (JSON)",
+                              description="Wait for an existing task to end; print it as JSON.")
     p.add_argument("endpoint", help=_ENDPOINT_HELP)
     p.add_argument("task_id", help="the task id")
     p.add_argument("--timeout", type=float, default=None,
-                   help="seconds the whole command may take at most")
+                   help="seconds the whole command may take at most (default: no limit)")
     add_server_flags(p)
     p.set_defaults(func=_run_async(_wait))
 
-    p = subparsers.add_parser("list", help="list recent tasks of an endpoint (JSON array)")
+    p = subparsers.add_parser("list", help="list recent tasks of an endpoint (JSON array)",
+                              description="List an endpoint's recent tasks, newest first, as "
+                                          "a JSON array.")
     p.add_argument("endpoint", help=_ENDPOINT_HELP)
-    p.add_argument("--page-size", type=int, default=30, help="tasks per page, 1-500")
-    p.add_argument("--pages", type=int, default=1, help="pages to fetch at most")
+    p.add_argument("--page-size", type=int, default=30,
+                   help="tasks per page, 1-500 (default: %(default)s)")
+    p.add_argument("--pages", type=int, default=1,
+                   help="pages to fetch at most (default: %(default)s)")
     add_server_flags(p)
     p.set_defaults(func=_run_async(_list))
 
@@ -137,8 +151,9 @@ def _finished(task_dict: dict[str, Any]) -> int:
     return EXIT_OK if task_dict["status"] != TaskStatus.FAILED.value else EXIT_FAILED
 
 
-def _timed_out(args: argparse.Namespace, job: Job | None, what: str) -> int:
-    """The message when ``--timeout`` expired: every id known, and how to go on."""
+def _handle(args: argparse.Namespace, job: Job | None) -> str:
+    """Every id known of the task (" (task_id X, external_task_id Y)") and how to go on, so
+    the task is found again instead of paid for twice."""
     known = []
     task_id = job.task_id if job is not None else getattr(args, "task_id", None)
     ext = job.external_task_id if job is not None else None
@@ -154,17 +169,33 @@ def _timed_out(args: argparse.Namespace, job: Job | None, what: str) -> int:
     else:
         hint = ""
     ids = f" ({', '.join(known)})" if known else ""
-    return fail(f"timed out after {args.timeout:g} s {what}{ids}{hint}", EXIT_FAILED)
+    return f"{ids}{hint}"
+
+
+def _timed_out(args: argparse.Namespace, job: Job | None, what: str) -> int:
+    """The message when ``--timeout`` expired: every id known, and how to go on."""
+    return fail(f"timed out after {args.timeout:g} s {what}{_handle(args, job)}", EXIT_FAILED)
+
+
+def _interrupted(args: argparse.Namespace, job: Job | None, what: str) -> int:
+    """The message after Ctrl-C (SIGINT) or SIGTERM: no traceback, every id known."""
+    goes_on = "; the task goes on on the server" if job is None or job.task_id else ""
+    return fail(f"interrupted {what}{goes_on}{_handle(args, job)}", EXIT_INTERRUPTED)
 
 
 async def _submit(args: argparse.Namespace) -> int:
     request = load_request(endpoint_named(args.endpoint).name, _read_body(args))
     started: list[Job] = []
-    with anyio.move_on_after(args.timeout) as scope:
-        return await _submit_in_time(args, request, started)
-    assert scope.cancelled_caught
-    return _timed_out(args, started[0] if started else None,
-                      "waiting for the task to end" if args.wait else "submitting")
+    with interruptible():
+        with anyio.move_on_after(args.timeout):
+            return await _submit_in_time(args, request, started)
+        return _timed_out(args, started[0] if started else None, _doing(args, started))
+    return _interrupted(args, started[0] if started else None, _doing(args, started))
+
+
+def _doing(args: argparse.Namespace, started: list[Job]) -> str:
+    submitted = bool(started) and started[0].task_id is not None
+    return "waiting for the task to end" if args.wait and submitted else "submitting"
 
 
 async def _submit_in_time(args: argparse.Namespace, request: Any, started: list[Job]) -> int:
@@ -175,10 +206,13 @@ async def _submit_in_time(args: argparse.Namespace, request: Any, started: list[
         if job.task_id is None:
             raise job.error if job.error is not None else KlingError(
                 f"the task was not accepted (external_task_id {job.external_task_id})")
+        assert job.task is not None
         if not args.wait:
-            assert job.task is not None
-            print_json(task_to_dict(job.task))
-            return EXIT_OK
+            if not print_json(job.task.to_dict()):  # stdout closed: the handle on stderr
+                note(f"stdout is closed; the task was created{_handle(args, job)}")
+            return EXIT_OK  # created: never an error code that invites a paid re-submit
+        note(f"task {job.task_id} created (external_task_id {job.external_task_id}); "
+             "waiting for it to end (Ctrl-C stops waiting, the task goes on)")
         return await _result(job)
 
 
@@ -187,8 +221,8 @@ async def _result(job: Any) -> int:
         task = await job.result()
     except TaskFailedError:
         assert job.task is not None
-        return _finished(task_to_dict(job.task))
-    return _finished(task_to_dict(task))
+        return _finished(job.task.to_dict())
+    return _finished(task.to_dict())
 
 
 async def _status(args: argparse.Namespace) -> int:
@@ -199,17 +233,20 @@ async def _status(args: argparse.Namespace) -> int:
             task = await client.get_task(args.endpoint, args.task_id)
         else:
             task = await client.get_task_by_external_id(args.endpoint, args.external_task_id)
-    print_json(task_to_dict(task))
+    print_json(task.to_dict())
     return EXIT_OK
 
 
 async def _wait(args: argparse.Namespace) -> int:
-    with anyio.move_on_after(args.timeout) as scope:
-        async with make_client(args) as client:
-            job = await client.attach(args.endpoint, task_id=args.task_id)
-            return await _result(job)
-    assert scope.cancelled_caught
-    return _timed_out(args, None, "waiting for the task to end")
+    with interruptible():
+        with anyio.move_on_after(args.timeout):
+            async with make_client(args) as client:
+                job = await client.attach(args.endpoint, task_id=args.task_id)
+                note(f"waiting for task {args.task_id} to end (Ctrl-C stops waiting, the task "
+                     "goes on)")
+                return await _result(job)
+        return _timed_out(args, None, "waiting for the task to end")
+    return _interrupted(args, None, "waiting for the task to end")
 
 
 async def _list(args: argparse.Namespace) -> int:
@@ -219,6 +256,6 @@ async def _list(args: argparse.Namespace) -> int:
     async with make_client(args) as client:
         async for page in client.list_tasks(args.endpoint, page_size=args.page_size,
                                             max_pages=args.pages):
-            found.extend(task_to_dict(t) for t in page)
+            found.extend(t.to_dict() for t in page)
     print_json(found)
     return EXIT_OK
