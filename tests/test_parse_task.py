@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import unicodedata
 from types import MappingProxyType
 from typing import Any
 
@@ -362,6 +363,27 @@ def test_a_task_id_that_is_not_plain_is_refused(task_id: Any, parse: str) -> Non
 def test_plain_task_ids_are_kept(task_id: Any) -> None:
     """Ids of digits, letters (any script), '.', '_', '~', '-', up to 256 characters, pass."""
     assert parse_task({"task_id": task_id, "task_status": "submitted"}).task_id == str(task_id)
+
+
+def _plain_by_category(text: str) -> bool:
+    """The documented id rule, character by character, as is_plain_id reads non-ASCII text."""
+    return 0 < len(text) <= 256 and text not in (".", "..") and all(
+        char not in "/?#%\\" and unicodedata.category(char)[0] not in "CZ" for char in text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(st.characters(max_codepoint=127), max_size=300)
+       | st.sampled_from(["", ".", "..", "...", "x" * 256, "x" * 257, " ", "\x7f", "a\tb"]))
+def test_an_ascii_id_is_judged_as_the_per_character_rule_judges_it(text: str) -> None:
+    """is_plain_id's ASCII fast path gives the same answer as the Unicode-category rule."""
+    assert is_plain_id(text) == _plain_by_category(text)
+
+
+def test_every_ascii_character_is_judged_as_the_per_character_rule_judges_it() -> None:
+    """Each of the 128 ASCII characters, alone and inside an id, is judged as by category."""
+    for code in range(128):
+        for text in (chr(code), f"a{chr(code)}b"):
+            assert is_plain_id(text) == _plain_by_category(text), repr(text)
 
 
 def test_a_deeply_nested_or_huge_value_anywhere_is_read_or_refused() -> None:
