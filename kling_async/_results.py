@@ -335,17 +335,6 @@ def created_task(data: Any, external_task_id: str | None) -> Task:
     return task
 
 
-def created_head(data: Any, external_task_id: str | None
-                 ) -> tuple[str, TaskStatus, str | None] | None:
-    """``(task_id, status, external_task_id)`` of a create reply, exactly as ``created_task``
-    reads them (it is ``created_task``), or None when ``created_task`` would refuse it."""
-    try:
-        task = created_task(data, external_task_id)
-    except ResponseDecodeError:
-        return None
-    return task.task_id, task.status, task.external_task_id
-
-
 def parse_callback(body: Any) -> Task:
     """A ``Task`` from a callback POST body: a flat task object, or one wrapped in an envelope.
 
