@@ -1,7 +1,7 @@
 """Benchmark 3 - memory per job, measured with tracemalloc.
 
 The client's real bookkeeping is driven without network: each job is registered, accepted
-from a create reply (which it keeps until its first poll, as the client does), scheduled in
+with the ``Task`` read from its create reply (as the client does), scheduled in
 the shared poller, observed processing, and, for the finished figure, observed ending with a
 result URL (parsed from a query reply) - exactly the calls the client makes.  In flight is
 measured twice: accepted but not yet polled, and after one poll.  Requests are built before
@@ -27,7 +27,7 @@ from kling_async._endpoints import ENDPOINTS
 from kling_async._events import EventHub
 from kling_async._poller import Poller
 from kling_async._registry import Job, TaskRegistry
-from kling_async._results import created_head, parse_task
+from kling_async._results import created_task, parse_task
 from kling_async.testing import KlingSimulator
 
 
@@ -46,7 +46,7 @@ def _reply(task_id: str, ext: str, status: str, url: str | None = None) -> dict[
 def measure(count: int, *, finish: bool, polled: bool = True) -> float:
     """Bytes per job held by the client for ``count`` jobs: finished (``finish``), or in flight
     after one poll (``polled``), or in flight as accepted, before any poll (the job then keeps
-    its create reply, not a Task)."""
+    the Task of its create reply)."""
     endpoint = ENDPOINTS["images/generations"]
     policy = kling.PollPolicy()
     requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(count)]
@@ -67,10 +67,7 @@ def measure(count: int, *, finish: bool, polled: bool = True) -> float:
         registry.add(job)
         capacity.try_acquire(job.weight)
         task_id = str(800000000000000000 + i)
-        reply = _reply(task_id, ext, "submitted")
-        head = created_head(reply, ext)
-        assert head is not None
-        registry.accept_reply(job, head, reply, ext, now[0])
+        registry.accept(job, created_task(_reply(task_id, ext, "submitted"), ext), now[0])
         capacity.confirm(job.weight)
         poller.track(job)
         if polled or finish:

@@ -18,7 +18,6 @@ import anyio
 
 from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
 from ._models.task import DONE, NOT_DONE, DoneFlag, Task, TaskStatus
-from ._results import created_task
 
 log = logging.getLogger("kling_async")
 
@@ -69,8 +68,7 @@ class Job:
     """
 
     __slots__ = (
-        "endpoint", "request", "task_id", "external_task_id", "_state", "_task", "_reply",
-        "_status", "error",
+        "endpoint", "request", "task_id", "external_task_id", "_state", "_task", "_status", "error",
         "history", "accepted_at", "weight", "expected", "polls", "_done", "_accepted",
         "_callbacks", "_closed", "__weakref__",
     )
@@ -85,9 +83,6 @@ class Job:
         self.external_task_id = external_task_id
         self._state = JobState.PENDING
         self._task: Task | None = None
-        #: (create reply, external id sent) until the Task is first asked for or replaced:
-        #: most jobs are polled at once, so their create reply is never built into a Task.
-        self._reply: tuple[Any, str | None] | None = None
         self._status: TaskStatus | None = None
         self.error: BaseException | None = None
         #: (server status, seconds since acceptance) each time the status changed.
@@ -109,19 +104,11 @@ class Job:
     @property
     def task(self) -> Task | None:
         """The last ``Task`` seen for this job, or None before acceptance."""
-        task = self._task
-        if task is None and self._reply is not None:
-            data, sent_id = self._reply
-            # Cannot fail: created_head() accepted the id and status, and the other fields
-            # are read leniently (an unreadable one becomes None).
-            task = self._task = created_task(data, sent_id)
-            self._reply = None
-        return task
+        return self._task
 
     @task.setter
     def task(self, task: Task) -> None:
         self._task = task
-        self._reply = None
         self._status = task.status
 
     @property
@@ -288,19 +275,7 @@ class TaskRegistry:
     def accept(self, job: Job, task: Task, now: float) -> None:
         """Bind the server's task to the job; the job is now in flight."""
         job.task = task
-        self._bind(job, task.task_id, task.status, task.external_task_id, now)
-
-    def accept_reply(self, job: Job, head: tuple[str, TaskStatus, str | None], reply: Any,
-                     sent_id: str | None, now: float) -> None:
-        """``accept`` for a create reply read by ``created_head``; its Task is built only if
-        asked for before the first poll replaces it."""
-        task_id, status, external_task_id = head
-        job._reply = (reply, sent_id)
-        job._status = status
-        self._bind(job, task_id, status, external_task_id, now)
-
-    def _bind(self, job: Job, task_id: str, status: TaskStatus, external_task_id: str | None,
-              now: float) -> None:
+        task_id, status, external_task_id = task.task_id, task.status, task.external_task_id
         job.task_id = task_id
         if external_task_id and job.external_task_id is None:
             job.external_task_id = external_task_id

@@ -84,6 +84,11 @@ def is_plain_id(text: str) -> bool:
     character, or a lone surrogate (so it is one path segment and one journal line)."""
     if not 0 < len(text) <= MAX_ID_LENGTH or text in (".", ".."):
         return False
+    if text.isascii():
+        # The same rule, read in C (about 30 k instructions less per id than the loop
+        # below): an ASCII control is the only ASCII character not printable, and the space
+        # the only ASCII whitespace that is printable.
+        return text.isprintable() and " " not in text and _UNSAFE_ID_CHARS.isdisjoint(text)
     return all(
         char not in _UNSAFE_ID_CHARS and unicodedata.category(char)[0] not in "CZ"
         for char in text
@@ -328,17 +333,6 @@ def created_task(data: Any, external_task_id: str | None) -> Task:
     if task.external_task_id is None and external_task_id is not None:
         task = attrs.evolve(task, external_task_id=external_task_id)
     return task
-
-
-def created_head(data: Any, external_task_id: str | None
-                 ) -> tuple[str, TaskStatus, str | None] | None:
-    """``(task_id, status, external_task_id)`` of a create reply, exactly as ``created_task``
-    reads them (it is ``created_task``), or None when ``created_task`` would refuse it."""
-    try:
-        task = created_task(data, external_task_id)
-    except ResponseDecodeError:
-        return None
-    return task.task_id, task.status, task.external_task_id
 
 
 def parse_callback(body: Any) -> Task:

@@ -59,11 +59,11 @@ from ._events import (
     WaitingForCapacity,
 )
 from ._http import CallTransport
-from ._models.task import Task, TaskStatus
+from ._models.task import Task
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._registry import Job, JobState, TaskRegistry
-from ._results import created_head, created_task
+from ._results import created_task
 from ._timelimit import within
 from ._wire import dump_request
 
@@ -73,11 +73,6 @@ log = logging.getLogger("kling_async")
 BeforeSend = Callable[[Job], object]
 
 _ORCHESTRATED_CREATE_CODES = frozenset({1302})
-
-
-#: What a create gives the job: its Task, or the (task_id, status, external id) head of its
-#: create reply, and the reply (see ``TaskRegistry.accept_reply``).
-_Created = tuple[Task | None, tuple[str, TaskStatus, str | None] | None, Any]
 
 
 #: A task id the SDK can put in a URL path as it is: unreserved characters, not a dot segment.
@@ -219,14 +214,14 @@ class Submitter:
         attempts = _Attempts()
         try:
             body = self._body(job, endpoint, before_send)
-            task, head, data = await self._bounded(job, endpoint, body, attempts)
+            task = await self._bounded(job, endpoint, body, attempts)
         except BaseException as exc:
             self._failed(job, endpoint, exc, attempts)
             if not isinstance(exc, Exception):
                 raise
             return False
         self._capacity.confirm(job.weight)
-        return self._bind(job, task, head, data, submitted=True)
+        return self._bind(job, task, submitted=True)
 
     @staticmethod
     def _body(job: Job, endpoint: Endpoint, before_send: BeforeSend | None) -> dict[str, Any]:
@@ -269,7 +264,7 @@ class Submitter:
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
     async def _bounded(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
-                       attempts: _Attempts) -> _Created:
+                       attempts: _Attempts) -> Task:
         """``_create`` within the submission deadline (``Timeouts.submission``), if any."""
         limit = self._submission_limit
         if limit is None:
@@ -290,7 +285,7 @@ class Submitter:
         return SubmissionTimeoutError(endpoint.name, ext, limit)
 
     async def _create(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
-                      attempts: _Attempts) -> _Created:
+                      attempts: _Attempts) -> Task:
         """POST until the server accepts the task (or it is found by reconciliation); raise the
         typed reason when it provably will not."""
         while True:
@@ -302,15 +297,15 @@ class Submitter:
                 attempts.ambiguous += 1
                 found = await self._reconcile(job, endpoint, exc)
                 if found is not None:
-                    return self._claimed(job, endpoint, found, exc), None, None
+                    return self._claimed(job, endpoint, found, exc)
                 if attempts.ambiguous >= self._retry.max_attempts:
                     raise
             except InvalidRequestError as exc:
                 found = await self._refused(job, endpoint, exc, attempts)
-                return self._claimed(job, endpoint, found, exc), None, None
+                return self._claimed(job, endpoint, found, exc)
 
     async def _post(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
-                    attempts: _Attempts) -> _Created:
+                    attempts: _Attempts) -> Task:
         """One create POST (with the transport's safe retries) and its reply, read.  Any reply
         that cannot be read, or that names another job's task or external id, is ambiguous:
         the server may have created the task."""
@@ -331,21 +326,15 @@ class Submitter:
                 f"the create reply could not be read ({_describe(exc)})")) from None
         attempts.sending = False
         try:
-            head = created_head(data, ext)  # the usual reply: no Task built yet
-            if head is None or head[1].is_terminal:
-                task, head = created_task(data, ext), None
-                task_id, named = task.task_id, task.external_task_id
-            else:
-                task = None
-                task_id, named = head[0], head[2]
+            task = created_task(data, ext)  # the one reading of the create reply
         except Exception as exc:
             raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
                 f"the create reply could not be read ({_describe(exc)})")) from None
-        problem = self._conflict(job, task_id, named)
+        problem = self._conflict(job, task.task_id, task.external_task_id)
         if problem is not None:
             raise AmbiguousSubmissionError(endpoint.name, ext, ResponseDecodeError(
                 f"the create reply {problem}"))
-        return task, head, data
+        return task
 
     def _conflict(self, job: Job, task_id: str, named: str | None) -> str | None:
         """Why a task the server named for ``job`` cannot be its task, or None."""
@@ -409,27 +398,19 @@ class Submitter:
         create, except that its slots are held on the server already (even past the limit),
         no ``JobSubmitted`` is emitted, and its first poll is scheduled (``first``: when)."""
         self._capacity.hold(job.weight)
-        if self._bind(job, task, None, None, submitted=False):
+        if self._bind(job, task, submitted=False):
             self._poller.track(job, policy, first=first)
 
-    def _bind(self, job: Job, task: Task | None,
-              head: tuple[str, TaskStatus, str | None] | None, reply: Any, *,
-              submitted: bool) -> bool:
-        """Bind the accepted job to its ``task`` (or the ``head`` of its create ``reply``);
-        True if it is to be polled, False if the task has ended already (then so has the
-        job)."""
+    def _bind(self, job: Job, task: Task, *, submitted: bool) -> bool:
+        """Bind the accepted job to its ``task``; True if it is to be polled, False if the
+        task has ended already (then so has the job)."""
         now = self._clock()
-        if task is not None:
-            self._registry.accept(job, task, now)
-        else:
-            assert head is not None
-            self._registry.accept_reply(job, head, reply, job.external_task_id, now)
+        self._registry.accept(job, task, now)
         if submitted and self._events.active:
-            assert job.task_id is not None
-            self._events.emit(JobSubmitted(now, job=job, task_id=job.task_id,
+            self._events.emit(JobSubmitted(now, job=job, task_id=task.task_id,
                                            external_task_id=job.external_task_id))
-        if task is not None and task.status.is_terminal:
-            # an already-finished task, found by reconciliation or attached
+        if task.status.is_terminal:
+            # an already-finished task: accepted so, found by reconciliation, or attached
             self._poller.observe(job, task)
             return False
         return True

@@ -976,7 +976,7 @@ async def test_submit_raises_client_closed_error_if_the_client_closes_mid_submis
 async def test_before_its_first_poll_a_job_reads_the_task_of_its_create_reply(
     sim: KlingSimulator,
 ) -> None:
-    """job.task before any poll is the create reply's Task (built once, on demand), and
+    """job.task before any poll is the create reply's Task (read once, on acceptance), and
     task_status is its status; the first poll then replaces it."""
     async with client_for(sim, poll=attrs.evolve(POLL, first_poll=3600.0)) as client:
         job = await client.submit(video(0), external_task_id="mine-0")

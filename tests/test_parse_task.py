@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import unicodedata
 from types import MappingProxyType
 from typing import Any
 
@@ -210,47 +211,6 @@ def test_callback_without_task_id_is_rejected() -> None:
         parse_callback({"code": 0, "message": "SUCCEED", "data": {"foo": 1}})
 
 
-@pytest.mark.parametrize("reply", [
-    pytest.param({"task_id": "t1", "task_status": "submitted", "created_at": 1, "updated_at": "2",
-                  "task_info": {"external_task_id": "mine"}}, id="usual"),
-    pytest.param({"task_id": "t1"}, id="no-status"),
-    pytest.param({"task_id": "t1", "task_status": "PROCESSING"}, id="spelled-upper"),
-    pytest.param({"task_id": "t1", "task_status": "in_progress"}, id="alias"),
-    pytest.param({"task_id": "t1", "task_status": None}, id="null-status"),
-    pytest.param({"task_id": "t1", "status": "SUCCESS"}, id="gateway-status-key"),
-    pytest.param({"task_id": "t1", "task_status": "bogus"}, id="unknown-status"),
-    pytest.param({"task_id": 123, "task_status": "submitted"}, id="numeric-id"),
-    pytest.param({"task_id": "", "task_status": "submitted"}, id="empty-id"),
-    pytest.param({"task_id": "t1", "task_info": {}}, id="empty-info"),
-    pytest.param({"task_id": "t1", "task_info": {"external_task_id": ""}}, id="empty-external"),
-    pytest.param({"task_id": "t1", "task_info": {"external_task_id": 7}}, id="numeric-external"),
-    pytest.param({"task_id": "t1", "task_info": [1]}, id="odd-info"),
-    pytest.param({"task_id": "t1", "external_task_id": "flat"}, id="flat-external"),
-    pytest.param({"code": 0, "data": {"task_id": "t1", "task_status": "submitted"}},
-                 id="wrapped"),
-    pytest.param({"task_id": "t1", "task_status": "succeed",
-                  "task_result": {"images": [{"index": 0, "url": "https://x/1.png"}]}},
-                 id="already-done"),
-    pytest.param(["t1"], id="not-an-object"),
-])
-@pytest.mark.parametrize("sent", ["sent-id", None])
-def test_the_create_reply_head_reads_exactly_what_the_full_parse_reads(
-    reply: Any, sent: str | None,
-) -> None:
-    """created_head() either declines (None) or gives the task id, status and external id that
-    created_task() would, so a job may defer building its Task from the reply."""
-    from kling_async._results import created_head, created_task
-
-    head = created_head(reply, sent)
-    try:
-        task = created_task(reply, sent)
-    except kling.ResponseDecodeError:
-        assert head is None
-        return
-    if head is not None:
-        assert head == (task.task_id, task.status, task.external_task_id)
-
-
 @pytest.mark.parametrize("value", [
     "Infinity", "-Infinity", "1e999", float("inf"), float("nan"), "NaN",
 ])
@@ -315,10 +275,10 @@ def _nested(depth: int) -> Any:
 @settings(max_examples=300, deadline=None)
 @given(data=st.one_of(_JSON, _TASKISH, _TASKISH.map(lambda t: {"code": 0, "data": t})))
 def test_any_json_value_gives_a_task_or_a_decode_error(data: Any) -> None:
-    """parse_task, created_task, created_head, parse_callback and callback_ids read any
+    """parse_task, created_task, parse_callback and callback_ids read any
     JSON-shaped value (any nesting, huge ints, inf/nan, lone surrogates) as a Task (or ids),
     or refuse it with ResponseDecodeError: no other exception; a Task's text is UTF-8."""
-    from kling_async._results import callback_ids, created_head, created_task
+    from kling_async._results import callback_ids, created_task
 
     for parse in (parse_task, parse_callback, lambda d: created_task(d, "ext-1")):
         try:
@@ -328,8 +288,6 @@ def test_any_json_value_gives_a_task_or_a_decode_error(data: Any) -> None:
         assert is_plain_id(task.task_id)
         repr(task).encode("utf-8")  # no lone surrogate anywhere
         assert len(task.urls) <= 3 * MAX_RESULT_ITEMS
-    head = created_head(data, "ext-1")
-    assert head is None or is_plain_id(head[0])
     try:
         task_id, external = callback_ids(data)
     except kling.ResponseDecodeError:
@@ -354,7 +312,6 @@ def test_a_task_id_that_is_not_plain_is_refused(task_id: Any, parse: str) -> Non
     args = (None,) if parse == "created_task" else ()
     with pytest.raises(kling.ResponseDecodeError):
         reader({"task_id": task_id, "task_status": "submitted"}, *args)
-    assert _results.created_head({"task_id": task_id, "task_status": "submitted"}, None) is None
 
 
 @pytest.mark.parametrize("task_id", ["867283741759111202", "t-1", "a.b_c~d", "x" * 256,
@@ -362,6 +319,27 @@ def test_a_task_id_that_is_not_plain_is_refused(task_id: Any, parse: str) -> Non
 def test_plain_task_ids_are_kept(task_id: Any) -> None:
     """Ids of digits, letters (any script), '.', '_', '~', '-', up to 256 characters, pass."""
     assert parse_task({"task_id": task_id, "task_status": "submitted"}).task_id == str(task_id)
+
+
+def _plain_by_category(text: str) -> bool:
+    """The documented id rule, character by character, as is_plain_id reads non-ASCII text."""
+    return 0 < len(text) <= 256 and text not in (".", "..") and all(
+        char not in "/?#%\\" and unicodedata.category(char)[0] not in "CZ" for char in text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(st.characters(max_codepoint=127), max_size=300)
+       | st.sampled_from(["", ".", "..", "...", "x" * 256, "x" * 257, " ", "\x7f", "a\tb"]))
+def test_an_ascii_id_is_judged_as_the_per_character_rule_judges_it(text: str) -> None:
+    """is_plain_id's ASCII fast path gives the same answer as the Unicode-category rule."""
+    assert is_plain_id(text) == _plain_by_category(text)
+
+
+def test_every_ascii_character_is_judged_as_the_per_character_rule_judges_it() -> None:
+    """Each of the 128 ASCII characters, alone and inside an id, is judged as by category."""
+    for code in range(128):
+        for text in (chr(code), f"a{chr(code)}b"):
+            assert is_plain_id(text) == _plain_by_category(text), repr(text)
 
 
 def test_a_deeply_nested_or_huge_value_anywhere_is_read_or_refused() -> None:
