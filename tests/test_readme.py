@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import kling_async
 import kling_async.batch
@@ -30,3 +31,10 @@ def test_the_errors_table_lists_every_public_error() -> None:
     missing = sorted(name for name in public if f"`{name}`" not in section
                      and f"`kling_async.batch.{name}`" not in section)
     assert public and missing == [], missing
+
+
+def test_every_link_works_outside_the_repository() -> None:
+    """The README is also the package's page on PyPI: its links are absolute URLs (or anchors
+    within the page), never paths into the repository."""
+    links = re.findall(r"\]\(([^)]+)\)", (ROOT / "README.md").read_text())
+    assert links and [link for link in links if not link.startswith(("https://", "#"))] == []
