@@ -13,9 +13,11 @@ and ``before_send`` hooks run there), where it could never return.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -32,6 +34,7 @@ from ._queries import TaskPage
 from ._registry import Job, JobState
 from ._settings import ExternalIdQuery
 from ._wiring import ClientStatistics
+from .batch._single import download_files
 
 
 class BlockingJob:
@@ -252,6 +255,13 @@ class BlockingKlingClient:
         client = self._client
         yield from self._loop.iterate("list_tasks()", lambda: client.list_tasks(
             endpoint, page_size=page_size, start_page=start_page, max_pages=max_pages))
+
+    def download(self, task: Task, folder: str | os.PathLike[str]) -> list[Path]:
+        """``task.download(folder)`` on the client's loop, with the client's session: every
+        result file of ``task`` into ``folder``; the paths written (see ``Task.download``)."""
+        client = self._client
+        return self._loop.run("download()", lambda: download_files(
+            task.task_id, task.urls, folder, session=client.session))
 
     def submit(self, request: Any, *, external_task_id: str | None = None,
                poll: PollPolicy | None = None,

@@ -9,10 +9,33 @@ from __future__ import annotations
 import enum
 import json
 import math
+import os
 import typing
 import warnings
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
 
 import attrs
+
+if typing.TYPE_CHECKING:
+    import aiohttp
+
+
+class FileFetcher(typing.Protocol):
+    """What ``Task.download`` runs: ``kling_async.batch._single.download_files``."""
+
+    def __call__(self, task_id: str, urls: Sequence[str], folder: str | os.PathLike[str], *,
+                 session: aiohttp.ClientSession | None = None) -> Awaitable[list[Path]]: ...
+
+
+#: The one ``FileFetcher``, handed over by ``kling_async.batch._single`` when it is imported
+#: (this module cannot import it: the batch code imports the models).
+_fetchers: list[FileFetcher] = []
+
+
+def set_file_fetcher(fetch: FileFetcher) -> None:
+    """Make ``fetch`` the code ``Task.download`` runs."""
+    _fetchers[:] = [fetch]
 
 
 class TaskStatus(str, enum.Enum):
@@ -138,6 +161,22 @@ class Task:
         for a in self.audios:
             found.extend(u for u in (a.url_mp3, a.url_wav) if u)
         return tuple(found)
+
+    async def download(self, folder: str | os.PathLike[str], *,
+                       session: aiohttp.ClientSession | None = None) -> list[Path]:
+        """Download every result file (``urls``) into ``folder`` (created if missing); the
+        paths written, in the order of ``urls`` (``[]`` when there are none, e.g. before the
+        task succeeded).
+
+        The batch runner's downloader: streamed to ``<name>.part``, size-checked, renamed into
+        place only complete, each file retried on its own.  Files are named
+        ``<task_id>.<ext>`` (``<task_id>_<i>.<ext>`` for several); a name already taken in
+        ``folder`` is never overwritten: ``<name>~1.<ext>`` is used instead.  A file that
+        fails raises ``DownloadError`` (``kling_async.batch``) and leaves nothing behind;
+        files completed before it stay.  ``session`` is an ``aiohttp.ClientSession`` to use
+        (e.g. ``client.session``), else one is opened for the call.
+        """
+        return await _fetchers[0](self.task_id, self.urls, folder, session=session)
 
     def to_dict(self) -> dict[str, typing.Any]:
         """A plain, JSON-ready view of the task: only ``str``, ``int``, ``float`` (finite),

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 import anyio
@@ -60,6 +60,17 @@ def _taken(dest: Path) -> bool:
 def _alternative(name: str, n: int) -> str:
     stem, dot, ext = name.partition(".")
     return f"{stem}~{n}{dot}{ext}"
+
+
+def free_name(folder: Path, url: str, name: str, reserved: Container[str]) -> str:
+    """``name``, or its first ``~N`` alternative, that nothing in ``folder`` has (nor a
+    partial file of it) and that is not ``reserved``; ``DownloadError`` if none is free."""
+    candidates: Iterable[str] = (
+        name if n == 0 else _alternative(name, n) for n in range(_MAX_ALTERNATIVES))
+    for candidate in candidates:
+        if candidate not in reserved and not _taken(folder / candidate):
+            return candidate
+    raise DownloadError(url, f"no free file name like {name} in {folder}", permanent=True)
 
 
 class ResultFetcher:
@@ -124,14 +135,7 @@ class ResultFetcher:
                 if own != planned:
                     self._store.record_download(job_id, url, own)
                 return own
-        candidates: Iterable[str] = (
-            name if n == 0 else _alternative(name, n) for n in range(_MAX_ALTERNATIVES))
-        for candidate in candidates:
-            if candidate not in self._names and not _taken(self._out / candidate):
-                break
-        else:
-            raise DownloadError(url, f"no free file name like {name} in {self._out}",
-                                permanent=True)
+        candidate = free_name(self._out, url, name, self._names)
         if candidate != name:
             self.renamed += 1
             log.warning("%s: taken by a file this batch did not write; saving the result of "
