@@ -24,6 +24,12 @@ only download leftovers this batch journaled are ever removed (the partial file 
 a result once it is journaled complete); a user's ``*.part`` files in the folder are never
 touched.
 
+A create (or a re-attach) refused for its credentials (``AuthenticationError``, codes
+1000-1004) stops the run submitting at once: creates already handed to the client abort before
+their POST (nothing journaled: ``not_sent``), the rest are never handed over, and
+``BatchResult.auth_error`` says why.  The same command with a working key resumes: each job is
+created once (the rejected ones are re-attached by external id, not found, and sent again).
+
 A journal or output folder that cannot be written (disk full, read-only, not a journal) stops
 the run: nothing more is sent, and ``run`` raises ``BatchStorageError`` naming the path once
 the run has ended (everything journaled before stays; the same command resumes).
@@ -45,11 +51,13 @@ import attrs
 
 from .._client import KlingClient
 from .._errors import (
+    AuthenticationError,
     ContentPolicyError,
     DuplicateExternalIdError,
     InvalidRequestError,
     KlingError,
     NotFoundError,
+    SubmissionAbortedError,
     TaskFailedError,
 )
 from .._policy import PollPolicy
@@ -68,6 +76,7 @@ from ._store import JobRecord, JobStore, JournalStatus, request_hash
 JOURNAL_NAME = "journal.sqlite3"
 _RECONCILE_CONCURRENCY = 8
 _MAX_READABLE_ID = 48
+_NOT_SENT_AUTH = "not sent: the server rejected the API key (fix it and run again)"
 
 
 def external_task_id_for(batch_id: str, job_id: str) -> str:
@@ -86,6 +95,18 @@ class BatchResult:
     progress: BatchProgress
     interrupted: bool = False
     results_path: Path | None = None
+    #: Why the run stopped submitting after the server rejected the credentials (the first
+    #: ``AuthenticationError``, as text), or None.
+    auth_error: str | None = None
+
+    @property
+    def retryable(self) -> bool:
+        """Some job is neither succeeded nor failed for good, or has a file missing: the same
+        command run again may finish it (after fixing the key, if ``auth_error``)."""
+        return self.interrupted or any(
+            r["status"] != "failed" and (r["status"] != "succeeded" or r["error"])
+            for r in self.rows
+        )
 
     @property
     def ok(self) -> bool:
@@ -131,6 +152,8 @@ class BatchRunner:
         self._fetcher: ResultFetcher | None = None
         #: Errors of jobs that have no journal record (their create was never sent).
         self._unsent: dict[str, str] = {}
+        #: The first create rejected for its credentials: nothing more is sent after it.
+        self._auth_error: AuthenticationError | None = None
 
     def _storage_failed(self, exc: BatchStorageError) -> None:
         """The journal cannot be written: stop the run; ``run`` raises ``exc`` at its end."""
@@ -154,6 +177,7 @@ class BatchRunner:
         check_against_journal(jobs, records)
         self._unsent = {}
         self._fatal = None
+        self._auth_error = None
         self._prepare_output(store)
         self._total = len(jobs)
         self._started = time.monotonic()
@@ -173,8 +197,10 @@ class BatchRunner:
             rows, progress, path = self._conclude(jobs, records)
         if self._fatal is not None:
             raise self._fatal
+        auth = self._auth_error
         return BatchResult(rows=rows, progress=progress, interrupted=interrupted,
-                           results_path=path)
+                           results_path=path,
+                           auth_error=None if auth is None else f"{type(auth).__name__}: {auth}")
 
     def _prepare_output(self, store: JobStore) -> None:
         """Create the output folder and the downloader (``BatchStorageError`` if it cannot)."""
@@ -197,7 +223,9 @@ class BatchRunner:
             self._storage_failed(exc)
             final = records
         path = self._out / RESULTS_NAME if self._out is not None else None
-        rows = [result_row(job, final.get(job.id), self._unsent.get(job.id)) for job in jobs]
+        unsent = None if self._auth_error is None else _NOT_SENT_AUTH
+        rows = [result_row(job, final.get(job.id), self._unsent.get(job.id, unsent))
+                for job in jobs]
         if self._out is not None and path is not None:
             self._remove_leftovers(self._out, final.values())
             try:
@@ -233,7 +261,7 @@ class BatchRunner:
 
         def feed() -> Iterator[Job]:
             for job in itertools.chain(retry, to_submit):
-                if self._stopping:
+                if self._stopping or self._auth_error is not None:
                     return
                 handle = self._submit(job)
                 by_handle[id(handle)] = job
@@ -304,6 +332,8 @@ class BatchRunner:
                 return False
             return None  # the create never reached the server: send it again, same id
         except KlingError as exc:
+            if isinstance(exc, AuthenticationError) and self._auth_error is None:
+                self._auth_error = exc  # nothing new is sent with a key the server refuses
             self._unresolved(job.id, f"{type(exc).__name__}: {exc}")
             return False
 
@@ -315,14 +345,23 @@ class BatchRunner:
         digest = request_hash(dump_request(job.request))
 
         def journal_intent(_handle: Job) -> None:
+            if self._auth_error is not None:  # aborts this POST: the job stays never sent
+                raise KlingError(_NOT_SENT_AUTH)
             store.record_intent(job.id, job.endpoint, ext, request_hash=digest)
 
         handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll,
                                             before_send=journal_intent)
+        handle.add_done_callback(self._check_credentials)
         self._live[job.id] = handle
         assert self._tg is not None
         self._tg.start_soon(self._journal_task_id, job.id, handle)
         return handle
+
+    def _check_credentials(self, handle: Job) -> None:
+        """A create rejected for its credentials (1000-1004) stops the run submitting at once
+        (called as the job ends, before any other create is let through)."""
+        if isinstance(handle.error, AuthenticationError) and self._auth_error is None:
+            self._auth_error = handle.error
 
     async def _journal_task_id(self, job_id: str, handle: Job) -> None:
         await handle.wait_submitted()
@@ -346,6 +385,8 @@ class BatchRunner:
             return
         error = handle.error
         text = f"{type(error).__name__}: {error}" if error is not None else "failed"
+        if self._auth_error is not None and isinstance(error, SubmissionAbortedError):
+            text = _NOT_SENT_AUTH
         final = isinstance(error, TaskFailedError) or (
             isinstance(error, (InvalidRequestError, ContentPolicyError))
             # a used external_task_id is this batch's own (journaled before its POST): a

@@ -211,8 +211,15 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
         return EXIT_INTERRUPTED
     p = result.progress
     print_text(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
+    if result.auth_error is not None:
+        unsent = sum(1 for row in result.rows if row["status"] == "not_sent")
+        print(f"stopped submitting: the server rejected the API key ({result.auth_error}); "
+              f"{unsent} job(s) not sent: fix the key and run the same command again",
+              file=sys.stderr)
+        return EXIT_FAILED
     if not result.ok:
-        print("some jobs did not finish cleanly: run the same command again to retry what "
-              "can be retried", file=sys.stderr)
+        if result.retryable:
+            print("some jobs did not finish cleanly: run the same command again to retry "
+                  "what can be retried", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
