@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import aiohttp
+import anyio.lowlevel
 
 from kling_async import (
     Backoff,
@@ -107,3 +108,11 @@ async def running(**kwargs: Any) -> AsyncIterator[tuple[KlingSimulator, aiohttp.
         aiohttp.ClientSession(headers={"Authorization": f"Bearer {sim.api_key}"}) as session,
     ):
         yield sim, session
+
+
+class Sleeps(list[float]):
+    """An injected ``sleep`` that records every delay and returns at once."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        await anyio.lowlevel.checkpoint()

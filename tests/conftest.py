@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from kling_async.testing import KlingSimulator, SimulatorConfig
+from tests._scripted import ScriptedServer
 from tests._simhelpers import SIM_CONFIG
 
 
@@ -32,3 +33,10 @@ async def sim(sim_config: SimulatorConfig) -> AsyncIterator[KlingSimulator]:
     """A running simulator configured by ``sim_config``, stopped after the test."""
     async with KlingSimulator(config=sim_config) as simulator:
         yield simulator
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ScriptedServer]:
+    """A scripted HTTP server on 127.0.0.1 for hostile or exact replies (tests/_scripted.py)."""
+    async with ScriptedServer() as srv:
+        yield srv

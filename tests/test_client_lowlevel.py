@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -18,12 +17,6 @@ from tests._simhelpers import Credentials
 KEY = "gw-key-lowlevel"
 IMG = "/v1/images/generations"
 VID = "/v1/videos/omni-video"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with ScriptedServer() as srv:
-        yield srv
 
 
 def client_for(server: ScriptedServer, **kwargs: Any) -> KlingClient:

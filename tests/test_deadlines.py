@@ -10,7 +10,6 @@ in the same loop iteration as a try's deadline is the hard case).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import anyio
@@ -32,12 +31,6 @@ GET_PATH = "/v1/images/generations/t-1"
 ATTEMPTS = 3
 LATE = 1.0  # the scripted reply's delay: far past the limit below
 LIMIT = 0.1
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with ScriptedServer() as srv:
-        yield srv
 
 
 def make_client(base_url: str, /, **kwargs: Unpack[ClientSettings]) -> KlingClient:

@@ -8,7 +8,6 @@ lookup by external id is ``GET <create path>?external_task_id=X`` (the client's 
 from __future__ import annotations
 
 import pickle
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -32,12 +31,6 @@ FAST = kling.RetryPolicy(max_attempts=3, backoff=kling.Backoff(initial=0.001, ma
                          concurrency_min_delay=0.001)
 #: No poll before the test is done with the job (it closes the client first).
 QUIET = kling.PollPolicy(first_poll=60.0)
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with ScriptedServer() as srv:
-        yield srv
 
 
 def client_for(url: str, **kwargs: Any) -> KlingClient:

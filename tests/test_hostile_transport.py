@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -19,7 +18,7 @@ import kling_async._results as kling_results
 from kling_async import Backoff, KlingClient, Limits, RetryPolicy, Timeouts
 from tests._rawserver import RawServer, declared_length, endless_body
 from tests._scripted import Reply, ScriptedServer, closed_port, error_body, ok, task_json
-from tests._simhelpers import ClientSettings
+from tests._simhelpers import ClientSettings, Sleeps
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
@@ -31,20 +30,6 @@ CREATE_PATH = "/v1/images/generations"
 GET_PATH = CREATE_PATH + "/t-1"
 MiB = 1024 * 1024
 EXT = "ext-hostile-1"
-
-
-class Sleeps(list[float]):
-    """An injected ``sleep`` that records every delay and returns at once."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        await anyio.lowlevel.checkpoint()
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with ScriptedServer() as srv:
-        yield srv
 
 
 def make_client(base_url: str, /, **kwargs: Unpack[ClientSettings]) -> KlingClient:

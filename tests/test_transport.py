@@ -6,7 +6,6 @@ it provably created nothing, and is never re-sent after an ambiguous failure.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import anyio
@@ -26,7 +25,7 @@ from tests._scripted import (
     ok,
     task_json,
 )
-from tests._simhelpers import ClientSettings
+from tests._simhelpers import ClientSettings, Sleeps
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
@@ -38,20 +37,6 @@ GET_PATH = "/v1/images/generations/t-1"
 CREATE_PATH = "/v1/images/generations"
 EXT = "ext-ambiguous-1"
 FAST = Backoff(initial=0.001, maximum=0.01)
-
-
-class Sleeps(list[float]):
-    """An injected ``sleep`` that records every delay and returns at once."""
-
-    async def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-        await anyio.lowlevel.checkpoint()
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[ScriptedServer]:
-    async with ScriptedServer() as srv:
-        yield srv
 
 
 @pytest.fixture
