@@ -89,6 +89,7 @@ from ._models.parts import (
     Voice,
     WatermarkInfo,
 )
+from ._models.standard import NewTextToVideoRequest, Options, TextToVideoSettings
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
@@ -142,12 +143,14 @@ __all__ = [
     "KlingWireWarning",
     "Limits",
     "ModelSpec",
+    "NewTextToVideoRequest",
     "NotFoundError",
     "OmniImageItem",
     "OmniImageRequest",
     "OmniVideoImage",
     "OmniVideoRequest",
     "OmniVideoVideo",
+    "Options",
     "ParentVideo",
     "PermissionDeniedError",
     "PollPolicy",
@@ -173,6 +176,7 @@ __all__ = [
     "TaskStatus",
     "TaskTimeoutError",
     "TextToVideoRequest",
+    "TextToVideoSettings",
     "Timeouts",
     "TrajectoryPoint",
     "TransportError",

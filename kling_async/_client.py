@@ -43,7 +43,7 @@ from ._config import (
     Limits,
     Timeouts,
 )
-from ._endpoints import Endpoint, Request, endpoint_for, endpoint_named
+from ._endpoints import Endpoint, Request, endpoint_for, endpoint_named, request_external_id
 from ._errors import (
     AmbiguousSubmissionError,
     ClientClosedError,
@@ -475,8 +475,8 @@ class KlingClient:
         endpoint = endpoint_for(request)
         body = dump_request(request)
         if external_task_id is not None:
-            body["external_task_id"] = external_task_id
-        ext = body.get("external_task_id")
+            body = endpoint.with_option(body, "external_task_id", external_task_id)
+        ext = endpoint.options_of(body).get("external_task_id")
         try:
             data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
                                         external_task_id=ext)
@@ -535,7 +535,7 @@ class KlingClient:
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
                  ) -> Job:
         endpoint = endpoint_for(request)
-        user_id = external_task_id or getattr(request, "external_task_id", None)
+        user_id = external_task_id or request_external_id(request)
         if user_id:
             ext = lookup_safe(user_id)
         else:

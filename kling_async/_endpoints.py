@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 from urllib.parse import quote
 
 import attrs
@@ -25,6 +25,7 @@ from ._models.catalog import (
     TEXT_TO_VIDEO,
 )
 from ._models.images import ImageGenerationRequest, OmniImageRequest
+from ._models.standard import TEXT_TO_VIDEO_MODELS, NewTextToVideoRequest
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import JobKind, PollPolicy
 from ._results import MAX_ID_LENGTH
@@ -32,28 +33,63 @@ from ._results import MAX_ID_LENGTH
 #: Any request object a create endpoint takes (one class per row of ``ENDPOINTS``).
 Request: TypeAlias = (
     ImageGenerationRequest | OmniImageRequest | OmniVideoRequest | TextToVideoRequest
-    | ImageToVideoRequest
+    | ImageToVideoRequest | NewTextToVideoRequest
 )
+
+#: The API design standard of an endpoint (reference §10): ``legacy`` = ``/v1/...`` with the
+#: model in ``model_name``; ``new`` = the model in the path, tasks queried through ``/tasks``.
+Standard = Literal["legacy", "new"]
 
 
 @attrs.frozen
 class Endpoint:
-    """One create endpoint: its name, request class, kind and default ``mode``."""
+    """One create endpoint: its name, request class, kind and default ``mode``.
+
+    ``name`` is the path without its leading slash and without the legacy ``/v1`` prefix:
+    ``videos/omni-video`` (legacy) or ``text-to-video/kling-3.0-turbo`` (new standard, whose
+    ``model`` is the path's last segment)."""
 
     name: str
     request_type: type[Any]
     kind: JobKind
     default_mode: str | None = None
+    standard: Standard = "legacy"
+    model: str | None = None
 
     @property
     def path(self) -> str:
-        """The create and list path, e.g. ``/v1/videos/omni-video``."""
+        """The create path: ``/v1/videos/omni-video`` (legacy, also its list path) or
+        ``/text-to-video/kling-3.0-turbo`` (new standard)."""
+        if self.standard == "new":
+            return f"/{self.name}"
         return f"/v1/{self.name}"
 
     def task_path(self, task_id: str) -> str:
         """The single-task query path, e.g. ``/v1/videos/omni-video/{task_id}``, with the id
-        percent-encoded as exactly one path segment (``ValidationError`` if it is not plain)."""
+        percent-encoded as exactly one path segment (``ValidationError`` if it is not plain).
+        New-standard tasks have no such path: they are queried through ``/tasks``."""
+        if self.standard == "new":
+            raise ValidationError("endpoint", "has no per-task path (new standard: use /tasks)",
+                                  self.name)
         return f"/v1/{self.name}/{quote_segment(task_id)}"
+
+    def options_of(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Where a wire body keeps ``external_task_id``, ``callback_url`` and
+        ``watermark_info``: the body itself (legacy) or its ``options`` object (new)."""
+        if self.standard == "new":
+            options = body.get("options")
+            return options if isinstance(options, Mapping) else {}
+        return body
+
+    def with_option(self, body: Mapping[str, Any], key: str, value: Any) -> dict[str, Any]:
+        """A copy of ``body`` with one option (``external_task_id``, ``callback_url``) set
+        where this endpoint's standard keeps it; ``body`` is not changed."""
+        out = dict(body)
+        if self.standard == "new":
+            out["options"] = {**self.options_of(body), key: value}
+        else:
+            out[key] = value
+        return out
 
     def weight(self, request: Any) -> int:
         """Concurrency slots a task of this request holds: ``task_weight`` (reference §6)."""
@@ -107,10 +143,19 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
         Endpoint(OMNI_VIDEO, OmniVideoRequest, "video", default_mode="pro"),
         Endpoint(TEXT_TO_VIDEO, TextToVideoRequest, "video", default_mode="std"),
         Endpoint(IMAGE_TO_VIDEO, ImageToVideoRequest, "video", default_mode="std"),
+        *(
+            Endpoint(f"text-to-video/{model}", NewTextToVideoRequest, "video",
+                     standard="new", model=model)
+            for model in TEXT_TO_VIDEO_MODELS
+        ),
     )
 })
 
-_BY_TYPE: dict[type[Any], Endpoint] = {e.request_type: e for e in ENDPOINTS.values()}
+#: The endpoint row per (request class, model): the model is None for legacy classes, whose
+#: one row serves every ``model_name``.
+_BY_TYPE: dict[tuple[type[Any], str | None], Endpoint] = {
+    (e.request_type, e.model): e for e in ENDPOINTS.values()
+}
 
 
 def task_weight(endpoint_name: str, request: object) -> int:
@@ -156,13 +201,31 @@ def endpoint_named(name: str) -> Endpoint:
 
 
 def endpoint_for(request: Any) -> Endpoint:
-    """The endpoint row that serves a request object."""
+    """The endpoint row that serves a request object (for a new-standard request, the row of
+    its ``model``)."""
+    model = getattr(request, "model", None) if _is_new_standard(type(request)) else None
     try:
-        return _BY_TYPE[type(request)]
+        return _BY_TYPE[(type(request), model)]
     except KeyError:
-        raise ValidationError(
-            "request",
-            "must be one of the request classes "
-            + ", ".join(sorted(t.__name__ for t in _BY_TYPE)),
-            type(request).__name__,
-        ) from None
+        pass
+    if model is not None:
+        raise ValidationError("model", f"is not a known model of {type(request).__name__}",
+                              model)
+    raise ValidationError(
+        "request",
+        "must be one of the request classes "
+        + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
+        type(request).__name__,
+    )
+
+
+def _is_new_standard(request_type: type[Any]) -> bool:
+    return any(t is request_type and m is not None for t, m in _BY_TYPE)
+
+
+def request_external_id(request: object) -> str | None:
+    """The ``external_task_id`` a request object carries itself: top-level (legacy) or in its
+    ``options`` (new standard); None when it has none."""
+    holder = getattr(request, "options", None) or request
+    value = getattr(holder, "external_task_id", None)
+    return value if isinstance(value, str) else None

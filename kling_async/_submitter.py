@@ -229,7 +229,7 @@ class Submitter:
         body = dump_request(job.request)
         ext = job.external_task_id
         if ext is not None:
-            body["external_task_id"] = ext
+            body = endpoint.with_option(body, "external_task_id", ext)
         if before_send is not None:
             try:
                 before_send(job)

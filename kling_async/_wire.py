@@ -24,6 +24,7 @@ import cattrs
 from ._endpoints import endpoint_named
 from ._errors import ValidationError, _short_repr
 from ._models.parts import OmniImageItem
+from ._models.standard import is_wire_field
 from ._validators import MAX_INT64, MAX_INT64_DIGITS, MIN_INT64
 
 
@@ -70,7 +71,7 @@ def _make_dumper(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
     rules 1, 2 and 5 of ``dump_request``.  The field names are read once per class; the hook
     omits None and empty tuples, keeps JSON scalars as they are and hands anything else
     (nested parts, tuples) back to the converter."""
-    names = tuple(field.name for field in attrs.fields(cls))
+    names = tuple(field.name for field in attrs.fields(cls) if is_wire_field(field))
 
     def dump(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -232,6 +233,7 @@ def dump_request(request: Any) -> dict[str, Any]:
     4. ``element_id`` is a Python int, never a float, so a 64-bit id (``829836802793406551``)
        survives ``json.dumps`` exactly.
     5. Booleans are JSON booleans; nested parts are JSON objects; tuples are JSON arrays.
+    6. A new-standard request's ``model`` is in the path, not the body: not sent.
     """
     if isinstance(request, type) or not attrs.has(type(request)):
         raise ValidationError("request", "must be a request object", type(request).__name__)
@@ -259,6 +261,16 @@ def _move_legacy_model(body: dict[str, Any]) -> None:
     )
 
 
+def _put_path_model(body: dict[str, Any], model: str) -> None:
+    """Load rule 8: a new-standard endpoint's model is its path's (``text-to-video/
+    kling-3.0``); a body that names a model itself is a ValidationError."""
+    for key in ("model", "model_name"):
+        if key in body and not _is_unset(body[key]):
+            raise ValidationError(key, "is not a body field of the new standard: the model is "
+                                  "in the endpoint path", body[key])
+    body["model"] = model
+
+
 def load_request(endpoint: str, payload: Any) -> Any:
     """A validated request for ``endpoint`` (``videos/omni-video``...) from a wire JSON body.
 
@@ -283,15 +295,20 @@ def load_request(endpoint: str, payload: Any) -> Any:
        are not strings, lists past ``MAX_WIRE_ITEMS`` items, text with a lone surrogate,
        which UTF-8 cannot carry), the only error is a ValidationError, with a short
        printable message.
+    8. A new-standard endpoint (``text-to-video/kling-3.0-turbo``) gives the request its
+       ``model``; the body must not name one.
     """
     if not isinstance(endpoint, str):
         raise ValidationError("endpoint", "must be a string such as 'videos/omni-video'",
                               endpoint)
-    request_type = endpoint_named(endpoint).request_type
+    row = endpoint_named(endpoint)
+    request_type = row.request_type
     if not isinstance(payload, Mapping):
         raise ValidationError("request", "must be a JSON object", type(payload).__name__)
     body = dict(payload)
-    if "model" in body:
+    if row.model is not None:
+        _put_path_model(body, row.model)
+    elif "model" in body:
         _move_legacy_model(body)
     try:
         return _converter.structure(body, request_type)
