@@ -152,13 +152,13 @@ REJECTED: list[Any] = [
                  id="4k-not-with-feature-video"),
     pytest.param(lambda: OmniVideoRequest(model_name="kling-v3-omni", prompt="p", mode="4k",
                                           video_list=[BASE]), "mode", id="4k-not-with-base-video"),
-    pytest.param(lambda: TextToVideoRequest(model_name="kling-v3", prompt="p", mode="4K"),
+    pytest.param(lambda: TextToVideoRequest(model_name="kling-v3", prompt="p", mode="4K"),  # type: ignore[arg-type]
                  "mode", id="4k-is-lower-case"),
-    pytest.param(lambda: TextToVideoRequest(model_name="kling-v3", prompt="p", mode="8k"),
+    pytest.param(lambda: TextToVideoRequest(model_name="kling-v3", prompt="p", mode="8k"),  # type: ignore[arg-type]
                  "mode", id="mode-enum"),
     # series_amount: 2-9 or "auto", only with series
     pytest.param(lambda: OmniImageRequest(model_name="kling-v3-omni", prompt="p",
-                                          result_type="series", series_amount="many"),
+                                          result_type="series", series_amount="many"),  # type: ignore[arg-type]
                  "series_amount", id="series-amount-word"),
     pytest.param(lambda: OmniImageRequest(model_name="kling-v3-omni", prompt="p",
                                           result_type="series", series_amount=1),
@@ -217,7 +217,7 @@ REJECTED: list[Any] = [
                                                 image_reference="subject"),
                  "image", id="gen-reference-needs-image"),
     pytest.param(lambda: ImageGenerationRequest(model_name="kling-v2-1", prompt="p", image=IMG,
-                                                image_reference="body"),
+                                                image_reference="body"),  # type: ignore[arg-type]
                  "image_reference", id="gen-reference-enum"),
 ]
 
