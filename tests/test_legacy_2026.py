@@ -288,7 +288,9 @@ def test_catalog_follows_the_2026_capability_maps() -> None:
     assert model_spec("videos/image2video", "kling-v3").elements
     omni = model_spec("videos/omni-video", "kling-v3-omni")
     assert (omni.mode_4k, omni.mode_4k_with_video, omni.multi_shot_frames) == (True, False, True)
-    assert not model_spec("videos/omni-video", "kling-video-o1").multi_shot
+    assert omni.frame_elements == 3
+    o1 = model_spec("videos/omni-video", "kling-video-o1")
+    assert (o1.multi_shot, o1.end_frame_elements, o1.frame_elements) == (False, False, None)
     assert model_spec("images/omni-image", "kling-v3-omni").resolutions == ("1k", "2k", "4k")
     assert model_spec("images/omni-image", "kling-image-o1").resolutions == ("1k", "2k")
     assert model_spec("images/generations", None).name == "kling-v3"
@@ -317,6 +319,21 @@ def test_register_model_can_allow_4k_with_a_reference_video() -> None:
                    mode_4k_with_video=True)
     OmniVideoRequest(model_name="kling-v3-omni", prompt="p", mode="4k", video_list=[FEATURE],
                      aspect_ratio="1:1")
+
+
+def test_registered_element_limits_beside_frames() -> None:
+    """frame_elements and end_frame_elements are catalog data a registered row sets."""
+    register_model("videos/omni-video", "kling-x", frame_elements=1, end_frame_elements=False)
+    OmniVideoRequest(model_name="kling-x", prompt="p", image_list=[FIRST],
+                     element_list=ELEMENTS[:1])
+    for images, count in (([FIRST], 2), ([FIRST, END], 1)):
+        with pytest.raises(ValidationError) as caught:
+            OmniVideoRequest(model_name="kling-x", prompt="p", image_list=images,
+                             element_list=ELEMENTS[:count])
+        assert caught.value.field == "element_list"
+    with pytest.raises(ValidationError) as caught:
+        register_model("videos/omni-video", "kling-x", frame_elements=True)
+    assert caught.value.field == "frame_elements"
 
 
 def test_registered_model_without_frames_in_multi_shot_is_refused() -> None:

@@ -444,9 +444,9 @@ def omni_video_requests(draw: st.DrawFn) -> OmniVideoRequest:
     images = [OmniVideoImage(image_url=draw(urls), type=k) for k in kinds]  # type: ignore[arg-type]
     images += [OmniVideoImage(image_url=draw(urls)) for _ in range(refs)]
     most = limit - refs
-    if kinds and spec.name == "kling-v3-omni":
-        most = min(most, 3)
-    if "end_frame" in kinds and spec.name == "kling-video-o1":
+    if kinds and spec.frame_elements is not None:
+        most = min(most, spec.frame_elements)
+    if "end_frame" in kinds and not spec.end_frame_elements:
         most = 0
     element_list = draw(st.lists(elements, max_size=most))
     basic = not video and not element_list and refs == 0 and "end_frame" not in kinds

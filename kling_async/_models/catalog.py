@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from .._errors import ValidationError
-from .._validators import check_encodable, instance_of, to_required_duration
+from .._validators import check_encodable, in_range, instance_of, to_required_duration
 
 IMAGE_GENERATIONS = "images/generations"
 OMNI_IMAGE = "images/omni-image"
@@ -48,6 +48,7 @@ def _durations(low: int, high: int) -> tuple[str, ...]:
 
 
 _FLAG = instance_of(bool)
+_COUNT = in_range(0, 1000, integer=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -72,6 +73,10 @@ class ModelSpec:
     - ``mode_4k``: ``mode="4k"`` (native 4K, 04/23/2026: kling-v3 t2v/i2v, kling-v3-omni).
     - ``mode_4k_with_video``: omni-video ``mode="4k"`` together with a ``video_list`` (the
       04/23/2026 entry excludes reference videos; off on the built-in rows).
+    - ``frame_elements``: omni-video, the most elements beside a first frame (kling-v3-omni:
+      3); ``None`` = only the image + element totals apply.
+    - ``end_frame_elements``: omni-video accepts elements with first + end frames (not
+      kling-video-o1, 03/11/2026).
     """
 
     endpoint: str
@@ -93,6 +98,8 @@ class ModelSpec:
     voice_list: bool = attrs.field(default=True, validator=_FLAG)
     mode_4k: bool = attrs.field(default=True, validator=_FLAG)
     mode_4k_with_video: bool = attrs.field(default=True, validator=_FLAG)
+    frame_elements: int | None = attrs.field(default=None, validator=_COUNT)
+    end_frame_elements: bool = attrs.field(default=True, validator=_FLAG)
 
 
 _PRE_V3 = ("5", "10")
@@ -144,10 +151,15 @@ def _image_rows() -> list[ModelSpec]:
 def _builtin() -> dict[str, dict[str, ModelSpec]]:
     rows = [
         *_image_rows(),
-        # 2.6 / 13.1: o1 3-10 s (5/10 only for pure t2v and first-frame i2v), no multi-shot;
-        # v3-omni 3-15 s, multi-shot (with frames), 4k.
-        _video(OMNI_VIDEO, "kling-video-o1", _durations(3, 10), basic=_PRE_V3, multi_shot=False),
-        _video(OMNI_VIDEO, "kling-v3-omni", _V3, v3=True),
+        # 2.6 / 13.1: o1 3-10 s (5/10 only for pure t2v and first-frame i2v), no multi-shot,
+        # no elements with first + end frames; v3-omni 3-15 s, multi-shot (with frames), 4k,
+        # at most 3 elements beside a first frame (2.6, 11.5).
+        attrs.evolve(
+            _video(OMNI_VIDEO, "kling-video-o1", _durations(3, 10), basic=_PRE_V3,
+                   multi_shot=False),
+            end_frame_elements=False,
+        ),
+        attrs.evolve(_video(OMNI_VIDEO, "kling-v3-omni", _V3, v3=True), frame_elements=3),
     ]
     # 2.3 / 2.4 / 13.1: cfg_scale not on v2.x; sound and voices from v2.6; multi-shot, 4k and
     # image2video elements on v3.
@@ -218,6 +230,8 @@ def register_model(
     voice_list: bool = True,
     mode_4k: bool = True,
     mode_4k_with_video: bool = True,
+    frame_elements: int | None = None,
+    end_frame_elements: bool = True,
 ) -> ModelSpec:
     """Allow ``model_name`` on ``endpoint`` (or replace its row); returns the new row.
 
@@ -249,6 +263,8 @@ def register_model(
         voice_list=voice_list,
         mode_4k=mode_4k,
         mode_4k_with_video=mode_4k_with_video,
+        frame_elements=frame_elements,
+        end_frame_elements=end_frame_elements,
     )
     _MODELS[endpoint][model_name] = spec
     return spec

@@ -53,8 +53,6 @@ from .parts import (
 SHOT_TYPE = one_of("customize", "intelligence")
 MAX_REFERENCES_WITHOUT_VIDEO = 7
 MAX_REFERENCES_WITH_VIDEO = 4
-#: Omni-video on kling-v3-omni: elements of any kind with a first (and last) frame (2.6, 11.5).
-MAX_ELEMENTS_WITH_FRAMES = 3
 #: Image-to-video on kling-v3: elements, at most (2.4).
 MAX_I2V_ELEMENTS = 3
 
@@ -153,13 +151,14 @@ class OmniVideoRequest(CommonFields):
             )
         if not self.element_list or "first_frame" not in kinds:
             return
-        if spec.name == "kling-video-o1" and "end_frame" in kinds:
-            raise ValidationError("element_list", "kling-video-o1 takes no elements with first "
+        if "end_frame" in kinds and not spec.end_frame_elements:
+            raise ValidationError("element_list", f"{spec.name} takes no elements with first "
                                   "and end frames", len(self.element_list))
-        if spec.name == "kling-v3-omni" and len(self.element_list) > MAX_ELEMENTS_WITH_FRAMES:
+        most = spec.frame_elements
+        if most is not None and len(self.element_list) > most:
             raise ValidationError(
-                "element_list", f"at most {MAX_ELEMENTS_WITH_FRAMES} elements with a first "
-                "frame on kling-v3-omni", len(self.element_list),
+                "element_list", f"at most {most} elements with a first frame on {spec.name}",
+                len(self.element_list),
             )
 
     def _check_video(self, spec: ModelSpec) -> None:
