@@ -179,6 +179,38 @@ def in_range(low: float, high: float, *, integer: bool = False) -> _InRange:
     return _InRange(low, high, integer)
 
 
+@attrs.frozen(repr=False)
+class _InRangeOr(Validator):
+    numbers: _InRange
+    words: tuple[str, ...]
+
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, str) and value in self.words:
+            return
+        if not isinstance(value, str):
+            try:
+                self.numbers(inst, attr, value)
+                return
+            except ValidationError:
+                pass
+        bounds = f"[{_bound(self.numbers.low)}, {_bound(self.numbers.high)}]"
+        words = " or ".join(repr(w) for w in self.words)
+        hint = None
+        if isinstance(value, str) and value.strip().lower() in self.words:
+            hint = f"use {value.strip().lower()!r} (values are case-sensitive)"
+        raise ValidationError(attr.name, f"must be a whole number in {bounds} or {words}",
+                              value, hint=hint)
+
+    def __repr__(self) -> str:
+        return f"<in_range_or {self.numbers!r} | {', '.join(self.words)}>"
+
+
+def in_range_or(low: int, high: int, *words: str) -> _InRangeOr:
+    """An int in ``[low, high]`` or one of the strings ``words`` (``series_amount``: 2..9 or
+    ``"auto"``); never a bool or a float."""
+    return _InRangeOr(_InRange(low, high, True), tuple(words))
+
+
 def int64() -> _InRange:
     """A whole number a signed 64-bit integer can hold (what a server can parse)."""
     return _InRange(MIN_INT64, MAX_INT64, True)

@@ -157,6 +157,21 @@ def _structure_tuple(value: Any, type_: Any) -> tuple[Any, ...]:
     return tuple(out)
 
 
+def _is_int_or_literal(type_: Any) -> bool:
+    """``int | Literal["auto"]`` (optional or not): omni-image ``series_amount``."""
+    if typing.get_origin(type_) not in (typing.Union, UnionType):
+        return False
+    args = [a for a in typing.get_args(type_) if a is not type(None)]
+    return len(args) == 2 and int in args and any(_is_literal(a) for a in args)
+
+
+def _structure_int_or_literal(value: Any, type_: Any) -> Any:
+    words = {w for a in typing.get_args(type_) if _is_literal(a) for w in typing.get_args(a)}
+    if isinstance(value, str) and value in words:
+        return value
+    return _structure_int(value, int)  # anything else: the field's validator names the choices
+
+
 def _is_literal(type_: Any) -> bool:
     return typing.get_origin(type_) is typing.Literal
 
@@ -217,6 +232,7 @@ _converter.register_structure_hook(int, _structure_int)
 _converter.register_structure_hook(float, _structure_float)
 _converter.register_structure_hook(bool, _structure_bool)
 _converter.register_structure_hook_func(_is_literal, _structure_passthrough)
+_converter.register_structure_hook_func(_is_int_or_literal, _structure_int_or_literal)
 _converter.register_structure_hook_func(_is_tuple, _structure_tuple)
 _converter.register_structure_hook_factory(attrs.has, _attrs_structure_fn)
 

@@ -80,7 +80,7 @@ def test_durations_per_model(endpoint: str, model: str, durations: tuple[str, ..
 def test_none_means_the_endpoint_default_model() -> None:
     """An unset model_name is checked as the server's default model."""
     assert model_spec("videos/omni-video", None).name == "kling-video-o1"
-    assert model_spec("images/generations", None).name == "kling-v1"
+    assert model_spec("images/generations", None).name == "kling-v3"
 
 
 def test_unknown_model_error_names_endpoint_known_models_and_fix() -> None:
@@ -113,11 +113,12 @@ def test_register_model_without_durations_allows_any_whole_number() -> None:
 
 
 def test_register_model_replaces_a_row_to_enable_4k() -> None:
-    """The UNCERTAIN omni-image 4k is off until kling-v3-omni is re-registered with it."""
+    """Omni-image 4k is off on kling-image-o1 until it is re-registered with it."""
     with pytest.raises(ValidationError, match="register_model"):
-        OmniImageRequest(model_name="kling-v3-omni", prompt="p", resolution="4k")
-    register_model("images/omni-image", "kling-v3-omni", resolutions=("1k", "2k", "4k"))
-    assert OmniImageRequest(model_name="kling-v3-omni", prompt="p", resolution="4k")
+        OmniImageRequest(model_name="kling-image-o1", prompt="p", resolution="4k")
+    register_model("images/omni-image", "kling-image-o1", series=False,
+                   resolutions=("1k", "2k", "4k"))
+    assert OmniImageRequest(model_name="kling-image-o1", prompt="p", resolution="4k")
 
 
 def test_register_model_rejects_unknown_endpoint() -> None:

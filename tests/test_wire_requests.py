@@ -365,12 +365,12 @@ def shots_summing_to(draw: st.DrawFn, total: int) -> tuple[Shot, ...]:
 
 @st.composite
 def shot_fields(draw: st.DrawFn, multi_ok: bool, durations: tuple[str, ...] | None,
-                prompt_required: bool) -> dict[str, Any]:
+                prompt_required: bool, intelligence_only: bool = False) -> dict[str, Any]:
     """multi_shot / shot_type / multi_prompt / prompt / duration, consistent with each other."""
     allowed = durations or tuple(str(s) for s in range(1, 16))
     duration = draw(st.sampled_from(allowed))
     if multi_ok and draw(st.booleans()):
-        if draw(st.booleans()):
+        if intelligence_only or draw(st.booleans()):
             return {"multi_shot": True, "shot_type": "intelligence", "prompt": draw(text),
                     "duration": draw(opt(st.just(duration)))}
         return {"multi_shot": True, "shot_type": "customize", "prompt": draw(opt(text)),
@@ -386,15 +386,17 @@ def image_generation_requests(draw: st.DrawFn) -> ImageGenerationRequest:
     spec = model_spec(IMAGE_GENERATIONS, model)
     image = draw(urls if spec.requires_image else opt(urls))
     reference = None
-    if spec.image_reference:
+    if spec.image_reference and image:
         choices = st.sampled_from(["subject", "face"])
-        reference = draw(choices if image else opt(choices))
+        reference = draw(choices if spec.image_reference_required else opt(choices))
     ratios = ["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"] + ["21:9"] * spec.wide_21_9
+    most = 10 - (1 if image else 0) if spec.elements else 0
     return ImageGenerationRequest(
         model_name=model, prompt=draw(text), image=image, image_reference=reference,
         negative_prompt=None if image else draw(opt(text)),
         human_fidelity=draw(opt(unit)) if reference == "subject" else None,
         image_fidelity=draw(opt(unit)), resolution=draw(opt(st.sampled_from(spec.resolutions))),
+        element_list=draw(st.lists(elements, max_size=most)),
         n=draw(opt(st.integers(1, 9))), aspect_ratio=draw(opt(st.sampled_from(ratios))),
         **draw(common),
     )
@@ -405,16 +407,24 @@ def omni_image_requests(draw: st.DrawFn) -> OmniImageRequest:
     model = draw(opt(st.sampled_from(known_models(OMNI_IMAGE))))
     spec = model_spec(OMNI_IMAGE, model)
     images = draw(st.lists(st.builds(OmniImageItem, image=urls), max_size=10))
+    element_list = draw(st.lists(elements, max_size=10 - len(images)))
     result = draw(opt(st.sampled_from(["single", "series"] if spec.series else ["single"])))
+    amounts = st.integers(2, 9) | st.just("auto")
+    auto = ["auto"] if spec.text_auto_ratio or images or element_list else []
     return OmniImageRequest(
-        model_name=model, prompt=draw(text), image_list=images,
-        element_list=draw(st.lists(elements, max_size=10 - len(images))),
+        model_name=model, prompt=draw(text), image_list=images, element_list=element_list,
         resolution=draw(opt(st.sampled_from(spec.resolutions))), result_type=result,
-        series_amount=draw(opt(st.integers(2, 9))) if result == "series" else None,
+        series_amount=draw(opt(amounts)) if result == "series" else None,
         n=draw(opt(st.integers(1, 9))),
-        aspect_ratio=draw(opt(st.sampled_from(["16:9", "1:1", "21:9", "auto"]))),
+        aspect_ratio=draw(opt(st.sampled_from(["16:9", "1:1", "21:9", *auto]))),
         **draw(common),
     )
+
+
+def modes(spec: Any, video: bool = False) -> st.SearchStrategy[Any]:
+    """``mode`` values the model takes (4k on v3, not with a video unless allowed)."""
+    four_k = spec.mode_4k and (not video or spec.mode_4k_with_video)
+    return opt(st.sampled_from(["std", "pro", "4k"] if four_k else ["std", "pro"]))
 
 
 @st.composite
@@ -427,23 +437,29 @@ def omni_video_requests(draw: st.DrawFn) -> OmniVideoRequest:
     )))
     base = video is not None and video.is_base
     multi = spec.multi_shot and draw(st.booleans())
-    kinds: list[str] = [] if multi or base else draw(st.sampled_from(
-        [[], ["first_frame"], ["first_frame", "end_frame"]]))
+    kinds: list[str] = [] if (multi and not spec.multi_shot_frames) or base else draw(
+        st.sampled_from([[], ["first_frame"], ["first_frame", "end_frame"]]))
     limit = (4 if video else 7) - len(kinds)
     refs = draw(st.integers(0, 0 if "end_frame" in kinds else limit))
     images = [OmniVideoImage(image_url=draw(urls), type=k) for k in kinds]  # type: ignore[arg-type]
     images += [OmniVideoImage(image_url=draw(urls)) for _ in range(refs)]
-    element_list = draw(st.lists(elements, max_size=limit - refs))
+    most = limit - refs
+    if kinds and spec.frame_elements is not None:
+        most = min(most, spec.frame_elements)
+    if "end_frame" in kinds and not spec.end_frame_elements:
+        most = 0
+    element_list = draw(st.lists(elements, max_size=most))
     basic = not video and not element_list and refs == 0 and "end_frame" not in kinds
     durations = spec.basic_durations if basic and spec.basic_durations else spec.durations
-    shots = draw(shot_fields(multi, durations, prompt_required=True))
+    shots = draw(shot_fields(multi, durations, prompt_required=True,
+                             intelligence_only=video is not None))
     if not multi:
         shots.pop("multi_shot")
     return OmniVideoRequest(
         model_name=model, image_list=images, element_list=element_list,
         video_list=[video] if video else [],
         sound=draw(opt(st.just("off"))) if video else draw(opt(st.sampled_from(["on", "off"]))),
-        mode=draw(opt(st.sampled_from(["std", "pro"]))),
+        mode=draw(modes(spec, video=video is not None)),
         aspect_ratio=None if kinds or base else draw(st.sampled_from(["16:9", "9:16", "1:1"])),
         **shots, **draw(common),
     )
@@ -466,7 +482,7 @@ def text_to_video_requests(draw: st.DrawFn) -> TextToVideoRequest:
         model_name=model, negative_prompt=draw(opt(text)),
         sound=draw(opt(st.sampled_from(["on", "off"] if spec.sound else ["off"]))),
         cfg_scale=draw(opt(unit)) if spec.cfg_scale else None,
-        mode=draw(opt(st.sampled_from(["std", "pro"]))), camera_control=draw(opt(camera)),
+        mode=draw(modes(spec)), camera_control=draw(opt(camera)),
         aspect_ratio=draw(opt(st.sampled_from(["16:9", "9:16", "1:1"]))),
         **draw(shot_fields(spec.multi_shot, spec.durations, prompt_required=True)),
         **draw(common),
@@ -495,14 +511,15 @@ def image_to_video_requests(draw: st.DrawFn) -> ImageToVideoRequest:
     if group == "camera":
         extra["camera_control"] = draw(camera)
     voices = draw(st.lists(st.builds(Voice, voice_id=text), max_size=2)) if spec.voice_list else []
+    element_list = draw(st.lists(elements, max_size=3)) if spec.elements and not voices else []
     sounds = ["on", "off"] if spec.sound else ["off"]
     sound: Literal["on", "off"] | None = "on" if voices else draw(opt(st.sampled_from(sounds)))
     return ImageToVideoRequest(
         model_name=model, negative_prompt=draw(opt(text)), voice_list=voices, sound=sound,
-        cfg_scale=draw(opt(unit)) if spec.cfg_scale else None,
-        mode=draw(opt(st.sampled_from(["std", "pro"]))),
-        **draw(shot_fields(spec.multi_shot and group != "tail", spec.durations,
-                           prompt_required=False)),
+        element_list=element_list, cfg_scale=draw(opt(unit)) if spec.cfg_scale else None,
+        mode=draw(modes(spec)),
+        **draw(shot_fields(spec.multi_shot and (group != "tail" or spec.multi_shot_frames),
+                           spec.durations, prompt_required=False)),
         **extra, **draw(common),
     )
 

@@ -1,9 +1,11 @@
 """The one model table, and the configurable prompt limits.
 
 Per endpoint (the path after ``/v1/``), the known model names; per model, what it accepts
-(``ModelSpec``).  Built-in rows follow the API reference (sections 2.3, 2.4, 2.6, 2.12, 2.13);
-where the reference says UNCERTAIN the row is permissive or the feature is a capability that is
-off by default.  Model lists drift: ``register_model`` adds or replaces a row at run time.
+(``ModelSpec``).  Built-in rows follow the API reference (sections 2.3, 2.4, 2.6, 2.12, 2.13)
+and its 2026 capability maps (section 13): the current models, plus the older ones, which
+gateways still serve.  Where the reference says UNCERTAIN the row is permissive or the feature
+is a capability that is off by default.  Model lists drift: ``register_model`` adds or replaces
+a row at run time.
 
 Prompt limits drift too (older limits were 500/200): ``PromptLimits`` is read by the request
 validators at construction time; ``set_prompt_limits`` changes them process-wide and the
@@ -20,7 +22,7 @@ from typing import Any
 import attrs
 
 from .._errors import ValidationError
-from .._validators import check_encodable, instance_of, to_required_duration
+from .._validators import check_encodable, in_range, instance_of, to_required_duration
 
 IMAGE_GENERATIONS = "images/generations"
 OMNI_IMAGE = "images/omni-image"
@@ -30,7 +32,7 @@ IMAGE_TO_VIDEO = "videos/image2video"
 
 #: Endpoints whose requests the catalog describes, with the model the server uses by default.
 DEFAULT_MODELS: dict[str, str] = {
-    IMAGE_GENERATIONS: "kling-v1",
+    IMAGE_GENERATIONS: "kling-v3",  # the 2026 table's default (reference 2.12)
     OMNI_IMAGE: "kling-image-o1",
     OMNI_VIDEO: "kling-video-o1",
     TEXT_TO_VIDEO: "kling-v1",
@@ -46,6 +48,7 @@ def _durations(low: int, high: int) -> tuple[str, ...]:
 
 
 _FLAG = instance_of(bool)
+_COUNT = in_range(0, 1000, integer=True)
 
 
 @attrs.frozen(kw_only=True)
@@ -57,11 +60,23 @@ class ModelSpec:
       image-to-video on omni-video (kling-video-o1: ``"5"``/``"10"``); ``None`` = no narrowing.
     - ``resolutions``: allowed image ``resolution`` values.
     - ``wide_21_9``: images/generations accepts ``aspect_ratio="21:9"``.
-    - ``image_reference``: images/generations accepts ``image_reference`` and requires it
-      whenever ``image`` is set (kling-v1-5).
+    - ``image_reference``: images/generations accepts ``image_reference`` (kling-v2-1, and
+      the older kling-v1-5).
+    - ``image_reference_required``: ... and requires it whenever ``image`` is set (kling-v1-5).
     - ``requires_image``: images/generations is restyle-only and needs ``image``.
     - ``series``: omni-image accepts ``result_type="series"``.
+    - ``text_auto_ratio``: omni-image accepts ``aspect_ratio="auto"`` without reference images
+      or elements (kling-v3-omni does not: capability map 13.2).
+    - ``elements``: ``element_list`` on images/generations and image2video (kling-v3).
     - ``cfg_scale``, ``sound`` (``"on"``), ``multi_shot``, ``voice_list``: video features.
+    - ``multi_shot_frames``: multi-shot may be combined with first/last frames (v3, 05/07/2026).
+    - ``mode_4k``: ``mode="4k"`` (native 4K, 04/23/2026: kling-v3 t2v/i2v, kling-v3-omni).
+    - ``mode_4k_with_video``: omni-video ``mode="4k"`` together with a ``video_list`` (the
+      04/23/2026 entry excludes reference videos; off on the built-in rows).
+    - ``frame_elements``: omni-video, the most elements beside a first frame (kling-v3-omni:
+      3); ``None`` = only the image + element totals apply.
+    - ``end_frame_elements``: omni-video accepts elements with first + end frames (not
+      kling-video-o1, 03/11/2026).
     """
 
     endpoint: str
@@ -71,12 +86,20 @@ class ModelSpec:
     resolutions: tuple[str, ...] = ("1k", "2k")
     wide_21_9: bool = attrs.field(default=True, validator=_FLAG)
     image_reference: bool = attrs.field(default=False, validator=_FLAG)
+    image_reference_required: bool = attrs.field(default=False, validator=_FLAG)
     requires_image: bool = attrs.field(default=False, validator=_FLAG)
     series: bool = attrs.field(default=True, validator=_FLAG)
+    text_auto_ratio: bool = attrs.field(default=True, validator=_FLAG)
+    elements: bool = attrs.field(default=True, validator=_FLAG)
     cfg_scale: bool = attrs.field(default=True, validator=_FLAG)
     sound: bool = attrs.field(default=True, validator=_FLAG)
     multi_shot: bool = attrs.field(default=True, validator=_FLAG)
+    multi_shot_frames: bool = attrs.field(default=True, validator=_FLAG)
     voice_list: bool = attrs.field(default=True, validator=_FLAG)
+    mode_4k: bool = attrs.field(default=True, validator=_FLAG)
+    mode_4k_with_video: bool = attrs.field(default=True, validator=_FLAG)
+    frame_elements: int | None = attrs.field(default=None, validator=_COUNT)
+    end_frame_elements: bool = attrs.field(default=True, validator=_FLAG)
 
 
 _PRE_V3 = ("5", "10")
@@ -86,47 +109,68 @@ _V3 = _durations(3, 15)
 def _video(
     endpoint: str, name: str, durations: tuple[str, ...], *, basic: tuple[str, ...] | None = None,
     cfg_scale: bool = True, sound: bool = True, multi_shot: bool = True, voices: bool = True,
+    v3: bool = False,
 ) -> ModelSpec:
+    """A built-in video row; ``v3`` turns on what only the 3.0 family does (4K, frames with
+    multi-shot, image2video elements)."""
     return ModelSpec(
         endpoint=endpoint, name=name, durations=durations, basic_durations=basic,
         cfg_scale=cfg_scale, sound=sound, multi_shot=multi_shot, voice_list=voices,
+        multi_shot_frames=v3, mode_4k=v3, mode_4k_with_video=False, elements=v3,
     )
 
 
-def _builtin() -> dict[str, dict[str, ModelSpec]]:
+#: Text-to-video and image-to-video models before 3.0 (the capability map of 2026 lists only
+#: kling-v2-5-turbo and kling-v2-6 of them; gateways still serve the rest).
+_T2V_OLD = ("kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master", "kling-v2-5-turbo")
+_I2V_OLD = ("kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-master", "kling-v2-1",
+            "kling-v2-1-master", "kling-v2-5-turbo")
+
+
+def _image_rows() -> list[ModelSpec]:
     gen = IMAGE_GENERATIONS
-    rows = [
-        # 2.12: no 21:9 on kling-v1; 2k only on the v2 family; image_reference is v1-5 only.
-        ModelSpec(endpoint=gen, name="kling-v1", wide_21_9=False, resolutions=("1k",)),
-        ModelSpec(endpoint=gen, name="kling-v1-5", resolutions=("1k",), image_reference=True),
-        ModelSpec(endpoint=gen, name="kling-v2"),
-        ModelSpec(endpoint=gen, name="kling-v2-new", requires_image=True),
-        ModelSpec(endpoint=gen, name="kling-v2-1"),
-        ModelSpec(endpoint=gen, name="kling-v3"),  # GW-SW only (UNCERTAIN): permissive row
-        # 2.13: series is a v3-omni feature; 4k is UNCERTAIN, so off until registered.
+    return [
+        # 2.12 (2026: kling-v2-1 and kling-v3); the older four are kept for gateways.  No 21:9
+        # on kling-v1; 2k from the v2 family; image_reference on v1-5 (required with an image)
+        # and on v2-1 (13.2: character and face reference only there); elements on v3.
+        ModelSpec(endpoint=gen, name="kling-v1", wide_21_9=False, resolutions=("1k",),
+                  elements=False),
+        ModelSpec(endpoint=gen, name="kling-v1-5", resolutions=("1k",), image_reference=True,
+                  image_reference_required=True, elements=False),
+        ModelSpec(endpoint=gen, name="kling-v2", elements=False),
+        ModelSpec(endpoint=gen, name="kling-v2-new", requires_image=True, elements=False),
+        ModelSpec(endpoint=gen, name="kling-v2-1", image_reference=True, elements=False),
+        ModelSpec(endpoint=gen, name="kling-v3"),
+        # 2.13 / 13.2: series and 4k are 3.0 Omni features; its text-to-image takes no "auto".
         ModelSpec(endpoint=OMNI_IMAGE, name="kling-image-o1", series=False),
-        ModelSpec(endpoint=OMNI_IMAGE, name="kling-v3-omni"),
-        # 2.6: o1 3-10 s (5/10 only for pure t2v and first-frame i2v); v3-omni 3-15 s.
-        _video(OMNI_VIDEO, "kling-video-o1", _durations(3, 10), basic=_PRE_V3),
-        _video(OMNI_VIDEO, "kling-v3-omni", _V3),
+        ModelSpec(endpoint=OMNI_IMAGE, name="kling-v3-omni", resolutions=("1k", "2k", "4k"),
+                  text_auto_ratio=False),
     ]
-    # 2.3 / 2.4: cfg_scale not on v2.x; sound and voices from v2.6; multi_shot on v3.
-    for endpoint, names in (
-        (TEXT_TO_VIDEO, ("kling-v1", "kling-v1-6", "kling-v2-master", "kling-v2-1-master",
-                         "kling-v2-5-turbo", "kling-v2-6", "kling-v3")),
-        (IMAGE_TO_VIDEO, ("kling-v1", "kling-v1-5", "kling-v1-6", "kling-v2-master", "kling-v2-1",
-                          "kling-v2-1-master", "kling-v2-5-turbo", "kling-v2-6", "kling-v3")),
-    ):
-        for name in names:
-            if name == "kling-v3":
-                rows.append(_video(endpoint, name, _V3))
-            elif name == "kling-v2-6":
-                rows.append(_video(endpoint, name, _PRE_V3, cfg_scale=False, multi_shot=False))
-            else:
-                rows.append(_video(
-                    endpoint, name, _PRE_V3, cfg_scale=not name.startswith("kling-v2"),
-                    sound=False, multi_shot=False, voices=False,
-                ))
+
+
+def _builtin() -> dict[str, dict[str, ModelSpec]]:
+    rows = [
+        *_image_rows(),
+        # 2.6 / 13.1: o1 3-10 s (5/10 only for pure t2v and first-frame i2v), no multi-shot,
+        # no elements with first + end frames; v3-omni 3-15 s, multi-shot (with frames), 4k,
+        # at most 3 elements beside a first frame (2.6, 11.5).
+        attrs.evolve(
+            _video(OMNI_VIDEO, "kling-video-o1", _durations(3, 10), basic=_PRE_V3,
+                   multi_shot=False),
+            end_frame_elements=False,
+        ),
+        attrs.evolve(_video(OMNI_VIDEO, "kling-v3-omni", _V3, v3=True), frame_elements=3),
+    ]
+    # 2.3 / 2.4 / 13.1: cfg_scale not on v2.x; sound and voices from v2.6; multi-shot, 4k and
+    # image2video elements on v3.
+    for endpoint, old in ((TEXT_TO_VIDEO, _T2V_OLD), (IMAGE_TO_VIDEO, _I2V_OLD)):
+        for name in old:
+            rows.append(_video(
+                endpoint, name, _PRE_V3, cfg_scale=not name.startswith("kling-v2"),
+                sound=False, multi_shot=False, voices=False,
+            ))
+        rows.append(_video(endpoint, "kling-v2-6", _PRE_V3, cfg_scale=False, multi_shot=False))
+        rows.append(_video(endpoint, "kling-v3", _V3, v3=True))
     table: dict[str, dict[str, ModelSpec]] = {endpoint: {} for endpoint in DEFAULT_MODELS}
     for row in rows:
         table[row.endpoint][row.name] = row
@@ -174,18 +218,26 @@ def register_model(
     resolutions: tuple[str, ...] = ("1k", "2k"),
     wide_21_9: bool = True,
     image_reference: bool = False,
+    image_reference_required: bool = False,
     requires_image: bool = False,
     series: bool = True,
+    text_auto_ratio: bool = True,
+    elements: bool = True,
     cfg_scale: bool = True,
     sound: bool = True,
     multi_shot: bool = True,
+    multi_shot_frames: bool = True,
     voice_list: bool = True,
+    mode_4k: bool = True,
+    mode_4k_with_video: bool = True,
+    frame_elements: int | None = None,
+    end_frame_elements: bool = True,
 ) -> ModelSpec:
     """Allow ``model_name`` on ``endpoint`` (or replace its row); returns the new row.
 
-    Defaults are permissive (see ``ModelSpec``).  Example, enabling the UNCERTAIN 4k
-    resolution: ``register_model("images/omni-image", "kling-v3-omni",
-    resolutions=("1k", "2k", "4k"))``.
+    Defaults are permissive (see ``ModelSpec``).  Example, allowing the contested 4K with a
+    reference video on 3.0 Omni: ``register_model("videos/omni-video", "kling-v3-omni",
+    durations=tuple(range(3, 16)), mode_4k_with_video=True)``.
     """
     _check_endpoint(endpoint)
     if not isinstance(model_name, str) or not model_name:
@@ -199,12 +251,20 @@ def register_model(
         resolutions=_resolution_list(resolutions),
         wide_21_9=wide_21_9,
         image_reference=image_reference,
+        image_reference_required=image_reference_required,
         requires_image=requires_image,
         series=series,
+        text_auto_ratio=text_auto_ratio,
+        elements=elements,
         cfg_scale=cfg_scale,
         sound=sound,
         multi_shot=multi_shot,
+        multi_shot_frames=multi_shot_frames,
         voice_list=voice_list,
+        mode_4k=mode_4k,
+        mode_4k_with_video=mode_4k_with_video,
+        frame_elements=frame_elements,
+        end_frame_elements=end_frame_elements,
     )
     _MODELS[endpoint][model_name] = spec
     return spec

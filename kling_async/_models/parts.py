@@ -38,12 +38,13 @@ SHOT_PROMPT = max_len(
     lambda: current_prompt_limits().shot_prompt, "PromptLimits.shot_prompt", hint=_LIMIT_HINT
 )
 TEXT = non_empty_str()
-MODE = one_of("std", "pro", hints={"standard": "use 'std'", "professional": "use 'pro'"})
+MODE = one_of("std", "pro", "4k", hints={"standard": "use 'std'", "professional": "use 'pro'",
+                                         "4K": "use '4k' (values are case-sensitive)"})
 SOUND = one_of("on", "off", hints={"true": "use 'on'", "false": "use 'off'"})
 VIDEO_RATIO = one_of("16:9", "9:16", "1:1")
 IMAGE_RATIOS = ("16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3", "21:9")
 
-Mode = Literal["std", "pro"]
+Mode = Literal["std", "pro", "4k"]
 Sound = Literal["on", "off"]
 VideoAspectRatio = Literal["16:9", "9:16", "1:1"]
 ShotType = Literal["customize", "intelligence"]
@@ -298,6 +299,14 @@ def check_duration(spec: ModelSpec, duration: str | None, allowed: tuple[str, ..
             "duration", f"must be one of {', '.join(allowed)} for {spec.name}", duration,
             hint=None if duration else f"duration is unset, so the server default {value} counts",
         )
+
+
+def check_mode(spec: ModelSpec, mode: str | None) -> None:
+    """``mode='4k'`` (native 4K, reference A 04/23/2026) only on models that render it."""
+    if mode == "4k" and not spec.mode_4k:
+        raise ValidationError("mode", f"'4k' is not supported by {spec.name}", mode,
+                              hint="native 4K needs kling-v3 (text2video, image2video) or "
+                              "kling-v3-omni (omni-video)")
 
 
 def check_sound(spec: ModelSpec, sound: str | None) -> None:
