@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from ._costs import CostTally
 from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
 from ._models.task import DONE, NOT_DONE, DoneFlag, Task, TaskStatus
 
@@ -223,6 +224,8 @@ class TaskRegistry:
         self.total = 0
         #: Jobs not yet sent or accepted (pending, waiting for capacity, submitting).
         self.unsent = 0
+        #: What the tasks of finished jobs cost, as their last replies reported it.
+        self.costs = CostTally()
 
     def add(self, job: Job) -> None:
         ext = job.external_task_id
@@ -292,6 +295,9 @@ class TaskRegistry:
                error: BaseException | None = None) -> None:
         if task is not None:
             job.task = task
+        final = job._task
+        if not job._state.is_terminal and final is not None and final.status.is_terminal:
+            self.costs.add(final.cost)
         job.error = error
         self.set_state(job, state)
         job._finish()

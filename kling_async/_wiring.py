@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -122,6 +123,12 @@ class ClientStatistics:
     sweep_pages: int
     reconciliations: int
     events_dropped: int
+    #: What the finished tasks cost, as their replies reported it (``Task.cost``): resource
+    #: pack units in all, units by pack type (``"video"``, ``"image"``, ``"audio"``; ``""``
+    #: when not stated, as on legacy replies), and cash by currency (``""``: not stated).
+    units_spent: Decimal = Decimal(0)
+    units_spent_by_package: Mapping[str, Decimal] = attrs.field(factory=dict)
+    cash_spent: Mapping[str, Decimal] = attrs.field(factory=dict)
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
@@ -146,4 +153,7 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         sweep_pages=poller.counters.sweep_pages if poller else 0,
         reconciliations=submitter.reconciliations if submitter else 0,
         events_dropped=events.dropped,
+        units_spent=registry.costs.units,
+        units_spent_by_package=dict(registry.costs.units_by_package),
+        cash_spent=dict(registry.costs.cash_by_currency),
     )

@@ -15,6 +15,9 @@ from hypothesis import strategies as st
 import kling_async as kling
 from kling_async import Charge, Cost
 from kling_async._costs import MAX_CHARGES, CostTally, parse_cost
+from kling_async.testing import KlingSimulator
+
+from ._simhelpers import client_for
 
 
 def _task(**fields: Any) -> dict[str, Any]:
@@ -184,3 +187,22 @@ def test_tally_sums_tasks_in_bounded_space() -> None:
     assert sum(tally.units_by_package.values()) == Decimal(10)
     assert tally.summary().startswith("10.0 units (")
     assert CostTally().summary() == "none reported"
+
+
+# -- totals in statistics() ------------------------------------------------------------------
+
+@pytest.mark.anyio
+async def test_statistics_sum_the_units_of_finished_tasks(sim: KlingSimulator) -> None:
+    """``statistics().units_spent`` is the sum of the finished tasks' units (the simulator
+    deducts one unit per image), and nothing is counted before a task ends."""
+    async with client_for(sim) as client:
+        assert client.statistics().units_spent == 0
+        jobs = await client.submit_many(
+            [kling.ImageGenerationRequest(prompt=f"cat {i}", n=2) for i in range(3)])
+        assert client.statistics().units_spent == 0  # accepted, not finished
+        tasks = [await job.result(timeout=60) for job in jobs]
+        stats = client.statistics()
+    assert all(t.cost is not None and t.cost.units == 2 for t in tasks)
+    assert stats.units_spent == Decimal(6)
+    assert stats.units_spent_by_package == {"": Decimal(6)}  # legacy replies name no pack
+    assert stats.cash_spent == {}
