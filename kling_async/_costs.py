@@ -170,9 +170,11 @@ class CostTally:
         reported"``."""
         if not self.tasks:
             return "none reported"
-        packs = ", ".join(f"{name or 'unstated'} {_decimal_text(amount)}"
-                          for name, amount in sorted(self.units_by_package.items()))
-        text = f"{_decimal_text(self.units)} units" + (f" ({packs})" if packs else "")
+        text = f"{_decimal_text(self.units)} units"
+        if any(self.units_by_package):  # some pack named (legacy replies name none)
+            text += " (" + ", ".join(f"{name or 'unstated'} {_decimal_text(amount)}"
+                                     for name, amount in sorted(self.units_by_package.items()))
+            text += ")"
         for currency, amount in sorted(self.cash_by_currency.items()):
             text += f"; cash {_decimal_text(amount)}" + (f" {currency}" if currency else "")
         return text

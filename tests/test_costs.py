@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +17,10 @@ from hypothesis import strategies as st
 import kling_async as kling
 from kling_async import Charge, Cost
 from kling_async._costs import MAX_CHARGES, CostTally, parse_cost
+from kling_async.batch import BatchJob, JournalStatus, parse_jobs, run_batch
+from kling_async.batch._results import cost_line, result_row
+from kling_async.batch._store import JobRecord
+from kling_async.cli import main
 from kling_async.testing import KlingSimulator
 
 from ._simhelpers import client_for
@@ -206,3 +212,58 @@ async def test_statistics_sum_the_units_of_finished_tasks(sim: KlingSimulator) -
     assert stats.units_spent == Decimal(6)
     assert stats.units_spent_by_package == {"": Decimal(6)}  # legacy replies name no pack
     assert stats.cash_spent == {}
+
+
+# -- the batch: results.jsonl and the summary ------------------------------------------------
+
+def _batch_jobs() -> list[BatchJob]:
+    lines = [json.dumps({"id": f"i{i}", "endpoint": "images/generations",
+                         "request": {"prompt": "a dog", "n": 2}}) for i in range(3)]
+    lines.append(json.dumps({"id": "v0", "endpoint": "videos/text2video",
+                             "request": {"prompt": "a cat", "duration": "5"}}))
+    return parse_jobs(lines)
+
+
+@pytest.mark.anyio
+async def test_results_jsonl_has_each_task_cost_and_a_rerun_keeps_it(
+    sim: KlingSimulator, tmp_path: Path
+) -> None:
+    """Each finished row of ``results.jsonl`` carries its task's cost (2 units per 2-image
+    task, 1 for a 5 s std video); the summary line sums them; a rerun reads them back from
+    the journal."""
+    jobs = _batch_jobs()
+    for attempt in range(2):
+        async with client_for(sim) as client:
+            result = await run_batch(client, jobs, out_dir=tmp_path)
+        rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
+        assert rows == result.rows, attempt
+        assert [r["cost"]["units"] for r in rows] == ["2", "2", "2", "1"], attempt
+        assert rows[0]["cost"]["billing"] == [{"charge_type": "unit", "amount": "2"}]
+        assert cost_line(rows) == "cost: 7 units"
+    assert len(sim.tasks()) == 4  # the rerun sent nothing
+
+
+def test_unsent_and_unfinished_rows_have_no_cost() -> None:
+    """A row of a job never sent, or not finished, has ``cost`` None; a journaled task whose
+    cost is unreadable gives None too."""
+    job = _batch_jobs()[0]
+    assert result_row(job, None)["cost"] is None
+    sent = JobRecord(job_id="i0", endpoint=job.endpoint, external_task_id="e",
+                     status=JournalStatus.SUBMITTED,
+                     task={"cost": {"units": "1", "billing": [{"charge_type": "unit",
+                                                               "amount": "1"}]}})
+    assert result_row(job, sent)["cost"] is None
+    odd = attrs.evolve(sent, status=JournalStatus.SUCCEEDED, task={"cost": ["junk", 1e999]})
+    assert result_row(job, odd)["cost"] is None
+    assert cost_line([result_row(job, None)]) == "cost: none reported"
+
+
+def test_the_run_summary_prints_the_units_spent(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``kling-async demo`` (a batch run) prints what the finished tasks cost in all."""
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--time-scale", "200", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    total = sum(Decimal(r["cost"]["units"]) for r in rows)
+    assert total > 0 and f"\ncost: {format(total, 'f')} units\n" in printed
