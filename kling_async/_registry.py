@@ -70,13 +70,13 @@ class Job:
 
     __slots__ = (
         "endpoint", "request", "task_id", "external_task_id", "_state", "_task", "_status", "error",
-        "history", "accepted_at", "weight", "expected", "polls", "_done", "_accepted",
+        "history", "accepted_at", "weight", "bucket", "expected", "polls", "_done", "_accepted",
         "_callbacks", "_closed", "__weakref__",
     )
 
     def __init__(
         self, endpoint: str, request: Any, external_task_id: str | None, *, weight: int = 1,
-        expected: float = 0.0,
+        expected: float = 0.0, bucket: str = "",
     ):
         self.endpoint = endpoint
         self.request = request
@@ -90,6 +90,8 @@ class Job:
         self.history: list[tuple[TaskStatus, float]] = []
         self.accepted_at: float | None = None
         self.weight = weight
+        #: The concurrency bucket its slots count against (``concurrency_bucket``).
+        self.bucket = bucket
         self.expected = expected
         self.polls = 0
         self._done: anyio.Event | None = None
