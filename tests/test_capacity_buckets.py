@@ -8,6 +8,8 @@ from typing import Any
 import anyio
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import kling_async as kling
 from kling_async import (
@@ -239,3 +241,44 @@ def test_a_rejection_shrinks_only_its_own_bucket() -> None:
     assert capacity.limits_by_bucket() == {"a": 2, "b": 8}
     assert capacity.in_use_by_bucket() == {"a": 2, "b": 1}
     assert capacity.limit == 8 and capacity.rejections == 1
+
+
+_ops = st.lists(st.tuples(st.sampled_from(["take", "release", "reject", "confirm"]),
+                          st.sampled_from(["a", "b", "c"]), st.integers(1, 3)), max_size=60)
+
+
+@given(_ops, st.integers(1, 6), st.integers(1, 6))
+def test_buckets_keep_their_books_whatever_happens(ops: list[tuple[str, str, int]],
+                                                   ceiling: int, initial: int) -> None:
+    """Any sequence of takes (queued when they do not fit), releases and 1303s keeps the
+    books: slots add up across buckets, the ceiling holds (bar a lone heavy task), every limit
+    stays in [1, ceiling], and nobody waits who could be served."""
+    capacity = AdaptiveCapacity(ceiling, initial=min(initial, ceiling))
+    held: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+
+    def grant(bucket: str, weight: int) -> Any:
+        def granted() -> bool:
+            held[bucket].append(weight)
+            return True
+        return granted
+
+    for op, bucket, weight in ops:
+        if op == "take":
+            if capacity.try_acquire(weight, bucket=bucket):
+                held[bucket].append(weight)
+            else:
+                capacity.defer(weight, grant(bucket, weight), bucket=bucket)
+        elif held[bucket]:
+            slots = held[bucket].pop(0)
+            if op == "reject":
+                capacity.reject(slots, bucket=bucket)
+            else:
+                capacity.release(slots, bucket=bucket, confirmed=op == "confirm")
+        in_use = capacity.in_use_by_bucket()
+        assert {b: in_use.get(b, 0) for b in held} == {b: sum(w) for b, w in held.items()}
+        assert capacity.in_use == sum(in_use.values())
+        assert capacity.in_use <= ceiling or sum(len(w) for w in held.values()) == 1
+        assert all(1 <= limit <= ceiling for limit in capacity.limits_by_bucket().values())
+        if capacity.waiting == 0:
+            continue
+        assert capacity.in_use > 0, "a waiter with nothing in flight would wait forever"
