@@ -128,16 +128,25 @@ class AdaptiveCapacity:
     # -- taking slots ------------------------------------------------------------------------
     def available(self, weight: int, *, bucket: str = DEFAULT_BUCKET) -> bool:
         """Whether ``try_acquire(weight, bucket=bucket)`` would succeed right now."""
-        held = self._bucket(bucket)
-        if held.waiters or not held.fits(weight) or not self._under_ceiling(weight):
+        return self._admits(self._buckets.get(bucket) or self._bucket(bucket), weight)
+
+    def _admits(self, held: Bucket, weight: int) -> bool:
+        # The hot path (once per job): plain comparisons, no further calls unless work waits.
+        in_use = self.in_use
+        if in_use and in_use + weight > self.max_limit:
             return False
-        return not self._queued or not self._held_up()
+        if held.in_use and held.in_use + weight > held.limit:
+            return False
+        if self._queued:
+            return not held.waiters and not self._held_up()
+        return True
 
     def try_acquire(self, weight: int, *, bucket: str = DEFAULT_BUCKET) -> bool:
         """Take ``weight`` slots of ``bucket`` now if they fit and nobody is queued ahead;
         never waits."""
-        if self.available(weight, bucket=bucket):
-            self._buckets[bucket].in_use += weight
+        held = self._buckets.get(bucket) or self._bucket(bucket)
+        if self._admits(held, weight):
+            held.in_use += weight
             self.in_use += weight
             return True
         return False
@@ -182,7 +191,7 @@ class AdaptiveCapacity:
 
     def confirm(self, weight: int, *, bucket: str = DEFAULT_BUCKET) -> None:
         """The server accepted the task holding ``weight`` acquired slots of ``bucket``."""
-        self._bucket(bucket).confirmed += weight
+        (self._buckets.get(bucket) or self._bucket(bucket)).confirmed += weight
         self.confirmed += weight
 
     # -- giving slots back -------------------------------------------------------------------
@@ -190,9 +199,11 @@ class AdaptiveCapacity:
                 confirmed: bool = False) -> None:
         """Return slots; ``confirmed`` when they belonged to an accepted task, ``clean`` when
         that task ended normally while work was waiting (which lets the limit grow)."""
-        held = self._bucket(bucket)
-        held.in_use = max(0, held.in_use - weight)
-        self.in_use = max(0, self.in_use - weight)
+        held = self._buckets.get(bucket) or self._bucket(bucket)
+        in_use = held.in_use - weight
+        held.in_use = in_use if in_use > 0 else 0
+        in_use = self.in_use - weight
+        self.in_use = in_use if in_use > 0 else 0
         if confirmed:
             held.confirmed = max(0, held.confirmed - weight)
             self.confirmed = max(0, self.confirmed - weight)
