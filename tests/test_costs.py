@@ -18,7 +18,7 @@ import kling_async as kling
 from kling_async import Charge, Cost
 from kling_async._costs import MAX_CHARGES, CostTally, parse_cost
 from kling_async.batch import BatchJob, JournalStatus, parse_jobs, run_batch
-from kling_async.batch._results import cost_line, result_row
+from kling_async.batch._results import cost_line, result_row, total_cost
 from kling_async.batch._store import JobRecord
 from kling_async.cli import main
 from kling_async.testing import KlingSimulator
@@ -240,6 +240,7 @@ async def test_results_jsonl_has_each_task_cost_and_a_rerun_keeps_it(
         assert [r["cost"]["units"] for r in rows] == ["2", "2", "2", "1"], attempt
         assert rows[0]["cost"]["billing"] == [{"charge_type": "unit", "amount": "2"}]
         assert cost_line(rows) == "cost: 7 units"
+        assert total_cost(rows).units == 7 and total_cost(rows).tasks == 4
     assert len(sim.tasks()) == 4  # the rerun sent nothing
 
 

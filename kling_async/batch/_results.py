@@ -82,13 +82,19 @@ def _journaled_cost(record: JobRecord) -> dict[str, Any] | None:
     return None if cost is None else cost.to_dict()
 
 
-def cost_line(rows: Iterable[Mapping[str, Any]]) -> str:
-    """One line for people: what the batch's finished tasks cost, from ``results.jsonl`` rows
-    (``"cost: 4.8 units (video 4.8)"``, ``"cost: none reported"``)."""
+def total_cost(rows: Iterable[Mapping[str, Any]]) -> CostTally:
+    """What the finished tasks of ``results.jsonl`` rows cost together (``.units``,
+    ``.units_by_package``, ``.cash_by_currency``, ``.tasks``)."""
     tally = CostTally()
     for row in rows:
         tally.add(parse_cost(row.get("cost")))
-    return f"cost: {tally.summary()}"
+    return tally
+
+
+def cost_line(rows: Iterable[Mapping[str, Any]]) -> str:
+    """One line for people: what the batch's finished tasks cost, from ``results.jsonl`` rows
+    (``"cost: 4.8 units (video 4.8)"``, ``"cost: none reported"``)."""
+    return f"cost: {total_cost(rows).summary()}"
 
 
 def json_line(value: Any) -> str:
