@@ -21,8 +21,10 @@ Everything public is re-exported here; the modules behind it are private.
 """
 
 from ._blocking import BlockingJob, BlockingKlingClient, run
+from ._buckets import concurrency_bucket
 from ._client import KlingClient
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
+from ._costs import Charge, Cost
 from ._endpoints import ENDPOINTS, Endpoint, Request
 from ._errors import (
     AccountError,
@@ -116,11 +118,13 @@ __all__ = [
     "BlockingKlingClient",
     "CameraConfig",
     "CameraControl",
+    "Charge",
     "ClientClosedError",
     "ClientStatistics",
     "ConcurrencyLimitError",
     "ConfigurationError",
     "ContentPolicyError",
+    "Cost",
     "DEFAULT_BASE_URL",
     "DuplicateExternalIdError",
     "DynamicMask",
@@ -186,6 +190,7 @@ __all__ = [
     "WaitingForCapacity",
     "WatermarkInfo",
     "WrongEventLoopError",
+    "concurrency_bucket",
     "current_prompt_limits",
     "dump_request",
     "known_models",

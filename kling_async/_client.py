@@ -29,6 +29,7 @@ import aiohttp
 import anyio
 
 from ._auth import Auth, BearerKeyAuth, JwtAuth
+from ._buckets import concurrency_bucket
 from ._capacity import AdaptiveCapacity
 from ._completion import Completions
 from ._config import (
@@ -541,7 +542,8 @@ class KlingClient:
         else:
             ext = f"{self._settings.id_prefix}{next(self._id_seq):x}"
         return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
-                   expected=endpoint.expected_duration(request, policy or self.poll))
+                   expected=endpoint.expected_duration(request, policy or self.poll),
+                   bucket=concurrency_bucket(endpoint, request))
 
     def submit_nowait(self, request: Request, *, external_task_id: str | None = None,
                       poll: PollPolicy | None = None,
@@ -660,7 +662,8 @@ class KlingClient:
         policy = poll or self.poll
         job = Job(row.name, request, external_task_id,
                   weight=row.weight(request) if request is not None else 1,
-                  expected=row.expected_duration(request, policy))
+                  expected=row.expected_duration(request, policy),
+                  bucket=concurrency_bucket(row, request))
         self._registry.add(job)
         self._submitter.attach(job, poll, task, first)
         return job

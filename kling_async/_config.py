@@ -49,12 +49,16 @@ class Timeouts:
 class Limits:
     """Client-side capacity.
 
-    ``max_in_flight``: the most concurrency slots (Kling's per-account parallel-task limit; an
-    image task weighs ``n``, an omni-image series ``series_amount``, a video 1) the client will
-    hold at once.  ``initial_in_flight`` is
-    where the adaptive limit starts (default: ``max_in_flight``); on a 1303 it shrinks to what
-    the server demonstrably accepts, then grows by one slot after each ``grow_after`` tasks that
-    end without a rejection in between.  ``max_requests`` bounds concurrent HTTP requests.
+    ``max_in_flight``: the most concurrency slots (Kling's parallel-task limit; an image task
+    weighs ``n``, an omni-image series ``series_amount``, a video 1) the client will hold at
+    once, all models together.  Kling counts concurrency per model version and pack type
+    (reference §6), so each such bucket (``concurrency_bucket``: ``"video/kling-3.0"``...) has
+    an adaptive limit of its own: it starts at ``initial_in_flight`` (default:
+    ``max_in_flight``); on a 1303 for that bucket's task it shrinks to what the server
+    demonstrably accepts in that bucket, then grows by one slot after each ``grow_after`` of its
+    tasks that end without a rejection in between, never past ``max_in_flight``.  A task
+    starts when its slots fit under its bucket's limit and under ``max_in_flight``.
+    ``max_requests`` bounds concurrent HTTP requests.
 
     ``max_reply_bytes`` bounds the size of one API reply as read, after decompression (default
     8 MiB, far above any real Kling reply): a longer reply is refused as it arrives with

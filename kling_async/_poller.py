@@ -517,7 +517,7 @@ class Poller:
     def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
         """End the job whose ``task`` (already its ``job.task``) is terminal."""
         self._forget(job)
-        self._capacity.release(job.weight, clean=True, confirmed=True)
+        self._capacity.release(job.weight, bucket=job.bucket, clean=True, confirmed=True)
         if task.status is TaskStatus.SUCCEED:
             self._registry.finish(job, JobState.SUCCEEDED)
             if active:
@@ -534,7 +534,7 @@ class Poller:
             return
         self._forget(job)
         if holds_slot and job.task_id is not None:
-            self._capacity.release(job.weight, clean=False, confirmed=True)
+            self._capacity.release(job.weight, bucket=job.bucket, clean=False, confirmed=True)
         self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from ._costs import CostTally
 from ._errors import ClientClosedError, TaskTimeoutError, ValidationError
 from ._models.task import DONE, NOT_DONE, DoneFlag, Task, TaskStatus
 
@@ -69,13 +70,13 @@ class Job:
 
     __slots__ = (
         "endpoint", "request", "task_id", "external_task_id", "_state", "_task", "_status", "error",
-        "history", "accepted_at", "weight", "expected", "polls", "_done", "_accepted",
+        "history", "accepted_at", "weight", "bucket", "expected", "polls", "_done", "_accepted",
         "_callbacks", "_closed", "__weakref__",
     )
 
     def __init__(
         self, endpoint: str, request: Any, external_task_id: str | None, *, weight: int = 1,
-        expected: float = 0.0,
+        expected: float = 0.0, bucket: str = "",
     ):
         self.endpoint = endpoint
         self.request = request
@@ -89,6 +90,8 @@ class Job:
         self.history: list[tuple[TaskStatus, float]] = []
         self.accepted_at: float | None = None
         self.weight = weight
+        #: The concurrency bucket its slots count against (``concurrency_bucket``).
+        self.bucket = bucket
         self.expected = expected
         self.polls = 0
         self._done: anyio.Event | None = None
@@ -223,6 +226,8 @@ class TaskRegistry:
         self.total = 0
         #: Jobs not yet sent or accepted (pending, waiting for capacity, submitting).
         self.unsent = 0
+        #: What the tasks of finished jobs cost, as their last replies reported it.
+        self.costs = CostTally()
 
     def add(self, job: Job) -> None:
         ext = job.external_task_id
@@ -292,6 +297,9 @@ class TaskRegistry:
                error: BaseException | None = None) -> None:
         if task is not None:
             job.task = task
+        final = job._task
+        if not job._state.is_terminal and final is not None and final.status.is_terminal:
+            self.costs.add(final.cost)
         job.error = error
         self.set_state(job, state)
         job._finish()

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from ._costs import parse_cost
 from ._errors import ResponseDecodeError
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 
@@ -304,6 +305,7 @@ def _read_task(data: Any, default: TaskStatus | None) -> Task:
         created_at=_opt_int(body.get("created_at")),
         updated_at=_opt_int(body.get("updated_at")),
         final_unit_deduction=_opt_str(body.get("final_unit_deduction"), _MAX_NUMBER_TEXT),
+        cost=parse_cost(body),
     )
 
 

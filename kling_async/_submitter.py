@@ -180,7 +180,8 @@ class Submitter:
             self._host.spawn(job, self.run(job, policy, before_send))
         else:  # started later from whatever task frees the slots: keep the caller's context
             self._capacity.defer(job.weight, functools.partial(
-                self._granted, job, policy, before_send, contextvars.copy_context()))
+                self._granted, job, policy, before_send, contextvars.copy_context()),
+                bucket=job.bucket)
 
     def _granted(self, job: Job, policy: PollPolicy | None, before_send: BeforeSend | None,
                  context: contextvars.Context) -> bool:
@@ -220,7 +221,7 @@ class Submitter:
             if not isinstance(exc, Exception):
                 raise
             return False
-        self._capacity.confirm(job.weight)
+        self._capacity.confirm(job.weight, bucket=job.bucket)
         return self._bind(job, task, submitted=True)
 
     @staticmethod
@@ -246,7 +247,7 @@ class Submitter:
         if attempts.holding and job.task_id is None:
             # Nothing was accepted: the slots go back.  (On success the poller owns them;
             # after a 1303 they went back already, unless taken again.)
-            self._capacity.release(job.weight, clean=False)
+            self._capacity.release(job.weight, bucket=job.bucket, clean=False)
         if job.done():
             return
         error: BaseException
@@ -388,7 +389,7 @@ class Submitter:
         await self._sleep(self._rejected(job, exc, attempts.rejections))
         attempts.rejections += 1
         if not self._admitted(job):
-            await self._capacity.acquire(job.weight)
+            await self._capacity.acquire(job.weight, bucket=job.bucket)
             self._registry.set_state(job, JobState.SUBMITTING)
         attempts.holding = True
 
@@ -397,7 +398,7 @@ class Submitter:
         """Track an existing task (``KlingClient.attach``): the same path as an accepted
         create, except that its slots are held on the server already (even past the limit),
         no ``JobSubmitted`` is emitted, and its first poll is scheduled (``first``: when)."""
-        self._capacity.hold(job.weight)
+        self._capacity.hold(job.weight, bucket=job.bucket)
         if self._bind(job, task, submitted=False):
             self._poller.track(job, policy, first=first)
 
@@ -420,7 +421,7 @@ class Submitter:
         visibly, and return False: the caller then queues it (``capacity.defer``) or awaits
         ``capacity.acquire``."""
         capacity = self._capacity
-        if capacity.try_acquire(job.weight):
+        if capacity.try_acquire(job.weight, bucket=job.bucket):
             self._registry.set_state(job, JobState.SUBMITTING)
             return True
         self._registry.set_state(job, JobState.WAITING)
@@ -432,7 +433,7 @@ class Submitter:
     def _rejected(self, job: Job, exc: ConcurrencyLimitError, rejections: int) -> float:
         """A 1303: give the job's slots back, shrink the limit, mark the job waiting (visibly);
         returns how long to back off before asking for capacity again."""
-        self._capacity.reject(job.weight)
+        self._capacity.reject(job.weight, bucket=job.bucket)
         delay = self._retry.delay(rejections, rand=self._rand(), retry_after=exc.retry_after,
                                   code=1303)
         self._events.emit(RateLimited(self._clock(), job=job, code=1303, delay=delay,

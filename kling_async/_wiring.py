@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -122,6 +123,17 @@ class ClientStatistics:
     sweep_pages: int
     reconciliations: int
     events_dropped: int
+    #: What the finished tasks cost, as their replies reported it (``Task.cost``): resource
+    #: pack units in all, units by pack type (``"video"``, ``"image"``, ``"audio"``; ``""``
+    #: when not stated, as on legacy replies), and cash by currency (``""``: not stated).
+    #: Per concurrency bucket (``"video/kling-3.0"``: model version and pack type, reference
+    #: §6): its adaptive limit, and the slots it holds (``capacity_limit`` and
+    #: ``in_flight_slots`` are the account-wide figures, ``capacity_max`` the ceiling).
+    capacity_by_bucket: Mapping[str, int] = attrs.field(factory=dict)
+    in_flight_slots_by_bucket: Mapping[str, int] = attrs.field(factory=dict)
+    units_spent: Decimal = Decimal(0)
+    units_spent_by_package: Mapping[str, Decimal] = attrs.field(factory=dict)
+    cash_spent: Mapping[str, Decimal] = attrs.field(factory=dict)
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
@@ -146,4 +158,9 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         sweep_pages=poller.counters.sweep_pages if poller else 0,
         reconciliations=submitter.reconciliations if submitter else 0,
         events_dropped=events.dropped,
+        capacity_by_bucket=capacity.limits_by_bucket(),
+        in_flight_slots_by_bucket=capacity.in_use_by_bucket(),
+        units_spent=registry.costs.units,
+        units_spent_by_package=dict(registry.costs.units_by_package),
+        cash_spent=dict(registry.costs.cash_by_currency),
     )

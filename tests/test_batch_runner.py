@@ -70,7 +70,7 @@ async def test_batch_writes_results_files_and_journal(sim: KlingSimulator, tmp_p
     rows = [json.loads(x) for x in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == [j.id for j in jobs]
     assert set(rows[0]) == {"id", "endpoint", "task_id", "external_task_id", "status", "urls",
-                            "files", "error"}
+                            "files", "error", "cost"}
     by_ext = {t.external_task_id: t for t in sim.tasks()}
     assert len(by_ext) == 12
     for row in rows:

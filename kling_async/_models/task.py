@@ -17,6 +17,8 @@ from pathlib import Path
 
 import attrs
 
+from .._costs import Cost
+
 if typing.TYPE_CHECKING:
     import aiohttp
 
@@ -131,7 +133,8 @@ class Task:
     """A Kling task as last seen by the SDK.
 
     ``created_at``/``updated_at`` are milliseconds since the epoch, as Kling sends them;
-    ``final_unit_deduction`` is kept as the string Kling sends (units deducted).
+    ``final_unit_deduction`` is kept as the string Kling sends (units deducted); ``cost``
+    is what the task cost, read from either standard's fields (None when none is reported).
     Result URLs expire after 30 days: download what you need.
     """
 
@@ -146,6 +149,7 @@ class Task:
     created_at: int | None = None
     updated_at: int | None = None
     final_unit_deduction: str | None = None
+    cost: Cost | None = None
 
     @property
     def done(self) -> DoneFlag:
@@ -185,7 +189,8 @@ class Task:
         ``status`` is the status's one public spelling (``"submitted"``, ``"processing"``,
         ``"succeed"``, ``"failed"``); ``urls`` lists every result URL (as ``Task.urls``);
         ``created_at`` / ``updated_at`` are milliseconds since the epoch and
-        ``final_unit_deduction`` the units deducted as Kling sent them (``None`` when absent).
+        ``final_unit_deduction`` the units deducted as Kling sent them (``None`` when absent);
+        ``cost`` is ``Cost.to_dict()`` (amounts as decimal strings), or ``None``.
         """
         return {
             "task_id": self.task_id,
@@ -206,6 +211,7 @@ class Task:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "final_unit_deduction": self.final_unit_deduction,
+            "cost": None if self.cost is None else self.cost.to_dict(),
         }
 
     def to_json(self, *, indent: int | None = None) -> str:

@@ -28,6 +28,7 @@ from ..batch import (
 from ..batch._fetch import plain_name
 from ..batch._jobsfile import split_lines
 from ..batch._partial import remove_leftovers
+from ..batch._results import cost_line
 from ..batch._storage import make_folder, storage_error
 from ._common import (
     EXIT_FAILED,
@@ -205,6 +206,7 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
     finally:
         store.close()
     print_text(format_summary(result.rows))
+    print_text(cost_line(result.rows))
     print_text(f"\nresults: {out / RESULTS_NAME}   journal: {out / JOURNAL_NAME}")
     if result.interrupted:
         print(_RESUME_HINT, file=sys.stderr)
