@@ -122,11 +122,14 @@ class ClientStatistics:
     sweep_pages: int
     reconciliations: int
     events_dropped: int
+    #: Webhook requests by outcome (``kling_async.WEBHOOK_OUTCOMES``: applied, duplicate...).
+    webhooks: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
              transport: Transport | None, poller: Poller | None, submitter: Submitter | None,
-             submissions: Submissions) -> ClientStatistics:
+             submissions: Submissions, webhooks: Mapping[str, int] | None = None
+             ) -> ClientStatistics:
     """The statistics of a client's parts (those not made yet, before it opens, count 0)."""
     counts = registry.counts
     return ClientStatistics(
@@ -146,4 +149,5 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         sweep_pages=poller.counters.sweep_pages if poller else 0,
         reconciliations=submitter.reconciliations if submitter else 0,
         events_dropped=events.dropped,
+        webhooks=dict(webhooks or {}),
     )
