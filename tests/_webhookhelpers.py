@@ -5,16 +5,29 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
+import anyio
 from aiohttp import web
 from standardwebhooks import Webhook
 
-from kling_async import KlingClient, aiohttp_webhook_handler
+from kling_async import KlingClient, PollPolicy, aiohttp_webhook_handler
+
+#: No poll within a test: whatever resolves a job there is a webhook.
+NO_POLLS = PollPolicy(first_poll=3600, min_interval=3600, max_interval=3600, deadline=None)
+#: Tasks that do not end during a test (simulated seconds).
+FOREVER = 10_000_000.0
+
+
+async def until(condition: Callable[[], bool], limit: float = 10.0) -> None:
+    """Wait (bounded) until ``condition()`` holds."""
+    with anyio.fail_after(limit):
+        while not condition():  # noqa: ASYNC110 - bounded by fail_after
+            await anyio.sleep(0.01)
 
 
 def new_secret(seed: bytes) -> str:

@@ -31,6 +31,8 @@ from kling_async import (
 from kling_async.testing import KlingSimulator, SimulatorConfig
 from tests._simhelpers import SCALE
 from tests._webhookhelpers import (
+    FOREVER,
+    NO_POLLS,
     OTHER_SECRET,
     SECRET,
     Receiver,
@@ -41,11 +43,6 @@ from tests._webhookhelpers import (
 )
 
 pytestmark = pytest.mark.anyio
-
-#: No poll within a test: whatever resolves a job here is a webhook.
-NO_POLLS = PollPolicy(first_poll=3600, min_interval=3600, max_interval=3600, deadline=None)
-#: Tasks that do not end during a test (simulated seconds).
-FOREVER = 10_000_000.0
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
-from standardwebhooks import Webhook
 
 from .._endpoints import ENDPOINTS
+from .._errors import ConfigurationError
+from .._webhook_verify import load_secrets
 
 Scope = Literal["post", "get", "both"]
 CallbackShape = Literal["auto", "legacy", "new"]
@@ -70,12 +71,10 @@ def _secrets(value: str | Sequence[str]) -> tuple[str, ...]:
 
 def _signing_secrets(_inst: object, attribute: attrs.Attribute[Any],
                      value: tuple[str, ...]) -> None:
-    for number, secret in enumerate(value, start=1):
-        try:
-            Webhook(secret)
-        except Exception:
-            raise ValueError(f"{attribute.name} #{number} is not a Standard Webhooks secret "
-                             "(whsec_ followed by base64)") from None
+    try:
+        load_secrets(value)
+    except ConfigurationError as exc:
+        raise ValueError(f"{attribute.name}: {exc}") from None
 
 
 def _prob_field() -> Any:
