@@ -71,11 +71,13 @@ def load_secrets(secrets: str | Sequence[str] | None) -> tuple[Webhook, ...]:
 
 
 def _load_secret(number: int, secret: object) -> Webhook:
-    problem = "is not text" if not isinstance(secret, str) else (
-        None if _SECRET.fullmatch(secret) else "is not whsec_ followed by base64")
-    if problem is None:
+    if not isinstance(secret, str):
+        problem = "is not text"
+    elif not _SECRET.fullmatch(secret):
+        problem = "is not whsec_ followed by base64"
+    else:
         try:
-            return Webhook(secret)  # type: ignore[arg-type]
+            return Webhook(secret)
         except Exception:  # binascii.Error, an empty key: never show the value
             problem = "does not decode to a key"
     raise ConfigurationError(f"webhook secret #{number} {problem} (copy it from the Kling "

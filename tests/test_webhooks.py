@@ -9,6 +9,7 @@ changes no job, and is counted and emitted.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,7 @@ from kling_async import (
 )
 from kling_async.testing import KlingSimulator, SimulatorConfig
 from tests._simhelpers import SCALE
+from tests.test_lifecycle_secrets import _local_texts
 from tests._webhookhelpers import (
     FOREVER,
     NO_POLLS,
@@ -324,3 +326,35 @@ def test_an_unusable_webhook_url_is_a_configuration_error(url: str) -> None:
     """``webhook_url`` must be http(s) with a host, no fragment and none of our parameters."""
     with pytest.raises(ConfigurationError, match="webhook_url"):
         KlingClient(api_key="k", webhook_url=url)
+
+
+async def test_a_callback_before_the_create_reply_is_deferred_not_remembered(
+        sim: KlingSimulator) -> None:
+    """A verified callback naming a job whose create reply has not arrived gets 503 (to be
+    delivered again) and its webhook-id is not remembered as handled."""
+    sim.configure(latency=FOREVER, faults={"delay": 1.0, "delay_scope": "post",
+                                           "delay_seconds": 0.5})
+    async with receiver() as hook, webhook_client(sim, hook) as client:
+        job = client.submit_nowait(ImageGenerationRequest(prompt="fox"))
+        assert job.external_task_id is not None and job.task_id is None
+        body = legacy_body("4242", "succeed", job.external_task_id)
+        assert await hook.post(body, signed(body, SECRET, msg_id="early")) == 503
+        await job.wait_submitted()
+        assert await hook.post(body, signed(body, SECRET, msg_id="early")) == 200
+        counts = client.statistics().webhooks
+    assert (counts["early"], counts["duplicate"], counts["unknown"]) == (1, 0, 1)
+    assert job.status is JobState.SUBMITTED
+
+
+def test_an_unusable_secret_leaves_no_secret_in_the_traceback_locals() -> None:
+    """A refused ``webhook_secret`` list leaves neither secret in the message, the formatted
+    traceback or the locals of the frames it passed through."""
+    with pytest.raises(ConfigurationError) as caught:
+        KlingClient(api_key="k", webhook_secret=[SECRET, BAD_SECRET])
+    texts = [str(caught.value), "".join(traceback.format_exception(caught.value)),
+             *_local_texts(caught.value)]
+    for text in texts:
+        assert SECRET not in text and BAD_SECRET not in text, text
+
+
+BAD_SECRET = "whsec_@@ bad"
