@@ -31,7 +31,6 @@ from kling_async import (
 )
 from kling_async.testing import KlingSimulator, SimulatorConfig
 from tests._simhelpers import SCALE
-from tests.test_lifecycle_secrets import _local_texts
 from tests._webhookhelpers import (
     FOREVER,
     NO_POLLS,
@@ -43,6 +42,7 @@ from tests._webhookhelpers import (
     receiver,
     signed,
 )
+from tests.test_lifecycle_secrets import _local_texts
 
 pytestmark = pytest.mark.anyio
 
