@@ -18,6 +18,7 @@ import anyio
 import pytest
 
 from kling_async import (
+    BlockingKlingClient,
     ConfigurationError,
     Event,
     ImageGenerationRequest,
@@ -42,6 +43,7 @@ from tests._webhookhelpers import (
     receiver,
     signed,
 )
+from tests.test_blocking import serving
 from tests.test_lifecycle_secrets import _local_texts
 
 pytestmark = pytest.mark.anyio
@@ -358,3 +360,17 @@ def test_an_unusable_secret_leaves_no_secret_in_the_traceback_locals() -> None:
 
 
 BAD_SECRET = "whsec_@@ bad"
+
+
+def test_the_blocking_client_handles_webhooks_too() -> None:
+    """``BlockingKlingClient(webhook_url=, webhook_secret=).handle_webhook`` (for WSGI apps)
+    verifies and applies a signed body like the async client."""
+    with serving(latency=FOREVER) as sim, BlockingKlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=NO_POLLS,
+                             webhook_url="https://example.com/hook",
+                             webhook_secret=SECRET) as client:
+        job = client.submit(ImageGenerationRequest(prompt="fox"))
+        assert job.task_id is not None
+        body = legacy_body(job.task_id, "succeed")
+        assert client.handle_webhook(signed(body, OTHER_SECRET), body) == 401
+        assert client.handle_webhook(signed(body, SECRET), body) == 200
+        assert job.result(timeout=5).status is TaskStatus.SUCCEED
