@@ -365,9 +365,9 @@ BAD_SECRET = "whsec_@@ bad"
 def test_the_blocking_client_handles_webhooks_too() -> None:
     """``BlockingKlingClient(webhook_url=, webhook_secret=).handle_webhook`` (for WSGI apps)
     verifies and applies a signed body like the async client."""
-    with serving(latency=FOREVER) as sim, BlockingKlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=NO_POLLS,
-                             webhook_url="https://example.com/hook",
-                             webhook_secret=SECRET) as client:
+    with serving(latency=FOREVER) as sim, BlockingKlingClient(
+            api_key=sim.api_key, base_url=sim.base_url, poll=NO_POLLS,
+            webhook_url="https://example.com/hook", webhook_secret=SECRET) as client:
         job = client.submit(ImageGenerationRequest(prompt="fox"))
         assert job.task_id is not None
         body = legacy_body(job.task_id, "succeed")

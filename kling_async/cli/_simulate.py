@@ -94,7 +94,8 @@ def _add_callback_options(parser: argparse.ArgumentParser) -> None:
     """How callbacks are signed, shaped and disturbed."""
     parser.add_argument("--webhook-secret", action="append", default=[], metavar="SECRET",
                         help="sign callbacks with this Standard Webhooks secret (whsec_...); "
-                             "give it twice to sign with two, as during a rotation")
+                             "give it twice to sign with two, as during a rotation (default: "
+                             "unsigned)")
     parser.add_argument("--callback-shape", choices=("auto", "legacy", "new"), default="auto",
                         help="callback body shape (default: auto, by the request's standard)")
     for kind in _CALLBACK_FAULTS:

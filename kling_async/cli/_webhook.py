@@ -30,12 +30,13 @@ def add_webhook_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
         "webhooks", "receive Kling's callbacks: jobs resolve as they end, with fewer polls")
     group.add_argument("--webhook-listen", metavar="HOST:PORT", default=None,
-                       help="serve a webhook receiver here during the batch")
+                       help="serve a webhook receiver here during the batch (default: none)")
     group.add_argument("--webhook-url", metavar="URL", default=None,
                        help="the public URL Kling calls back (default: KLING_WEBHOOK_URL, "
                             f"else http://HOST:PORT{DEFAULT_PATH})")
     group.add_argument("--webhook-secret", default=None,
-                       help="the webhook secret (whsec_...); prefer KLING_WEBHOOK_SECRET")
+                       help="the webhook secret (whsec_...); prefer the env var (default: "
+                            "KLING_WEBHOOK_SECRET; none: each job's URL carries a token)")
 
 
 def listen_address(text: str) -> tuple[str, int]:
