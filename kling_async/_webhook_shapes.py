@@ -1,9 +1,10 @@
 """The ``Task`` a callback body describes, in either payload shape (reference §5.2).
 
 ``callback_task`` reads the legacy flat shape with ``parse_callback``; a body it cannot read
-that has the new standard's keys (``id`` and no ``task_id``: the §12.3 task object) is
-translated to the legacy shape first (``_legacy_form``).  That translation is a stop-gap
-until ``parse_task`` reads the new shape itself: then it is never reached and can go.
+that has the new standard's keys (``id`` and no ``task_id``: the §12.3 task object, its image
+and video outputs) is translated to the legacy shape first (``_legacy_form``), and the new
+status spelling ``succeeded`` is read as ``succeed``.  That translation is a stop-gap until
+``parse_task`` reads the new shape itself: then it is never reached and can go.
 """
 
 from __future__ import annotations
@@ -22,20 +23,39 @@ _MAX_OUTPUTS = 1000
 
 
 def callback_task(payload: Any) -> Task:
-    """The ``Task`` of a callback body (legacy or new shape), or ``ResponseDecodeError``."""
+    """The ``Task`` of a callback body (legacy or new shape, bare or in a ``{code, data}``
+    envelope), or ``ResponseDecodeError``."""
     try:
         return parse_callback(payload)
     except ResponseDecodeError:
-        if not (isinstance(payload, Mapping) and "id" in payload and "task_id" not in payload):
+        body = _unwrapped(payload)
+        if body is None:
             raise
-    return parse_callback(_legacy_form(payload))
+    if "task_id" in body:  # legacy keys, new-standard status spelling
+        status = body.get("task_status", body.get("status"))
+        return parse_callback({**body, "task_status": _status(status)})
+    return parse_callback(_legacy_form(body))
+
+
+def _unwrapped(payload: Any) -> Mapping[str, Any] | None:
+    """The task object of a body (unwrapping up to three envelopes' ``data``), or None."""
+    for _ in range(3):
+        if not isinstance(payload, Mapping):
+            return None
+        if "task_id" in payload or "id" in payload:
+            return payload
+        payload = payload.get("data")
+    return None
+
+
+def _status(value: Any) -> Any:
+    """A new-standard status spelling as the legacy parser knows it (else ``value``)."""
+    return _STATUSES.get(value.strip().lower(), value) if isinstance(value, str) else value
 
 
 def _legacy_form(body: Mapping[str, Any]) -> dict[str, Any]:
     """A new-standard task object (``id``, ``status``, ``outputs[]``...) in the legacy shape."""
-    status = body.get("status")
-    if isinstance(status, str):
-        status = _STATUSES.get(status.strip().lower(), status)
+    status = _status(body.get("status"))
     images: list[Any] = []
     videos: list[Any] = []
     outputs = body.get("outputs")

@@ -16,6 +16,7 @@ from aiohttp import web
 from standardwebhooks import Webhook
 
 from kling_async import KlingClient, PollPolicy, aiohttp_webhook_handler
+from kling_async.testing import KlingSimulator
 
 #: No poll within a test: whatever resolves a job there is a webhook.
 NO_POLLS = PollPolicy(first_poll=3600, min_interval=3600, max_interval=3600, deadline=None)
@@ -88,8 +89,9 @@ class Receiver:
 
 
 @asynccontextmanager
-async def receiver() -> AsyncIterator[Receiver]:
-    """A running ``Receiver`` on 127.0.0.1 and a session to post to it."""
+async def receiver(sim: KlingSimulator | None = None) -> AsyncIterator[Receiver]:
+    """A running ``Receiver`` on 127.0.0.1 and a session to post to it.  ``sim`` (calling it
+    back) is closed first on the way out, so no callback reaches a closing server."""
     holder: list[Receiver] = []
 
     async def hook(request: web.Request) -> web.StreamResponse:
@@ -108,4 +110,6 @@ async def receiver() -> AsyncIterator[Receiver]:
             holder.append(Receiver(f"http://127.0.0.1:{runner.addresses[0][1]}/hook", session))
             yield holder[0]
     finally:
+        if sim is not None:
+            await sim.aclose()
         await runner.cleanup()

@@ -8,6 +8,7 @@ changes no job, and is counted and emitted.
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from collections.abc import AsyncIterator
@@ -79,7 +80,7 @@ async def pending_job(client: KlingClient, sim: KlingSimulator, prompt: str = "a
 
 async def test_signed_callbacks_resolve_jobs_without_any_poll(sim: KlingSimulator) -> None:
     """Twenty image jobs end through signed callbacks alone: no GET is made."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         jobs = await client.submit_many(
             [ImageGenerationRequest(prompt=f"fox {i}") for i in range(20)])
         with anyio.fail_after(20):
@@ -96,7 +97,7 @@ async def test_every_create_carries_the_webhook_url_and_keeps_a_users_own(
         sim: KlingSimulator) -> None:
     """Each create body names ``webhook_url`` as its callback_url; a request's own
     callback_url is sent unchanged, and so is create_task's."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         await client.submit(ImageGenerationRequest(prompt="ours"))
         await client.submit(ImageGenerationRequest(prompt="mine",
                                                    callback_url="http://127.0.0.1:9/mine"))
@@ -109,7 +110,7 @@ async def test_a_forged_signature_is_refused_and_changes_nothing(sim: KlingSimul
     """A body signed with another secret gets 401; the job stays as it was; the request is
     counted and emitted as ``forged``."""
     events: list[Event] = []
-    async with receiver() as hook, webhook_client(sim, hook, events=events) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook, events=events) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         body = legacy_body(job.task_id, "succeed", job.external_task_id)
@@ -123,7 +124,7 @@ async def test_a_forged_signature_is_refused_and_changes_nothing(sim: KlingSimul
 async def test_a_replayed_request_is_refused_by_its_timestamp(sim: KlingSimulator) -> None:
     """A correctly signed request whose timestamp is more than 5 minutes old (or ahead)
     gets 401 ``replayed`` and changes nothing."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         body = legacy_body(job.task_id, "succeed")
@@ -138,7 +139,7 @@ async def test_a_replayed_request_is_refused_by_its_timestamp(sim: KlingSimulato
 async def test_an_unsigned_callback_is_refused_when_a_secret_is_set(
         sim: KlingSimulator) -> None:
     """With a secret, a body without signature headers gets 401 ``unsigned``."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         assert await hook.post(legacy_body(job.task_id, "succeed")) == 401
@@ -149,7 +150,7 @@ async def test_an_unsigned_callback_is_refused_when_a_secret_is_set(
 async def test_malformed_signature_headers_are_refused(sim: KlingSimulator) -> None:
     """Missing, non-numeric or garbled signature headers get 401 ``forged``, never an
     error."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         body = legacy_body(job.task_id, "succeed")
@@ -171,7 +172,7 @@ async def test_rotation_several_signatures_and_several_secrets(sim: KlingSimulat
     """Kling's rotation (two signatures in the header, one by a secret we do not have) and
     ours (two secrets, the body signed by either) verify; a malformed entry beside a good
     one is skipped."""
-    async with receiver() as hook, webhook_client(
+    async with receiver(sim) as hook, webhook_client(
             sim, hook, webhook_secret=[OTHER_SECRET, SECRET]) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
@@ -192,7 +193,7 @@ async def test_a_redelivery_is_answered_but_applied_once_and_a_changed_body_refu
     """The same webhook-id and body again gets 200 ``duplicate``; another body under that
     id gets 409 ``conflict`` and changes nothing."""
     events: list[Event] = []
-    async with receiver() as hook, webhook_client(sim, hook, events=events) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook, events=events) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         body = legacy_body(job.task_id, "processing")
@@ -212,7 +213,7 @@ async def test_out_of_order_and_late_callbacks_never_move_a_job_back(
         sim: KlingSimulator) -> None:
     """``processing`` after ``succeed`` is ignored (200 ``stale``), and so is any callback for
     a finished job: its result stays."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         done = legacy_body(job.task_id, "succeed", url="https://cdn.example/final.png")
@@ -230,7 +231,7 @@ async def test_out_of_order_and_late_callbacks_never_move_a_job_back(
 async def test_a_callback_about_no_job_of_this_client_is_ignored(sim: KlingSimulator) -> None:
     """A verified body naming an unknown task (or Kling's console test body) gets 200
     ``unknown``."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         test_body = new_body("1234567890", "submitted")
         assert await hook.post(test_body, signed(test_body, SECRET, msg_id="t")) == 200
         other = legacy_body("999", "succeed")
@@ -241,7 +242,7 @@ async def test_a_callback_about_no_job_of_this_client_is_ignored(sim: KlingSimul
 async def test_the_new_standard_body_resolves_its_job(sim: KlingSimulator) -> None:
     """A signed new-standard task object (``id``, ``succeeded``, ``outputs``) ends its job
     with its outputs."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         body = new_body(job.task_id, "succeeded", url="https://cdn.example/new.png")
@@ -251,7 +252,7 @@ async def test_the_new_standard_body_resolves_its_job(sim: KlingSimulator) -> No
 
 async def test_a_signed_body_that_is_no_task_object_is_refused(sim: KlingSimulator) -> None:
     """A verified body that is not JSON, or names no task, gets 400 ``malformed``."""
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         for number, body in enumerate([b"not json", b"[1, 2]", b'{"status": "succeed"}']):
             assert await hook.post(body, signed(body, SECRET, msg_id=f"m{number}")) == 400
         assert client.statistics().webhooks["malformed"] == 3
@@ -261,7 +262,7 @@ async def test_oversized_bodies_are_refused_before_being_read_whole(
         sim: KlingSimulator) -> None:
     """Over ``Limits.max_webhook_bytes``, a body gets 413 ``oversized``: by its
     Content-Length, and (sent chunked, with none) by counting while reading."""
-    async with receiver() as hook, webhook_client(
+    async with receiver(sim) as hook, webhook_client(
             sim, hook, limits=Limits(max_webhook_bytes=1000)) as client:
         big = b"{" + b" " * 5000 + b"}"
         assert await hook.post(big, signed(big, SECRET)) == 413
@@ -279,7 +280,7 @@ async def test_oversized_bodies_are_refused_before_being_read_whole(
 async def test_remembered_delivery_ids_are_bounded(sim: KlingSimulator) -> None:
     """With ``Limits.max_webhook_ids=5``, the sixth newer id makes the oldest forgotten (its
     redelivery is handled again) while a recent one is still recognised."""
-    async with receiver() as hook, webhook_client(
+    async with receiver(sim) as hook, webhook_client(
             sim, hook, limits=Limits(max_webhook_ids=5)) as client:
         bodies = [legacy_body(str(1000 + n), "succeed") for n in range(20)]
         for n, body in enumerate(bodies):
@@ -336,7 +337,7 @@ async def test_a_callback_before_the_create_reply_is_deferred_not_remembered(
     delivered again) and its webhook-id is not remembered as handled."""
     sim.configure(latency=FOREVER, faults={"delay": 1.0, "delay_scope": "post",
                                            "delay_seconds": 0.5})
-    async with receiver() as hook, webhook_client(sim, hook) as client:
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = client.submit_nowait(ImageGenerationRequest(prompt="fox"))
         assert job.external_task_id is not None and job.task_id is None
         body = legacy_body("4242", "succeed", job.external_task_id)
@@ -374,3 +375,20 @@ def test_the_blocking_client_handles_webhooks_too() -> None:
         assert client.handle_webhook(signed(body, OTHER_SECRET), body) == 401
         assert client.handle_webhook(signed(body, SECRET), body) == 200
         assert job.result(timeout=5).status is TaskStatus.SUCCEED
+
+
+@pytest.mark.parametrize("wrap", [
+    pytest.param(lambda task_id: {"code": 0, "data": {"id": task_id, "status": "succeeded",
+                                                      "outputs": []}}, id="new-in-envelope"),
+    pytest.param(lambda task_id: {"task_id": task_id, "task_status": "succeeded"},
+                 id="legacy-keys-new-status"),
+])
+async def test_envelopes_and_mixed_spellings_resolve_their_job(
+        sim: KlingSimulator, wrap: Any) -> None:
+    """A task object inside a ``{code, data}`` envelope, or legacy keys with the new status
+    spelling ``succeeded``, is read as its task (reference §5.2)."""
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
+        job = await pending_job(client, sim)
+        body = json.dumps(wrap(job.task_id)).encode()
+        assert await hook.post(body, signed(body, SECRET)) == 200
+        assert (await job.result()).status is TaskStatus.SUCCEED

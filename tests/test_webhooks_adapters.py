@@ -130,7 +130,7 @@ async def test_the_asgi_app_passes_the_query_for_job_tokens(sim: KlingSimulator)
 
 async def test_the_aiohttp_handler_answers_only_post(sim: KlingSimulator) -> None:
     """A GET to the aiohttp handler gets 405 and is not handled."""
-    async with receiver() as hook, open_client(sim) as client:
+    async with receiver(sim) as hook, open_client(sim) as client:
         hook.client = client
         async with hook.session.get(hook.url) as resp:
             assert resp.status == 405

@@ -42,7 +42,7 @@ def callback_url(sim: KlingSimulator, job: Job) -> URL:
 async def test_unsigned_callbacks_resolve_jobs_through_a_get_each(sim: KlingSimulator) -> None:
     """With no secret, every job still ends with no scheduled poll: each callback re-queries
     its job (202 ``poked``)."""
-    async with receiver() as hook, token_client(sim, hook) as client:
+    async with receiver(sim) as hook, token_client(sim, hook) as client:
         jobs = await client.submit_many(
             [ImageGenerationRequest(prompt=f"fox {i}") for i in range(10)])
         with anyio.fail_after(20):
@@ -57,7 +57,7 @@ async def test_each_job_gets_its_own_unguessable_token(sim: KlingSimulator) -> N
     """Callback URLs are ``webhook_url`` plus a job key and a token of 32 characters or more,
     different for every job."""
     sim.configure(latency=FOREVER)
-    async with receiver() as hook, token_client(sim, hook) as client:
+    async with receiver(sim) as hook, token_client(sim, hook) as client:
         jobs = await client.submit_many([ImageGenerationRequest(prompt="a"),
                                          ImageGenerationRequest(prompt="b")])
         urls = [callback_url(sim, job) for job in jobs]
@@ -70,7 +70,7 @@ async def test_an_unsigned_body_is_never_trusted(sim: KlingSimulator) -> None:
     """A body claiming ``succeed`` on the job's own valid URL only re-queries the task: the
     job stays ``submitted`` as the server says."""
     sim.configure(latency=FOREVER)
-    async with receiver() as hook, token_client(sim, hook) as client:
+    async with receiver(sim) as hook, token_client(sim, hook) as client:
         job = await client.submit(ImageGenerationRequest(prompt="fox"))
         assert job.task_id is not None
         url = str(callback_url(sim, job))
@@ -84,7 +84,7 @@ async def test_an_unsigned_body_is_never_trusted(sim: KlingSimulator) -> None:
 async def test_a_wrong_or_missing_token_is_refused(sim: KlingSimulator) -> None:
     """A wrong token, an unknown job key or no token at all gets 401 and polls nothing."""
     sim.configure(latency=FOREVER)
-    async with receiver() as hook, token_client(sim, hook) as client:
+    async with receiver(sim) as hook, token_client(sim, hook) as client:
         job = await client.submit(ImageGenerationRequest(prompt="fox"))
         assert job.task_id is not None
         url = callback_url(sim, job)
@@ -102,7 +102,7 @@ async def test_a_wrong_or_missing_token_is_refused(sim: KlingSimulator) -> None:
 
 async def test_a_token_of_a_finished_job_is_answered_as_stale(sim: KlingSimulator) -> None:
     """After its job ended, a callback on its URL gets 200 ``stale`` and polls nothing."""
-    async with receiver() as hook, token_client(sim, hook) as client:
+    async with receiver(sim) as hook, token_client(sim, hook) as client:
         job = await client.submit(ImageGenerationRequest(prompt="fox"))
         with anyio.fail_after(20):
             await job.result()
