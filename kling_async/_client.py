@@ -722,8 +722,9 @@ class KlingClient:
 
         With a ``webhook_secret``: the Standard Webhooks signature and timestamp are
         verified first (401), then redeliveries are recognised by ``webhook-id`` (the same
-        body again: 200, not applied twice; another body: 409), and the task object (legacy
-        or new shape) updates its job at once, without a GET.  Without one: a valid job token
+        body again: 200, not applied twice; another body: 409), and a task object (legacy
+        or new shape) saying the task ended ends its job at once, without a GET (an earlier
+        status is only counted, as ``progress``).  Without one: a valid job token
         re-queries that job (202), within its ``PollPolicy.min_interval``; the body is never
         read.  A status never goes back, a finished job stays finished, a body about no job of
         this client is ignored (200).  Every outcome is counted in ``statistics().webhooks``

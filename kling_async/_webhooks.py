@@ -7,8 +7,9 @@ Two modes, by whether the client has a ``webhook_secret``:
   in this order: the body size cap (413), the Standard Webhooks signature and timestamp
   (401), the delivery id (an exact redelivery is answered 200 and not applied again; another
   body under an id seen before is refused with 409), the body (400 if a signed body is no
-  task object).  A verified task object is applied to its job at once, with no GET
-  (``Poller.observe``): a status never goes back and a finished job stays finished.
+  task object).  A verified end (``succeed``/``failed``) is applied to its job at once,
+  with no GET (``Poller.observe``); an earlier status is only counted (``progress``).  A
+  status never goes back and a finished job stays finished.
 - **token** (no secret: a gateway that does not sign): each job's callback URL carries
   ``kling_job=<key>&kling_token=<token>`` (``secrets.token_urlsafe``), checked in constant
   time.  A valid one only re-queries the job (``Poller.poke``: at once, but at most once per
@@ -52,7 +53,8 @@ TOKEN_PARAM = "kling_token"
 
 #: Each outcome of a webhook request and the HTTP status answered for it.
 WEBHOOK_STATUS: Mapping[str, int] = {
-    "applied": 200,  # signed: the job's status was updated from the body (no GET)
+    "applied": 200,  # signed: the job ended from the body (no GET)
+    "progress": 200,  # signed: a status before the end (left to the poller's schedule)
     "poked": 202,  # token: the job is re-queried soon
     "duplicate": 200,  # signed: this delivery (same id, same body) was handled before
     "stale": 200,  # the job has finished, or the status is behind the one seen: ignored
@@ -227,6 +229,10 @@ class WebhookReceiver:
         old = job.task_status
         if job.done() or (old is not None and _RANK[task.status] < _RANK[old]):
             return "stale", job
+        if not task.status.is_terminal:
+            # Applying it (Poller.observe) would move the job's next poll earlier: a poll
+            # more per job, for no end seen sooner.
+            return "progress", job
         poller.observe(job, task)
         return "applied", job
 

@@ -185,7 +185,8 @@ async def test_rotation_several_signatures_and_several_secrets(sim: KlingSimulat
         done = legacy_body(job.task_id, "succeed")
         assert await hook.post(done, signed(done, OTHER_SECRET, msg_id="c")) == 200
         assert job.status is JobState.SUCCEEDED
-        assert client.statistics().webhooks["applied"] == 3
+        counts = client.statistics().webhooks
+        assert (counts["progress"], counts["applied"]) == (2, 1)
 
 
 async def test_a_redelivery_is_answered_but_applied_once_and_a_changed_body_refused(
@@ -196,17 +197,30 @@ async def test_a_redelivery_is_answered_but_applied_once_and_a_changed_body_refu
     async with receiver(sim) as hook, webhook_client(sim, hook, events=events) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
-        body = legacy_body(job.task_id, "processing")
+        body = legacy_body(job.task_id, "failed")
         headers = signed(body, SECRET, msg_id="once")
         assert await hook.post(body, headers) == 200
         assert await hook.post(body, signed(body, SECRET, msg_id="once")) == 200
         changed = legacy_body(job.task_id, "succeed")
         assert await hook.post(changed, signed(changed, SECRET, msg_id="once")) == 409
-        assert job.status is JobState.PROCESSING
+        assert job.status is JobState.FAILED
         counts = client.statistics().webhooks
     assert (counts["applied"], counts["duplicate"], counts["conflict"]) == (1, 1, 1)
-    changes = [e for e in events if type(e).__name__ == "StatusChanged"]
-    assert len(changes) == 1
+    ends = [e for e in events if type(e).__name__ in ("JobFailed", "JobSucceeded")]
+    assert len(ends) == 1
+
+
+async def test_a_status_before_the_end_is_counted_not_applied(sim: KlingSimulator) -> None:
+    """A verified ``processing`` gets 200 ``progress`` and moves no poll: the job's schedule
+    (and its state) is the poller's until the task ends."""
+    async with receiver(sim) as hook, webhook_client(sim, hook) as client:
+        job = await pending_job(client, sim)
+        assert job.task_id is not None
+        body = legacy_body(job.task_id, "processing")
+        assert await hook.post(body, signed(body, SECRET)) == 200
+        await anyio.sleep(0.05)
+        assert (job.status, job.polls) == (JobState.SUBMITTED, 0)
+        assert client.statistics().webhooks["progress"] == 1
 
 
 async def test_out_of_order_and_late_callbacks_never_move_a_job_back(
