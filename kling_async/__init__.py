@@ -65,6 +65,7 @@ from ._events import (
     RetryScheduled,
     StatusChanged,
     WaitingForCapacity,
+    WebhookReceived,
 )
 from ._logging import configure_from_env as _configure_logging_from_env
 from ._models.catalog import (
@@ -99,6 +100,8 @@ from ._queries import TaskPage
 from ._registry import Job, JobState
 from ._results import parse_callback, parse_task
 from ._settings import ExternalIdQuery
+from ._webhook_adapters import aiohttp_webhook_handler, asgi_webhook_app
+from ._webhooks import WEBHOOK_OUTCOMES
 from ._wire import KlingWireWarning, dump_request, load_request
 from ._wiring import ClientStatistics
 
@@ -187,9 +190,13 @@ __all__ = [
     "ValidationError",
     "Video",
     "Voice",
+    "WEBHOOK_OUTCOMES",
     "WaitingForCapacity",
     "WatermarkInfo",
+    "WebhookReceived",
     "WrongEventLoopError",
+    "aiohttp_webhook_handler",
+    "asgi_webhook_app",
     "concurrency_bucket",
     "current_prompt_limits",
     "dump_request",

@@ -16,7 +16,7 @@ import contextlib
 import os
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -33,6 +33,7 @@ from ._portal import PortalThread
 from ._queries import TaskPage
 from ._registry import Job, JobState
 from ._settings import ExternalIdQuery
+from ._webhook_verify import Headers
 from ._wiring import ClientStatistics
 from .batch._single import download_files
 
@@ -164,6 +165,8 @@ class BlockingKlingClient:
         external_id_prefix: str = "kas-",
         allow_insecure_http: bool = False,
         on_event: Callable[[Event], Any] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | Sequence[str] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
@@ -173,7 +176,8 @@ class BlockingKlingClient:
             timeouts=timeouts, retry=retry, poll=poll, limits=limits,
             external_id_query=external_id_query, reconcile_delay=reconcile_delay,
             external_id_prefix=external_id_prefix, allow_insecure_http=allow_insecure_http,
-            on_event=on_event, clock=clock, sleep=sleep, rand=rand,
+            on_event=on_event, webhook_url=webhook_url, webhook_secret=webhook_secret,
+            clock=clock, sleep=sleep, rand=rand,
         ))
 
     @classmethod
@@ -306,6 +310,14 @@ class BlockingKlingClient:
             endpoint, task_id=task_id, external_task_id=external_task_id, request=request,
             poll=poll))
         return self._wrap(job)
+
+    def handle_webhook(self, headers: Headers, body: bytes, *, url: str | None = None,
+                       length: int | None = None) -> int:
+        """Handle one webhook request; the HTTP status to answer (see
+        ``KlingClient.handle_webhook``): for WSGI apps (Flask, Django)."""
+        client = self._client
+        return self._loop.run("handle_webhook()", lambda: client.handle_webhook(
+            headers, body, url=url, length=length))
 
     def notify_callback(self, payload: Any) -> BlockingJob | None:
         """Feed a Kling callback body (see ``KlingClient.notify_callback``)."""

@@ -21,7 +21,7 @@ import os
 import random
 import threading
 import traceback
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal
 
@@ -67,6 +67,8 @@ from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
 from ._settings import ExternalIdQuery, client_settings, time_scale_from
 from ._submitter import SubmissionSettings, Submitter
+from ._webhook_verify import Headers
+from ._webhooks import WebhookReceiver, webhook_settings
 from ._wire import dump_request
 from ._wiring import ClientCalls, ClientStatistics, Submissions, snapshot
 
@@ -139,6 +141,13 @@ class KlingClient:
 
     A job submitted without an ``external_task_id`` gets a generated one:
     ``external_id_prefix`` + 16 random hex digits drawn once per client + ``-`` + a counter.
+
+    Webhooks (``KLING_WEBHOOK_URL``, ``KLING_WEBHOOK_SECRET`` when not given): with a
+    ``webhook_url``, every create carries a callback URL derived from it (a request's own
+    ``callback_url`` is kept); feed each request the URL receives to ``handle_webhook``.
+    ``webhook_secret`` (Kling's ``whsec_...``; several, as a sequence or comma-separated, while
+    rotating) makes it verify signatures and resolve jobs from the bodies; without one, each
+    job's URL carries a token and a callback only re-queries its job.
     """
 
     def __init__(
@@ -158,6 +167,8 @@ class KlingClient:
         session: aiohttp.ClientSession | None = None,
         allow_insecure_http: bool = False,
         on_event: Callable[[Event], Any] | None = None,
+        webhook_url: str | None = None,
+        webhook_secret: str | Sequence[str] | None = None,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
@@ -173,13 +184,14 @@ class KlingClient:
                 reconcile_delay=reconcile_delay, external_id_prefix=external_id_prefix,
                 time_scale=time_scale_from(source) if poll is DEFAULT_POLL else None,
             )
+            hook_url, hook_keys = webhook_settings(source, webhook_url, webhook_secret)
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
             raise
         finally:
             # No traceback through this frame shows a credential in its locals (error
             # reporters such as Sentry record them; a base_url may carry a password).
-            del api_key, access_key, secret_key, base_url
+            del api_key, access_key, secret_key, base_url, webhook_secret
         self._settings = settings
         self._id_seq = itertools.count(1)  # generated external ids: settings.id_prefix + this
         self._borrowed = session
@@ -192,12 +204,11 @@ class KlingClient:
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity.for_limits(limits)
         self._completions = Completions(self._registry, self._capacity)
+        self._webhooks = WebhookReceiver(url=hook_url, keys=hook_keys, limits=limits,
+                                         registry=self._registry, events=self._events,
+                                         clock=lambda: self._clock())
         self._submissions = Submissions(settled=self._completions.settled,
                                         find=self._find_by_external_id)
-        self._transport: Transport | None = None
-        self._calls: ClientCalls | None = None  # the transport as the client's calls use it
-        self._poller: Poller | None = None
-        self._submitter: Submitter | None = None
 
     def _init_lifecycle(self) -> None:
         """The state of an unopened client (see the module docstring)."""
@@ -209,6 +220,10 @@ class KlingClient:
         self._scope: anyio.CancelScope | None = None  # the poller's, in the background task
         self._failure: Exception | None = None  # what ended the background work, if it failed
         self._ended = ""  # why the client closed, when not by aclose()
+        self._transport: Transport | None = None
+        self._calls: ClientCalls | None = None  # the transport as the client's calls use it
+        self._poller: Poller | None = None
+        self._submitter: Submitter | None = None
 
     # -- configuration (checked once, in ``client_settings``) ----------------------------------
     @property
@@ -314,12 +329,14 @@ class KlingClient:
             host=self._submissions, transport=self._transport, poller=self._poller,
             registry=self._registry, capacity=self._capacity, events=self._events,
             settings=SubmissionSettings(retry=self.retry, reconcile_delay=self.reconcile_delay,
-                                        timeout=self.timeouts.submission),
+                                        timeout=self.timeouts.submission,
+                                        prepare=self._webhooks.prepare),
             clock=self._clock, sleep=self._sleep, rand=self._rand,
         )
         # The poller runs in a background task of its own (and its task group inside that
         # task): any task of this loop may then close the client without cancelling the task
         # that opened it (notebook cells, asyncio.wait_for(client.aclose(), ...)).
+        self._webhooks.bind(self._poller)
         self._state = "open"  # first: an eager task factory runs the task's start right here
         self._runner = loop.create_task(self._background(), name="kling_async client")
 
@@ -393,6 +410,7 @@ class KlingClient:
     async def _release(self) -> None:
         """Wake every unfinished job's waiters, end events() readers, close the owned
         session.  Idempotent."""
+        self._webhooks.bind(None)
         if self._poller is not None:
             self._poller.close(self._registry.unfinished())
         self._events.close()
@@ -477,6 +495,7 @@ class KlingClient:
         body = dump_request(request)
         if external_task_id is not None:
             body = endpoint.with_option(body, "external_task_id", external_task_id)
+        self._webhooks.prepare(None, body, endpoint)
         ext = endpoint.options_of(body).get("external_task_id")
         try:
             data = await transport.call("POST", endpoint.path, body=body, create=endpoint.name,
@@ -688,6 +707,36 @@ class KlingClient:
             self._poller.poke(job)
         return job
 
+    @property
+    def webhook_url(self) -> str | None:
+        """The URL every create's callback URL derives from (None: no webhooks)."""
+        return self._webhooks.url
+
+    async def handle_webhook(self, headers: Headers, body: bytes, *, url: str | None = None,
+                             length: int | None = None) -> int:
+        """Handle one webhook request; returns the HTTP status to answer it with.
+
+        ``headers``: the request's headers (a mapping, or ASGI's ``(name, value)`` pairs);
+        ``body``: its raw bytes, exactly as received (a body over
+        ``Limits.max_webhook_bytes`` is answered 413: read at most one byte more than that);
+        ``url``: the request's URL or path and query (needed without a secret: the job's
+        token is there); ``length``: its declared ``Content-Length``, if any (over the cap,
+        413 at once: pass ``b""`` without reading the body).
+
+        With a ``webhook_secret``: the Standard Webhooks signature and timestamp are
+        verified first (401), then redeliveries are recognised by ``webhook-id`` (the same
+        body again: 200, not applied twice; another body: 409), and a task object (legacy
+        or new shape) saying the task ended ends its job at once, without a GET (an earlier
+        status is only counted, as ``progress``).  Without one: a valid job token
+        re-queries that job (202), within its ``PollPolicy.min_interval``; the body is never
+        read.  A status never goes back, a finished job stays finished, a body about no job of
+        this client is ignored (200).  Every outcome is counted in ``statistics().webhooks``
+        and emitted as a ``WebhookReceived`` event; a client that is not open answers 503.
+        """
+        if self._state == "open":
+            self._check_loop()
+        return self._webhooks.handle(headers, body, url, length)
+
     def job(self, *, task_id: str | None = None, external_task_id: str | None = None
             ) -> Job | None:
         """The tracked job with this task id or external id (O(1)), or None."""
@@ -708,7 +757,8 @@ class KlingClient:
     def statistics(self) -> ClientStatistics:
         """A frozen snapshot: jobs by state, capacity and its adaptive limit, request counts."""
         return snapshot(self._registry, self._capacity, self._events, self._transport,
-                        self._poller, self._submitter, self._submissions)
+                        self._poller, self._submitter, self._submissions,
+                        self._webhooks.counts)
 
 
 def _loop_time() -> float:

@@ -63,6 +63,11 @@ class Limits:
     ``max_reply_bytes`` bounds the size of one API reply as read, after decompression (default
     8 MiB, far above any real Kling reply): a longer reply is refused as it arrives with
     ``ResponseTooLargeError`` (for a create, ``AmbiguousSubmissionError``).
+
+    ``max_webhook_bytes`` bounds one webhook body (``KlingClient.handle_webhook`` and its
+    adapters answer 413 past it; default 1 MiB); ``max_webhook_ids`` is how many delivery ids
+    (``webhook-id``) are remembered to recognise redeliveries (default 10 000, about 40 bytes
+    each; the oldest is forgotten first).
     """
 
     max_in_flight: int = attrs.field(default=20)
@@ -71,6 +76,8 @@ class Limits:
     grow_after: int | None = attrs.field(default=None)
     max_requests: int = attrs.field(default=64)
     max_reply_bytes: int = attrs.field(default=8 * 1024 * 1024)
+    max_webhook_bytes: int = attrs.field(default=1024 * 1024)
+    max_webhook_ids: int = attrs.field(default=10_000)
 
     @max_in_flight.validator
     def _check_max(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -83,9 +90,11 @@ class Limits:
             raise ValueError(f"max_requests must be >= 1, got {value!r}")
 
     @max_reply_bytes.validator
-    def _check_reply_bytes(self, attribute: attrs.Attribute[int], value: int) -> None:
+    @max_webhook_bytes.validator
+    @max_webhook_ids.validator
+    def _check_positive_int(self, attribute: attrs.Attribute[int], value: int) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"max_reply_bytes must be an int > 0, got {value!r}")
+            raise ValueError(f"{attribute.name} must be an int > 0, got {value!r}")
 
 
 #: Official global host (Singapore).  Gateways: ``https://<gateway>/kling``.

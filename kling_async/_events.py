@@ -100,6 +100,18 @@ class JobFailed(Event):
     error: BaseException | None = None
 
 
+@attrs.frozen
+class WebhookReceived(Event):
+    """A webhook request was handled (``KlingClient.handle_webhook``): ``outcome`` is one of
+    ``kling_async.WEBHOOK_OUTCOMES`` (``applied``, ``poked``, ``duplicate``, ``forged``...),
+    ``status`` the HTTP status answered; ``job`` is the job it concerned, if any."""
+
+    outcome: str = ""
+    status: int = 0
+    webhook_id: str | None = None
+    task_id: str | None = None
+
+
 class EventHub:
     """Fans events out to the callback, every ``events()`` subscriber, and the logger."""
 

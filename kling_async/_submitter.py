@@ -126,12 +126,14 @@ class SubmissionHost(Protocol):
 @attrs.frozen(kw_only=True)
 class SubmissionSettings:
     """How a ``Submitter`` submits: its retry policy (the waits between lookups, and how
-    many ambiguous creates are reconciled), the wait before a reconciling lookup, and
-    ``Timeouts.submission`` (None: no limit)."""
+    many ambiguous creates are reconciled), the wait before a reconciling lookup,
+    ``Timeouts.submission`` (None: no limit), and what completes each create body (the
+    webhook callback URL) before it is first sent."""
 
     retry: RetryPolicy
     reconcile_delay: float = 0.5
     timeout: float | None = None
+    prepare: Callable[[Job, dict[str, Any], Endpoint], None] | None = None
 
 
 class Submitter:
@@ -160,6 +162,7 @@ class Submitter:
         self._retry = settings.retry
         self._reconcile_delay = settings.reconcile_delay
         self._submission_limit = settings.timeout
+        self._prepare = settings.prepare
         self._clock = clock
         self._sleep = sleep
         self._rand = rand
@@ -224,13 +227,16 @@ class Submitter:
         self._capacity.confirm(job.weight, bucket=job.bucket)
         return self._bind(job, task, submitted=True)
 
-    @staticmethod
-    def _body(job: Job, endpoint: Endpoint, before_send: BeforeSend | None) -> dict[str, Any]:
-        """The create body (with the job's external_task_id), after ``before_send``."""
+    def _body(self, job: Job, endpoint: Endpoint, before_send: BeforeSend | None
+              ) -> dict[str, Any]:
+        """The create body (with the job's external_task_id and, with webhooks, its callback
+        URL), after ``before_send``."""
         body = dump_request(job.request)
         ext = job.external_task_id
         if ext is not None:
             body = endpoint.with_option(body, "external_task_id", ext)
+        if self._prepare is not None:
+            self._prepare(job, body, endpoint)
         if before_send is not None:
             try:
                 before_send(job)

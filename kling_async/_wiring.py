@@ -134,11 +134,14 @@ class ClientStatistics:
     units_spent: Decimal = Decimal(0)
     units_spent_by_package: Mapping[str, Decimal] = attrs.field(factory=dict)
     cash_spent: Mapping[str, Decimal] = attrs.field(factory=dict)
+    #: Webhook requests by outcome (``kling_async.WEBHOOK_OUTCOMES``: applied, duplicate...).
+    webhooks: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
              transport: Transport | None, poller: Poller | None, submitter: Submitter | None,
-             submissions: Submissions) -> ClientStatistics:
+             submissions: Submissions, webhooks: Mapping[str, int] | None = None
+             ) -> ClientStatistics:
     """The statistics of a client's parts (those not made yet, before it opens, count 0)."""
     counts = registry.counts
     return ClientStatistics(
@@ -163,4 +166,5 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         units_spent=registry.costs.units,
         units_spent_by_package=dict(registry.costs.units_by_package),
         cash_spent=dict(registry.costs.cash_by_currency),
+        webhooks=dict(webhooks or {}),
     )

@@ -15,18 +15,21 @@ from kling_async.testing import KlingSimulator, SimulatorConfig
 REPO = Path(kling_async.__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 SCALE = 100.0
+WEBHOOK_SECRET = "whsec_ZXhhbXBsZXMtd2ViaG9vay1zZWNyZXQtMzItYnl0ZXM="
 
 
 @pytest.fixture
 def sim_config() -> SimulatorConfig:
-    """The examples run against the simulator's default durations, sped up."""
-    return SimulatorConfig(time_scale=SCALE, seed=3)
+    """The examples run against the simulator's default durations, sped up; its callbacks
+    are signed with ``WEBHOOK_SECRET`` (given to the examples as ``KLING_WEBHOOK_SECRET``)."""
+    return SimulatorConfig(time_scale=SCALE, seed=3, webhook_secrets=(WEBHOOK_SECRET,))
 
 
 def _env(sim: KlingSimulator) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
     return {**env, "KLING_BASE_URL": sim.base_url, "KLING_API_KEY": sim.api_key,
-            "KLING_TIME_SCALE": str(SCALE), "PYTHONPATH": str(REPO)}
+            "KLING_TIME_SCALE": str(SCALE), "KLING_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "PYTHONPATH": str(REPO)}
 
 
 def test_every_example_is_covered() -> None:
@@ -40,6 +43,8 @@ SCRIPTS = {
     "batch_from_jsonl.py": "succeeded",
     "aiohttp_app.py": "succeeded: ['http",
     "test_with_simulator.py": "[100%]",
+    "webhook_aiohttp.py": "3 jobs succeeded (seen through signed webhooks)",
+    "webhook_asgi.py": "3 jobs succeeded (seen through signed webhooks)",
 }
 
 
@@ -58,6 +63,7 @@ async def test_example_runs_against_the_simulator(
     assert done.returncode == 0, output
     assert SCRIPTS[script] in output, output
     assert sim.api_key not in output
+    assert WEBHOOK_SECRET not in output
 
 
 def test_packaged_demo_jobs_match_the_example() -> None:

@@ -42,6 +42,7 @@ from ._common import (
     on_signals,
     print_text,
 )
+from ._webhook import add_webhook_flags, webhook_listener, webhook_overrides
 
 #: The demo's simulator speed-up: its mixed batch ends in about 5-15 seconds.
 DEMO_TIME_SCALE = 25.0
@@ -62,6 +63,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-in-flight", type=int, default=None,
                    help="most concurrency slots held at once, the account's limit (default: "
                         f"{Limits().max_in_flight})")
+    add_webhook_flags(p)
     p.set_defaults(func=_run_command)
 
     p = subparsers.add_parser(
@@ -98,7 +100,7 @@ def _run_command(args: argparse.Namespace) -> int:
     except JobsFileError as exc:
         return fail(str(exc), EXIT_USAGE)
     try:
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = webhook_overrides(args)
         if args.max_in_flight is not None:
             extra["limits"] = Limits(max_in_flight=args.max_in_flight)
         client = make_client(args, **extra)
@@ -198,7 +200,7 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
                  args: argparse.Namespace) -> int:
     display = None if args.no_progress else ProgressDisplay(sys.stderr)
     try:
-        async with client:
+        async with client, webhook_listener(client, args):
             runner = BatchRunner(client, store, out_dir=out, download=args.download,
                                  max_downloads=args.max_downloads, on_progress=display)
             with on_signals(runner.stop):  # stop submitting, flush, exit 130

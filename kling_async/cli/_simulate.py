@@ -37,6 +37,7 @@ def register(subparsers: Any) -> None:
     _add_limit_options(parser)
     _add_credential_options(parser)
     _add_fault_options(parser)
+    _add_callback_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -89,6 +90,25 @@ def _add_fault_options(parser: argparse.ArgumentParser) -> None:
                         help="real seconds added by the delay fault (default: 1.0)")
 
 
+def _add_callback_options(parser: argparse.ArgumentParser) -> None:
+    """How callbacks are signed, shaped and disturbed."""
+    parser.add_argument("--webhook-secret", action="append", default=[], metavar="SECRET",
+                        help="sign callbacks with this Standard Webhooks secret (whsec_...); "
+                             "give it twice to sign with two, as during a rotation (default: "
+                             "unsigned)")
+    parser.add_argument("--callback-shape", choices=("auto", "legacy", "new"), default="auto",
+                        help="callback body shape (default: auto, by the request's standard)")
+    for kind in _CALLBACK_FAULTS:
+        parser.add_argument(f"--callback-{kind}", type=float, default=0.0, metavar="P",
+                            dest=f"callback_{kind}",
+                            help=f"probability that a callback is {_CALLBACK_FAULTS[kind]} "
+                                 "(default: 0)")
+
+
+_CALLBACK_FAULTS = {"drop": "dropped", "duplicate": "sent twice",
+                    "reorder": "sent after the end (processing)", "delay": "delayed 1 s"}
+
+
 def build_simulator(args: argparse.Namespace) -> KlingSimulator:
     """A simulator configured from parsed ``simulate`` arguments (raises ValueError if bad)."""
     faults = FaultConfig(
@@ -105,6 +125,9 @@ def build_simulator(args: argparse.Namespace) -> KlingSimulator:
         rate_limit_retry_after=args.rate_limit_retry_after,
         list_supported=not args.no_list,
         faults=faults,
+        webhook_secrets=tuple(args.webhook_secret),
+        callback_shape=args.callback_shape,
+        **{f"callback_{kind}": getattr(args, f"callback_{kind}") for kind in _CALLBACK_FAULTS},
     )
     return KlingSimulator(
         config=config,
@@ -151,9 +174,11 @@ async def _serve(sim: KlingSimulator) -> int:
 def _print_banner(sim: KlingSimulator) -> None:
     """Where the simulator listens, the credentials it accepts, and one ready-to-paste
     ``export`` line pointing ``kling-async`` and ``KlingClient()`` at it."""
-    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in (
-        ("KLING_BASE_URL", sim.base_url), ("KLING_API_KEY", sim.api_key),
-        ("KLING_TIME_SCALE", f"{sim.config.time_scale:g}")))
+    pairs = [("KLING_BASE_URL", sim.base_url), ("KLING_API_KEY", sim.api_key),
+             ("KLING_TIME_SCALE", f"{sim.config.time_scale:g}")]
+    if sim.config.webhook_secrets:
+        pairs.append(("KLING_WEBHOOK_SECRET", ",".join(sim.config.webhook_secrets)))
+    exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in pairs)
     print_text("\n".join([
         "Kling simulator running (offline; no request leaves this machine)",
         f"  base URL (official form): {sim.base_url}",

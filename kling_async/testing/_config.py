@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import math
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import attrs
 
 from .._endpoints import ENDPOINTS
+from .._errors import ConfigurationError
+from .._webhook_verify import load_secrets
 
 Scope = Literal["post", "get", "both"]
+CallbackShape = Literal["auto", "legacy", "new"]
 
 #: Fault kinds, in the order the injector considers them.  ``delay`` combines with the others;
 #: the rest are mutually exclusive (their probabilities must sum to at most 1).
@@ -48,6 +51,30 @@ def _positive(_inst: object, attribute: attrs.Attribute[Any], value: float | Non
 def _scope(_inst: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if value not in ("post", "get", "both"):
         raise ValueError(f"{attribute.name} must be 'post', 'get' or 'both', got {value!r}")
+
+
+def _shape(_inst: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in ("auto", "legacy", "new"):
+        raise ValueError(f"{attribute.name} must be 'auto', 'legacy' or 'new', got {value!r}")
+
+
+def _count(_inst: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{attribute.name} must be an int >= 0, got {value!r}")
+
+
+def _secrets(value: str | Sequence[str]) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(s.strip() for s in value.split(",") if s.strip())
+    return tuple(value)
+
+
+def _signing_secrets(_inst: object, attribute: attrs.Attribute[Any],
+                     value: tuple[str, ...]) -> None:
+    try:
+        load_secrets(value)
+    except ConfigurationError as exc:
+        raise ValueError(f"{attribute.name}: {exc}") from None
 
 
 def _prob_field() -> Any:
@@ -148,6 +175,14 @@ class SimulatorConfig:
     ``failed`` with probability ``fail_rate`` (``task_status_msg`` = ``failure_message``),
     else ``succeed``.
 
+    Callbacks (see ``_callbacks``): ``webhook_secrets`` sign them (Standard Webhooks, one
+    signature per secret: two during a rotation; a string may list several, comma-separated);
+    ``callback_shape`` picks the body (``legacy``, ``new`` or ``auto``: the standard of the
+    field that named the URL); ``callback_drop``, ``callback_duplicate``, ``callback_reorder``
+    and ``callback_delay`` (of ``callback_delay_seconds`` real seconds) are probabilities of
+    injected delivery faults; a delivery not answered 2xx is retried ``callback_retries``
+    times, ``callback_retry_delay`` real seconds apart, doubling.
+
     ``max_body_bytes`` caps create bodies; the server's hard cap is the value at ``start()``.
     ``validate_requests=False`` skips ``kling_async._wire.load_request`` (bodies are then
     accepted as long as they are JSON objects).
@@ -175,6 +210,18 @@ class SimulatorConfig:
     callback_timeout: float = attrs.field(default=2.0, validator=_positive, converter=float)
     callback_queue_size: int = attrs.field(default=10_000, validator=_positive)
     extra_api_keys: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    webhook_secrets: tuple[str, ...] = attrs.field(default=(), converter=_secrets,
+                                                   validator=_signing_secrets)
+    callback_shape: CallbackShape = attrs.field(default="auto", validator=_shape)
+    callback_drop: float = _prob_field()
+    callback_duplicate: float = _prob_field()
+    callback_reorder: float = _prob_field()
+    callback_delay: float = _prob_field()
+    callback_delay_seconds: float = attrs.field(default=1.0, validator=_non_negative,
+                                                converter=float)
+    callback_retries: int = attrs.field(default=3, validator=_count)
+    callback_retry_delay: float = attrs.field(default=0.5, validator=_non_negative,
+                                              converter=float)
 
     def median_for(self, endpoint: str) -> float:
         """The lognormal median duration (simulated seconds) for an endpoint name."""

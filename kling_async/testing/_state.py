@@ -134,6 +134,8 @@ class SimState:
             render=self.render,
             queue_size=config.callback_queue_size,
             timeout=config.callback_timeout,
+            config=lambda: self.config,
+            seed=config.seed,
         )
         self.injector = FaultInjector(config.seed)
         self.factory = TaskFactory(config.seed)
@@ -171,6 +173,7 @@ class SimState:
     def _reseed(self) -> None:
         self.injector = FaultInjector(self.config.seed)
         self.factory = TaskFactory(self.config.seed)
+        self.callbacks.reseed(self.config.seed)
 
     # -- used by the routes --------------------------------------------------------------------
 

@@ -29,7 +29,9 @@ class SimStats:
     - ``peak_concurrency`` / ``in_flight``: account -> slots (image tasks weigh ``n``).
     - ``faults``: fault kind -> times injected.
     - ``callbacks_sent`` (2xx), ``callbacks_failed`` (error or timeout), ``callbacks_dropped``
-      (queue full, or a non-loopback URL the simulator refuses to contact).
+      (queue full, a non-loopback URL the simulator refuses to contact, or an injected drop);
+      ``callbacks_retried`` (deliveries tried again after a non-2xx or no answer),
+      ``callbacks_duplicated`` (deliveries sent a second time, by the injected fault).
     - ``file_requests``: HTTP status -> result-file GETs answered with it (200, 206, 404, 416).
     - ``files_served``: file path -> ``200`` replies whose whole body was sent.
     - ``file_ranges_served``: file path -> ``206`` replies whose whole body was sent.
@@ -52,6 +54,8 @@ class SimStats:
     file_ranges_served: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
     file_bytes_served: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
     files_cut: int = 0
+    callbacks_retried: int = 0
+    callbacks_duplicated: int = 0
 
     @property
     def total_requests(self) -> int:
@@ -87,6 +91,8 @@ class SimStats:
             "callbacks_sent": self.callbacks_sent,
             "callbacks_failed": self.callbacks_failed,
             "callbacks_dropped": self.callbacks_dropped,
+            "callbacks_retried": self.callbacks_retried,
+            "callbacks_duplicated": self.callbacks_duplicated,
             "file_requests": {str(k): v for k, v in sorted(self.file_requests.items())},
             "files_served": dict(sorted(self.files_served.items())),
             "file_ranges_served": dict(sorted(self.file_ranges_served.items())),
@@ -111,6 +117,8 @@ class StatsCollector:
         self.callbacks_sent = 0
         self.callbacks_failed = 0
         self.callbacks_dropped = 0
+        self.callbacks_retried = 0
+        self.callbacks_duplicated = 0
         self.file_requests: Counter[int] = Counter()
         self.files_served: Counter[str] = Counter()
         self.file_ranges_served: Counter[str] = Counter()
@@ -135,4 +143,6 @@ class StatsCollector:
             file_ranges_served=self.file_ranges_served,
             file_bytes_served=self.file_bytes_served,
             files_cut=self.files_cut,
+            callbacks_retried=self.callbacks_retried,
+            callbacks_duplicated=self.callbacks_duplicated,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -39,6 +39,7 @@ class SimTask:
     __slots__ = (
         "account",
         "body",
+        "callback_shape",
         "callback_url",
         "created",
         "ended",
@@ -73,8 +74,12 @@ class SimTask:
         self.body = body
         ext = body.get("external_task_id")
         self.external_task_id: str | None = str(ext) if ext not in (None, "") else None
-        cb = body.get("callback_url")
+        options = body.get("options")
+        new_cb = options.get("callback_url") if isinstance(options, Mapping) else None
+        new = isinstance(new_cb, str)  # the new standard's options.callback_url (§11.2)
+        cb = new_cb if new else body.get("callback_url")
         self.callback_url: str | None = cb if isinstance(cb, str) and cb else None
+        self.callback_shape: Literal["legacy", "new"] = "new" if new else "legacy"
         wm = body.get("watermark_info")
         self.watermark = isinstance(wm, Mapping) and wm.get("enabled") is True
         self.is_image = ENDPOINTS[endpoint].kind == "image"
