@@ -37,6 +37,7 @@ from ._errors import (
     DuplicateExternalIdError,
     InvalidRequestError,
     KlingError,
+    KlingWireWarning,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -65,6 +66,8 @@ from ._events import (
     WaitingForCapacity,
 )
 from ._logging import configure_from_env as _configure_logging_from_env
+from ._models.audio import TextToAudioRequest, VideoToAudioRequest
+from ._models.avatar import AdvancedLipSyncRequest, AvatarRequest, FaceChoice
 from ._models.catalog import (
     ModelSpec,
     PromptLimits,
@@ -74,6 +77,22 @@ from ._models.catalog import (
     prompt_limits,
     register_model,
     set_prompt_limits,
+)
+from ._models.editing import EditImage, MultiElementsRequest
+from ._models.effects import (
+    EFFECT_SCENES,
+    EffectInput,
+    EffectScene,
+    EffectsRequest,
+    set_strict_effect_scenes,
+    strict_effect_scenes,
+)
+from ._models.image_tools import (
+    AiMultiShotRequest,
+    ImageExpandRequest,
+    MultiImageToImageRequest,
+    SubjectImage,
+    VirtualTryOnRequest,
 )
 from ._models.images import ImageGenerationRequest, OmniImageRequest
 from ._models.parts import (
@@ -89,6 +108,24 @@ from ._models.parts import (
     Voice,
     WatermarkInfo,
 )
+from ._models.resources import (
+    ELEMENT_TAGS,
+    CustomVoiceRequest,
+    ElementImages,
+    ElementRequest,
+    ElementTag,
+    ElementVideos,
+    ReferImage,
+    ReferVideo,
+)
+from ._models.retired import (
+    LegacyMotionControlRequest,
+    LipSyncInput,
+    LipSyncRequest,
+    MultiImageToVideoRequest,
+    ReferenceImage,
+    VideoExtendRequest,
+)
 from ._models.standard import NewTextToVideoRequest, Options, TextToVideoSettings
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
@@ -97,7 +134,7 @@ from ._queries import TaskPage
 from ._registry import Job, JobState
 from ._results import parse_callback, parse_task
 from ._settings import ExternalIdQuery
-from ._wire import KlingWireWarning, dump_request, load_request
+from ._wire import dump_request, load_request
 from ._wiring import ClientStatistics
 
 _configure_logging_from_env()  # KLING_LOG=debug|info
@@ -107,9 +144,12 @@ __version__ = "0.1.0"
 __all__ = [
     "APIError",
     "AccountError",
+    "AdvancedLipSyncRequest",
+    "AiMultiShotRequest",
     "AmbiguousSubmissionError",
     "Audio",
     "AuthenticationError",
+    "AvatarRequest",
     "Backoff",
     "BlockingCallError",
     "BlockingJob",
@@ -121,15 +161,28 @@ __all__ = [
     "ConcurrencyLimitError",
     "ConfigurationError",
     "ContentPolicyError",
+    "CustomVoiceRequest",
     "DEFAULT_BASE_URL",
     "DuplicateExternalIdError",
     "DynamicMask",
+    "EFFECT_SCENES",
+    "ELEMENT_TAGS",
     "ENDPOINTS",
+    "EditImage",
+    "EffectInput",
+    "EffectScene",
+    "EffectsRequest",
     "Element",
+    "ElementImages",
+    "ElementRequest",
+    "ElementTag",
+    "ElementVideos",
     "Endpoint",
     "Event",
     "ExternalIdQuery",
+    "FaceChoice",
     "Image",
+    "ImageExpandRequest",
     "ImageGenerationRequest",
     "ImageToVideoRequest",
     "InvalidRequestError",
@@ -141,8 +194,14 @@ __all__ = [
     "KlingClient",
     "KlingError",
     "KlingWireWarning",
+    "LegacyMotionControlRequest",
     "Limits",
+    "LipSyncInput",
+    "LipSyncRequest",
     "ModelSpec",
+    "MultiElementsRequest",
+    "MultiImageToImageRequest",
+    "MultiImageToVideoRequest",
     "NewTextToVideoRequest",
     "NotFoundError",
     "OmniImageItem",
@@ -158,6 +217,9 @@ __all__ = [
     "RateLimitError",
     "RateLimited",
     "Reconciling",
+    "ReferImage",
+    "ReferVideo",
+    "ReferenceImage",
     "Request",
     "ResponseDecodeError",
     "ResponseTooLargeError",
@@ -166,6 +228,7 @@ __all__ = [
     "ServerError",
     "Shot",
     "StatusChanged",
+    "SubjectImage",
     "SubmissionAbortedError",
     "SubmissionInterruptedError",
     "SubmissionTimeoutError",
@@ -175,6 +238,7 @@ __all__ = [
     "TaskPage",
     "TaskStatus",
     "TaskTimeoutError",
+    "TextToAudioRequest",
     "TextToVideoRequest",
     "TextToVideoSettings",
     "Timeouts",
@@ -182,6 +246,9 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "Video",
+    "VideoExtendRequest",
+    "VideoToAudioRequest",
+    "VirtualTryOnRequest",
     "Voice",
     "WaitingForCapacity",
     "WatermarkInfo",
@@ -197,4 +264,6 @@ __all__ = [
     "register_model",
     "run",
     "set_prompt_limits",
+    "set_strict_effect_scenes",
+    "strict_effect_scenes",
 ]
