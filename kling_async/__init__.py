@@ -39,6 +39,7 @@ from ._errors import (
     DuplicateExternalIdError,
     InvalidRequestError,
     KlingError,
+    KlingWireWarning,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -68,6 +69,8 @@ from ._events import (
     WebhookReceived,
 )
 from ._logging import configure_from_env as _configure_logging_from_env
+from ._models.audio import TextToAudioRequest, VideoToAudioRequest
+from ._models.avatar import AdvancedLipSyncRequest, AvatarRequest, FaceChoice
 from ._models.catalog import (
     ModelSpec,
     PromptLimits,
@@ -77,6 +80,22 @@ from ._models.catalog import (
     prompt_limits,
     register_model,
     set_prompt_limits,
+)
+from ._models.editing import EditImage, MultiElementsRequest
+from ._models.effects import (
+    EFFECT_SCENES,
+    EffectInput,
+    EffectScene,
+    EffectsRequest,
+    set_strict_effect_scenes,
+    strict_effect_scenes,
+)
+from ._models.image_tools import (
+    AiMultiShotRequest,
+    ImageExpandRequest,
+    MultiImageToImageRequest,
+    SubjectImage,
+    VirtualTryOnRequest,
 )
 from ._models.images import ImageGenerationRequest, OmniImageRequest
 from ._models.parts import (
@@ -92,6 +111,24 @@ from ._models.parts import (
     Voice,
     WatermarkInfo,
 )
+from ._models.resources import (
+    ELEMENT_TAGS,
+    CustomVoiceRequest,
+    ElementImages,
+    ElementRequest,
+    ElementTag,
+    ElementVideos,
+    ReferImage,
+    ReferVideo,
+)
+from ._models.retired import (
+    LegacyMotionControlRequest,
+    LipSyncInput,
+    LipSyncRequest,
+    MultiImageToVideoRequest,
+    ReferenceImage,
+    VideoExtendRequest,
+)
 from ._models.standard import NewTextToVideoRequest, Options, TextToVideoSettings
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
@@ -102,7 +139,7 @@ from ._results import parse_callback, parse_task
 from ._settings import ExternalIdQuery
 from ._webhook_adapters import aiohttp_webhook_handler, asgi_webhook_app
 from ._webhooks import WEBHOOK_OUTCOMES
-from ._wire import KlingWireWarning, dump_request, load_request
+from ._wire import dump_request, load_request
 from ._wiring import ClientStatistics
 
 _configure_logging_from_env()  # KLING_LOG=debug|info
@@ -112,9 +149,12 @@ __version__ = "0.1.0"
 __all__ = [
     "APIError",
     "AccountError",
+    "AdvancedLipSyncRequest",
+    "AiMultiShotRequest",
     "AmbiguousSubmissionError",
     "Audio",
     "AuthenticationError",
+    "AvatarRequest",
     "Backoff",
     "BlockingCallError",
     "BlockingJob",
@@ -128,15 +168,28 @@ __all__ = [
     "ConfigurationError",
     "ContentPolicyError",
     "Cost",
+    "CustomVoiceRequest",
     "DEFAULT_BASE_URL",
     "DuplicateExternalIdError",
     "DynamicMask",
+    "EFFECT_SCENES",
+    "ELEMENT_TAGS",
     "ENDPOINTS",
+    "EditImage",
+    "EffectInput",
+    "EffectScene",
+    "EffectsRequest",
     "Element",
+    "ElementImages",
+    "ElementRequest",
+    "ElementTag",
+    "ElementVideos",
     "Endpoint",
     "Event",
     "ExternalIdQuery",
+    "FaceChoice",
     "Image",
+    "ImageExpandRequest",
     "ImageGenerationRequest",
     "ImageToVideoRequest",
     "InvalidRequestError",
@@ -148,8 +201,14 @@ __all__ = [
     "KlingClient",
     "KlingError",
     "KlingWireWarning",
+    "LegacyMotionControlRequest",
     "Limits",
+    "LipSyncInput",
+    "LipSyncRequest",
     "ModelSpec",
+    "MultiElementsRequest",
+    "MultiImageToImageRequest",
+    "MultiImageToVideoRequest",
     "NewTextToVideoRequest",
     "NotFoundError",
     "OmniImageItem",
@@ -165,6 +224,9 @@ __all__ = [
     "RateLimitError",
     "RateLimited",
     "Reconciling",
+    "ReferImage",
+    "ReferVideo",
+    "ReferenceImage",
     "Request",
     "ResponseDecodeError",
     "ResponseTooLargeError",
@@ -173,6 +235,7 @@ __all__ = [
     "ServerError",
     "Shot",
     "StatusChanged",
+    "SubjectImage",
     "SubmissionAbortedError",
     "SubmissionInterruptedError",
     "SubmissionTimeoutError",
@@ -182,6 +245,7 @@ __all__ = [
     "TaskPage",
     "TaskStatus",
     "TaskTimeoutError",
+    "TextToAudioRequest",
     "TextToVideoRequest",
     "TextToVideoSettings",
     "Timeouts",
@@ -189,6 +253,9 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "Video",
+    "VideoExtendRequest",
+    "VideoToAudioRequest",
+    "VirtualTryOnRequest",
     "Voice",
     "WEBHOOK_OUTCOMES",
     "WaitingForCapacity",
@@ -209,4 +276,6 @@ __all__ = [
     "register_model",
     "run",
     "set_prompt_limits",
+    "set_strict_effect_scenes",
+    "strict_effect_scenes",
 ]

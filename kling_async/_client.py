@@ -44,7 +44,14 @@ from ._config import (
     Limits,
     Timeouts,
 )
-from ._endpoints import Endpoint, Request, endpoint_for, endpoint_named, request_external_id
+from ._endpoints import (
+    Endpoint,
+    Request,
+    endpoint_for,
+    endpoint_named,
+    note_use,
+    request_external_id,
+)
 from ._errors import (
     AmbiguousSubmissionError,
     ClientClosedError,
@@ -492,6 +499,7 @@ class KlingClient:
         """
         transport = self._require_open()
         endpoint = endpoint_for(request)
+        note_use(endpoint)
         body = dump_request(request)
         if external_task_id is not None:
             body = endpoint.with_option(body, "external_task_id", external_task_id)
@@ -555,6 +563,7 @@ class KlingClient:
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
                  ) -> Job:
         endpoint = endpoint_for(request)
+        note_use(endpoint)
         user_id = external_task_id or request_external_id(request)
         if user_id:
             ext = lookup_safe(user_id)

@@ -9,6 +9,7 @@ every request object an endpoint takes.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
@@ -17,6 +18,8 @@ from urllib.parse import quote
 import attrs
 
 from ._errors import ValidationError
+from ._models.audio import TextToAudioRequest, VideoToAudioRequest
+from ._models.avatar import AdvancedLipSyncRequest, AvatarRequest
 from ._models.catalog import (
     IMAGE_GENERATIONS,
     IMAGE_TO_VIDEO,
@@ -24,7 +27,22 @@ from ._models.catalog import (
     OMNI_VIDEO,
     TEXT_TO_VIDEO,
 )
+from ._models.editing import MultiElementsRequest
+from ._models.effects import EffectsRequest
+from ._models.image_tools import (
+    AiMultiShotRequest,
+    ImageExpandRequest,
+    MultiImageToImageRequest,
+    VirtualTryOnRequest,
+)
 from ._models.images import ImageGenerationRequest, OmniImageRequest
+from ._models.resources import CustomVoiceRequest, ElementRequest
+from ._models.retired import (
+    LegacyMotionControlRequest,
+    LipSyncRequest,
+    MultiImageToVideoRequest,
+    VideoExtendRequest,
+)
 from ._models.standard import TEXT_TO_VIDEO_MODELS, NewTextToVideoRequest
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import JobKind, PollPolicy
@@ -34,6 +52,10 @@ from ._results import MAX_ID_LENGTH
 Request: TypeAlias = (
     ImageGenerationRequest | OmniImageRequest | OmniVideoRequest | TextToVideoRequest
     | ImageToVideoRequest | NewTextToVideoRequest
+    | AvatarRequest | AdvancedLipSyncRequest | EffectsRequest | MultiElementsRequest
+    | TextToAudioRequest | VideoToAudioRequest | MultiImageToImageRequest | ImageExpandRequest
+    | VirtualTryOnRequest | AiMultiShotRequest | CustomVoiceRequest | ElementRequest
+    | VideoExtendRequest | MultiImageToVideoRequest | LipSyncRequest | LegacyMotionControlRequest
 )
 
 #: The API design standard of an endpoint (reference §10): ``legacy`` = ``/v1/...`` with the
@@ -55,6 +77,9 @@ class Endpoint:
     default_mode: str | None = None
     standard: Standard = "legacy"
     model: str | None = None
+    #: Gone from the official docs but still listed by gateways (reference §2.22): callable,
+    #: with a one-time warning in the log.
+    possibly_retired: bool = False
 
     @property
     def path(self) -> str:
@@ -97,8 +122,8 @@ class Endpoint:
 
     def expected_duration(self, request: Any, policy: PollPolicy) -> float:
         """The poll policy's estimate of how long this request's task runs, in seconds."""
-        if self.kind == "image":
-            return policy.expected_duration("image")
+        if self.kind != "video":
+            return policy.expected_duration(self.kind)
         raw = getattr(request, "duration", None)
         try:
             seconds = float(raw) if raw is not None else 5.0
@@ -134,6 +159,28 @@ def quote_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+#: The rest of the legacy task catalogue (reference §2.5-§2.20, §2.22): one row each.
+_CATALOGUE = (
+    Endpoint("videos/avatar/image2video", AvatarRequest, "video", default_mode="std"),
+    Endpoint("videos/advanced-lip-sync", AdvancedLipSyncRequest, "video"),
+    Endpoint("videos/effects", EffectsRequest, "video"),
+    Endpoint("videos/multi-elements", MultiElementsRequest, "video", default_mode="std"),
+    Endpoint("audio/text-to-audio", TextToAudioRequest, "audio"),
+    Endpoint("audio/video-to-audio", VideoToAudioRequest, "audio"),
+    Endpoint("images/multi-image2image", MultiImageToImageRequest, "image"),
+    Endpoint("images/editing/expand", ImageExpandRequest, "image"),
+    Endpoint("images/kolors-virtual-try-on", VirtualTryOnRequest, "image"),
+    Endpoint("general/ai-multi-shot", AiMultiShotRequest, "image"),
+    Endpoint("general/custom-voices", CustomVoiceRequest, "resource"),
+    Endpoint("general/advanced-custom-elements", ElementRequest, "resource"),
+    Endpoint("videos/video-extend", VideoExtendRequest, "video", possibly_retired=True),
+    Endpoint("videos/multi-image2video", MultiImageToVideoRequest, "video", default_mode="std",
+             possibly_retired=True),
+    Endpoint("videos/lip-sync", LipSyncRequest, "video", possibly_retired=True),
+    Endpoint("videos/motion-control", LegacyMotionControlRequest, "video", default_mode="std",
+             possibly_retired=True),
+)
+
 #: Every create endpoint by name; read-only (``register_model`` is how models are added).
 ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
     e.name: e
@@ -148,6 +195,7 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
                      standard="new", model=model)
             for model in TEXT_TO_VIDEO_MODELS
         ),
+        *_CATALOGUE,
     )
 })
 
@@ -229,3 +277,16 @@ def request_external_id(request: object) -> str | None:
     holder = getattr(request, "options", None) or request
     value = getattr(holder, "external_task_id", None)
     return value if isinstance(value, str) else None
+
+
+_warned_retired: set[str] = set()
+
+
+def note_use(endpoint: Endpoint) -> None:
+    """Log once per process that a possibly retired endpoint is used (reference §2.22): it may
+    answer with an ordinary API error (1201, 1203, 404) at any time."""
+    if endpoint.possibly_retired and endpoint.name not in _warned_retired:
+        _warned_retired.add(endpoint.name)
+        logging.getLogger("kling_async").warning(
+            "%s is gone from Kling's official docs (possibly retired); gateways may still "
+            "serve it", endpoint.path)

@@ -11,7 +11,10 @@ from typing import Any, Literal
 
 import attrs
 
-JobKind = Literal["image", "video"]
+#: What a task makes, for its expected run time and its concurrency weight: ``image`` tasks
+#: hold ``n`` slots and run about ``expected_image``; ``audio`` (sound, speech) and
+#: ``resource`` (a custom voice or element) tasks are short, timed like images.
+JobKind = Literal["image", "video", "audio", "resource"]
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -143,7 +146,7 @@ class PollPolicy:
 
     def expected_duration(self, kind: JobKind, *, seconds: float = 5.0, pro: bool = False) -> float:
         """The estimated run time ``E`` of a task of this kind (see the class docstring)."""
-        if kind == "image":
+        if kind != "video":
             return self.expected_image
         factor: float = (max(seconds, 1.0) / 5.0) ** 0.6
         return self.expected_video * factor * (self.pro_factor if pro else 1.0)

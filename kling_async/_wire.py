@@ -22,15 +22,10 @@ import attrs
 import cattrs
 
 from ._endpoints import endpoint_named
-from ._errors import ValidationError, _short_repr
+from ._errors import KlingWireWarning, ValidationError, _short_repr
 from ._models.parts import OmniImageItem
 from ._models.standard import is_wire_field
 from ._validators import MAX_INT64, MAX_INT64_DIGITS, MIN_INT64
-
-
-class KlingWireWarning(UserWarning):
-    """A payload used a form the SDK accepts but would not send (e.g. the legacy ``model``)."""
-
 
 _converter = cattrs.Converter()
 

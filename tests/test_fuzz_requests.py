@@ -29,6 +29,7 @@ from kling_async import (
     known_models,
     load_request,
 )
+from tests._catalogue_seeds import CATALOGUE_SEEDS
 
 #: A ValidationError's message never exceeds this, whatever the value (field 200, rule 500,
 #: value 80 and hint 500 characters, a few escaped).
@@ -76,8 +77,9 @@ random_keys = st.sampled_from(["model", "image_url", "", "x", "\ud800"]) | st.te
 
 # --- values shaped like each field ----------------------------------------------------------------
 
-ALL_MODELS = sorted({m for name, row in ENDPOINTS.items() if row.standard == "legacy"
-                     for m in known_models(name)})
+MODEL_CHECKED = ("images/generations", "images/omni-image", "videos/omni-video",
+                 "videos/text2video", "videos/image2video")
+ALL_MODELS = sorted({m for name in MODEL_CHECKED for m in known_models(name)})
 
 
 def _strip_optional(type_: Any) -> Any:
@@ -169,7 +171,7 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
          "sound": "on"},
         {"image": "i", "camera_control": {"type": "down_back"}},
         {"image_tail": "t", "mode": "pro", "cfg_scale": 1},
-    ],
+    ],    **CATALOGUE_SEEDS,
 }
 
 
@@ -291,6 +293,22 @@ test_fuzz_images_omni_image = fuzz_endpoint("images/omni-image")
 test_fuzz_videos_omni_video = fuzz_endpoint("videos/omni-video")
 test_fuzz_videos_text2video = fuzz_endpoint("videos/text2video")
 test_fuzz_videos_image2video = fuzz_endpoint("videos/image2video")
+test_fuzz_avatar = fuzz_endpoint("videos/avatar/image2video")
+test_fuzz_advanced_lip_sync = fuzz_endpoint("videos/advanced-lip-sync")
+test_fuzz_effects = fuzz_endpoint("videos/effects")
+test_fuzz_multi_elements = fuzz_endpoint("videos/multi-elements")
+test_fuzz_text_to_audio = fuzz_endpoint("audio/text-to-audio")
+test_fuzz_video_to_audio = fuzz_endpoint("audio/video-to-audio")
+test_fuzz_multi_image2image = fuzz_endpoint("images/multi-image2image")
+test_fuzz_expand = fuzz_endpoint("images/editing/expand")
+test_fuzz_try_on = fuzz_endpoint("images/kolors-virtual-try-on")
+test_fuzz_ai_multi_shot = fuzz_endpoint("general/ai-multi-shot")
+test_fuzz_custom_voices = fuzz_endpoint("general/custom-voices")
+test_fuzz_elements = fuzz_endpoint("general/advanced-custom-elements")
+test_fuzz_video_extend = fuzz_endpoint("videos/video-extend")
+test_fuzz_multi_image2video = fuzz_endpoint("videos/multi-image2video")
+test_fuzz_lip_sync = fuzz_endpoint("videos/lip-sync")
+test_fuzz_legacy_motion_control = fuzz_endpoint("videos/motion-control")
 
 
 def test_seed_payloads_are_valid_and_round_trip() -> None:
@@ -328,5 +346,5 @@ def test_new_text_to_video_round_trips(endpoint: str, prompt: str, duration: int
 def test_every_endpoint_is_fuzzed() -> None:
     """A new endpoint fails here until it has its fuzz test above."""
     fuzzed = {"images/generations", "images/omni-image", "videos/omni-video",
-              "videos/text2video", "videos/image2video", *NEW_TEXT_TO_VIDEO}
+              "videos/text2video", "videos/image2video", *NEW_TEXT_TO_VIDEO, *CATALOGUE_SEEDS}
     assert fuzzed == set(ENDPOINTS)

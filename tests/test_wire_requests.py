@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kling_async import KlingWireWarning
 from kling_async._errors import ValidationError
 from kling_async._models.catalog import (
     IMAGE_GENERATIONS,
@@ -35,7 +36,7 @@ from kling_async._models.parts import (
     WatermarkInfo,
 )
 from kling_async._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
-from kling_async._wire import KlingWireWarning, dump_request, load_request
+from kling_async._wire import dump_request, load_request
 
 BIG_ID = 829836802793406551  # > 2**53: a float would round it
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
