@@ -64,6 +64,17 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
                         help="Retry-After seconds sent with 1302 (default: no header)")
     parser.add_argument("--no-list", action="store_true",
                         help="answer the list endpoint with 404/1202")
+    parser.add_argument("--bucket-limit", action="append", default=[], metavar="BUCKET=N",
+                        help="parallel task slots of one model-version bucket, e.g. "
+                             "kling-3.0/video=2; '*=N' for every other bucket (repeatable)")
+    parser.add_argument("--tasks-id-limit", type=int, default=20,
+                        help="most ids one GET /tasks takes (default: %(default)s)")
+    parser.add_argument("--not-found-code", type=int, choices=(1201, 1203), default=1201,
+                        help="unknown task ids: 1201 = HTTP 400 'Task not found by id/external "
+                             "id' (2026), 1203 = the older HTTP 404 (default: %(default)s)")
+    parser.add_argument("--charge-type", choices=("unit", "cash"), default="unit",
+                        help="tasks are paid from a resource pack or the cash balance "
+                             "(default: %(default)s)")
 
 
 def _add_credential_options(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +116,10 @@ def build_simulator(args: argparse.Namespace) -> KlingSimulator:
         rate_limit_retry_after=args.rate_limit_retry_after,
         list_supported=not args.no_list,
         faults=faults,
+        concurrency_limits=_bucket_limits(args.bucket_limit),
+        tasks_id_limit=args.tasks_id_limit,
+        not_found_code=args.not_found_code,
+        charge_type=args.charge_type,
     )
     return KlingSimulator(
         config=config,
@@ -114,6 +129,17 @@ def build_simulator(args: argparse.Namespace) -> KlingSimulator:
         access_key=args.access_key,
         secret_key=args.secret_key,
     )
+
+
+def _bucket_limits(items: list[str]) -> dict[str, int]:
+    """``--bucket-limit BUCKET=N`` values as a mapping (ValueError naming a bad one)."""
+    limits: dict[str, int] = {}
+    for item in items:
+        bucket, sep, raw = item.rpartition("=")
+        if not sep or not bucket or not raw.strip().isdigit():
+            raise ValueError(f"--bucket-limit: expected BUCKET=N, got {item!r}")
+        limits[bucket] = int(raw)
+    return limits
 
 
 def run(args: argparse.Namespace) -> int:
