@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kling_async.testing import KlingSimulator
+from kling_async.testing import FaultConfig, KlingSimulator
 from tests._simhelpers import FakeClock, running
 
 pytestmark = pytest.mark.anyio
@@ -292,3 +292,15 @@ async def test_a_1303_on_kling_3_0_does_not_block_kling_2_6() -> None:
             "kling-3.0/video", "kling-2.6/video", "kling-2.6/video", "kling-v1/image"]
         clock.advance(10)
         await make(sim, session, "text-to-video/kling-3.0")
+
+
+async def test_the_listing_post_gets_query_faults_not_create_faults() -> None:
+    """POST /tasks is a query: a create-scoped drop_after_create never hits it, a GET-scoped
+    error_5xx does."""
+    async with running(faults=FaultConfig(drop_after_create=1.0)) as (sim, session):
+        status, payload = await listing(sim, session)
+        assert (status, payload["code"]) == (200, 0)
+    async with running(faults=FaultConfig(error_5xx=1.0, error_5xx_scope="get")) as (sim, s):
+        status, payload = await listing(sim, s)
+        assert status >= 500 and payload["code"] >= 5000
+        assert sim.stats().tasks_listings == 0

@@ -63,7 +63,8 @@ class ApiRoutes:
             for name, row in ENDPOINTS.items():
                 if row.standard == "new":
                     path = f"{prefix}{row.path}"
-                    router.add_post(path, self._api("POST", path, name, self._create, True))
+                    router.add_post(path, self._api("POST", path, name, self._create,
+                                                    key_only=True))
                     continue
                 path = f"{prefix}/v1/{name}"
                 one = f"{path}/{{task_id}}"
@@ -72,20 +73,26 @@ class ApiRoutes:
                 router.add_get(one, self._api("GET", one, name, self._get), allow_head=False)
             for family in new_families():
                 path = f"{prefix}/{family}/{{model}}"
-                router.add_post(path, self._api("POST", path, family, self._unknown_model, True))
+                router.add_post(path, self._api("POST", path, family, self._unknown_model,
+                                                key_only=True))
             tasks = f"{prefix}/tasks"
-            router.add_get(tasks, self._api("GET", tasks, "", self._tasks, True), allow_head=False)
-            router.add_post(tasks, self._api("POST", tasks, "", self._listing, True))
+            router.add_get(tasks, self._api("GET", tasks, "", self._tasks, key_only=True),
+                           allow_head=False)
+            router.add_post(tasks, self._api("POST", tasks, "", self._listing, key_only=True,
+                                             query=True))
 
     def _api(
-        self, method: str, template: str, endpoint: str, handler: Handler, key_only: bool = False
+        self, method: str, template: str, endpoint: str, handler: Handler, *,
+        key_only: bool = False, query: bool = False,
     ) -> Any:
         """The route for ``handler``: faults, auth (``key_only``: API key only), rate limit,
-        the handler, stats."""
+        the handler, stats.  ``query``: a POST that only reads (``POST /tasks``), which gets
+        the faults of a GET, never those of a create."""
         state = self._state
+        fault_method = "GET" if query else method
 
         async def route(request: web.Request) -> web.StreamResponse:
-            decision = state.decide_fault(method)
+            decision = state.decide_fault(fault_method)
             kind = decision.kind
             if decision.delay:
                 await asyncio.sleep(decision.delay)
