@@ -337,11 +337,11 @@ async def test_new_standard_callbacks_are_in_the_new_shape() -> None:
 def test_new_settings_are_validated() -> None:
     """Impossible values of the new settings are refused when the config is built."""
     for bad in ({"tasks_id_limit": 0}, {"not_found_code": 1202}, {"charge_type": "gold"},
-                {"concurrency_limits": {"kling-3.0/video": 0}},
+                {"concurrency_limits": {"video/kling-3.0": 0}},
                 {"concurrency_limits": {"": 2}}):
         with pytest.raises(ValueError):
             SimulatorConfig(**bad)
-    config = SimulatorConfig(concurrency_limits={"kling-3.0/video": 2, "*": 5})
-    assert (config.bucket_limit("kling-3.0/video"), config.bucket_limit("kling-2.6/video")) == (
+    config = SimulatorConfig(concurrency_limits={"video/kling-3.0": 2, "*": 5})
+    assert (config.bucket_limit("video/kling-3.0"), config.bucket_limit("video/kling-2.6")) == (
         2, 5)
-    assert config.to_json()["concurrency_limits"] == {"kling-3.0/video": 2, "*": 5}
+    assert config.to_json()["concurrency_limits"] == {"video/kling-3.0": 2, "*": 5}

@@ -268,7 +268,7 @@ async def test_a_1303_on_kling_3_0_does_not_block_kling_2_6() -> None:
     """concurrency_limits per (model version, pack type): kling-3.0 full is 429 / 1303 for
     kling-3.0 (new and legacy kling-v3 alike), while kling-2.6 and images still create."""
     clock = FakeClock()
-    limits = {"kling-3.0/video": 1, "*": 2}
+    limits = {"video/kling-3.0": 1, "*": 2}
     async with running(clock=clock, latency=10, concurrency_limits=limits) as (sim, session):
         await make(sim, session, "text-to-video/kling-3.0")
         status, payload = await call(session, "POST", f"{sim.base_url}/text-to-video/kling-3.0",
@@ -284,12 +284,12 @@ async def test_a_1303_on_kling_3_0_does_not_block_kling_2_6() -> None:
         assert status == 429  # the "*" default: 2 per bucket
         await make(sim, session, "v1/images/generations", n=2)
         stats = sim.stats()
-        assert stats.peak_by_bucket["default|kling-3.0/video"] == 1
-        assert stats.peak_by_bucket["default|kling-2.6/video"] == 2
-        assert stats.peak_by_bucket["default|kling-v1/image"] == 2
+        assert stats.peak_by_bucket["default|video/kling-3.0"] == 1
+        assert stats.peak_by_bucket["default|video/kling-2.6"] == 2
+        assert stats.peak_by_bucket["default|image/kling-v1"] == 2
         assert stats.codes[1303] == 3
         assert [t.bucket for t in sim.tasks()] == [
-            "kling-3.0/video", "kling-2.6/video", "kling-2.6/video", "kling-v1/image"]
+            "video/kling-3.0", "video/kling-2.6", "video/kling-2.6", "image/kling-v1"]
         clock.advance(10)
         await make(sim, session, "text-to-video/kling-3.0")
 

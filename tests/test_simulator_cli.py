@@ -87,16 +87,16 @@ def test_2026_flags_reach_the_config() -> None:
     assert (config.concurrency_limits, config.tasks_id_limit) == ({}, 20)
     assert (config.not_found_code, config.charge_type) == (1201, "unit")
     config = _simulate.build_simulator(parse(
-        "--bucket-limit", "kling-3.0/video=2", "--bucket-limit", "*=5",
+        "--bucket-limit", "video/kling-3.0=2", "--bucket-limit", "*=5",
         "--tasks-id-limit", "10", "--not-found-code", "1203", "--charge-type", "cash",
     )).config
-    assert config.concurrency_limits == {"kling-3.0/video": 2, "*": 5}
+    assert config.concurrency_limits == {"video/kling-3.0": 2, "*": 5}
     assert (config.tasks_id_limit, config.not_found_code, config.charge_type) == (
         10, 1203, "cash")
 
 
-@pytest.mark.parametrize("flag", ["kling-3.0/video", "=3", "kling-3.0/video=x",
-                                  "kling-3.0/video=0"])
+@pytest.mark.parametrize("flag", ["video/kling-3.0", "=3", "video/kling-3.0=x",
+                                  "video/kling-3.0=0"])
 def test_bad_bucket_limits_exit_2(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A --bucket-limit that is not BUCKET=N (N >= 1) is reported with exit code 2."""
     args = parse("--bucket-limit", flag)

@@ -166,8 +166,8 @@ class SimulatorConfig:
     else ``succeed``.
 
     Concurrency (reference §6) is counted per account, model version and pack type: a task
-    holds its slots in one bucket, ``"<model>/<pack>"`` (``"kling-3.0/video"``,
-    ``"kling-v2-1/image"``; legacy ``model_name``s are named as the new path's model where one
+    holds its slots in one bucket, ``"<pack>/<model>"`` (``"video/kling-3.0"``,
+    ``"image/kling-v2-1"``; legacy ``model_name``s are named as the new path's model where one
     exists, e.g. ``kling-v3`` -> ``kling-3.0``).  ``concurrency_limits`` maps a bucket to its
     limit, ``"*"`` is the limit of every bucket not listed; a create over its bucket's limit is
     429 / 1303 and other buckets are not affected.  ``concurrency_limit`` is an older,

@@ -1,9 +1,10 @@
 """What a simulated task costs and which concurrency bucket it counts in (reference §6, §13).
 
-- ``bucket_of(endpoint, body)``: ``"<model version>/<pack type>"``, e.g. ``kling-3.0/video``.
-  Legacy ``model_name``s are named as the new path's model where the reference maps one
-  (§10.4: ``kling-v3`` -> ``kling-3.0``...), so a legacy and a new-standard task of one model
-  version share a bucket; an unset ``model_name`` is ``kling-v1`` (the API's default).
+- ``bucket_of(endpoint, body)``: ``"<pack type>/<model version>"``, e.g. ``video/kling-3.0``
+  (the client's ``concurrency_bucket`` names).  Legacy ``model_name``s are named as the new
+  path's model where the reference maps one (§10.4: ``kling-v3`` -> ``kling-3.0``...), so a
+  legacy and a new-standard task of one model version share a bucket; an unset
+  ``model_name`` is the endpoint's documented default (``kling-v1``, omni ``kling-*-o1``).
 - ``units_of(endpoint, body)``: the pack units a successful task is charged: seconds x the
   per-second price of its model, resolution and variant (audio, video input, voice, motion
   control) from the 2026 price pages, or per image.  Models not on the price pages keep the
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._endpoints import Endpoint
+from .._models.catalog import DEFAULT_MODELS
 
 #: Reference §10.4: legacy ``model_name`` -> the new standard's path model.
 NEW_MODEL_OF_LEGACY: Mapping[str, str] = {
@@ -61,13 +63,14 @@ def model_version(endpoint: Endpoint, body: Mapping[str, Any]) -> str:
     if endpoint.standard == "new" and endpoint.model:
         return endpoint.model
     name = body.get("model_name") or body.get("model")
-    name = name if isinstance(name, str) and name else DEFAULT_LEGACY_MODEL
+    if not isinstance(name, str) or not name:
+        name = DEFAULT_MODELS.get(endpoint.name, DEFAULT_LEGACY_MODEL)
     return NEW_MODEL_OF_LEGACY.get(name, name)
 
 
 def bucket_of(endpoint: Endpoint, body: Mapping[str, Any]) -> str:
-    """The concurrency bucket of a create: ``"<model version>/<pack type>"``."""
-    return f"{model_version(endpoint, body)}/{endpoint.kind}"
+    """The concurrency bucket of a create: ``"<pack type>/<model version>"``."""
+    return f"{endpoint.kind}/{model_version(endpoint, body)}"
 
 
 def video_seconds(endpoint: Endpoint, body: Mapping[str, Any]) -> float:

@@ -220,7 +220,7 @@ class TaskRecord:
 
     ``status`` is the status at the moment of the snapshot; ``body`` is the create request
     body exactly as received; ``created_at`` is epoch milliseconds (simulated); ``bucket`` is
-    the concurrency bucket it counts in (``"kling-3.0/video"``).
+    the concurrency bucket it counts in (``"video/kling-3.0"``).
     """
 
     task_id: str
