@@ -66,7 +66,8 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
                         help="answer the list endpoint with 404/1202")
     parser.add_argument("--bucket-limit", action="append", default=[], metavar="BUCKET=N",
                         help="parallel task slots of one model-version bucket, e.g. "
-                             "video/kling-3.0=2; '*=N' for every other bucket (repeatable)")
+                             "video/kling-3.0=2; '*=N' for every other bucket; repeatable "
+                             "(default: no per-bucket limit)")
     parser.add_argument("--tasks-id-limit", type=int, default=20,
                         help="most ids one GET /tasks takes (default: %(default)s)")
     parser.add_argument("--not-found-code", type=int, choices=(1201, 1203), default=1201,
