@@ -69,8 +69,9 @@ MAX_IN_FLIGHT = 40
 
 
 def _not_found_lookups(stats: SimStats) -> int:
-    """API GETs answered 404 (a lookup by external_task_id that found nothing)."""
-    return stats.count(method="GET", status=404)
+    """API GETs answered "not found" (a lookup by external_task_id that found nothing): 400 /
+    1201 as the 2026 API answers, or 404 / 1203 with the simulator's older answer."""
+    return stats.count(method="GET", status=400) + stats.count(method="GET", status=404)
 
 
 async def _run_cli(args: list[str], env: dict[str, str], log: Path) -> anyio.abc.Process:

@@ -98,12 +98,25 @@ async def test_create_and_query_on_every_endpoint_and_prefix(endpoint: str, gate
         assert sim.stats().requests[("POST", route, 200)] == 1
 
 
-async def test_unknown_task_is_404_1203() -> None:
-    """An unknown task id answers HTTP 404 with code 1203."""
+async def test_unknown_task_is_400_1201_task_not_found() -> None:
+    """An unknown task id answers HTTP 400 / 1201 "Task not found by id/external id: X"
+    (reference §3.1, the 2026 API; it was 404 / 1203 before)."""
     async with running() as (sim, session):
         status, payload, _ = await call(session, "GET", f"{sim.base_url}/v1/videos/text2video/42")
-        assert status == 404
-        assert_envelope(payload, 1203)
+        assert status == 400
+        assert_envelope(payload, 1201)
+        assert payload["message"] == "Task not found by id/external id: 42"
+
+
+async def test_not_found_code_1203_keeps_the_pre_2026_answer() -> None:
+    """With not_found_code=1203 an unknown id answers the older 404 / 1203 (gateway tests)."""
+    async with running(not_found_code=1203) as (sim, session):
+        path = f"{sim.base_url}/v1/videos/text2video"
+        for url in (f"{path}/42", f"{path}?external_task_id=nope",
+                    f"{path}/nope?external_task_id=true"):
+            status, payload, _ = await call(session, "GET", url)
+            assert status == 404, url
+            assert_envelope(payload, 1203)
 
 
 async def test_task_is_scoped_to_its_endpoint() -> None:
@@ -114,7 +127,7 @@ async def test_task_is_scoped_to_its_endpoint() -> None:
         status, body, _ = await call(
             session, "GET", f"{sim.base_url}/v1/videos/image2video/{task_id}"
         )
-        assert status == 404 and body["code"] == 1203
+        assert status == 400 and body["code"] == 1201
 
 
 async def test_unknown_route_and_method_answer_1202() -> None:
@@ -229,9 +242,10 @@ async def test_three_external_id_query_forms() -> None:
             assert payload["data"]["task_id"] == task_id
             assert payload["data"]["task_info"]["external_task_id"] == "ext-9"
         status, payload, _ = await call(session, "GET", f"{path}?external_task_id=missing")
-        assert (status, payload["code"]) == (404, 1203)
+        assert (status, payload["code"]) == (400, 1201)
         status, payload, _ = await call(session, "GET", f"{path}/missing?external_task_id=true")
-        assert (status, payload["code"]) == (404, 1203)
+        assert (status, payload["code"]) == (400, 1201)
+        assert payload["message"] == "Task not found by id/external id: missing"
 
 
 async def test_list_pages_newest_first_per_endpoint() -> None:
@@ -363,7 +377,7 @@ async def test_explicit_credentials_and_extra_accounts_are_isolated() -> None:
         status, _, _ = await call(s, "POST", url, json=body, headers=other)
         assert status == 200  # external ids are unique per account only
         status, _, _ = await call(s, "GET", f"{url}/{payload['data']['task_id']}", headers=other)
-        assert status == 404
+        assert status == 400  # not found (reference §3.1: 400 / 1201)
         _, listed, _ = await call(s, "GET", url, headers=other)
         assert len(listed["data"]) == 1
         assert {t.account for t in sim.tasks()} == {"default", "extra-1"}
@@ -574,7 +588,7 @@ async def test_max_tasks_forgets_the_oldest() -> None:
         ]
         assert [t.task_id for t in sim.tasks()] == ids[2:]
         status, _, _ = await call(session, "GET", f"{sim.base_url}/v1/videos/text2video/{ids[0]}")
-        assert status == 404
+        assert status == 400  # not found (reference §3.1: 400 / 1201)
         _, listed, _ = await call(session, "GET", f"{sim.base_url}/v1/videos/text2video")
         assert [t["task_id"] for t in listed["data"]] == ids[:1:-1]
 

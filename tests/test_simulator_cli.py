@@ -80,6 +80,30 @@ def test_flags_and_defaults() -> None:
     assert sim.api_key == "k"
 
 
+def test_2026_flags_reach_the_config() -> None:
+    """--bucket-limit, --tasks-id-limit, --not-found-code and --charge-type set the new
+    settings; the defaults are the 2026 API's."""
+    config = _simulate.build_simulator(parse()).config
+    assert (config.concurrency_limits, config.tasks_id_limit) == ({}, 20)
+    assert (config.not_found_code, config.charge_type) == (1201, "unit")
+    config = _simulate.build_simulator(parse(
+        "--bucket-limit", "video/kling-3.0=2", "--bucket-limit", "*=5",
+        "--tasks-id-limit", "10", "--not-found-code", "1203", "--charge-type", "cash",
+    )).config
+    assert config.concurrency_limits == {"video/kling-3.0": 2, "*": 5}
+    assert (config.tasks_id_limit, config.not_found_code, config.charge_type) == (
+        10, 1203, "cash")
+
+
+@pytest.mark.parametrize("flag", ["video/kling-3.0", "=3", "video/kling-3.0=x",
+                                  "video/kling-3.0=0"])
+def test_bad_bucket_limits_exit_2(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --bucket-limit that is not BUCKET=N (N >= 1) is reported with exit code 2."""
+    args = parse("--bucket-limit", flag)
+    assert args.func(args) == 2
+    assert "limit" in capsys.readouterr().err
+
+
 def test_bad_values_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     """Impossible values are reported and give exit code 2."""
     args = parse("--fail-rate", "3")

@@ -65,6 +65,18 @@ def _add_limit_options(parser: argparse.ArgumentParser) -> None:
                         help="Retry-After seconds sent with 1302 (default: no header)")
     parser.add_argument("--no-list", action="store_true",
                         help="answer the list endpoint with 404/1202")
+    parser.add_argument("--bucket-limit", action="append", default=[], metavar="BUCKET=N",
+                        help="parallel task slots of one model-version bucket, e.g. "
+                             "video/kling-3.0=2; '*=N' for every other bucket; repeatable "
+                             "(default: no per-bucket limit)")
+    parser.add_argument("--tasks-id-limit", type=int, default=20,
+                        help="most ids one GET /tasks takes (default: %(default)s)")
+    parser.add_argument("--not-found-code", type=int, choices=(1201, 1203), default=1201,
+                        help="unknown task ids: 1201 = HTTP 400 'Task not found by id/external "
+                             "id' (2026), 1203 = the older HTTP 404 (default: %(default)s)")
+    parser.add_argument("--charge-type", choices=("unit", "cash"), default="unit",
+                        help="tasks are paid from a resource pack or the cash balance "
+                             "(default: %(default)s)")
 
 
 def _add_credential_options(parser: argparse.ArgumentParser) -> None:
@@ -128,6 +140,10 @@ def build_simulator(args: argparse.Namespace) -> KlingSimulator:
         webhook_secrets=tuple(args.webhook_secret),
         callback_shape=args.callback_shape,
         **{f"callback_{kind}": getattr(args, f"callback_{kind}") for kind in _CALLBACK_FAULTS},
+        concurrency_limits=_bucket_limits(args.bucket_limit),
+        tasks_id_limit=args.tasks_id_limit,
+        not_found_code=args.not_found_code,
+        charge_type=args.charge_type,
     )
     return KlingSimulator(
         config=config,
@@ -137,6 +153,17 @@ def build_simulator(args: argparse.Namespace) -> KlingSimulator:
         access_key=args.access_key,
         secret_key=args.secret_key,
     )
+
+
+def _bucket_limits(items: list[str]) -> dict[str, int]:
+    """``--bucket-limit BUCKET=N`` values as a mapping (ValueError naming a bad one)."""
+    limits: dict[str, int] = {}
+    for item in items:
+        bucket, sep, raw = item.rpartition("=")
+        if not sep or not bucket or not raw.strip().isdigit():
+            raise ValueError(f"--bucket-limit: expected BUCKET=N, got {item!r}")
+        limits[bucket] = int(raw)
+    return limits
 
 
 def run(args: argparse.Namespace) -> int:

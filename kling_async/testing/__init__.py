@@ -1,9 +1,12 @@
 """``kling_async.testing``: a built-in Kling simulator for offline, free, deterministic runs.
 
-A real ``aiohttp.web`` server on loopback that speaks the Kling API (both ``/v1/...`` and the
-``/kling/v1/...`` gateway form): auth (bearer key and HS256 JWT), create / query / list for
-every endpoint in ``kling_async._endpoints.ENDPOINTS``, task lifecycles on a virtual clock,
-results served as real files, callbacks, concurrency and rate limits, and seeded fault
+A real ``aiohttp.web`` server on loopback that speaks the Kling API as it is in 2026 (also
+under the ``/kling`` gateway prefix): auth (bearer key and HS256 JWT; API key only on the new
+standard), legacy create / query / list for every ``/v1`` endpoint in
+``kling_async._endpoints.ENDPOINTS``, new-standard creates (``/text-to-video/kling-3.0``...)
+with ``GET /tasks`` by ids and ``POST /tasks`` cursor listing, costs (``billing[]``,
+``final_unit_deduction``), task lifecycles on a virtual clock, results served as real files,
+callbacks in both shapes, concurrency per model version, rate limits, and seeded fault
 injection::
 
     from kling_async.testing import KlingSimulator

@@ -7,6 +7,9 @@ secret key and carries ``iss`` = access key and ``exp`` (``nbf`` optional).
 - unknown key, bad signature, wrong ``iss``  -> 401 / 1002
 - ``nbf`` in the future                       -> 401 / 1003
 - ``exp`` in the past                         -> 401 / 1004
+- on an API-key-only path (the new standard and ``/tasks``, reference §1.2), anything but a
+  known key (a valid JWT included)            -> 401 / 1002 with the live "does not support
+  AK/SK" text
 
 Verified tokens are cached (bounded), so a client reusing its token costs one dict lookup
 plus the time checks, which always run against the wall clock as the real API does.
@@ -21,6 +24,11 @@ from collections.abc import Callable, Mapping
 import jwt
 
 _CACHE_LIMIT = 4096
+#: Reference §1.2 (live): the answer to a JWT or an unknown key on a new-standard path.
+API_KEY_ONLY_MESSAGE = (
+    "Authentication error. The current API does not support AK/SK; please go to the console "
+    "(https://kling.ai/dev/api-key) to create API key."
+)
 
 
 class AuthFailure(Exception):
@@ -52,8 +60,9 @@ class Authenticator:
         # token -> (nbf, exp), for tokens whose signature and issuer were verified
         self._verified: dict[str, tuple[float | None, float]] = {}
 
-    def authenticate(self, header: str | None) -> str:
-        """The account of a request with this Authorization header."""
+    def authenticate(self, header: str | None, *, api_key_only: bool = False) -> str:
+        """The account of a request with this Authorization header; with ``api_key_only``
+        only an API key is accepted."""
         if not header:
             raise AuthFailure(1001, "Authorization is empty")
         scheme, _, token = header.partition(" ")
@@ -63,6 +72,8 @@ class Authenticator:
         account = self._keys.get(token)
         if account is not None:
             return account
+        if api_key_only:
+            raise AuthFailure(1002, API_KEY_ONLY_MESSAGE)
         times = self._verified.get(token)
         if times is None:
             times = self._verify(token)

@@ -64,7 +64,7 @@ class CallbackDispatcher:
         clock: VirtualClock,
         stats: StatsCollector,
         lookup: Callable[[str], SimTask | None],
-        render: Callable[[SimTask, str], dict[str, Any]],
+        render: Callable[[SimTask, str, Shape], dict[str, Any]],
         queue_size: int,
         timeout: float,
         config: Callable[[], SimulatorConfig] = SimulatorConfig,
@@ -197,7 +197,7 @@ class CallbackDispatcher:
         config = self._config()
         shape: Shape = task.callback_shape if config.callback_shape == "auto" else (
             config.callback_shape)
-        body = callback_body(self._render(task, status), shape)
+        body = callback_body(self._render(task, status, shape))
         msg_id = str(self._rng.getrandbits(62))
         rng = self._rng
         if rng.random() < config.callback_delay:

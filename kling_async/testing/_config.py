@@ -155,6 +155,23 @@ def _latency(value: float | Mapping[str, float] | None) -> float | Mapping[str, 
     return seconds
 
 
+def _limits(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    items = dict(value or {})
+    for bucket, limit in items.items():
+        if not isinstance(bucket, str) or not bucket:
+            raise ValueError(f"concurrency_limits: a bucket is a non-empty string, got {bucket!r}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"concurrency_limits[{bucket!r}] must be an int >= 1, got {limit!r}")
+    return types.MappingProxyType(items)
+
+
+def _one_of(*allowed: Any) -> Any:
+    def check(_inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in allowed:
+            raise ValueError(f"{attribute.name} must be one of {list(allowed)}, got {value!r}")
+    return check
+
+
 def _faults(value: FaultConfig | Mapping[str, Any] | None) -> FaultConfig:
     if value is None:
         return FaultConfig()
@@ -182,6 +199,21 @@ class SimulatorConfig:
     and ``callback_delay`` (of ``callback_delay_seconds`` real seconds) are probabilities of
     injected delivery faults; a delivery not answered 2xx is retried ``callback_retries``
     times, ``callback_retry_delay`` real seconds apart, doubling.
+
+    Concurrency (reference §6) is counted per account, model version and pack type: a task
+    holds its slots in one bucket, ``"<pack>/<model>"`` (``"video/kling-3.0"``,
+    ``"image/kling-v2-1"``; legacy ``model_name``s are named as the new path's model where one
+    exists, e.g. ``kling-v3`` -> ``kling-3.0``).  ``concurrency_limits`` maps a bucket to its
+    limit, ``"*"`` is the limit of every bucket not listed; a create over its bucket's limit is
+    429 / 1303 and other buckets are not affected.  ``concurrency_limit`` is an older,
+    account-wide cap over all buckets together (a simulator liberty; both apply when set).
+
+    ``tasks_id_limit``: most ids one ``GET /tasks`` takes (20 live); more is 400 / 1201.
+    ``not_found_code``: how an unknown task id or external id is answered: ``1201`` = HTTP 400
+    "Task not found by id/external id: X" (the 2026 API, reference §3.1), ``1203`` = the
+    pre-2026 HTTP 404 answer (for gateway tests).  ``charge_type``: whether tasks are paid
+    from a resource pack (``"unit"``) or the cash balance (``"cash"``), which shapes
+    ``billing[]`` and the legacy ``final_*_deduction`` fields.
 
     ``max_body_bytes`` caps create bodies; the server's hard cap is the value at ``start()``.
     ``validate_requests=False`` skips ``kling_async._wire.load_request`` (bodies are then
@@ -222,6 +254,17 @@ class SimulatorConfig:
     callback_retries: int = attrs.field(default=3, validator=_count)
     callback_retry_delay: float = attrs.field(default=0.5, validator=_non_negative,
                                               converter=float)
+    concurrency_limits: Mapping[str, int] = attrs.field(factory=dict, converter=_limits)
+    tasks_id_limit: int = attrs.field(default=20, validator=_positive)
+    not_found_code: int = attrs.field(default=1201, validator=_one_of(1201, 1203))
+    charge_type: Literal["unit", "cash"] = attrs.field(
+        default="unit", validator=_one_of("unit", "cash")
+    )
+
+    def bucket_limit(self, bucket: str) -> int | None:
+        """The concurrency limit of one (model version, pack type) bucket, or None."""
+        found = self.concurrency_limits.get(bucket)
+        return found if found is not None else self.concurrency_limits.get("*")
 
     def median_for(self, endpoint: str) -> float:
         """The lognormal median duration (simulated seconds) for an endpoint name."""

@@ -187,6 +187,7 @@ class KlingSimulator:
                 failed=t.failed,
                 weight=t.weight,
                 body=t.body,
+                bucket=t.bucket,
             )
             for t in self._state.store.all_tasks()
         ]

@@ -22,9 +22,11 @@ from ._clock import TokenBucket, VirtualClock
 from ._config import SimulatorConfig, evolve_config
 from ._faults import NO_FAULT, FaultDecision, FaultInjector
 from ._files import FileServing
+from ._newtasks import new_task_object
 from ._stats import SimStats, StatsCollector
 from ._store import TaskStore
 from ._tasks import SimTask, draw_duration, task_object
+from ._webhook_wire import Shape
 
 DEFAULT_ACCOUNT = "default"
 
@@ -131,7 +133,7 @@ class SimState:
             clock=clock,
             stats=self.stats,
             lookup=self.lookup,
-            render=self.render,
+            render=self.callback_body,
             queue_size=config.callback_queue_size,
             timeout=config.callback_timeout,
             config=lambda: self.config,
@@ -206,12 +208,29 @@ class SimState:
             self.stats.codes[code] += 1
 
     def render(self, task: SimTask, status: str) -> dict[str, Any]:
-        """The wire task object of ``task`` in ``status``."""
-        return task_object(task, status, self.base_url, self.clock.to_ms)
+        """The legacy wire task object (reference §3.3) of ``task`` in ``status``."""
+        return task_object(task, status, self.base_url, self.clock.to_ms, self.config.charge_type)
 
     def render_now(self, task: SimTask) -> dict[str, Any]:
-        """The wire task object of ``task`` as it is now."""
+        """The legacy wire task object of ``task`` as it is now."""
         return self.render(task, task.status_at(self.clock.now()))
+
+    def render_new(self, task: SimTask, status: str) -> dict[str, Any]:
+        """The new-standard task object (reference §12.3) of ``task`` in ``status``: how
+        ``/tasks`` shows every task, legacy ones included (§12.4)."""
+        return new_task_object(task, status, self.base_url, self.clock.to_ms,
+                               self.config.charge_type)
+
+    def render_new_now(self, task: SimTask) -> dict[str, Any]:
+        """The new-standard task object of ``task`` as it is now."""
+        return self.render_new(task, task.status_at(self.clock.now()))
+
+    def callback_body(self, task: SimTask, status: str, shape: Shape) -> dict[str, Any]:
+        """A callback's body (reference §5.2) in ``shape``: the new-standard task object
+        (§12.3) or the legacy one (§3.3)."""
+        if shape == "new":
+            return self.render_new(task, status)
+        return self.render(task, status)
 
     def lookup(self, task_id: str) -> SimTask | None:
         """A stored task by id (any account), or None."""
@@ -222,8 +241,11 @@ class SimState:
         now = self.clock.now()
         peak: dict[str, int] = {}
         in_flight: dict[str, int] = {}
+        by_bucket: dict[str, int] = {}
         for name, acct in self.store.accounts.items():
             acct.release(now)
             peak[name] = acct.peak
             in_flight[name] = acct.in_flight
-        return self.stats.snapshot(peak, in_flight)
+            for bucket, slots in acct.buckets.items():
+                by_bucket[f"{name}|{bucket}"] = slots.peak
+        return self.stats.snapshot(peak, in_flight, by_bucket)

@@ -37,6 +37,10 @@ class SimStats:
     - ``file_ranges_served``: file path -> ``206`` replies whose whole body was sent.
     - ``file_bytes_served``: file path -> body bytes sent (200 and 206, cut ones included).
     - ``files_cut``: bodies that stopped early (a ``FileServing`` cut, or the client left).
+    - ``tasks_queries``: ``GET /tasks`` calls answered with tasks (HTTP 200);
+      ``tasks_ids_per_query``: ids asked in one such call -> calls (``tasks_ids_queried`` is
+      the total); ``tasks_listings``: ``POST /tasks`` pages answered.
+    - ``peak_by_bucket``: ``"account|bucket"`` -> the most slots that bucket ever held.
     """
 
     requests: Mapping[tuple[str, str, int], int] = attrs.field(converter=_frozen)
@@ -56,6 +60,15 @@ class SimStats:
     files_cut: int = 0
     callbacks_retried: int = 0
     callbacks_duplicated: int = 0
+    tasks_queries: int = 0
+    tasks_ids_per_query: Mapping[int, int] = attrs.field(factory=dict, converter=_frozen)
+    tasks_listings: int = 0
+    peak_by_bucket: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen)
+
+    @property
+    def tasks_ids_queried(self) -> int:
+        """Ids asked for in all ``GET /tasks`` calls answered with tasks."""
+        return sum(n * calls for n, calls in self.tasks_ids_per_query.items())
 
     @property
     def total_requests(self) -> int:
@@ -98,6 +111,11 @@ class SimStats:
             "file_ranges_served": dict(sorted(self.file_ranges_served.items())),
             "file_bytes_served": dict(sorted(self.file_bytes_served.items())),
             "files_cut": self.files_cut,
+            "tasks_queries": self.tasks_queries,
+            "tasks_ids_per_query": {str(k): v for k, v in sorted(self.tasks_ids_per_query.items())},
+            "tasks_ids_queried": self.tasks_ids_queried,
+            "tasks_listings": self.tasks_listings,
+            "peak_by_bucket": dict(sorted(self.peak_by_bucket.items())),
         }
 
 
@@ -124,8 +142,16 @@ class StatsCollector:
         self.file_ranges_served: Counter[str] = Counter()
         self.file_bytes_served: Counter[str] = Counter()
         self.files_cut = 0
+        self.tasks_queries = 0
+        self.tasks_ids_per_query: Counter[int] = Counter()
+        self.tasks_listings = 0
 
-    def snapshot(self, peak: Mapping[str, int], in_flight: Mapping[str, int]) -> SimStats:
+    def snapshot(
+        self,
+        peak: Mapping[str, int],
+        in_flight: Mapping[str, int],
+        peak_by_bucket: Mapping[str, int] | None = None,
+    ) -> SimStats:
         """Freeze the counters, with the store's concurrency figures."""
         return SimStats(
             requests=self.requests,
@@ -145,4 +171,8 @@ class StatsCollector:
             files_cut=self.files_cut,
             callbacks_retried=self.callbacks_retried,
             callbacks_duplicated=self.callbacks_duplicated,
+            tasks_queries=self.tasks_queries,
+            tasks_ids_per_query=self.tasks_ids_per_query,
+            tasks_listings=self.tasks_listings,
+            peak_by_bucket=peak_by_bucket or {},
         )

@@ -17,6 +17,7 @@ import attrs
 from .._endpoints import ENDPOINTS, task_weight
 from .._models.task import TaskStatus
 from ._config import SimulatorConfig
+from ._pricing import bucket_of, decimal_text, units_of, usd_of, video_seconds
 
 
 def outputs_for(endpoint: str, body: Mapping[str, Any]) -> int:
@@ -25,20 +26,13 @@ def outputs_for(endpoint: str, body: Mapping[str, Any]) -> int:
     return task_weight(endpoint, body)
 
 
-def _video_seconds(body: Mapping[str, Any]) -> float:
-    try:
-        seconds = float(body.get("duration", 5))
-    except (TypeError, ValueError):
-        seconds = 5.0
-    return seconds if math.isfinite(seconds) and seconds > 0 else 5.0
-
-
 class SimTask:
     """One task: identity, request, and its precomputed timeline (simulated seconds)."""
 
     __slots__ = (
         "account",
         "body",
+        "bucket",
         "callback_shape",
         "callback_url",
         "created",
@@ -49,8 +43,11 @@ class SimTask:
         "failure_message",
         "is_image",
         "outputs",
+        "seq",
+        "standard",
         "started",
         "task_id",
+        "units",
         "video_seconds",
         "watermark",
     )
@@ -69,22 +66,26 @@ class SimTask:
         failure_message: str,
     ) -> None:
         self.task_id = task_id
+        self.seq = 0  # creation number, set by the store
         self.endpoint = endpoint
         self.account = account
         self.body = body
-        ext = body.get("external_task_id")
+        row = ENDPOINTS[endpoint]
+        self.standard = row.standard
+        options = row.options_of(body)
+        ext = options.get("external_task_id")
         self.external_task_id: str | None = str(ext) if ext not in (None, "") else None
-        options = body.get("options")
-        new_cb = options.get("callback_url") if isinstance(options, Mapping) else None
-        new = isinstance(new_cb, str)  # the new standard's options.callback_url (§11.2)
-        cb = new_cb if new else body.get("callback_url")
+        cb = options.get("callback_url")
         self.callback_url: str | None = cb if isinstance(cb, str) and cb else None
-        self.callback_shape: Literal["legacy", "new"] = "new" if new else "legacy"
-        wm = body.get("watermark_info")
+        self.callback_shape: Literal["legacy", "new"] = (
+            "new" if row.standard == "new" else "legacy")
+        wm = options.get("watermark_info")
         self.watermark = isinstance(wm, Mapping) and wm.get("enabled") is True
-        self.is_image = ENDPOINTS[endpoint].kind == "image"
+        self.is_image = row.kind == "image"
         self.outputs = outputs_for(endpoint, body)
-        self.video_seconds = 0.0 if self.is_image else _video_seconds(body)
+        self.video_seconds = 0.0 if self.is_image else video_seconds(row, body)
+        self.bucket = bucket_of(row, body)
+        self.units = units_of(row, body, self.outputs)
         self.created = created
         self.started = created + duration * queue_fraction
         self.ended = created + duration
@@ -146,43 +147,63 @@ def create_data(task: SimTask, to_ms: Any) -> dict[str, Any]:
     }
 
 
-def _deduction(task: SimTask, status: str) -> str:
-    if status != TaskStatus.SUCCEED:
-        return "0"
+def pack_of(task: SimTask) -> str:
+    """The resource-pack type a task is paid from: ``image`` or ``video``."""
+    return "image" if task.is_image else "video"
+
+
+def charged_units(task: SimTask, status: str) -> float:
+    """Units charged for ``task`` in ``status``: its price once it succeeded, else 0."""
+    return task.units if status == TaskStatus.SUCCEED else 0.0
+
+
+def _deductions(task: SimTask, status: str, charge_type: str) -> dict[str, Any]:
+    """The legacy cost fields (reference §3.3): ``final_unit_deduction`` (units, a string) and,
+    when the cash balance pays, ``final_balance_deduction{quota, list_price}``."""
+    units = charged_units(task, status)
+    if charge_type != "cash":
+        return {"final_unit_deduction": decimal_text(units)}
+    usd = decimal_text(usd_of(units, pack_of(task)))
+    return {"final_unit_deduction": "0",
+            "final_balance_deduction": {"quota": usd, "list_price": usd}}
+
+
+def result_files(task: SimTask, base_url: str) -> list[dict[str, Any]]:
+    """The result files of a succeeded task: ``{"url", "watermark_url"?}`` per image, or one
+    video's ``{"id", "url", "watermark_url"?, "duration"}``."""
+    root = f"{base_url}/__sim/files/{task.task_id}"
     if task.is_image:
-        return str(task.outputs)
-    units = task.video_seconds / 5.0
-    mode = task.body.get("mode") or ENDPOINTS[task.endpoint].default_mode
-    if mode == "pro":
-        units *= 1.75
-    return f"{units:g}"
+        images = []
+        for i in range(task.outputs):
+            item: dict[str, Any] = {"url": f"{root}/image_{i}.png"}
+            if task.watermark:
+                item["watermark_url"] = f"{root}/image_{i}_watermark.png"
+            images.append(item)
+        return images
+    video: dict[str, Any] = {
+        "id": f"{task.task_id}0",
+        "url": f"{root}/video.mp4",
+        "duration": f"{task.video_seconds:.1f}",
+    }
+    if task.watermark:
+        video["watermark_url"] = f"{root}/video_watermark.mp4"
+    return [video]
 
 
-def task_object(task: SimTask, status: str, base_url: str, to_ms: Any) -> dict[str, Any]:
-    """The wire task object (reference §3.3) as it looks in ``status``."""
+def task_object(
+    task: SimTask, status: str, base_url: str, to_ms: Any, charge_type: str = "unit"
+) -> dict[str, Any]:
+    """The legacy wire task object (reference §3.3) as it looks in ``status``."""
     info: dict[str, Any] = {}
     if task.external_task_id is not None:
         info["external_task_id"] = task.external_task_id
     result: dict[str, Any] = {}
     if status == TaskStatus.SUCCEED:
-        root = f"{base_url}/__sim/files/{task.task_id}"
+        files = result_files(task, base_url)
         if task.is_image:
-            images = []
-            for i in range(task.outputs):
-                item: dict[str, Any] = {"index": i, "url": f"{root}/image_{i}.png"}
-                if task.watermark:
-                    item["watermark_url"] = f"{root}/image_{i}_watermark.png"
-                images.append(item)
-            result["images"] = images
+            result["images"] = [{"index": i, **item} for i, item in enumerate(files)]
         else:
-            video: dict[str, Any] = {
-                "id": f"{task.task_id}0",
-                "url": f"{root}/video.mp4",
-                "duration": f"{task.video_seconds:.1f}",
-            }
-            if task.watermark:
-                video["watermark_url"] = f"{root}/video_watermark.mp4"
-            result["videos"] = [video]
+            result["videos"] = files
     return {
         "task_id": task.task_id,
         "task_status": status,
@@ -190,7 +211,7 @@ def task_object(task: SimTask, status: str, base_url: str, to_ms: Any) -> dict[s
         "task_info": info,
         "task_result": result,
         "watermark_info": {"enabled": task.watermark},
-        "final_unit_deduction": _deduction(task, status),
+        **_deductions(task, status, charge_type),
         "created_at": to_ms(task.created),
         "updated_at": to_ms(task.changed_at(status)),
     }
@@ -201,7 +222,8 @@ class TaskRecord:
     """A snapshot of one simulated task, as returned by ``KlingSimulator.tasks()``.
 
     ``status`` is the status at the moment of the snapshot; ``body`` is the create request
-    body exactly as received; ``created_at`` is epoch milliseconds (simulated).
+    body exactly as received; ``created_at`` is epoch milliseconds (simulated); ``bucket`` is
+    the concurrency bucket it counts in (``"video/kling-3.0"``).
     """
 
     task_id: str
@@ -214,3 +236,4 @@ class TaskRecord:
     failed: bool
     weight: int
     body: Mapping[str, Any]
+    bucket: str = ""
