@@ -9,6 +9,7 @@ every request object an endpoint takes.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
@@ -25,15 +26,25 @@ from ._models.catalog import (
     TEXT_TO_VIDEO,
 )
 from ._models.images import ImageGenerationRequest, OmniImageRequest
-from ._models.standard import TEXT_TO_VIDEO_MODELS, NewTextToVideoRequest
+from ._models.standard import (
+    NEW_MODEL_SPECS,
+    NEW_REQUEST_TYPES,
+    MotionControlRequest,
+    NewImageToVideoRequest,
+    NewOmniVideoRequest,
+    NewTextToVideoRequest,
+)
+from ._models.standard.rules import check_model_id
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import JobKind, PollPolicy
 from ._results import MAX_ID_LENGTH
+from ._warnings import KlingWireWarning
 
 #: Any request object a create endpoint takes (one class per row of ``ENDPOINTS``).
 Request: TypeAlias = (
     ImageGenerationRequest | OmniImageRequest | OmniVideoRequest | TextToVideoRequest
-    | ImageToVideoRequest | NewTextToVideoRequest
+    | ImageToVideoRequest | NewTextToVideoRequest | NewImageToVideoRequest | NewOmniVideoRequest
+    | MotionControlRequest
 )
 
 #: The API design standard of an endpoint (reference §10): ``legacy`` = ``/v1/...`` with the
@@ -144,9 +155,9 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
         Endpoint(TEXT_TO_VIDEO, TextToVideoRequest, "video", default_mode="std"),
         Endpoint(IMAGE_TO_VIDEO, ImageToVideoRequest, "video", default_mode="std"),
         *(
-            Endpoint(f"text-to-video/{model}", NewTextToVideoRequest, "video",
-                     standard="new", model=model)
-            for model in TEXT_TO_VIDEO_MODELS
+            Endpoint(name, NEW_REQUEST_TYPES[spec.family], "video", standard="new",
+                     model=spec.model)
+            for name, spec in NEW_MODEL_SPECS.items()
         ),
     )
 })
@@ -188,39 +199,53 @@ def task_weight(endpoint_name: str, request: object) -> int:
 
 
 def endpoint_named(name: str) -> Endpoint:
-    """The endpoint row for a name such as ``videos/omni-video`` (a leading ``/v1/`` is allowed)."""
+    """The endpoint row for a name such as ``videos/omni-video`` (a leading ``/v1/`` is allowed).
+
+    A new-standard name whose model the table does not know (``text-to-video/kling-9``) gets a
+    row of its own, with a ``KlingWireWarning`` (reference §11.1: unknown ids pass through)."""
     key = name.strip("/")
     if key.startswith("v1/"):
         key = key[3:]
-    try:
-        return ENDPOINTS[key]
-    except KeyError:
-        raise ValidationError(
-            "endpoint", f"must be one of {sorted(ENDPOINTS)}", name
-        ) from None
+    row = ENDPOINTS.get(key)
+    if row is not None:
+        return row
+    family, _, model = key.partition("/")
+    if family in NEW_REQUEST_TYPES and model:
+        check_model_id(model)
+        return _unknown_model_row(family, model)
+    raise ValidationError(
+        "endpoint", f"must be one of {sorted(ENDPOINTS)} (or a new-standard family "
+        f"{sorted(NEW_REQUEST_TYPES)} and a model id)", name
+    )
+
+
+def _unknown_model_row(family: str, model: str) -> Endpoint:
+    """The row of a new-standard model id the table does not know, with a warning."""
+    warnings.warn(KlingWireWarning(
+        f"model {model!r} is not a documented model of {family} (known: "
+        f"{', '.join(e.model or '' for e in ENDPOINTS.values() if e.name.startswith(family + '/'))}"
+        "); it is sent as is, checked only for its family's types and values"),
+        stacklevel=3)
+    return Endpoint(f"{family}/{model}", NEW_REQUEST_TYPES[family], "video", standard="new",
+                    model=model)
 
 
 def endpoint_for(request: Any) -> Endpoint:
     """The endpoint row that serves a request object (for a new-standard request, the row of
-    its ``model``)."""
-    model = getattr(request, "model", None) if _is_new_standard(type(request)) else None
+    its ``model``; an unknown model gets a row of its own, with a ``KlingWireWarning``)."""
+    family = getattr(type(request), "family", None)
+    if NEW_REQUEST_TYPES.get(family) is type(request):  # type: ignore[arg-type]
+        model = request.model
+        return ENDPOINTS.get(f"{family}/{model}") or _unknown_model_row(str(family), model)
     try:
-        return _BY_TYPE[(type(request), model)]
+        return _BY_TYPE[(type(request), None)]
     except KeyError:
-        pass
-    if model is not None:
-        raise ValidationError("model", f"is not a known model of {type(request).__name__}",
-                              model)
-    raise ValidationError(
-        "request",
-        "must be one of the request classes "
-        + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
-        type(request).__name__,
-    )
-
-
-def _is_new_standard(request_type: type[Any]) -> bool:
-    return any(t is request_type and m is not None for t, m in _BY_TYPE)
+        raise ValidationError(
+            "request",
+            "must be one of the request classes "
+            + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
+            type(request).__name__,
+        ) from None
 
 
 def request_external_id(request: object) -> str | None:
