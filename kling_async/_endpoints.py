@@ -110,13 +110,17 @@ class Endpoint:
         """The poll policy's estimate of how long this request's task runs, in seconds."""
         if self.kind == "image":
             return policy.expected_duration("image")
-        raw = getattr(request, "duration", None)
+        holder = getattr(request, "settings", None) if self.standard == "new" else request
+        raw = getattr(holder, "duration", None)
         try:
             seconds = float(raw) if raw is not None else 5.0
         except (TypeError, ValueError):
             seconds = 5.0
-        mode = getattr(request, "mode", None) or self.default_mode
-        return policy.expected_duration("video", seconds=seconds, pro=mode == "pro")
+        if self.standard == "new":  # the ledger maps std = 720p, pro = 1080p (reference §10.3)
+            pro = getattr(holder, "resolution", None) in ("1080p", "4k")
+        else:
+            pro = (getattr(request, "mode", None) or self.default_mode) == "pro"
+        return policy.expected_duration("video", seconds=seconds, pro=pro)
 
 
 def is_path_id(value: object) -> bool:

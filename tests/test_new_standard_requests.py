@@ -38,6 +38,7 @@ from kling_async import (
     load_request,
 )
 from kling_async._endpoints import endpoint_for, endpoint_named
+from tests._scripted import Reply, ScriptedServer, ok
 
 IMG = "https://p2-kling.klingai.com/kcdn/cdn-kcdn112452/kling-tob-release_note/image_25.png"
 VID = "https://p2-kling.klingai.com/kcdn/cdn-kcdn112452/kling-tob-release_note/video_7.1.mp4"
@@ -594,3 +595,40 @@ def test_new_request_classes_are_public_and_in_the_request_union() -> None:
     for cls in (NewTextToVideoRequest, NewImageToVideoRequest, NewOmniVideoRequest,
                 MotionControlRequest):
         assert cls in members and getattr(kling, cls.__name__) is cls
+
+
+def test_expected_duration_reads_the_new_settings() -> None:
+    """A new-standard request's expected run time reads ``settings.duration`` and counts
+    1080p/4k like legacy ``pro`` (the poll schedule scales with it)."""
+    policy = kling.PollPolicy()
+    short = NewTextToVideoRequest(model="kling-3.0", prompt="p")
+    long_hd = NewTextToVideoRequest(model="kling-3.0", prompt="p", settings=TextToVideoSettings(
+        duration=15, resolution="4k"))
+    row = endpoint_for(short)
+    assert row.expected_duration(short, policy) == policy.expected_duration("video")
+    assert row.expected_duration(long_hd, policy) == policy.expected_duration(
+        "video", seconds=15, pro=True)
+
+
+ONE_EXAMPLE_PER_ROW = list({endpoint: body for endpoint, body in DOCUMENTED}.items())
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("endpoint", "body"), ONE_EXAMPLE_PER_ROW,
+                         ids=[e for e, _ in ONE_EXAMPLE_PER_ROW])
+async def test_create_task_posts_to_the_model_path(server: ScriptedServer, endpoint: str,
+                                                   body: dict[str, Any]) -> None:
+    """client.create_task POSTs a new-standard request to ``/{family}/{model}`` with exactly
+    the dumped body, the external id in ``options``, and no model in the body."""
+    request = load_request(endpoint, body)
+    server.script("POST", f"/{endpoint}", Reply(200, json=ok(
+        {"task_id": "t-new", "task_status": "submitted",
+         "task_info": {"external_task_id": "ext-new"}})))
+    async with kling.KlingClient(api_key="k-new", base_url=server.url) as client:
+        await client.create_task(request, external_task_id="ext-new")
+    (sent,) = server.requests
+    assert (sent.method, sent.path) == ("POST", f"/{endpoint}")
+    wire = without_unset(body)
+    assert sent.json == {**wire, "options": {**wire.get("options", {}),
+                                             "external_task_id": "ext-new"}}
+    assert "model" not in sent.json and "model_name" not in sent.json
