@@ -68,13 +68,12 @@ DOCUMENTED: list[tuple[str, dict[str, Any]]] = [
         "options": {**CALLBACK, "watermark_info": {"enabled": False}}}),
     ("text-to-video/kling-2.6", {
         "prompt": TEXT,
-        "settings": {"resolution": "1080p", "aspect_ratio": "16:9", "duration": 5,
-                     "audio": "native"},
-        "options": CALLBACK}),
+        "settings": {"resolution": "1080p", "aspect_ratio": "9:16", "duration": 10},
+        "options": {**CALLBACK, "watermark_info": {"enabled": True}}}),
     ("text-to-video/kling-2.5-turbo", {
         "prompt": TEXT,
-        "settings": {"resolution": "1080p", "aspect_ratio": "1:1", "duration": 10},
-        "options": CALLBACK}),
+        "settings": {"resolution": "1080p", "aspect_ratio": "9:16", "duration": 10},
+        "options": {**CALLBACK, "watermark_info": {"enabled": True}}}),
     ("image-to-video/kling-3.0-turbo", {
         "contents": [prompt(), item("first_frame", url=IMG)],
         "settings": {"resolution": "1080p", "duration": 10},
@@ -95,9 +94,9 @@ DOCUMENTED: list[tuple[str, dict[str, Any]]] = [
         "settings": {"audio": "native", "resolution": "1080p", "duration": 5},
         "options": {**CALLBACK, "watermark_info": {"enabled": True}}}),
     ("image-to-video/kling-2.5-turbo", {
-        "contents": [prompt(), item("first_frame", url=IMG), item("last_frame", url=IMG)],
+        "contents": [prompt(), item("first_frame", url=IMG)],
         "settings": {"resolution": "1080p", "duration": 5},
-        "options": CALLBACK}),
+        "options": {**CALLBACK, "watermark_info": {"enabled": True}}}),
     ("omni-video/kling-3.0-omni", {
         "contents": [prompt()],
         "settings": {"resolution": "1080p", "duration": 5, "audio": "native",
@@ -147,14 +146,42 @@ DOCUMENTED: list[tuple[str, dict[str, Any]]] = [
         "settings": {"character_orientation": "video", "resolution": "1080p",
                      "audio": "original"},
         "options": CALLBACK}),
+    ("motion-control/kling-2.6", {
+        "contents": [prompt("The girl is wearing a loose gray T-shirt and denim shorts"),
+                     item("image", url=IMG), item("video", url=VID)],
+        "settings": {"character_orientation": "video", "audio": "original",
+                     "resolution": "1080p"},
+        "options": {**CALLBACK, "watermark_info": {"enabled": True}}}),
+]
+
+#: Valid bodies built from the pages' tables (not verbatim examples): the other documented
+#: features of each model.
+CONSTRUCTED: list[tuple[str, dict[str, Any]]] = [
+    ("text-to-video/kling-2.6", {
+        "prompt": TEXT,
+        "settings": {"resolution": "1080p", "aspect_ratio": "16:9", "duration": 5,
+                     "audio": "native"}}),
+    ("text-to-video/kling-3.0", {
+        "prompt": "shot 1, 2, a cat walks in; shot 2, 3, the cat sits down;",
+        "settings": {"duration": 5, "audio": "native", "resolution": "1080p"}}),
+    ("image-to-video/kling-2.5-turbo", {
+        "contents": [prompt(), item("first_frame", url=IMG), item("last_frame", url=IMG)],
+        "settings": {"resolution": "1080p", "duration": 10}}),
+    ("image-to-video/kling-2.6", {
+        "contents": [item("first_frame", url=IMG), item("last_frame", url=IMG)],
+        "settings": {"resolution": "1080p"}}),
+    ("omni-video/kling-3.0-omni", {
+        "contents": [prompt("@element_1 walks"), item("refer_image", url=IMG, id="image_1"),
+                     *[item("element", element_id=str(n), id=f"element_{n}")
+                       for n in range(1, 7)]],
+        "settings": {"aspect_ratio": "9:16", "duration": 15}}),
+    ("omni-video/kling-o1", {
+        "contents": [prompt(), item("first_frame", url=IMG)],
+        "settings": {"duration": 10, "aspect_ratio": "1:1"}}),
     ("motion-control/kling-3.0", {
         "contents": [prompt(), item("image", url=IMG), item("video", url=VID),
                      item("element", element_id="163", id="element_1")],
         "settings": {"character_orientation": "video"}}),
-    ("motion-control/kling-2.6", {
-        "contents": [prompt(), item("image", url=IMG), item("video", url=VID)],
-        "settings": {"character_orientation": "image", "resolution": "720p", "audio": "off"},
-        "options": CALLBACK}),
 ]
 
 
@@ -167,11 +194,15 @@ def without_unset(value: Any) -> Any:
     return value
 
 
-@pytest.mark.parametrize(("endpoint", "body"), DOCUMENTED,
-                         ids=[f"{e}#{i}" for i, (e, _) in enumerate(DOCUMENTED)])
+VALID = DOCUMENTED + CONSTRUCTED
+
+
+@pytest.mark.parametrize(("endpoint", "body"), VALID,
+                         ids=[f"{e}#{i}" for i, (e, _) in enumerate(VALID)])
 def test_documented_example_round_trips(endpoint: str, body: dict[str, Any]) -> None:
-    """A documented example body loads and dumps back to the same wire JSON (minus its
-    ``""`` values), with integer durations and no ``model`` in the body."""
+    """A documented example body (and a valid body built from the tables) loads and dumps
+    back to the same wire JSON (minus its ``""`` values), with integer durations and no
+    ``model`` in the body."""
     request = load_request(endpoint, body)
     wire = dump_request(request)
     assert wire == without_unset(body)
@@ -257,6 +288,12 @@ def test_multi_shot_prompts_that_follow_the_syntax_are_accepted(text: str) -> No
     """``shot n, m, words;`` prompts with 1-6 shots summing to the duration pass."""
     request = NewTextToVideoRequest(model="kling-3.0-turbo", prompt=text)
     assert dump_request(request) == {"prompt": text}
+
+
+@pytest.mark.parametrize("text", ["Shot 1: a cat on a roof", "shot 1 of 3, a cat", "shots, 1, 2"])
+def test_prompts_that_only_mention_shots_are_plain_text(text: str) -> None:
+    """A prompt is read as shot syntax only when it starts ``shot <n>, <m>,``."""
+    NewTextToVideoRequest(model="kling-3.0-turbo", prompt=text)
 
 
 def test_shot_syntax_is_plain_text_with_multi_shot_off() -> None:

@@ -19,7 +19,8 @@ from .contents import ContentItem, PromptItem, item_type
 from .specs import DEFAULT_DURATION, DEFAULT_RESOLUTION, MAX_SHOT_WORDS, MAX_SHOTS, NewModelSpec
 
 _MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_SHOT_START = re.compile(r"\s*shot\s*\d", re.IGNORECASE)
+#: A prompt in shot syntax starts like ``shot 1, 5,`` (``Shot 1: a cat`` is plain text).
+_SHOT_START = re.compile(r"\s*shot\s*\d{1,9}\s*,\s*\d{1,9}\s*,", re.IGNORECASE)
 _SHOT = re.compile(r"\s*shot\s*(\d{1,9})\s*,\s*(\d{1,9})\s*,(.*)", re.IGNORECASE | re.DOTALL)
 _SETTINGS = (("resolution", "resolutions"), ("aspect_ratio", "aspect_ratios"),
              ("duration", "durations"), ("audio", "audio"))
