@@ -33,6 +33,7 @@ from ._models.standard import (
     NewImageToVideoRequest,
     NewOmniVideoRequest,
     NewTextToVideoRequest,
+    known_new_models,
 )
 from ._models.standard.rules import check_model_id
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
@@ -188,7 +189,7 @@ def task_weight(endpoint_name: str, request: object) -> int:
             return request.get(name)
         return getattr(request, name, None)
 
-    endpoint = endpoint_named(endpoint_name)
+    endpoint = endpoint_row(endpoint_name)
     if endpoint.kind != "image":
         return 1
     raw = field("n")
@@ -207,6 +208,17 @@ def endpoint_named(name: str) -> Endpoint:
 
     A new-standard name whose model the table does not know (``text-to-video/kling-9``) gets a
     row of its own, with a ``KlingWireWarning`` (reference §11.1: unknown ids pass through)."""
+    return _lookup(name, warn=True)
+
+
+def endpoint_row(name: str) -> Endpoint:
+    """``endpoint_named`` without the warning: for the SDK's own lookups of a name it has
+    already accepted (a job's ``endpoint``), where ``ENDPOINTS[name]`` would miss a row
+    made for an undocumented new-standard model."""
+    return _lookup(name, warn=False)
+
+
+def _lookup(name: str, *, warn: bool) -> Endpoint:
     key = name.strip("/")
     if key.startswith("v1/"):
         key = key[3:]
@@ -216,22 +228,27 @@ def endpoint_named(name: str) -> Endpoint:
     family, _, model = key.partition("/")
     if family in NEW_REQUEST_TYPES and model:
         check_model_id(model)
-        return _unknown_model_row(family, model)
+        return _unknown_model_row(family, model, warn=warn)
     raise ValidationError(
         "endpoint", f"must be one of {sorted(ENDPOINTS)} (or a new-standard family "
         f"{sorted(NEW_REQUEST_TYPES)} and a model id)", name
     )
 
 
-def _unknown_model_row(family: str, model: str) -> Endpoint:
-    """The row of a new-standard model id the table does not know, with a warning."""
-    warnings.warn(KlingWireWarning(
-        f"model {model!r} is not a documented model of {family} (known: "
-        f"{', '.join(e.model or '' for e in ENDPOINTS.values() if e.name.startswith(family + '/'))}"
-        "); it is sent as is, checked only for its family's types and values"),
-        stacklevel=3)
+def _unknown_model_row(family: str, model: str, *, warn: bool = True) -> Endpoint:
+    """The row of a new-standard model id the table does not know (with a warning)."""
+    if warn:
+        _warn_unknown(family, model)
     return Endpoint(f"{family}/{model}", NEW_REQUEST_TYPES[family], "video", standard="new",
                     model=model)
+
+
+def _warn_unknown(family: str, model: str) -> None:
+    warnings.warn(KlingWireWarning(
+        f"model {model!r} is not a documented model of {family} (known: "
+        f"{', '.join(known_new_models(family))}); it is sent as is, checked only for its "
+        "family's types and values"),
+        stacklevel=4)
 
 
 def endpoint_for(request: Any) -> Endpoint:

@@ -37,7 +37,7 @@ from kling_async import (
     dump_request,
     load_request,
 )
-from kling_async._endpoints import endpoint_for, endpoint_named
+from kling_async._endpoints import endpoint_for, endpoint_named, endpoint_row, task_weight
 from tests._scripted import Reply, ScriptedServer, ok
 
 IMG = "https://p2-kling.klingai.com/kcdn/cdn-kcdn112452/kling-tob-release_note/image_25.png"
@@ -593,6 +593,16 @@ def test_unknown_model_is_passed_through_with_a_warning() -> None:
     with pytest.warns(KlingWireWarning), pytest.raises(ValidationError) as caught:
         load_request("motion-control/kling-4.0", {"contents": [VIDEO]})
     assert caught.value.field == "settings.character_orientation"
+
+
+def test_the_sdks_own_lookups_of_an_accepted_name_do_not_warn_again() -> None:
+    """endpoint_row and task_weight find an undocumented model's row silently (the suite
+    turns any warning into an error)."""
+    row = endpoint_row("image-to-video/kling-9")
+    assert (row.path, row.standard, row.request_type) == (
+        "/image-to-video/kling-9", "new", NewImageToVideoRequest)
+    assert task_weight("image-to-video/kling-9", {}) == 1
+    assert endpoint_row("videos/omni-video") is ENDPOINTS["videos/omni-video"]
 
 
 def test_unknown_model_still_gets_its_family_types_checked() -> None:
