@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any
 
+import anyio
 import pytest
 
 import kling_async as kling
@@ -679,3 +680,22 @@ async def test_create_task_posts_to_the_model_path(server: ScriptedServer, endpo
     assert sent.json == {**wire, "options": {**wire.get("options", {}),
                                              "external_task_id": "ext-new"}}
     assert "model" not in sent.json and "model_name" not in sent.json
+
+
+@pytest.mark.anyio
+async def test_submit_of_an_undocumented_model_posts_to_its_path(server: ScriptedServer) -> None:
+    """client.submit with an undocumented model id warns once and POSTs to
+    ``/{family}/{model}`` (the submitter finds the row made for it)."""
+    server.script("POST", "/text-to-video/kling-9", Reply(200, json=ok(
+        {"task_id": "t-9", "task_status": "submitted"})))
+    with anyio.fail_after(30):  # bounded, whatever goes wrong
+        async with kling.KlingClient(api_key="k-9", base_url=server.url) as client:
+            with pytest.warns(KlingWireWarning, match="kling-9"):
+                await client.submit(NewTextToVideoRequest(model="kling-9", prompt="p"))
+            for _ in range(500):  # the create is sent at once
+                if server.count("POST", "/text-to-video/kling-9"):
+                    break
+                await anyio.sleep(0.01)
+    (sent,) = server.requests_to("POST", "/text-to-video/kling-9")
+    assert sent.json["prompt"] == "p" and set(sent.json) == {"prompt", "options"}
+    assert set(sent.json["options"]) == {"external_task_id"}  # the SDK's own, in options
