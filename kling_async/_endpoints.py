@@ -5,6 +5,11 @@ Endpoint names are the path after ``/v1/`` (``videos/omni-video``), spelled once
 model catalog (``_models/catalog.py``).  Paths are relative to the client's ``base_url``, which
 carries any gateway prefix (``https://gw.example/kling``).  ``Request`` is the static type of
 every request object an endpoint takes.
+
+New-standard rows (``text-to-video/kling-3.0``: the path without its leading slash) come from
+the model table ``_models/standard/specs.py``, one per documented (path family, model).  An
+undocumented model of a known family gets a row made on demand (``endpoint_named`` warns,
+``endpoint_row`` does not), as reference §11.1 asks: unknown ids pass through.
 """
 
 from __future__ import annotations
