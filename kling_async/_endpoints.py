@@ -5,11 +5,17 @@ Endpoint names are the path after ``/v1/`` (``videos/omni-video``), spelled once
 model catalog (``_models/catalog.py``).  Paths are relative to the client's ``base_url``, which
 carries any gateway prefix (``https://gw.example/kling``).  ``Request`` is the static type of
 every request object an endpoint takes.
+
+New-standard rows (``text-to-video/kling-3.0``: the path without its leading slash) come from
+the model table ``_models/standard/specs.py``, one per documented (path family, model).  An
+undocumented model of a known family gets a row made on demand (``endpoint_named`` warns,
+``endpoint_row`` does not), as reference §11.1 asks: unknown ids pass through.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
@@ -43,15 +49,26 @@ from ._models.retired import (
     MultiImageToVideoRequest,
     VideoExtendRequest,
 )
-from ._models.standard import TEXT_TO_VIDEO_MODELS, NewTextToVideoRequest
+from ._models.standard import (
+    NEW_MODEL_SPECS,
+    NEW_REQUEST_TYPES,
+    MotionControlRequest,
+    NewImageToVideoRequest,
+    NewOmniVideoRequest,
+    NewTextToVideoRequest,
+    known_new_models,
+)
+from ._models.standard.rules import check_model_id
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import JobKind, PollPolicy
 from ._results import MAX_ID_LENGTH
+from ._warnings import KlingWireWarning
 
 #: Any request object a create endpoint takes (one class per row of ``ENDPOINTS``).
 Request: TypeAlias = (
     ImageGenerationRequest | OmniImageRequest | OmniVideoRequest | TextToVideoRequest
-    | ImageToVideoRequest | NewTextToVideoRequest
+    | ImageToVideoRequest | NewTextToVideoRequest | NewImageToVideoRequest | NewOmniVideoRequest
+    | MotionControlRequest
     | AvatarRequest | AdvancedLipSyncRequest | EffectsRequest | MultiElementsRequest
     | TextToAudioRequest | VideoToAudioRequest | MultiImageToImageRequest | ImageExpandRequest
     | VirtualTryOnRequest | AiMultiShotRequest | CustomVoiceRequest | ElementRequest
@@ -124,13 +141,17 @@ class Endpoint:
         """The poll policy's estimate of how long this request's task runs, in seconds."""
         if self.kind != "video":
             return policy.expected_duration(self.kind)
-        raw = getattr(request, "duration", None)
+        holder = getattr(request, "settings", None) if self.standard == "new" else request
+        raw = getattr(holder, "duration", None)
         try:
             seconds = float(raw) if raw is not None else 5.0
         except (TypeError, ValueError):
             seconds = 5.0
-        mode = getattr(request, "mode", None) or self.default_mode
-        return policy.expected_duration("video", seconds=seconds, pro=mode == "pro")
+        if self.standard == "new":  # the ledger maps std = 720p, pro = 1080p (reference §10.3)
+            pro = getattr(holder, "resolution", None) in ("1080p", "4k")
+        else:
+            pro = (getattr(request, "mode", None) or self.default_mode) == "pro"
+        return policy.expected_duration("video", seconds=seconds, pro=pro)
 
 
 def is_path_id(value: object) -> bool:
@@ -191,9 +212,9 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
         Endpoint(TEXT_TO_VIDEO, TextToVideoRequest, "video", default_mode="std"),
         Endpoint(IMAGE_TO_VIDEO, ImageToVideoRequest, "video", default_mode="std"),
         *(
-            Endpoint(f"text-to-video/{model}", NewTextToVideoRequest, "video",
-                     standard="new", model=model)
-            for model in TEXT_TO_VIDEO_MODELS
+            Endpoint(name, NEW_REQUEST_TYPES[spec.family], "video", standard="new",
+                     model=spec.model)
+            for name, spec in NEW_MODEL_SPECS.items()
         ),
         *_CATALOGUE,
     )
@@ -221,7 +242,7 @@ def task_weight(endpoint_name: str, request: object) -> int:
             return request.get(name)
         return getattr(request, name, None)
 
-    endpoint = endpoint_named(endpoint_name)
+    endpoint = endpoint_row(endpoint_name)
     if endpoint.kind != "image":
         return 1
     raw = field("n")
@@ -236,39 +257,69 @@ def task_weight(endpoint_name: str, request: object) -> int:
 
 
 def endpoint_named(name: str) -> Endpoint:
-    """The endpoint row for a name such as ``videos/omni-video`` (a leading ``/v1/`` is allowed)."""
+    """The endpoint row for a name such as ``videos/omni-video`` (a leading ``/v1/`` is allowed).
+
+    A new-standard name whose model the table does not know (``text-to-video/kling-9``) gets a
+    row of its own, with a ``KlingWireWarning`` (reference §11.1: unknown ids pass through)."""
+    return _lookup(name, warn=True)
+
+
+def endpoint_row(name: str) -> Endpoint:
+    """``endpoint_named`` without the warning: for the SDK's own lookups of a name it has
+    already accepted (a job's ``endpoint``), where ``ENDPOINTS[name]`` would miss a row
+    made for an undocumented new-standard model."""
+    return _lookup(name, warn=False)
+
+
+def _lookup(name: str, *, warn: bool) -> Endpoint:
     key = name.strip("/")
     if key.startswith("v1/"):
         key = key[3:]
-    try:
-        return ENDPOINTS[key]
-    except KeyError:
-        raise ValidationError(
-            "endpoint", f"must be one of {sorted(ENDPOINTS)}", name
-        ) from None
+    row = ENDPOINTS.get(key)
+    if row is not None:
+        return row
+    family, _, model = key.partition("/")
+    if family in NEW_REQUEST_TYPES and model:
+        check_model_id(model)
+        return _unknown_model_row(family, model, warn=warn)
+    raise ValidationError(
+        "endpoint", f"must be one of {sorted(ENDPOINTS)} (or a new-standard family "
+        f"{sorted(NEW_REQUEST_TYPES)} and a model id)", name
+    )
+
+
+def _unknown_model_row(family: str, model: str, *, warn: bool = True) -> Endpoint:
+    """The row of a new-standard model id the table does not know (with a warning)."""
+    if warn:
+        _warn_unknown(family, model)
+    return Endpoint(f"{family}/{model}", NEW_REQUEST_TYPES[family], "video", standard="new",
+                    model=model)
+
+
+def _warn_unknown(family: str, model: str) -> None:
+    warnings.warn(KlingWireWarning(
+        f"model {model!r} is not a documented model of {family} (known: "
+        f"{', '.join(known_new_models(family))}); it is sent as is, checked only for its "
+        "family's types and values"),
+        stacklevel=4)
 
 
 def endpoint_for(request: Any) -> Endpoint:
     """The endpoint row that serves a request object (for a new-standard request, the row of
-    its ``model``)."""
-    model = getattr(request, "model", None) if _is_new_standard(type(request)) else None
+    its ``model``; an unknown model gets a row of its own, with a ``KlingWireWarning``)."""
+    family = getattr(type(request), "family", None)
+    if NEW_REQUEST_TYPES.get(family) is type(request):  # type: ignore[arg-type]
+        model = request.model
+        return ENDPOINTS.get(f"{family}/{model}") or _unknown_model_row(str(family), model)
     try:
-        return _BY_TYPE[(type(request), model)]
+        return _BY_TYPE[(type(request), None)]
     except KeyError:
-        pass
-    if model is not None:
-        raise ValidationError("model", f"is not a known model of {type(request).__name__}",
-                              model)
-    raise ValidationError(
-        "request",
-        "must be one of the request classes "
-        + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
-        type(request).__name__,
-    )
-
-
-def _is_new_standard(request_type: type[Any]) -> bool:
-    return any(t is request_type and m is not None for t, m in _BY_TYPE)
+        raise ValidationError(
+            "request",
+            "must be one of the request classes "
+            + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
+            type(request).__name__,
+        ) from None
 
 
 def request_external_id(request: object) -> str | None:

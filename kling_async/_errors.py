@@ -487,8 +487,3 @@ def _clean(text: Any, limit: int) -> str:
     if len(out) > limit or len(text) > limit:
         out = out[: limit - 3] + "..."
     return out
-
-
-class KlingWireWarning(UserWarning):
-    """A payload used a form the SDK accepts but would not send (e.g. the legacy ``model``), or
-    a value newer than this SDK knows (an effect scene, a model id): sent as given."""

@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import attrs
 
 from ._capacity import AdaptiveCapacity
-from ._endpoints import ENDPOINTS, Endpoint
+from ._endpoints import Endpoint, endpoint_row
 from ._errors import (
     AmbiguousSubmissionError,
     APIError,
@@ -214,7 +214,7 @@ class Submitter:
     async def _submit(self, job: Job, before_send: BeforeSend | None) -> bool:
         """POST the job's create until it is accepted (True: now to be polled) or it ended
         (False: failed, or accepted already finished).  Only cancellation propagates."""
-        endpoint = ENDPOINTS[job.endpoint]
+        endpoint = endpoint_row(job.endpoint)  # also an undocumented new-standard model's
         attempts = _Attempts()
         try:
             body = self._body(job, endpoint, before_send)

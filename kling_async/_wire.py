@@ -22,10 +22,11 @@ import attrs
 import cattrs
 
 from ._endpoints import endpoint_named
-from ._errors import KlingWireWarning, ValidationError, _short_repr
+from ._errors import ValidationError, _short_repr
 from ._models.parts import OmniImageItem
-from ._models.standard import is_wire_field
+from ._models.standard import CONTENT_TYPES, ContentItem, is_wire_field
 from ._validators import MAX_INT64, MAX_INT64_DIGITS, MIN_INT64
+from ._warnings import KlingWireWarning as KlingWireWarning  # its import path before 0.2
 
 _converter = cattrs.Converter()
 
@@ -220,6 +221,19 @@ def _attrs_structure_fn(cls: type[Any]) -> Callable[[Any, Any], Any]:
     return structure
 
 
+def _structure_content_item(value: Any, _type: Any) -> ContentItem:
+    """A new-standard ``contents[]`` item: the class is picked by its ``type`` key."""
+    if not isinstance(value, Mapping):
+        raise ValidationError("", "must be a JSON object", value)
+    kind = value.get("type")
+    cls = CONTENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        rule = "is required" if _is_unset(kind) else "must be a known item type"
+        raise ValidationError("type", f"{rule}: one of {', '.join(CONTENT_TYPES)}", kind)
+    item: ContentItem = _converter.structure(value, cls)
+    return item
+
+
 _converter.register_unstructure_hook_factory(attrs.has, _make_dumper)
 _converter.register_unstructure_hook(tuple, _unstructure_tuple)
 _converter.register_structure_hook(str, _structure_str)
@@ -230,6 +244,7 @@ _converter.register_structure_hook_func(_is_literal, _structure_passthrough)
 _converter.register_structure_hook_func(_is_int_or_literal, _structure_int_or_literal)
 _converter.register_structure_hook_func(_is_tuple, _structure_tuple)
 _converter.register_structure_hook_factory(attrs.has, _attrs_structure_fn)
+_converter.register_structure_hook_func(lambda t: t is ContentItem, _structure_content_item)
 
 
 def dump_request(request: Any) -> dict[str, Any]:
@@ -240,11 +255,14 @@ def dump_request(request: Any) -> dict[str, Any]:
     1. Attribute names ARE the wire names; the model is always sent as ``model_name``, never
        ``model`` (the official API reads ``model`` as an empty model_name, i.e. kling-v1).
     2. ``None`` and empty lists are omitted; ``False`` and ``0`` are sent.
-    3. ``duration`` and shot durations are strings (``"5"``), as the requests store them.
+    3. Legacy ``duration`` and shot durations are strings (``"5"``), as the requests store
+       them; the new standard's ``settings.duration`` is an int (``5``).
     4. ``element_id`` is a Python int, never a float, so a 64-bit id (``829836802793406551``)
        survives ``json.dumps`` exactly.
     5. Booleans are JSON booleans; nested parts are JSON objects; tuples are JSON arrays.
     6. A new-standard request's ``model`` is in the path, not the body: not sent.
+    7. A new-standard ``contents[]`` item is an object with its ``type`` first
+       (``{"type": "first_frame", "url": ...}``); its ``element_id`` / ``voice_id`` are strings.
     """
     if isinstance(request, type) or not attrs.has(type(request)):
         raise ValidationError("request", "must be a request object", type(request).__name__)
@@ -307,7 +325,10 @@ def load_request(endpoint: str, payload: Any) -> Any:
        which UTF-8 cannot carry), the only error is a ValidationError, with a short
        printable message.
     8. A new-standard endpoint (``text-to-video/kling-3.0-turbo``) gives the request its
-       ``model``; the body must not name one.
+       ``model``; the body must not name one.  An undocumented model of a new-standard family
+       (``text-to-video/kling-9``) is accepted with a ``KlingWireWarning``.
+    9. A ``contents[]`` item's class is chosen by its ``type`` key (``CONTENT_TYPES``); a
+       missing or unknown type is a ValidationError on ``contents[i].type``.
     """
     if not isinstance(endpoint, str):
         raise ValidationError("endpoint", "must be a string such as 'videos/omni-video'",

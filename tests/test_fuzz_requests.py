@@ -11,6 +11,7 @@ returns a request that dump_request/load_request round-trips through UTF-8 JSON.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import typing
 import warnings
@@ -18,18 +19,23 @@ from types import UnionType
 from typing import Any
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kling_async import (
     ENDPOINTS,
+    ContentItem,
     KlingWireWarning,
     ValidationError,
     dump_request,
     known_models,
     load_request,
+    new_model_spec,
 )
+from kling_async._models.standard import CONTENT_TYPES, FAMILIES
 from tests._catalogue_seeds import CATALOGUE_SEEDS
+from tests.test_new_standard_requests import DOCUMENTED
 
 #: A ValidationError's message never exceeds this, whatever the value (field 200, rule 500,
 #: value 80 and hint 500 characters, a few escaped).
@@ -99,6 +105,8 @@ def _plausible(name: str, type_: Any) -> st.SearchStrategy[Any]:
         return st.integers(-1, 16) | st.integers(0, 16).map(str) | st.just(" 5 ")
     if name == "element_id":
         return st.integers(-1, 2**64) | st.integers(0, 2**64).map(str)
+    if type_ is ContentItem:  # a new-standard contents[] item: any of the typed items
+        return st.one_of([objects(cls) for cls in CONTENT_TYPES.values()])
     if attrs.has(type_):
         return objects(type_)
     if typing.get_origin(type_) is tuple:
@@ -119,8 +127,19 @@ def _field_values(name: str, type_: Any) -> st.SearchStrategy[Any]:
     return st.one_of(plausible, plausible, hostile)
 
 
+_OBJECTS: dict[str, st.SearchStrategy[dict[str, Any]]] = {}
+
+
 def objects(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """JSON objects for an attrs request class or part: some of its fields, a few random keys."""
+    """JSON objects for an attrs request class or part: some of its fields, a few random keys
+    (one strategy per class, built once)."""
+    key = f"{cls.__module__}.{cls.__qualname__}"
+    if key not in _OBJECTS:
+        _OBJECTS[key] = _objects(cls)
+    return _OBJECTS[key]
+
+
+def _objects(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
     hints = typing.get_type_hints(cls)
     fields = {f.name: _field_values(f.name, hints[f.name]) for f in attrs.fields(cls)}
     no_extras: dict[str, Any] = {}
@@ -171,7 +190,11 @@ SEEDS: dict[str, list[dict[str, Any]]] = {
          "sound": "on"},
         {"image": "i", "camera_control": {"type": "down_back"}},
         {"image_tail": "t", "mode": "pro", "cfg_scale": 1},
-    ],    **CATALOGUE_SEEDS,
+    ],
+    **CATALOGUE_SEEDS,
+    # The new standard: every documented example of the official pages.
+    **{endpoint: [body for e, body in DOCUMENTED if e == endpoint]
+       for endpoint in dict.fromkeys(e for e, _ in DOCUMENTED)},
 }
 
 
@@ -198,6 +221,7 @@ def mutated(draw: st.DrawFn, endpoint: str) -> dict[str, Any]:
     return payload
 
 
+@functools.cache
 def payloads(endpoint: str) -> st.SearchStrategy[dict[str, Any]]:
     return mutated(endpoint) | objects(ENDPOINTS[endpoint].request_type)
 
@@ -319,32 +343,146 @@ def test_seed_payloads_are_valid_and_round_trip() -> None:
             assert load_request(endpoint, dump_request(request)) == request
 
 
-NEW_TEXT_TO_VIDEO = sorted(n for n in ENDPOINTS if n.startswith("text-to-video/"))
+def new_rows(family: str) -> list[str]:
+    """The documented endpoints of one new-standard path family."""
+    return sorted(n for n, row in ENDPOINTS.items() if row.standard == "new"
+                  and n.startswith(family + "/"))
 
 
-@given(endpoint=st.sampled_from(NEW_TEXT_TO_VIDEO),
-       prompt=st.text(min_size=1, max_size=50).filter(lambda t: t.strip() != ""),
-       duration=st.none() | st.integers(min_value=3, max_value=15),
-       ext=st.none() | st.text(alphabet="abcdef0123456789-", min_size=1, max_size=40))
-def test_new_text_to_video_round_trips(endpoint: str, prompt: str, duration: int | None,
-                                       ext: str | None) -> None:
-    """A new-standard text-to-video body loads, dumps back to the same wire JSON, and never
-    carries the model (it is in the path)."""
-    body: dict[str, Any] = {"prompt": prompt}
-    if duration is not None:
-        body["settings"] = {"duration": duration}
-    if ext is not None:
-        body["options"] = {"external_task_id": ext}
-    try:
-        request = load_request(endpoint, body)
-    except ValidationError:
-        return
-    assert dump_request(request) == body
-    assert load_request(endpoint, dump_request(request)) == request
+def fuzz_family(family: str) -> Any:
+    """The fuzz test of one new-standard family: any of its endpoints, hostile payloads (the
+    documented examples mutated, or objects of the family's fields)."""
+
+    @FUZZ
+    @given(data=st.data())
+    def test(data: st.DataObject) -> None:
+        endpoint = data.draw(st.sampled_from(new_rows(family)))
+        check_load(endpoint, data.draw(payloads(endpoint)))
+
+    test.__doc__ = (f"load_request('{family}/<model>', any JSON-shaped payload) is a bounded "
+                    "ValidationError or a request that round-trips.")
+    return test
+
+
+test_fuzz_new_text_to_video = fuzz_family("text-to-video")
+test_fuzz_new_image_to_video = fuzz_family("image-to-video")
+test_fuzz_new_omni_video = fuzz_family("omni-video")
+test_fuzz_new_motion_control = fuzz_family("motion-control")
+
+
+@pytest.mark.parametrize("endpoint", sorted(n for n, r in ENDPOINTS.items() if r.standard == "new"))
+def test_new_standard_endpoints_survive_the_hostile_examples(endpoint: str) -> None:
+    """Every EXAMPLES payload (issue 12's cases and kin) on every new-standard endpoint is a
+    bounded ValidationError or a round-tripping request."""
+    for case in EXAMPLES:
+        check_load(endpoint, case.payload)
+
+# --- valid new-standard bodies, drawn from the model table -------------------------------------
+
+texts = st.text(min_size=1, max_size=30).filter(lambda t: t.strip() != "")
+urls = st.sampled_from(["https://cdn.example/a.png", "http://x.example/b.jpg", "iVBORw0KGgo="])
+video_urls = st.sampled_from(["https://cdn.example/v.mp4", "http://x.example/w.mov"])
+
+
+@st.composite
+def new_settings(draw: st.DrawFn, endpoint: str) -> dict[str, Any]:
+    """A ``settings`` object of values the endpoint's model documents (some left out)."""
+    spec = new_model_spec(*endpoint.split("/", 1))
+    out: dict[str, Any] = {}
+    for name, allowed in (("resolution", spec.resolutions), ("aspect_ratio", spec.aspect_ratios),
+                          ("duration", spec.durations), ("audio", spec.audio)):
+        if allowed and draw(st.booleans()):
+            out[name] = draw(st.sampled_from(allowed))
+    if spec.multi_shot and draw(st.booleans()):
+        out["multi_shot"] = draw(st.booleans())
+    if spec.character_orientation:
+        out["character_orientation"] = draw(st.sampled_from(["image", "video"]))
+    return out
+
+
+@st.composite
+def new_contents(draw: st.DrawFn, endpoint: str) -> list[dict[str, Any]]:
+    """``contents[]`` with items of the types the endpoint's model takes, unique ids."""
+    spec = new_model_spec(*endpoint.split("/", 1))
+    leader = {"image-to-video": "first_frame", "motion-control": "video"}.get(family_of(endpoint))
+    kinds = sorted(k for k in spec.contents if k != leader)
+    chosen = draw(st.lists(st.sampled_from(kinds), max_size=5, unique=True))
+    items: list[dict[str, Any]] = []
+    for n, kind in enumerate(chosen):
+        item: dict[str, Any] = {"type": kind}
+        if kind == "prompt":
+            item["text"] = draw(texts)
+        elif kind in ("element", "voice"):
+            item["element_id" if kind == "element" else "voice_id"] = str(draw(
+                st.integers(1, 2**63)))
+            item["id"] = f"{kind}_{n}"
+        else:
+            item["url"] = draw(video_urls if "video" in kind else urls)
+            if family_of(endpoint) == "omni-video" and draw(st.booleans()):
+                item["id"] = f"{kind}_{n}"
+        items.append(item)
+    if leader is not None:
+        items.insert(0, {"type": leader, "url": draw(urls if leader == "first_frame"
+                                                     else video_urls)})
+    return items
+
+
+def family_of(endpoint: str) -> str:
+    return endpoint.split("/", 1)[0]
+
+
+@st.composite
+def new_bodies(draw: st.DrawFn, family: str) -> tuple[str, dict[str, Any]]:
+    """An endpoint of ``family`` and a body built from its model's documented values."""
+    endpoint = draw(st.sampled_from(new_rows(family)))
+    body: dict[str, Any] = ({"prompt": draw(texts)} if family == "text-to-video"
+                            else {"contents": draw(new_contents(endpoint))})
+    settings_ = draw(new_settings(endpoint))
+    if settings_ or family == "motion-control":
+        body["settings"] = settings_
+    if draw(st.booleans()):
+        body["options"] = {"external_task_id": draw(st.text("abc-0123456789", min_size=1,
+                                                            max_size=20)),
+                           "watermark_info": {"enabled": draw(st.booleans())}}
+    return endpoint, body
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_new_standard_bodies_round_trip(family: str, data: st.DataObject) -> None:
+    """A body built from the model table either breaks a cross-field rule (a ValidationError
+    naming a body path) or loads, dumps back to exactly the same wire JSON (integer
+    durations, string element ids, no model) and reloads equal."""
+    endpoint, body = data.draw(new_bodies(family))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KlingWireWarning)
+        try:
+            request = load_request(endpoint, body)
+        except ValidationError as error:
+            assert error.field.split(".")[0].split("[")[0] in ("prompt", "contents", "settings")
+            return
+        assert dump_request(request) == body
+        assert "model" not in dump_request(request)
+        assert load_request(endpoint, json.loads(json.dumps(body))) == request
+
+
+#: Every endpoint with its fuzz test: legacy ones one each, new-standard ones per family.
+FUZZED = {
+    "images/generations", "images/omni-image", "videos/omni-video", "videos/text2video",
+    "videos/image2video",
+    "text-to-video/kling-3.0-turbo", "text-to-video/kling-3.0", "text-to-video/kling-2.6",
+    "text-to-video/kling-2.5-turbo",
+    "image-to-video/kling-3.0-turbo", "image-to-video/kling-3.0", "image-to-video/kling-2.6",
+    "image-to-video/kling-2.5-turbo",
+    "omni-video/kling-3.0-omni", "omni-video/kling-o1",
+    "motion-control/kling-3.0", "motion-control/kling-2.6",
+}
 
 
 def test_every_endpoint_is_fuzzed() -> None:
-    """A new endpoint fails here until it has its fuzz test above."""
-    fuzzed = {"images/generations", "images/omni-image", "videos/omni-video",
-              "videos/text2video", "videos/image2video", *NEW_TEXT_TO_VIDEO, *CATALOGUE_SEEDS}
-    assert fuzzed == set(ENDPOINTS)
+    """A new endpoint fails here until it has its fuzz test above (and is listed here)."""
+    assert set(ENDPOINTS) == FUZZED | set(CATALOGUE_SEEDS)
+    for name, row in ENDPOINTS.items():
+        if row.standard == "new":
+            assert name in new_rows(family_of(name)) and family_of(name) in FAMILIES

@@ -18,8 +18,9 @@ from typing import Literal
 
 import attrs
 
-from .._errors import KlingWireWarning, ValidationError
+from .._errors import ValidationError
 from .._validators import len_between, one_of, to_tuple
+from .._warnings import KlingWireWarning
 from .fields import MODE, CallbackFields, each_text, exactly_one
 from .parts import TEXT
 

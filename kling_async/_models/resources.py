@@ -34,7 +34,7 @@ class CustomVoiceRequest(CallbackFields):
 
 
 @attrs.frozen(kw_only=True)
-class ReferImage:
+class ElementReferImage:
     """A ``refer_images`` item: another angle or a close-up of the element."""
 
     image_url: str = attrs.field(validator=TEXT)
@@ -45,12 +45,12 @@ class ElementImages:
     """``element_image_list``: one frontal image and 1-3 other angles or close-ups."""
 
     frontal_image: str = attrs.field(validator=TEXT)
-    refer_images: tuple[ReferImage, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(ReferImage), len_between(1, 3, "images")])
+    refer_images: tuple[ElementReferImage, ...] = attrs.field(
+        converter=to_tuple, validator=[items_of(ElementReferImage), len_between(1, 3, "images")])
 
 
 @attrs.frozen(kw_only=True)
-class ReferVideo:
+class ElementReferVideo:
     """A ``refer_videos`` item: a 3-8 s 1080p clip of a realistic humanoid."""
 
     video_url: str = attrs.field(validator=TEXT)
@@ -60,8 +60,8 @@ class ReferVideo:
 class ElementVideos:
     """``element_video_list``: at most one reference video."""
 
-    refer_videos: tuple[ReferVideo, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(ReferVideo), len_between(1, 1, "videos")])
+    refer_videos: tuple[ElementReferVideo, ...] = attrs.field(
+        converter=to_tuple, validator=[items_of(ElementReferVideo), len_between(1, 1, "videos")])
 
 
 @attrs.frozen(kw_only=True)
