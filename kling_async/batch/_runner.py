@@ -121,7 +121,8 @@ class BatchRunner:
 
     ``out_dir`` receives ``results.jsonl`` and, with ``download=True``, the result files.
     ``on_progress`` is called with a ``BatchProgress`` every ``progress_interval`` seconds and
-    once at the end with ``final=True``.
+    once at the end with ``final=True``; ``on_failure(job_id, reason)`` as each job fails (for
+    good, or for this run).
     """
 
     def __init__(
@@ -129,6 +130,7 @@ class BatchRunner:
         download: bool = False, max_downloads: int = 4, download_attempts: int = 5,
         poll: PollPolicy | None = None,
         on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
+        on_failure: Callable[[str, str], Any] | None = None,
     ):
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
@@ -142,6 +144,7 @@ class BatchRunner:
         self._poll = poll
         self._on_progress = on_progress
         self._interval = progress_interval
+        self._on_failure = on_failure
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._live: dict[str, Job] = {}
@@ -398,6 +401,7 @@ class BatchRunner:
             task_dict = task_to_dict(handle.task) if handle.task is not None else None
             store.record_result(job.id, status=JournalStatus.FAILED, task=task_dict, error=text)
             self._counts["failed"] += 1
+            self._failed(job.id, text)
         else:  # may still exist or still run: a rerun re-attaches instead of giving up
             self._unresolved(job.id, text)
 
@@ -407,6 +411,13 @@ class BatchRunner:
         else:
             self._store.record_error(job_id, error)
         self._counts["failed"] += 1
+        self._failed(job_id, error)
+
+    def _failed(self, job_id: str, reason: str) -> None:
+        """Tell ``on_failure``; not for the jobs a rejected key stopped (one message, from
+        ``BatchResult.auth_error``, says it for all of them)."""
+        if self._on_failure is not None and self._auth_error is None:
+            self._on_failure(job_id, reason)
 
     def _start_download(self, job: BatchJob, record: JobRecord) -> None:
         if self._fetcher is not None and self._tg is not None:

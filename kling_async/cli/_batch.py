@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 from importlib import resources
 from pathlib import Path
@@ -145,6 +146,16 @@ _RESUME_HINT = ("interrupted: nothing sent is lost (see the journal); "
                 "run the same command again to resume")
 
 
+def _terminal_width(stream: Any) -> int | None:
+    """The width of the terminal ``stream`` writes to, or None when it is not one."""
+    try:
+        if stream.isatty():
+            return shutil.get_terminal_size().columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
 def open_journal(out: Path) -> SqliteJobStore:
     """The batch journal in ``out`` (the folder is created); ``BatchStorageError`` if the
     folder cannot be made or the journal cannot be opened (a file that is not a journal is
@@ -195,17 +206,20 @@ def _reset_demo_folder(out: Path) -> None:
 
 async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStore, out: Path,
                  args: argparse.Namespace) -> int:
-    display = None if args.no_progress else ProgressDisplay(sys.stderr)
+    display = ProgressDisplay(sys.stderr, tty=False if args.no_progress else None)
     try:
         async with client:
             runner = BatchRunner(client, store, out_dir=out, download=args.download,
-                                 max_downloads=args.max_downloads, on_progress=display)
+                                 max_downloads=args.max_downloads,
+                                 on_progress=None if args.no_progress else display,
+                                 on_failure=display.job_failed)
             with on_signals(runner.stop):  # stop submitting, flush, exit 130
                 result = await runner.run(jobs)
     finally:
+        display.close()
         store.close()
-    print_text(format_summary(result.rows))
-    print_text(f"\nresults: {out / RESULTS_NAME}   journal: {out / JOURNAL_NAME}")
+    print_text(format_summary(result.rows, width=_terminal_width(sys.stdout)))
+    print_text(f"\nresults: {out / RESULTS_NAME}\njournal: {out / JOURNAL_NAME}")
     if result.interrupted:
         print(_RESUME_HINT, file=sys.stderr)
         return EXIT_INTERRUPTED
