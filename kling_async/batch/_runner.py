@@ -13,6 +13,11 @@ Per job, on every run (the same command resumes):
   journal write that fails aborts that POST (``SubmissionAbortedError``): nothing is spent
   unjournaled, and the job is reported ``not_sent`` with the error.
 
+With ``retry_failed=True`` (asked explicitly: it is paid again), a job the journal holds as
+``failed`` is sent again as a new task under a new external_task_id (``kab-rN-...``), its
+record replaced by the new intent (``record_retry``) right before the POST, as for any create;
+succeeded jobs are never touched.
+
 Before anything is sent, every job already in the journal must have the same endpoint and, when
 journaled, the same request hash (``JobsFileError`` lists each mismatch): a changed jobs file
 under the same output folder would otherwise be skipped or mixed silently.
@@ -40,6 +45,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -79,11 +85,20 @@ _MAX_READABLE_ID = 48
 _NOT_SENT_AUTH = "not sent: the server rejected the API key (fix it and run again)"
 
 
-def external_task_id_for(batch_id: str, job_id: str) -> str:
-    """The external_task_id of a job in a batch: deterministic, unique across batches."""
+def external_task_id_for(batch_id: str, job_id: str, attempt: int = 0) -> str:
+    """The external_task_id of a job in a batch: deterministic, unique across batches;
+    ``attempt`` N > 0 (the Nth ``retry_failed`` of the job) gives ``kab-rN-...``, never
+    equal to another job's or attempt's id (a batch id is hex: it has no ``r``)."""
     if len(job_id) > _MAX_READABLE_ID:
         job_id = hashlib.sha256(job_id.encode()).hexdigest()[:32]
-    return f"kab-{batch_id}-{job_id}"
+    prefix = f"kab-r{attempt}" if attempt > 0 else "kab"
+    return f"{prefix}-{batch_id}-{job_id}"
+
+
+def attempt_of(external_task_id: str) -> int:
+    """The attempt number in an ``external_task_id_for`` id (0: the first)."""
+    match = re.match(r"kab-r(\d+)-", external_task_id)
+    return int(match.group(1)) if match else 0
 
 
 @attrs.frozen(kw_only=True)
@@ -130,12 +145,12 @@ class BatchRunner:
         download: bool = False, max_downloads: int = 4, download_attempts: int = 5,
         poll: PollPolicy | None = None,
         on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
-        on_failure: Callable[[str, str], Any] | None = None,
+        on_failure: Callable[[str, str], Any] | None = None, retry_failed: bool = False,
     ):
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
         self._client = client
-        self._store: JobStore = GuardedStore(store, self._storage_failed)
+        self._store = GuardedStore(store, self._storage_failed)
         self._fatal: BatchStorageError | None = None
         self._out = Path(out_dir) if out_dir is not None else None
         self._download = download
@@ -145,6 +160,9 @@ class BatchRunner:
         self._on_progress = on_progress
         self._interval = progress_interval
         self._on_failure = on_failure
+        self._retry_failed = retry_failed
+        #: Failed jobs of a former run to send again (``retry_failed``): their old records.
+        self._retries: dict[str, JobRecord] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._live: dict[str, Job] = {}
@@ -282,9 +300,13 @@ class BatchRunner:
         re-attach); a finished job is counted (and its missing downloads started) here."""
         to_submit: list[BatchJob] = []
         to_attach: list[tuple[BatchJob, JobRecord]] = []
+        self._retries = {}
         for job in jobs:
             record = records.get(job.id)
             if record is None:
+                to_submit.append(job)
+            elif record.status is JournalStatus.FAILED and self._retry_failed:
+                self._retries[job.id] = record
                 to_submit.append(job)
             elif record.status.finished:
                 self._count_finished(job, record)
@@ -344,13 +366,16 @@ class BatchRunner:
         """Hand the create to the client; the intent is journaled right before its POST."""
         self._queued -= 1
         store = self._store
-        ext = external_task_id_for(store.batch_id(), job.id)
+        old = self._retries.get(job.id)
+        attempt = 0 if old is None else attempt_of(old.external_task_id) + 1
+        ext = external_task_id_for(store.batch_id(), job.id, attempt)
         digest = request_hash(dump_request(job.request))
+        journal = store.record_intent if old is None else store.record_retry
 
         def journal_intent(_handle: Job) -> None:
             if self._auth_error is not None:  # aborts this POST: the job stays never sent
                 raise KlingError(_NOT_SENT_AUTH)
-            store.record_intent(job.id, job.endpoint, ext, request_hash=digest)
+            journal(job.id, job.endpoint, ext, request_hash=digest)
 
         handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll,
                                             before_send=journal_intent)

@@ -59,6 +59,10 @@ def register(subparsers: Any) -> None:
                    help="output folder: journal, results.jsonl, files (default: %(default)s)")
     _add_batch_flags(p)
     add_server_flags(p)
+    p.add_argument("--retry-failed", action="store_true",
+                   help="send the jobs that ended 'failed' in a previous run of this --out "
+                        "folder again, as new tasks (paid again; default: failed jobs stay "
+                        "failed)")
     p.add_argument("--max-in-flight", type=int, default=None,
                    help="most concurrency slots held at once, the account's limit (default: "
                         f"{Limits().max_in_flight})")
@@ -212,7 +216,8 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
             runner = BatchRunner(client, store, out_dir=out, download=args.download,
                                  max_downloads=args.max_downloads,
                                  on_progress=None if args.no_progress else display,
-                                 on_failure=display.job_failed)
+                                 on_failure=display.job_failed,
+                                 retry_failed=getattr(args, "retry_failed", False))
             with on_signals(runner.stop):  # stop submitting, flush, exit 130
                 result = await runner.run(jobs)
     finally:
@@ -235,5 +240,9 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
         if result.retryable:
             print("some jobs did not finish cleanly: run the same command again to retry "
                   "what can be retried", file=sys.stderr)
+        failed = sum(1 for row in result.rows if row["status"] == "failed")
+        if failed and args.func is _run_command:
+            print(f"{failed} job(s) failed for good: the same command with --retry-failed "
+                  "sends them again as new tasks (paid again)", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_OK
