@@ -24,7 +24,8 @@ under the same output folder would otherwise be skipped or mixed silently.
 
 Submissions are fed lazily through ``client.as_completed`` (the client's capacity management
 decides when each create is sent).  ``stop()`` stops submitting and ends the run promptly;
-``results.jsonl`` is rewritten from the journal at the end of every run.  With downloads,
+``results.jsonl`` and ``gallery.html`` (``_gallery``) are rewritten from the journal at the
+end of every run.  With downloads,
 only download leftovers this batch journaled are ever removed (the partial file and sidecar of
 a result once it is journaled complete); a user's ``*.part`` files in the folder are never
 touched.
@@ -71,6 +72,7 @@ from .._registry import Job, JobState
 from .._wire import dump_request
 from ._download import Downloader
 from ._fetch import ResultFetcher, plain_name
+from ._gallery import GALLERY_NAME, write_gallery
 from ._guard import GuardedStore
 from ._jobsfile import BatchJob, check_against_journal
 from ._partial import remove_leftovers
@@ -251,6 +253,7 @@ class BatchRunner:
             self._remove_leftovers(self._out, final.values())
             try:
                 write_results(path, rows)
+                write_gallery(self._out / GALLERY_NAME, jobs, rows, final.values())
             except BatchStorageError as exc:
                 self._storage_failed(exc)
         progress = self.progress()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
+import os
 import sys
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from ..batch import (
     JOURNAL_NAME,
     RESULTS_NAME,
     BatchJob,
+    BatchResult,
     BatchRunner,
     JobsFileError,
     ProgressDisplay,
@@ -27,6 +29,7 @@ from ..batch import (
     parse_jobs,
 )
 from ..batch._fetch import plain_name
+from ..batch._gallery import GALLERY_NAME
 from ..batch._jobsfile import split_lines
 from ..batch._partial import remove_leftovers
 from ..batch._storage import make_folder, storage_error
@@ -154,10 +157,18 @@ def _terminal_width(stream: Any) -> int | None:
     """The width of the terminal ``stream`` writes to, or None when it is not one."""
     try:
         if stream.isatty():
-            return shutil.get_terminal_size().columns
+            return os.get_terminal_size(stream.fileno()).columns
     except (AttributeError, ValueError, OSError):
         pass
     return None
+
+
+def _say(message: str) -> None:
+    """``message`` on stderr, wrapped to the terminal's width when it is one."""
+    width = _terminal_width(sys.stderr)
+    if width is not None and width > 20:
+        message = "\n".join(textwrap.wrap(message, width - 1, break_on_hyphens=False))
+    print(message, file=sys.stderr)
 
 
 def open_journal(out: Path) -> SqliteJobStore:
@@ -202,7 +213,8 @@ def _reset_demo_folder(out: Path) -> None:
             if plain_name(name):
                 (out / name).unlink(missing_ok=True)
                 remove_leftovers(out / name)
-        for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME):
+        for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME,
+                     GALLERY_NAME):
             (out / name).unlink(missing_ok=True)
     except OSError as exc:
         raise storage_error(out, exc) from None
@@ -223,26 +235,31 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
     finally:
         display.close()
         store.close()
+    return _report(result, out, args)
+
+
+def _report(result: BatchResult, out: Path, args: argparse.Namespace) -> int:
+    """The summary on stdout, what to do next on stderr; the exit code."""
     print_text(format_summary(result.rows, width=_terminal_width(sys.stdout)))
-    print_text(f"\nresults: {out / RESULTS_NAME}\njournal: {out / JOURNAL_NAME}")
+    print_text(f"\nresults: {out / RESULTS_NAME}\ngallery: {out / GALLERY_NAME}\n"
+               f"journal: {out / JOURNAL_NAME}")
     if result.interrupted:
-        print(_RESUME_HINT, file=sys.stderr)
+        _say(_RESUME_HINT)
         return EXIT_INTERRUPTED
     p = result.progress
     print_text(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
     if result.auth_error is not None:
         unsent = sum(1 for row in result.rows if row["status"] == "not_sent")
-        print(f"stopped submitting: the server rejected the API key ({result.auth_error}); "
-              f"{unsent} job(s) not sent: fix the key and run the same command again",
-              file=sys.stderr)
+        _say(f"stopped submitting: the server rejected the API key ({result.auth_error}); "
+             f"{unsent} job(s) not sent: fix the key and run the same command again")
         return EXIT_FAILED
     if not result.ok:
         if result.retryable:
-            print("some jobs did not finish cleanly: run the same command again to retry "
-                  "what can be retried", file=sys.stderr)
+            _say("some jobs did not finish cleanly: run the same command again to retry "
+                 "what can be retried")
         failed = sum(1 for row in result.rows if row["status"] == "failed")
         if failed and args.func is _run_command:
-            print(f"{failed} job(s) failed for good: the same command with --retry-failed "
-                  "sends them again as new tasks (paid again)", file=sys.stderr)
+            _say(f"{failed} job(s) failed for good: the same command with --retry-failed "
+                 "sends them again as new tasks (paid again)")
         return EXIT_FAILED
     return EXIT_OK
