@@ -70,6 +70,7 @@ from .._errors import (
 from .._policy import PollPolicy
 from .._registry import Job, JobState
 from .._wire import dump_request
+from ._budget import SpendGuard
 from ._download import Downloader
 from ._fetch import ResultFetcher, plain_name
 from ._gallery import GALLERY_NAME, write_gallery
@@ -85,6 +86,7 @@ JOURNAL_NAME = "journal.sqlite3"
 _RECONCILE_CONCURRENCY = 8
 _MAX_READABLE_ID = 48
 _NOT_SENT_AUTH = "not sent: the server rejected the API key (fix it and run again)"
+_NOT_SENT_SPEND = "not sent: the spending limit (max units) was reached"
 
 
 def external_task_id_for(batch_id: str, job_id: str, attempt: int = 0) -> str:
@@ -115,6 +117,10 @@ class BatchResult:
     #: Why the run stopped submitting after the server rejected the credentials (the first
     #: ``AuthenticationError``, as text), or None.
     auth_error: str | None = None
+    #: Units the server reported (``final_unit_deduction``) for the tasks that ended in this run.
+    units_spent: float = 0.0
+    #: The spending limit (``SpendGuard``) stopped submitting.
+    spend_stopped: bool = False
 
     @property
     def retryable(self) -> bool:
@@ -148,6 +154,7 @@ class BatchRunner:
         poll: PollPolicy | None = None,
         on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
         on_failure: Callable[[str, str], Any] | None = None, retry_failed: bool = False,
+        guard: SpendGuard | None = None,
     ):
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
@@ -163,6 +170,7 @@ class BatchRunner:
         self._interval = progress_interval
         self._on_failure = on_failure
         self._retry_failed = retry_failed
+        self._guard = guard if guard is not None else SpendGuard()
         #: Failed jobs of a former run to send again (``retry_failed``): their old records.
         self._retries: dict[str, JobRecord] = {}
         self._tg: anyio.abc.TaskGroup | None = None
@@ -198,6 +206,7 @@ class BatchRunner:
         store = self._store
         records = {r.job_id: r for r in store.records()}
         check_against_journal(jobs, records)
+        self._guard.check(self._to_spend(jobs, records))  # SpendLimitError: nothing sent
         self._unsent = {}
         self._fatal = None
         self._auth_error = None
@@ -223,7 +232,16 @@ class BatchRunner:
         auth = self._auth_error
         return BatchResult(rows=rows, progress=progress, interrupted=interrupted,
                            results_path=path,
-                           auth_error=None if auth is None else f"{type(auth).__name__}: {auth}")
+                           auth_error=None if auth is None else f"{type(auth).__name__}: {auth}",
+                           units_spent=self._guard.spent, spend_stopped=self._guard.stopped)
+
+    def _to_spend(self, jobs: Sequence[BatchJob], records: Mapping[str, JobRecord]
+                  ) -> list[BatchJob]:
+        """The jobs this run may pay for: never sent, unfinished, or failed to send again."""
+        def pays(record: JobRecord | None) -> bool:
+            return record is None or not record.status.finished or (
+                self._retry_failed and record.status is JournalStatus.FAILED)
+        return [job for job in jobs if pays(records.get(job.id))]
 
     def _prepare_output(self, store: JobStore) -> None:
         """Create the output folder and the downloader (``BatchStorageError`` if it cannot)."""
@@ -246,7 +264,8 @@ class BatchRunner:
             self._storage_failed(exc)
             final = records
         path = self._out / RESULTS_NAME if self._out is not None else None
-        unsent = None if self._auth_error is None else _NOT_SENT_AUTH
+        unsent = _NOT_SENT_AUTH if self._auth_error is not None else (
+            _NOT_SENT_SPEND if self._guard.stopped else None)
         rows = [result_row(job, final.get(job.id), self._unsent.get(job.id, unsent))
                 for job in jobs]
         if self._out is not None and path is not None:
@@ -282,11 +301,16 @@ class BatchRunner:
         for job, handle in attached:
             self._live[job.id] = handle
             by_handle[id(handle)] = job
+            self._guard.sent(job)
+            handle.add_done_callback(self._spent(job.id))
 
         def feed() -> Iterator[Job]:
             for job in itertools.chain(retry, to_submit):
                 if self._stopping or self._auth_error is not None:
                     return
+                if not self._guard.allow(job):
+                    return  # the spending limit: nothing more is sent
+                self._guard.sent(job)
                 handle = self._submit(job)
                 by_handle[id(handle)] = job
                 yield handle
@@ -378,15 +402,25 @@ class BatchRunner:
         def journal_intent(_handle: Job) -> None:
             if self._auth_error is not None:  # aborts this POST: the job stays never sent
                 raise KlingError(_NOT_SENT_AUTH)
+            if self._guard.reached():  # the spending limit, reached while this one waited
+                raise KlingError(_NOT_SENT_SPEND)
             journal(job.id, job.endpoint, ext, request_hash=digest)
 
         handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll,
                                             before_send=journal_intent)
         handle.add_done_callback(self._check_credentials)
+        handle.add_done_callback(self._spent(job.id))
         self._live[job.id] = handle
         assert self._tg is not None
         self._tg.start_soon(self._journal_task_id, job.id, handle)
         return handle
+
+    def _spent(self, job_id: str) -> Callable[[Job], None]:
+        """A done callback: the units the server reported for the task count as it ends,
+        before any other create is let through."""
+        def ended(handle: Job) -> None:
+            self._guard.ended(job_id, getattr(handle.task, "final_unit_deduction", None))
+        return ended
 
     def _check_credentials(self, handle: Job) -> None:
         """A create rejected for its credentials (1000-1004) stops the run submitting at once
@@ -418,6 +452,8 @@ class BatchRunner:
         text = f"{type(error).__name__}: {error}" if error is not None else "failed"
         if self._auth_error is not None and isinstance(error, SubmissionAbortedError):
             text = _NOT_SENT_AUTH
+        elif self._guard.stopped and isinstance(error, SubmissionAbortedError):
+            text = _NOT_SENT_SPEND
         final = isinstance(error, TaskFailedError) or (
             isinstance(error, (InvalidRequestError, ContentPolicyError))
             # a used external_task_id is this batch's own (journaled before its POST): a
@@ -444,7 +480,8 @@ class BatchRunner:
     def _failed(self, job_id: str, reason: str) -> None:
         """Tell ``on_failure``; not for the jobs a rejected key stopped (one message, from
         ``BatchResult.auth_error``, says it for all of them)."""
-        if self._on_failure is not None and self._auth_error is None:
+        if self._on_failure is not None and self._auth_error is None and (
+                reason != _NOT_SENT_SPEND):
             self._on_failure(job_id, reason)
 
     def _start_download(self, job: BatchJob, record: JobRecord) -> None:

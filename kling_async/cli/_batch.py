@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
 import textwrap
@@ -28,6 +29,7 @@ from ..batch import (
     load_jobs,
     parse_jobs,
 )
+from ..batch._budget import SpendGuard
 from ..batch._fetch import plain_name
 from ..batch._gallery import GALLERY_NAME
 from ..batch._jobsfile import split_lines
@@ -66,6 +68,12 @@ def register(subparsers: Any) -> None:
                    help="send the jobs that ended 'failed' in a previous run of this --out "
                         "folder again, as new tasks (paid again; default: failed jobs stay "
                         "failed)")
+    p.add_argument("--max-units", type=float, default=None, metavar="N",
+                   help="spend at most N units: refuse a batch estimated over N, stop "
+                        "sending once N are spent (default: no limit)")
+    p.add_argument("--allow-unpriced", action="store_true",
+                   help="with --max-units: count jobs the price table has no price for as 0 "
+                        "in the estimate instead of refusing the batch")
     p.add_argument("--max-in-flight", type=int, default=None,
                    help="most concurrency slots held at once, the account's limit (default: "
                         f"{Limits().max_in_flight})")
@@ -100,6 +108,9 @@ def _add_batch_flags(p: argparse.ArgumentParser, download_default: bool = False)
 def _run_command(args: argparse.Namespace) -> int:
     if args.max_downloads < 1:
         return fail(f"--max-downloads must be >= 1 (got {args.max_downloads})", EXIT_USAGE)
+    if args.max_units is not None and not (math.isfinite(args.max_units) and args.max_units > 0):
+        return fail(f"--max-units must be a number of units > 0 (got {args.max_units})",
+                    EXIT_USAGE)
     try:
         jobs = load_jobs(args.jobs)
     except JobsFileError as exc:
@@ -151,6 +162,14 @@ def _guarded(coro: Any) -> int:
 
 _RESUME_HINT = ("interrupted: nothing sent is lost (see the journal); "
                 "run the same command again to resume")
+
+
+def _units_line(result: BatchResult, args: argparse.Namespace) -> str:
+    """``units spent: X`` (as the server reported them for the tasks that ended in this
+    run), with the limit when there is one."""
+    limit = getattr(args, "max_units", None)
+    extra = f" (limit {limit:g})" if limit is not None else ""
+    return f"units spent: {result.units_spent:g}{extra}"
 
 
 def _terminal_width(stream: Any) -> int | None:
@@ -229,7 +248,10 @@ async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStor
                                  max_downloads=args.max_downloads,
                                  on_progress=None if args.no_progress else display,
                                  on_failure=display.job_failed,
-                                 retry_failed=getattr(args, "retry_failed", False))
+                                 retry_failed=getattr(args, "retry_failed", False),
+                                 guard=SpendGuard(getattr(args, "max_units", None),
+                                                  allow_unpriced=getattr(args, "allow_unpriced",
+                                                                         False)))
             with on_signals(runner.stop):  # stop submitting, flush, exit 130
                 result = await runner.run(jobs)
     finally:
@@ -248,11 +270,17 @@ def _report(result: BatchResult, out: Path, args: argparse.Namespace) -> int:
         return EXIT_INTERRUPTED
     p = result.progress
     print_text(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
+    print_text(_units_line(result, args))
     if result.auth_error is not None:
         unsent = sum(1 for row in result.rows if row["status"] == "not_sent")
         _say(f"stopped submitting: the server rejected the API key ({result.auth_error}); "
              f"{unsent} job(s) not sent: fix the key and run the same command again")
         return EXIT_FAILED
+    if result.spend_stopped:
+        unsent = sum(1 for row in result.rows if row["status"] == "not_sent")
+        _say(f"stopped submitting: the spending limit --max-units {args.max_units:g} was "
+             f"reached ({result.units_spent:g} units reported spent, with the tasks still "
+             f"running estimated); {unsent} job(s) not sent")
     if not result.ok:
         if result.retryable:
             _say("some jobs did not finish cleanly: run the same command again to retry "
