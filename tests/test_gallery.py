@@ -119,9 +119,10 @@ def test_hostile_text_and_urls_are_escaped_or_left_out() -> None:
                     status=JournalStatus.FAILED, error="<img src=x onerror=alert(1)>")
     jobs = [_job("ok", "<svg onload=alert(1)>"), _job("<i>bad</i>", None, "videos/omni-video"),
             _job("never", "x")]
-    rows = [{"id": "ok", "status": "succeeded", "error": None},
-            {"id": "<i>bad</i>", "status": "failed", "error": bad.error},
-            {"id": "never", "status": "not_sent", "error": "not sent: <u>why</u>"}]
+    rows: list[dict[str, Any]] = [
+        {"id": "ok", "status": "succeeded", "error": None},
+        {"id": "<i>bad</i>", "status": "failed", "error": bad.error},
+        {"id": "never", "status": "not_sent", "error": "not sent: <u>why</u>"}]
     page = Page(render_gallery(jobs, rows, {"ok": ok, "<i>bad</i>": bad}))
     _self_contained(page)
     assert [c["data-status"] for c in page.cards()] == ["succeeded", "failed", "not_sent"]

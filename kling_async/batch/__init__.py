@@ -23,7 +23,7 @@ from typing import Any
 
 from .._client import KlingClient
 from .._policy import PollPolicy
-from ._budget import SpendGuard, SpendLimitError
+from ._budget import SpendGuard
 from ._download import Downloader, DownloadError, DownloadTooLargeError
 from ._gallery import GALLERY_NAME, render_gallery, write_gallery
 from ._jobsfile import BatchJob, JobsFileError, load_jobs, parse_jobs
@@ -87,7 +87,6 @@ __all__ = [
     "MemoryJobStore",
     "ProgressDisplay",
     "SpendGuard",
-    "SpendLimitError",
     "SqliteJobStore",
     "external_task_id_for",
     "format_summary",
