@@ -200,11 +200,12 @@ def test_tally_sums_tasks_in_bounded_space() -> None:
 @pytest.mark.anyio
 async def test_statistics_sum_the_units_of_finished_tasks(sim: KlingSimulator) -> None:
     """``statistics().units_spent`` is the sum of the finished tasks' units (the simulator
-    deducts one unit per image), and nothing is counted before a task ends."""
+    deducts one unit per kling-v1 image), and nothing is counted before a task ends."""
     async with client_for(sim) as client:
         assert client.statistics().units_spent == 0
         jobs = await client.submit_many(
-            [kling.ImageGenerationRequest(prompt=f"cat {i}", n=2) for i in range(3)])
+            [kling.ImageGenerationRequest(prompt=f"cat {i}", n=2, model_name="kling-v1")
+             for i in range(3)])
         assert client.statistics().units_spent == 0  # accepted, not finished
         tasks = [await job.result(timeout=60) for job in jobs]
         stats = client.statistics()
@@ -218,7 +219,8 @@ async def test_statistics_sum_the_units_of_finished_tasks(sim: KlingSimulator) -
 
 def _batch_jobs() -> list[BatchJob]:
     lines = [json.dumps({"id": f"i{i}", "endpoint": "images/generations",
-                         "request": {"prompt": "a dog", "n": 2}}) for i in range(3)]
+                         "request": {"model_name": "kling-v1", "prompt": "a dog", "n": 2}})
+             for i in range(3)]
     lines.append(json.dumps({"id": "v0", "endpoint": "videos/text2video",
                              "request": {"prompt": "a cat", "duration": "5"}}))
     return parse_jobs(lines)

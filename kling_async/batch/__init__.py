@@ -23,7 +23,9 @@ from typing import Any
 
 from .._client import KlingClient
 from .._policy import PollPolicy
+from ._budget import SpendGuard, SpendLimitError
 from ._download import Downloader, DownloadError, DownloadTooLargeError
+from ._gallery import GALLERY_NAME, render_gallery, write_gallery
 from ._jobsfile import BatchJob, JobsFileError, load_jobs, parse_jobs
 from ._progress import BatchProgress, ProgressDisplay, format_summary
 from ._results import RESULTS_NAME, task_to_dict
@@ -67,6 +69,7 @@ async def run_batch(
 
 
 __all__ = [
+    "GALLERY_NAME",
     "JOURNAL_NAME",
     "RESULTS_NAME",
     "BatchJob",
@@ -83,12 +86,16 @@ __all__ = [
     "JournalStatus",
     "MemoryJobStore",
     "ProgressDisplay",
+    "SpendGuard",
+    "SpendLimitError",
     "SqliteJobStore",
     "external_task_id_for",
     "format_summary",
     "load_jobs",
     "open_store",
     "parse_jobs",
+    "render_gallery",
     "run_batch",
     "task_to_dict",
+    "write_gallery",
 ]

@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from .._errors import ConfigurationError
 from ._storage import BatchStorageError
 from ._store import JobRecord, JobStore, JournalStatus
 
@@ -64,6 +65,15 @@ class GuardedStore:
         with self._reported():  # before the create POST: no intent, no POST
             self._store.record_intent(job_id, endpoint, external_task_id,
                                       request_hash=request_hash)
+
+    def record_retry(self, job_id: str, endpoint: str, external_task_id: str, *,
+                     request_hash: str | None = None) -> None:
+        with self._reported():  # before the new create POST, as an intent
+            retry = getattr(self._store, "record_retry", None)
+            if retry is None:
+                raise ConfigurationError(f"{type(self._store).__name__} has no record_retry: "
+                                         "failed jobs cannot be sent again with it")
+            retry(job_id, endpoint, external_task_id, request_hash=request_hash)
 
     def record_task_id(self, job_id: str, task_id: str) -> None:
         with self._dropped():

@@ -13,13 +13,19 @@ Per job, on every run (the same command resumes):
   journal write that fails aborts that POST (``SubmissionAbortedError``): nothing is spent
   unjournaled, and the job is reported ``not_sent`` with the error.
 
+With ``retry_failed=True`` (asked explicitly: it is paid again), a job the journal holds as
+``failed`` is sent again as a new task under a new external_task_id (``kab-rN-...``), its
+record replaced by the new intent (``record_retry``) right before the POST, as for any create;
+succeeded jobs are never touched.
+
 Before anything is sent, every job already in the journal must have the same endpoint and, when
 journaled, the same request hash (``JobsFileError`` lists each mismatch): a changed jobs file
 under the same output folder would otherwise be skipped or mixed silently.
 
 Submissions are fed lazily through ``client.as_completed`` (the client's capacity management
 decides when each create is sent).  ``stop()`` stops submitting and ends the run promptly;
-``results.jsonl`` is rewritten from the journal at the end of every run.  With downloads,
+``results.jsonl`` and ``gallery.html`` (``_gallery``) are rewritten from the journal at the
+end of every run.  With downloads,
 only download leftovers this batch journaled are ever removed (the partial file and sidecar of
 a result once it is journaled complete); a user's ``*.part`` files in the folder are never
 touched.
@@ -40,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -63,8 +70,10 @@ from .._errors import (
 from .._policy import PollPolicy
 from .._registry import Job, JobState
 from .._wire import dump_request
+from ._budget import SpendGuard
 from ._download import Downloader
 from ._fetch import ResultFetcher, plain_name
+from ._gallery import GALLERY_NAME, write_gallery
 from ._guard import GuardedStore
 from ._jobsfile import BatchJob, check_against_journal
 from ._partial import remove_leftovers
@@ -77,13 +86,23 @@ JOURNAL_NAME = "journal.sqlite3"
 _RECONCILE_CONCURRENCY = 8
 _MAX_READABLE_ID = 48
 _NOT_SENT_AUTH = "not sent: the server rejected the API key (fix it and run again)"
+_NOT_SENT_SPEND = "not sent: the spending limit (max units) was reached"
 
 
-def external_task_id_for(batch_id: str, job_id: str) -> str:
-    """The external_task_id of a job in a batch: deterministic, unique across batches."""
+def external_task_id_for(batch_id: str, job_id: str, attempt: int = 0) -> str:
+    """The external_task_id of a job in a batch: deterministic, unique across batches;
+    ``attempt`` N > 0 (the Nth ``retry_failed`` of the job) gives ``kab-rN-...``, never
+    equal to another job's or attempt's id (a batch id is hex: it has no ``r``)."""
     if len(job_id) > _MAX_READABLE_ID:
         job_id = hashlib.sha256(job_id.encode()).hexdigest()[:32]
-    return f"kab-{batch_id}-{job_id}"
+    prefix = f"kab-r{attempt}" if attempt > 0 else "kab"
+    return f"{prefix}-{batch_id}-{job_id}"
+
+
+def attempt_of(external_task_id: str) -> int:
+    """The attempt number in an ``external_task_id_for`` id (0: the first)."""
+    match = re.match(r"kab-r(\d+)-", external_task_id)
+    return int(match.group(1)) if match else 0
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +117,10 @@ class BatchResult:
     #: Why the run stopped submitting after the server rejected the credentials (the first
     #: ``AuthenticationError``, as text), or None.
     auth_error: str | None = None
+    #: Units the server reported (``final_unit_deduction``) for the tasks that ended in this run.
+    units_spent: float = 0.0
+    #: The spending limit (``SpendGuard``) stopped submitting.
+    spend_stopped: bool = False
 
     @property
     def retryable(self) -> bool:
@@ -121,7 +144,8 @@ class BatchRunner:
 
     ``out_dir`` receives ``results.jsonl`` and, with ``download=True``, the result files.
     ``on_progress`` is called with a ``BatchProgress`` every ``progress_interval`` seconds and
-    once at the end with ``final=True``.
+    once at the end with ``final=True``; ``on_failure(job_id, reason)`` as each job fails (for
+    good, or for this run).
     """
 
     def __init__(
@@ -129,11 +153,13 @@ class BatchRunner:
         download: bool = False, max_downloads: int = 4, download_attempts: int = 5,
         poll: PollPolicy | None = None,
         on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
+        on_failure: Callable[[str, str], Any] | None = None, retry_failed: bool = False,
+        guard: SpendGuard | None = None,
     ):
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
         self._client = client
-        self._store: JobStore = GuardedStore(store, self._storage_failed)
+        self._store = GuardedStore(store, self._storage_failed)
         self._fatal: BatchStorageError | None = None
         self._out = Path(out_dir) if out_dir is not None else None
         self._download = download
@@ -142,6 +168,11 @@ class BatchRunner:
         self._poll = poll
         self._on_progress = on_progress
         self._interval = progress_interval
+        self._on_failure = on_failure
+        self._retry_failed = retry_failed
+        self._guard = guard if guard is not None else SpendGuard()
+        #: Failed jobs of a former run to send again (``retry_failed``): their old records.
+        self._retries: dict[str, JobRecord] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._live: dict[str, Job] = {}
@@ -175,6 +206,7 @@ class BatchRunner:
         store = self._store
         records = {r.job_id: r for r in store.records()}
         check_against_journal(jobs, records)
+        self._guard.check(self._to_spend(jobs, records))  # SpendLimitError: nothing sent
         self._unsent = {}
         self._fatal = None
         self._auth_error = None
@@ -200,7 +232,16 @@ class BatchRunner:
         auth = self._auth_error
         return BatchResult(rows=rows, progress=progress, interrupted=interrupted,
                            results_path=path,
-                           auth_error=None if auth is None else f"{type(auth).__name__}: {auth}")
+                           auth_error=None if auth is None else f"{type(auth).__name__}: {auth}",
+                           units_spent=self._guard.spent, spend_stopped=self._guard.stopped)
+
+    def _to_spend(self, jobs: Sequence[BatchJob], records: Mapping[str, JobRecord]
+                  ) -> list[BatchJob]:
+        """The jobs this run may pay for: never sent, unfinished, or failed to send again."""
+        def pays(record: JobRecord | None) -> bool:
+            return record is None or not record.status.finished or (
+                self._retry_failed and record.status is JournalStatus.FAILED)
+        return [job for job in jobs if pays(records.get(job.id))]
 
     def _prepare_output(self, store: JobStore) -> None:
         """Create the output folder and the downloader (``BatchStorageError`` if it cannot)."""
@@ -223,13 +264,15 @@ class BatchRunner:
             self._storage_failed(exc)
             final = records
         path = self._out / RESULTS_NAME if self._out is not None else None
-        unsent = None if self._auth_error is None else _NOT_SENT_AUTH
+        unsent = _NOT_SENT_AUTH if self._auth_error is not None else (
+            _NOT_SENT_SPEND if self._guard.stopped else None)
         rows = [result_row(job, final.get(job.id), self._unsent.get(job.id, unsent))
                 for job in jobs]
         if self._out is not None and path is not None:
             self._remove_leftovers(self._out, final.values())
             try:
                 write_results(path, rows)
+                write_gallery(self._out / GALLERY_NAME, jobs, rows, final.values())
             except BatchStorageError as exc:
                 self._storage_failed(exc)
         progress = self.progress()
@@ -258,11 +301,16 @@ class BatchRunner:
         for job, handle in attached:
             self._live[job.id] = handle
             by_handle[id(handle)] = job
+            self._guard.sent(job)
+            handle.add_done_callback(self._spent(job.id))
 
         def feed() -> Iterator[Job]:
             for job in itertools.chain(retry, to_submit):
                 if self._stopping or self._auth_error is not None:
                     return
+                if not self._guard.allow(job):
+                    return  # the spending limit: nothing more is sent
+                self._guard.sent(job)
                 handle = self._submit(job)
                 by_handle[id(handle)] = job
                 yield handle
@@ -279,9 +327,13 @@ class BatchRunner:
         re-attach); a finished job is counted (and its missing downloads started) here."""
         to_submit: list[BatchJob] = []
         to_attach: list[tuple[BatchJob, JobRecord]] = []
+        self._retries = {}
         for job in jobs:
             record = records.get(job.id)
             if record is None:
+                to_submit.append(job)
+            elif record.status is JournalStatus.FAILED and self._retry_failed:
+                self._retries[job.id] = record
                 to_submit.append(job)
             elif record.status.finished:
                 self._count_finished(job, record)
@@ -341,21 +393,34 @@ class BatchRunner:
         """Hand the create to the client; the intent is journaled right before its POST."""
         self._queued -= 1
         store = self._store
-        ext = external_task_id_for(store.batch_id(), job.id)
+        old = self._retries.get(job.id)
+        attempt = 0 if old is None else attempt_of(old.external_task_id) + 1
+        ext = external_task_id_for(store.batch_id(), job.id, attempt)
         digest = request_hash(dump_request(job.request))
+        journal = store.record_intent if old is None else store.record_retry
 
         def journal_intent(_handle: Job) -> None:
             if self._auth_error is not None:  # aborts this POST: the job stays never sent
                 raise KlingError(_NOT_SENT_AUTH)
-            store.record_intent(job.id, job.endpoint, ext, request_hash=digest)
+            if self._guard.reached():  # the spending limit, reached while this one waited
+                raise KlingError(_NOT_SENT_SPEND)
+            journal(job.id, job.endpoint, ext, request_hash=digest)
 
         handle = self._client.submit_nowait(job.request, external_task_id=ext, poll=self._poll,
                                             before_send=journal_intent)
         handle.add_done_callback(self._check_credentials)
+        handle.add_done_callback(self._spent(job.id))
         self._live[job.id] = handle
         assert self._tg is not None
         self._tg.start_soon(self._journal_task_id, job.id, handle)
         return handle
+
+    def _spent(self, job_id: str) -> Callable[[Job], None]:
+        """A done callback: the units the server reported for the task count as it ends,
+        before any other create is let through."""
+        def ended(handle: Job) -> None:
+            self._guard.ended(job_id, getattr(handle.task, "final_unit_deduction", None))
+        return ended
 
     def _check_credentials(self, handle: Job) -> None:
         """A create rejected for its credentials (1000-1004) stops the run submitting at once
@@ -387,6 +452,8 @@ class BatchRunner:
         text = f"{type(error).__name__}: {error}" if error is not None else "failed"
         if self._auth_error is not None and isinstance(error, SubmissionAbortedError):
             text = _NOT_SENT_AUTH
+        elif self._guard.stopped and isinstance(error, SubmissionAbortedError):
+            text = _NOT_SENT_SPEND
         final = isinstance(error, TaskFailedError) or (
             isinstance(error, (InvalidRequestError, ContentPolicyError))
             # a used external_task_id is this batch's own (journaled before its POST): a
@@ -398,6 +465,7 @@ class BatchRunner:
             task_dict = task_to_dict(handle.task) if handle.task is not None else None
             store.record_result(job.id, status=JournalStatus.FAILED, task=task_dict, error=text)
             self._counts["failed"] += 1
+            self._failed(job.id, text)
         else:  # may still exist or still run: a rerun re-attaches instead of giving up
             self._unresolved(job.id, text)
 
@@ -407,6 +475,14 @@ class BatchRunner:
         else:
             self._store.record_error(job_id, error)
         self._counts["failed"] += 1
+        self._failed(job_id, error)
+
+    def _failed(self, job_id: str, reason: str) -> None:
+        """Tell ``on_failure``; not for the jobs a rejected key stopped (one message, from
+        ``BatchResult.auth_error``, says it for all of them)."""
+        if self._on_failure is not None and self._auth_error is None and (
+                reason != _NOT_SENT_SPEND):
+            self._on_failure(job_id, reason)
 
     def _start_download(self, job: BatchJob, record: JobRecord) -> None:
         if self._fetcher is not None and self._tg is not None:

@@ -33,7 +33,7 @@ from typing import Any
 
 from .._errors import ConfigurationError
 from ._storage import BatchStorageError, storage_error
-from ._store import JobRecord, JournalStatus, check_intent, new_batch_id
+from ._store import JobRecord, JournalStatus, check_intent, check_retry, new_batch_id
 from ._text import escape_surrogates
 
 SCHEMA_VERSION = "2"
@@ -226,6 +226,23 @@ class SqliteJobStore:
              json.dumps(dict(task)) if task is not None else None, error, task_id, job_id),
             job_id,
         )
+
+    def record_retry(self, job_id: str, endpoint: str, external_task_id: str, *,
+                     request_hash: str | None = None) -> None:
+        """A failed job is about to be sent again with a new ``external_task_id``: its
+        record becomes a fresh intent, in one transaction (idempotent for the same id)."""
+        job_id, endpoint, external_task_id = _params((job_id, endpoint, external_task_id))
+        with self._write() as cur:
+            found = self._read("WHERE job_id = ?", (job_id,))
+            if not check_retry(job_id, found[0] if found else None, external_task_id):
+                return
+            cur.execute(
+                "UPDATE jobs SET endpoint = ?, external_task_id = ?, status = ?, task_id = NULL, "
+                "urls = '[]', error = NULL, task = NULL, "
+                "request_hash = COALESCE(?, request_hash) WHERE job_id = ?",
+                (endpoint, external_task_id, JournalStatus.SENT.value, request_hash, job_id))
+            cur.execute("DELETE FROM files WHERE job_id = ?", (job_id,))
+            cur.execute("DELETE FROM downloads WHERE job_id = ?", (job_id,))
 
     def record_error(self, job_id: str, error: str | None) -> None:
         self._update("UPDATE jobs SET error = ? WHERE job_id = ?", (error, job_id), job_id)

@@ -12,6 +12,12 @@ after a crash without losing or duplicating paid work:
 5. ``record_file`` (with its size) once a result file is on disk under its final name.
 
 Each write is durable when the call returns (``SqliteJobStore`` commits per write).
+
+Asked explicitly (``run --retry-failed``), a job that ended ``failed`` is sent again as a NEW
+task: ``record_retry`` replaces its record, in one write strictly before the new create POST,
+by a fresh intent under a new external_task_id (the old one is never reused).  The built-in
+stores have it; it is not part of the ``JobStore`` protocol (a store of your own without it
+simply cannot retry).
 """
 
 from __future__ import annotations
@@ -77,6 +83,20 @@ def check_intent(job_id: str, old_ext: str, old_hash: str | None, ext: str,
     if old_hash is not None and new_hash is not None and old_hash != new_hash:
         raise ValueError(f"job {job_id!r} was journaled with another request "
                          f"(sha256 {old_hash[:12]}...)")
+
+
+def check_retry(job_id: str, row: JobRecord | None, external_task_id: str) -> bool:
+    """Whether ``record_retry`` must replace ``row``: False if it already carries
+    ``external_task_id`` (the retry is journaled: idempotent); ``KeyError`` if there is no
+    record, ``ValueError`` if the job did not fail (only failed jobs are sent again)."""
+    if row is None:
+        raise KeyError(f"no record for job {job_id!r}: nothing to retry")
+    if row.external_task_id == external_task_id:
+        return False
+    if row.status is not JournalStatus.FAILED:
+        raise ValueError(f"job {job_id!r} is {row.status.value}, not failed: it is not sent "
+                         "again")
+    return True
 
 
 def new_batch_id() -> str:
@@ -183,6 +203,17 @@ class MemoryJobStore:
         task_id = row.task_id or (str(task["task_id"]) if task and task.get("task_id") else None)
         self._rows[job_id] = attrs.evolve(row, status=status, urls=tuple(urls), task=task,
                                           error=error, task_id=task_id)
+
+    def record_retry(self, job_id: str, endpoint: str, external_task_id: str, *,
+                     request_hash: str | None = None) -> None:
+        """A failed job is about to be sent again with a new ``external_task_id``: its
+        record becomes a fresh intent (idempotent for the same id)."""
+        row = self._rows.get(job_id)
+        if check_retry(job_id, row, external_task_id):
+            assert row is not None
+            self._rows[job_id] = JobRecord(
+                job_id=job_id, endpoint=endpoint, external_task_id=external_task_id,
+                request_hash=request_hash or row.request_hash)
 
     def record_error(self, job_id: str, error: str | None) -> None:
         self._rows[job_id] = attrs.evolve(self._row(job_id), error=error)

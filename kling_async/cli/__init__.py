@@ -4,6 +4,8 @@
 
     kling-async demo                                      # offline, against the simulator
     kling-async run jobs.jsonl --out results/ --download  # the same command resumes
+    kling-async run jobs.jsonl --retry-failed             # send the failed jobs again (new tasks)
+    kling-async run jobs.jsonl --max-units 200            # refuse/stop past 200 units
     kling-async submit videos/omni-video --json '{...}' [--wait]
     kling-async status ENDPOINT TASK_ID | wait ENDPOINT TASK_ID | list ENDPOINT
     kling-async simulate --port 8000                      # prints `export KLING_...` lines
@@ -13,7 +15,9 @@ Credentials come from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` + ``KLING_SECRET
 the host from ``KLING_BASE_URL`` (flags override them); no key is ever printed.  Exit codes:
 0 success, 1 API/transport/task failure, 2 bad input, 130 interrupted.  Output piped into
 a reader that stops early (``| head``) ends quietly; an interrupted ``submit``/``wait`` prints
-the task's ids on stderr.
+the task's ids on stderr.  ``run`` draws its progress on a terminal (one line fitted to
+its width, a line per failure) and writes ``gallery.html`` beside ``results.jsonl``; ``submit
+--wait`` and ``wait`` show the task's status and the time waited on stderr.
 """
 
 from __future__ import annotations

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
 import sys
+import textwrap
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from ..batch import (
     JOURNAL_NAME,
     RESULTS_NAME,
     BatchJob,
+    BatchResult,
     BatchRunner,
     JobsFileError,
     ProgressDisplay,
@@ -25,7 +29,9 @@ from ..batch import (
     load_jobs,
     parse_jobs,
 )
+from ..batch._budget import SpendGuard
 from ..batch._fetch import plain_name
+from ..batch._gallery import GALLERY_NAME
 from ..batch._jobsfile import split_lines
 from ..batch._partial import remove_leftovers
 from ..batch._results import cost_line
@@ -60,6 +66,16 @@ def register(subparsers: Any) -> None:
                    help="output folder: journal, results.jsonl, files (default: %(default)s)")
     _add_batch_flags(p)
     add_server_flags(p)
+    p.add_argument("--retry-failed", action="store_true",
+                   help="send the jobs that ended 'failed' in a previous run of this --out "
+                        "folder again, as new tasks (paid again; default: failed jobs stay "
+                        "failed)")
+    p.add_argument("--max-units", type=float, default=None, metavar="N",
+                   help="spend at most N units: refuse a batch estimated over N, stop "
+                        "sending once N are spent (default: no limit)")
+    p.add_argument("--allow-unpriced", action="store_true",
+                   help="with --max-units: count jobs the price table has no price for as 0 "
+                        "in the estimate instead of refusing the batch")
     p.add_argument("--max-in-flight", type=int, default=None,
                    help="most concurrency slots held at once, the account's limit (default: "
                         f"{Limits().max_in_flight})")
@@ -95,6 +111,9 @@ def _add_batch_flags(p: argparse.ArgumentParser, download_default: bool = False)
 def _run_command(args: argparse.Namespace) -> int:
     if args.max_downloads < 1:
         return fail(f"--max-downloads must be >= 1 (got {args.max_downloads})", EXIT_USAGE)
+    if args.max_units is not None and not (math.isfinite(args.max_units) and args.max_units > 0):
+        return fail(f"--max-units must be a number of units > 0 (got {args.max_units})",
+                    EXIT_USAGE)
     try:
         jobs = load_jobs(args.jobs)
     except JobsFileError as exc:
@@ -148,6 +167,32 @@ _RESUME_HINT = ("interrupted: nothing sent is lost (see the journal); "
                 "run the same command again to resume")
 
 
+def _units_line(result: BatchResult, args: argparse.Namespace) -> str:
+    """``units spent: X`` (as the server reported them for the tasks that ended in this
+    run), with the limit when there is one."""
+    limit = getattr(args, "max_units", None)
+    extra = f" (limit {limit:g})" if limit is not None else ""
+    return f"units spent: {result.units_spent:g}{extra}"
+
+
+def _terminal_width(stream: Any) -> int | None:
+    """The width of the terminal ``stream`` writes to, or None when it is not one."""
+    try:
+        if stream.isatty():
+            return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, ValueError, OSError):
+        pass
+    return None
+
+
+def _say(message: str) -> None:
+    """``message`` on stderr, wrapped to the terminal's width when it is one."""
+    width = _terminal_width(sys.stderr)
+    if width is not None and width > 20:
+        message = "\n".join(textwrap.wrap(message, width - 1, break_on_hyphens=False))
+    print(message, file=sys.stderr)
+
+
 def open_journal(out: Path) -> SqliteJobStore:
     """The batch journal in ``out`` (the folder is created); ``BatchStorageError`` if the
     folder cannot be made or the journal cannot be opened (a file that is not a journal is
@@ -190,7 +235,8 @@ def _reset_demo_folder(out: Path) -> None:
             if plain_name(name):
                 (out / name).unlink(missing_ok=True)
                 remove_leftovers(out / name)
-        for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME):
+        for name in (JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME,
+                     GALLERY_NAME):
             (out / name).unlink(missing_ok=True)
     except OSError as exc:
         raise storage_error(out, exc) from None
@@ -198,32 +244,55 @@ def _reset_demo_folder(out: Path) -> None:
 
 async def _batch(client: KlingClient, jobs: list[BatchJob], store: SqliteJobStore, out: Path,
                  args: argparse.Namespace) -> int:
-    display = None if args.no_progress else ProgressDisplay(sys.stderr)
+    display = ProgressDisplay(sys.stderr, tty=False if args.no_progress else None)
     try:
         async with client, webhook_listener(client, args):
             runner = BatchRunner(client, store, out_dir=out, download=args.download,
-                                 max_downloads=args.max_downloads, on_progress=display)
+                                 max_downloads=args.max_downloads,
+                                 on_progress=None if args.no_progress else display,
+                                 on_failure=display.job_failed,
+                                 retry_failed=getattr(args, "retry_failed", False),
+                                 guard=SpendGuard(getattr(args, "max_units", None),
+                                                  allow_unpriced=getattr(args, "allow_unpriced",
+                                                                         False)))
             with on_signals(runner.stop):  # stop submitting, flush, exit 130
                 result = await runner.run(jobs)
     finally:
+        display.close()
         store.close()
-    print_text(format_summary(result.rows))
+    return _report(result, out, args)
+
+
+def _report(result: BatchResult, out: Path, args: argparse.Namespace) -> int:
+    """The summary on stdout, what to do next on stderr; the exit code."""
+    print_text(format_summary(result.rows, width=_terminal_width(sys.stdout)))
     print_text(cost_line(result.rows))
-    print_text(f"\nresults: {out / RESULTS_NAME}   journal: {out / JOURNAL_NAME}")
+    print_text(f"\nresults: {out / RESULTS_NAME}\ngallery: {out / GALLERY_NAME}\n"
+               f"journal: {out / JOURNAL_NAME}")
     if result.interrupted:
-        print(_RESUME_HINT, file=sys.stderr)
+        _say(_RESUME_HINT)
         return EXIT_INTERRUPTED
     p = result.progress
     print_text(f"{p.succeeded} succeeded, {p.failed} failed, {p.downloaded} files downloaded")
+    if getattr(args, "max_units", None) is not None:  # else the cost line above says it
+        print_text(_units_line(result, args))
     if result.auth_error is not None:
         unsent = sum(1 for row in result.rows if row["status"] == "not_sent")
-        print(f"stopped submitting: the server rejected the API key ({result.auth_error}); "
-              f"{unsent} job(s) not sent: fix the key and run the same command again",
-              file=sys.stderr)
+        _say(f"stopped submitting: the server rejected the API key ({result.auth_error}); "
+             f"{unsent} job(s) not sent: fix the key and run the same command again")
         return EXIT_FAILED
+    if result.spend_stopped:
+        unsent = sum(1 for row in result.rows if row["status"] == "not_sent")
+        _say(f"stopped submitting: the spending limit --max-units {args.max_units:g} was "
+             f"reached ({result.units_spent:g} units reported spent, with the tasks still "
+             f"running estimated); {unsent} job(s) not sent")
     if not result.ok:
         if result.retryable:
-            print("some jobs did not finish cleanly: run the same command again to retry "
-                  "what can be retried", file=sys.stderr)
+            _say("some jobs did not finish cleanly: run the same command again to retry "
+                 "what can be retried")
+        failed = sum(1 for row in result.rows if row["status"] == "failed")
+        if failed and args.func is _run_command:
+            _say(f"{failed} job(s) failed for good: the same command with --retry-failed "
+                 "sends them again as new tasks (paid again)")
         return EXIT_FAILED
     return EXIT_OK

@@ -36,6 +36,7 @@ from ._common import (
     note,
     print_json,
 )
+from ._waiting import wait_showing
 
 #: The largest request body read from ``--file`` / stdin (bytes); real ones are a few KB.
 MAX_BODY_BYTES = 16 * 1024 * 1024
@@ -213,7 +214,7 @@ async def _submit_in_time(args: argparse.Namespace, request: Any, started: list[
             return EXIT_OK  # created: never an error code that invites a paid re-submit
         note(f"task {job.task_id} created (external_task_id {job.external_task_id}); "
              "waiting for it to end (Ctrl-C stops waiting, the task goes on)")
-        return await _result(job)
+        return await wait_showing(job, lambda: _result(job))
 
 
 async def _result(job: Any) -> int:
@@ -244,7 +245,7 @@ async def _wait(args: argparse.Namespace) -> int:
                 job = await client.attach(args.endpoint, task_id=args.task_id)
                 note(f"waiting for task {args.task_id} to end (Ctrl-C stops waiting, the task "
                      "goes on)")
-                return await _result(job)
+                return await wait_showing(job, lambda: _result(job))
         return _timed_out(args, None, "waiting for the task to end")
     return _interrupted(args, None, "waiting for the task to end")
 
