@@ -90,7 +90,17 @@ from ._models.parts import (
     WatermarkInfo,
 )
 from ._models.standard import NewTextToVideoRequest, Options, TextToVideoSettings
-from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
+from ._models.task import (
+    Audio,
+    ElementReference,
+    ElementResult,
+    Image,
+    ParentVideo,
+    Task,
+    TaskStatus,
+    Video,
+    VoiceResult,
+)
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._queries import TaskPage
@@ -126,6 +136,8 @@ __all__ = [
     "DynamicMask",
     "ENDPOINTS",
     "Element",
+    "ElementReference",
+    "ElementResult",
     "Endpoint",
     "Event",
     "ExternalIdQuery",
@@ -183,6 +195,7 @@ __all__ = [
     "ValidationError",
     "Video",
     "Voice",
+    "VoiceResult",
     "WaitingForCapacity",
     "WatermarkInfo",
     "WrongEventLoopError",
