@@ -122,6 +122,9 @@ class ClientStatistics:
     sweep_pages: int
     reconciliations: int
     events_dropped: int
+    #: ``GET /tasks?task_ids=`` calls that polled new-standard jobs (up to
+    #: ``Limits.max_ids_per_task_query`` jobs each; ``polls`` counts single GETs).
+    task_queries: int = 0
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
@@ -146,4 +149,5 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         sweep_pages=poller.counters.sweep_pages if poller else 0,
         reconciliations=submitter.reconciliations if submitter else 0,
         events_dropped=events.dropped,
+        task_queries=poller.counters.task_queries if poller else 0,
     )
