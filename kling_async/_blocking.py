@@ -16,10 +16,10 @@ import contextlib
 import os
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, overload
+from typing import Any, TypeVar, overload
 
 import anyio
 
@@ -35,6 +35,8 @@ from ._registry import Job, JobState
 from ._settings import ExternalIdQuery
 from ._wiring import ClientStatistics
 from .batch._single import download_files
+
+_T = TypeVar("_T")
 
 
 class BlockingJob:
@@ -277,15 +279,20 @@ class BlockingKlingClient:
                     "endpoint", "filters (status, product_type, start_time, end_time, limit) "
                     "are for list_tasks() without an endpoint (POST /tasks)", endpoint)
             size, first = 30 if page_size is None else page_size, start_page or 1
-            return self._loop.iterate("list_tasks()", lambda: client.list_tasks(
+            return self._iterate(lambda: client.list_tasks(
                 endpoint, page_size=size, start_page=first, max_pages=max_pages))
         if page_size is not None or start_page is not None:
             raise ValidationError("page_size", "pages by number need an endpoint: "
                                   "list_tasks(endpoint, ...); without one use limit", page_size)
         per_page = 100 if limit is None else limit
-        return self._loop.iterate("list_tasks()", lambda: client.list_tasks(
+        return self._iterate(lambda: client.list_tasks(
             status=status, product_type=product_type, start_time=start_time,
             end_time=end_time, limit=per_page, max_pages=max_pages))
+
+    def _iterate(self, source: Callable[[], AsyncIterator[_T]]) -> Generator[_T, None, None]:
+        """``list_tasks()``'s items, one per ``next()``; the generator keeps this client (so
+        its loop) alive while it is in use, as a job does."""
+        yield from self._loop.iterate("list_tasks()", source)
 
     def download(self, task: Task, folder: str | os.PathLike[str]) -> list[Path]:
         """``task.download(folder)`` on the client's loop, with the client's session: every
