@@ -273,8 +273,9 @@ class Task:
         ``None``, lists and dicts, so ``json.dumps`` takes it as it is.
 
         ``status`` is the status's one public spelling (``"submitted"``, ``"processing"``,
-        ``"succeed"``, ``"failed"``; ``raw_status`` the server's); ``urls`` lists every
-        result URL (as ``Task.urls``);
+        ``"succeed"``, ``"failed"``, whichever standard the task came from: the wire spelling
+        stays on ``Task.raw_status``, not in this view); ``urls`` lists every result URL (as
+        ``Task.urls``);
         ``created_at`` / ``updated_at`` are milliseconds since the epoch and
         ``final_unit_deduction`` the units deducted as Kling sent them (``None`` when absent).
         """
@@ -284,7 +285,6 @@ class Task:
             "status_msg": self.status_msg,
             "external_task_id": self.external_task_id,
             "urls": list(self.urls),
-            "raw_status": self.raw_status,
             "images": [_image_view(i) for i in self.images],
             "series_images": [_image_view(i) for i in self.series_images],
             "result_type": self.result_type,
