@@ -20,7 +20,9 @@ yet" (a task just created may not be listed at once) while its task is younger t
 ``visibility_grace`` seconds (``Limits.task_visibility_grace``): it is polled again on its
 schedule.  Past that, each reply without it is a "not found" poll, and ``_NOT_FOUND_LIMIT``
 of them in a row end the job with ``NotFoundError``, as legacy 404s do.  A ``/tasks`` call
-that fails, or whose reply cannot be read whole, is a failed poll of each of its jobs.
+that fails, or whose reply cannot be read whole, is a failed poll of each of its jobs; one
+refused for its number of ids (400 / 1201 "... cannot exceed N in total") lowers the limit to
+N for the calls after it.
 
 Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
 requests, started as the queue needs them), fed by a queue, rather than a task per poll; a
@@ -46,6 +48,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -75,6 +78,8 @@ from ._results import parse_task
 log = logging.getLogger("kling_async")
 
 _NOT_FOUND_LIMIT = 3
+#: The id limit in a refusal of too many ids ("... cannot exceed 20 in total").
+_ID_LIMIT = re.compile(r"exceed\D{0,20}(\d{1,4})")
 #: Failed sweeps of one endpoint in a row after which it is polled task by task for a while:
 #: for this many times the policy's ``max_interval`` (every job is polled alone a few times).
 _SWEEP_FAILURE_LIMIT = 3
@@ -469,12 +474,26 @@ class Poller:
             data = await self._transport.call("GET", TASKS_PATH, params={"task_ids": ids},
                                               subject=subject)
         except Exception as exc:
+            self._learn_id_limit(exc)
             self._end_query(jobs, None, _as_poll_error(exc))
         except BaseException:
             self._unclaim(jobs)
             raise
         else:
             self._end_query(jobs, data, None)
+
+    def _learn_id_limit(self, exc: Exception) -> None:
+        """A server refusing a call for its number of ids (HTTP 400 / 1201 "... cannot exceed
+        N in total", reference §12.1) gets at most N ids per call from now on."""
+        if not (isinstance(exc, InvalidRequestError) and exc.code == 1201):
+            return
+        found = _ID_LIMIT.search(exc.message)
+        limit = int(found.group(1)) if found else 0
+        if 0 < limit < self._ids_per_query:
+            log.warning("the server takes at most %d ids per /tasks call (asked for up to %d): "
+                        "using %d; set Limits.max_ids_per_task_query to match", limit,
+                        self._ids_per_query, limit)
+            self._ids_per_query = limit
 
     def _unclaim(self, jobs: list[Job]) -> None:
         for job in jobs:

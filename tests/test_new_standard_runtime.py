@@ -108,6 +108,22 @@ async def test_the_id_limit_is_a_setting(server: ScriptedServer) -> None:
         Limits(max_ids_per_task_query=0)
 
 
+async def test_a_refusal_for_too_many_ids_lowers_the_limit(server: ScriptedServer) -> None:
+    """A gateway answering 400 / 1201 "... cannot exceed 4 in total" gets at most 4 ids per
+    call from then on; the refused call is a failed poll only, every job still ends."""
+    ids = [f"t{i}" for i in range(10)]
+    server.script("GET", "/tasks",
+                  Reply(400, json=error_body(1201, "The task_ids cannot exceed 4 in total")),
+                  then=Reply(200, json=ok([new_task(i) for i in ids])))
+    async with client_for(server, limits=Limits(max_ids_per_task_query=6)) as client:
+        jobs = [await client.attach(T2V, task_id=i) for i in ids]
+        for job in jobs:
+            await job.result(timeout=30)
+    calls = asked_ids(server)
+    assert sorted(len(c) for c in calls[:2]) == [4, 6]  # the first dispatch, before the refusal
+    assert len(calls) > 2 and all(len(c) <= 4 for c in calls[2:])
+
+
 async def test_submitted_new_standard_jobs_share_their_polls(server: ScriptedServer) -> None:
     """30 new-standard submissions: one create each, and far fewer ``/tasks`` calls than jobs,
     none over 20 ids (the first polls of jobs accepted together ride in one call)."""
