@@ -203,6 +203,19 @@ async def test_hostile_tasks_replies_are_failed_polls_only(server: ScriptedServe
             await failed_job.result(timeout=30)
 
 
+async def test_a_new_standard_callback_pokes_its_job(server: ScriptedServer) -> None:
+    """A new-standard callback body (the §12.3 task object) names its job by ``id``; the job
+    is re-queried through ``/tasks`` at once instead of at its next scheduled poll."""
+    server.script("POST", T2V_PATH, created("cb-1", "cb-ext"))
+    server.script("GET", "/tasks", then=Reply(200, json=ok([new_task("cb-1", ext="cb-ext")])))
+    slow = PollPolicy(first_poll=600.0, min_interval=0.01, deadline=None)
+    async with client_for(server, poll=slow) as client:
+        job = await client.submit(t2v(), external_task_id="cb-ext")
+        assert client.notify_callback(new_task("cb-1", ext="cb-ext")) is job
+        task = await job.result(timeout=30)
+    assert task.status is TaskStatus.SUCCEED and asked_ids(server) == [["cb-1"]]
+
+
 async def test_get_task_on_a_new_standard_endpoint_asks_tasks(server: ScriptedServer) -> None:
     """``get_task`` of a new-standard endpoint is ``GET /tasks?task_ids=<id>``; an id the reply
     lacks is a NotFoundError."""
