@@ -153,7 +153,17 @@ from ._models.standard import (
     known_new_models,
     new_model_spec,
 )
-from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
+from ._models.task import (
+    Audio,
+    ElementReference,
+    ElementResult,
+    Image,
+    ParentVideo,
+    Task,
+    TaskStatus,
+    Video,
+    VoiceResult,
+)
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._queries import TaskPage
@@ -210,7 +220,9 @@ __all__ = [
     "ElementItem",
     "ElementReferImage",
     "ElementReferVideo",
+    "ElementReference",
     "ElementRequest",
+    "ElementResult",
     "ElementTag",
     "ElementVideos",
     "Endpoint",
@@ -299,6 +311,7 @@ __all__ = [
     "VirtualTryOnRequest",
     "Voice",
     "VoiceItem",
+    "VoiceResult",
     "WEBHOOK_OUTCOMES",
     "WaitingForCapacity",
     "WatermarkInfo",

@@ -16,26 +16,36 @@ import contextlib
 import os
 import random
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import anyio
 
 from ._client import KlingClient
 from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
-from ._errors import ClientClosedError, ConfigurationError
+from ._errors import ClientClosedError, ConfigurationError, ValidationError
 from ._events import Event
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._portal import PortalThread
-from ._queries import TaskPage
+from ._queries import TaskPage, TimeValue
 from ._registry import Job, JobState
 from ._settings import ExternalIdQuery
 from ._webhook_verify import Headers
 from ._wiring import ClientStatistics
 from .batch._single import download_files
+
+_T = TypeVar("_T")
 
 
 class BlockingJob:
@@ -160,7 +170,7 @@ class BlockingKlingClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         poll: PollPolicy = DEFAULT_POLL,
         limits: Limits = DEFAULT_LIMITS,
-        external_id_query: ExternalIdQuery = "query",
+        external_id_query: ExternalIdQuery = "path",
         reconcile_delay: float = 0.5,
         external_id_prefix: str = "kas-",
         allow_insecure_http: bool = False,
@@ -253,12 +263,48 @@ class BlockingKlingClient:
         return self._loop.run("get_task_by_external_id()", lambda: client.get_task_by_external_id(
             endpoint, external_task_id))
 
+    @overload
     def list_tasks(self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
-                   max_pages: int | None = None) -> Generator[TaskPage, None, None]:
-        """Pages of the account's tasks, newest first (see ``KlingClient.list_tasks``)."""
+                   max_pages: int | None = None) -> Generator[TaskPage, None, None]: ...
+
+    @overload
+    def list_tasks(
+        self, endpoint: None = None, *, status: str | Iterable[str] | None = None,
+        product_type: str | Iterable[str] | None = None, start_time: TimeValue | None = None,
+        end_time: TimeValue | None = None, limit: int = 100, max_pages: int | None = None,
+    ) -> Generator[Task, None, None]: ...
+
+    def list_tasks(
+        self, endpoint: str | None = None, *, page_size: int | None = None,
+        start_page: int | None = None, status: str | Iterable[str] | None = None,
+        product_type: str | Iterable[str] | None = None, start_time: TimeValue | None = None,
+        end_time: TimeValue | None = None, limit: int | None = None,
+        max_pages: int | None = None,
+    ) -> Generator[TaskPage, None, None] | Generator[Task, None, None]:
+        """``list_tasks(endpoint)``: pages of a legacy endpoint's tasks, newest first;
+        ``list_tasks()``: every task of the new standard's ``POST /tasks`` listing, filtered
+        (see ``KlingClient.list_tasks``)."""
         client = self._client
-        yield from self._loop.iterate("list_tasks()", lambda: client.list_tasks(
-            endpoint, page_size=page_size, start_page=start_page, max_pages=max_pages))
+        if endpoint is not None:
+            if (status, product_type, start_time, end_time, limit) != (None,) * 5:
+                raise ValidationError(
+                    "endpoint", "filters (status, product_type, start_time, end_time, limit) "
+                    "are for list_tasks() without an endpoint (POST /tasks)", endpoint)
+            size, first = 30 if page_size is None else page_size, start_page or 1
+            return self._iterate(lambda: client.list_tasks(
+                endpoint, page_size=size, start_page=first, max_pages=max_pages))
+        if page_size is not None or start_page is not None:
+            raise ValidationError("page_size", "pages by number need an endpoint: "
+                                  "list_tasks(endpoint, ...); without one use limit", page_size)
+        per_page = 100 if limit is None else limit
+        return self._iterate(lambda: client.list_tasks(
+            status=status, product_type=product_type, start_time=start_time,
+            end_time=end_time, limit=per_page, max_pages=max_pages))
+
+    def _iterate(self, source: Callable[[], AsyncIterator[_T]]) -> Generator[_T, None, None]:
+        """``list_tasks()``'s items, one per ``next()``; the generator keeps this client (so
+        its loop) alive while it is in use, as a job does."""
+        yield from self._loop.iterate("list_tasks()", source)
 
     def download(self, task: Task, folder: str | os.PathLike[str]) -> list[Path]:
         """``task.download(folder)`` on the client's loop, with the client's session: every

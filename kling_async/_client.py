@@ -23,7 +23,7 @@ import threading
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import aiohttp
 import anyio
@@ -68,7 +68,17 @@ from ._logging import configure_from_env
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
-from ._queries import TaskPage, checked_id, find_by_external_id, lookup_safe, task_pages
+from ._queries import (
+    TaskPage,
+    TimeValue,
+    checked_id,
+    find_by_external_id,
+    get_new_task,
+    listed_tasks,
+    listing_body,
+    lookup_safe,
+    task_pages,
+)
 from ._registry import Job, TaskRegistry
 from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
@@ -137,11 +147,19 @@ class KlingClient:
     default poll policy by it (``PollPolicy().scaled(N)``), as the CLI does.  Arguments always
     win over the environment; ``from_env(env)`` reads another mapping instead.
 
-    ``external_id_query`` picks how a task is looked up by ``external_task_id`` (the form is
-    UNCERTAIN in Kling's docs, reference §3.1): ``"query"`` = ``GET <path>?external_task_id=X``
-    (default), ``"path-flag"`` = ``GET <path>/X?external_task_id=true``, ``"path-param"`` =
-    ``GET <path>/X?external_task_id=X``.  ``reconcile_delay`` is how long to wait after an
-    ambiguous create before that lookup (read-after-write consistency is also UNCERTAIN).
+    ``external_id_query`` picks how a legacy task is looked up by ``external_task_id``:
+    ``"path"`` = ``GET <path>/X`` (default: the official form since 2026, reference §3.1);
+    older forms for gateways that need them: ``"query"`` = ``GET <path>?external_task_id=X``,
+    ``"path-flag"`` = ``GET <path>/X?external_task_id=true``, ``"path-param"`` =
+    ``GET <path>/X?external_task_id=X``.  A new-standard task is always looked up with
+    ``GET /tasks?external_task_ids=X``.  An answer of HTTP 404 / 1203 or HTTP 400 / 1201 "Task
+    not found by id/external id" is "no such task".  ``reconcile_delay`` is how long to wait
+    after an ambiguous create before that lookup (read-after-write consistency is UNCERTAIN).
+
+    New-standard endpoints (``text-to-video/kling-3.0``...) take an API key only (reference
+    §1.2): with AK/SK (JWT) credentials, a new-standard create, query or listing raises
+    ``ConfigurationError`` before anything is sent.  Their tasks are polled together, up to
+    ``Limits.max_ids_per_task_query`` ids per ``GET /tasks`` call.
 
     Open it with ``async with`` (or ``await client.__aenter__()`` and later ``aclose()``, from
     any task of the same loop, e.g. in notebook cells); it belongs to that event loop.
@@ -168,7 +186,7 @@ class KlingClient:
         retry: RetryPolicy = DEFAULT_RETRY,
         poll: PollPolicy = DEFAULT_POLL,
         limits: Limits = DEFAULT_LIMITS,
-        external_id_query: ExternalIdQuery = "query",
+        external_id_query: ExternalIdQuery = "path",
         reconcile_delay: float = 0.5,
         external_id_prefix: str = "kas-",
         session: aiohttp.ClientSession | None = None,
@@ -330,7 +348,8 @@ class KlingClient:
         self._poller = Poller(
             transport=self._transport, registry=self._registry, capacity=self._capacity,
             events=self._events, policy=self.poll, clock=self._clock, rand=self._rand,
-            workers=self.limits.max_requests,
+            workers=self.limits.max_requests, ids_per_query=self.limits.max_ids_per_task_query,
+            visibility_grace=self.limits.task_visibility_grace,
         )
         self._submitter = Submitter(
             host=self._submissions, transport=self._transport, poller=self._poller,
@@ -498,7 +517,7 @@ class KlingClient:
         ``AmbiguousSubmissionError``: the task may exist.
         """
         transport = self._require_open()
-        endpoint = endpoint_for(request)
+        endpoint = self._usable(endpoint_for(request))
         note_use(endpoint)
         body = dump_request(request)
         if external_task_id is not None:
@@ -521,16 +540,36 @@ class KlingClient:
                 f"the create reply names external_task_id {task.external_task_id!r}"))
         return task
 
+    def _usable(self, endpoint: Endpoint) -> Endpoint:
+        """``endpoint``, unless these credentials cannot call it: the new standard takes an
+        API key only, so AK/SK (JWT) credentials are a ``ConfigurationError`` before any I/O."""
+        if endpoint.standard == "new":
+            self._require_api_key(endpoint.name)
+        return endpoint
+
+    def _require_api_key(self, what: str) -> None:
+        if isinstance(self._auth, JwtAuth):
+            raise ConfigurationError(
+                f"{what} is a new-standard API (model in the path, /tasks), which takes an "
+                f"API key only: AK/SK (JWT) credentials work only for legacy /v1 endpoints. "
+                f"Create an API key in the Kling console and pass api_key=... (or set "
+                f"{ENV_API_KEY})"
+            )
+
     async def get_task(self, endpoint: str, task_id: str) -> Task:
-        """The task's current state: ``GET /v1/<endpoint>/<task_id>``."""
+        """The task's current state: ``GET /v1/<endpoint>/<task_id>`` (legacy), or
+        ``GET /tasks?task_ids=<task_id>`` (new standard; ``NotFoundError`` when absent)."""
         transport = self._require_open()
-        row = endpoint_named(endpoint)
+        row = self._usable(endpoint_named(endpoint))
+        if row.standard == "new":
+            return await get_new_task(transport, task_id)
         return parse_task(await transport.call("GET", row.task_path(checked_id(task_id))))
 
     async def get_task_by_external_id(self, endpoint: str, external_task_id: str) -> Task:
         """The task created with this ``external_task_id``; ``NotFoundError`` if there is none."""
         self._require_open()
-        task = await self._find_by_external_id(endpoint_named(endpoint), external_task_id)
+        task = await self._find_by_external_id(self._usable(endpoint_named(endpoint)),
+                                               external_task_id)
         if task is None:
             raise NotFoundError(
                 f"no {endpoint} task with external_task_id {external_task_id!r}",
@@ -544,14 +583,59 @@ class KlingClient:
         return await find_by_external_id(calls, endpoint, external_task_id,
                                          self.external_id_query, subject)
 
-    async def list_tasks(
+    @overload
+    def list_tasks(
         self, endpoint: str, *, page_size: int = 30, start_page: int = 1,
         max_pages: int | None = None,
-    ) -> AsyncIterator[TaskPage]:
-        """Pages of the account's tasks on ``endpoint``, newest first, until a short page.
+    ) -> AsyncIterator[TaskPage]: ...
 
-        ``page_size`` in [1, 500] and page numbers in [1, 1000] (Kling's limits).
+    @overload
+    def list_tasks(
+        self, endpoint: None = None, *, status: str | Iterable[str] | None = None,
+        product_type: str | Iterable[str] | None = None, start_time: TimeValue | None = None,
+        end_time: TimeValue | None = None, limit: int = 100, max_pages: int | None = None,
+    ) -> AsyncIterator[Task]: ...
+
+    def list_tasks(
+        self, endpoint: str | None = None, *, page_size: int | None = None,
+        start_page: int | None = None, status: str | Iterable[str] | None = None,
+        product_type: str | Iterable[str] | None = None, start_time: TimeValue | None = None,
+        end_time: TimeValue | None = None, limit: int | None = None,
+        max_pages: int | None = None,
+    ) -> AsyncIterator[TaskPage] | AsyncIterator[Task]:
+        """The account's tasks, in one of two forms.
+
+        ``list_tasks(endpoint)`` (legacy endpoints): pages (``TaskPage``) of that endpoint's
+        tasks, newest first, until a short page; ``page_size`` in [1, 500] and page numbers in
+        [1, 1000] (Kling's limits).
+
+        ``list_tasks()`` without an endpoint: every task (``Task``) of ``POST /tasks``, the
+        new standard's cursor listing (reference §12.2), page after page while the server
+        says ``has_more``.  Filters: ``status`` (one or several of ``submitted``,
+        ``processing``, ``succeed``/``succeeded``, ``failed``, or ``TaskStatus`` values),
+        ``product_type`` (``video``, ``image``, ``try_on``), ``start_time``/``end_time``
+        (milliseconds since the epoch or aware datetimes; the server's default window is the
+        last 30 days); ``limit`` tasks per page (1-500, default 100); ``max_pages`` bounds the
+        pages read.  Needs an API key (``ConfigurationError`` with AK/SK).  Bad filters raise
+        ``ValidationError`` naming the field before anything is sent.
         """
+        if endpoint is not None:
+            if (status, product_type, start_time, end_time, limit) != (None,) * 5:
+                raise ValidationError(
+                    "endpoint", "filters (status, product_type, start_time, end_time, limit) "
+                    "are for list_tasks() without an endpoint (POST /tasks)", endpoint)
+            return self._legacy_pages(endpoint, page_size=30 if page_size is None else page_size,
+                                      start_page=1 if start_page is None else start_page,
+                                      max_pages=max_pages)
+        if page_size is not None or start_page is not None:
+            raise ValidationError("page_size", "pages by number need an endpoint: "
+                                  "list_tasks(endpoint, ...); without one use limit", page_size)
+        body = listing_body(status=status, product_type=product_type, start_time=start_time,
+                            end_time=end_time, limit=100 if limit is None else limit)
+        return self._listing(body, max_pages)
+
+    async def _legacy_pages(self, endpoint: str, *, page_size: int, start_page: int,
+                            max_pages: int | None) -> AsyncIterator[TaskPage]:
         calls = self._require_open()
         pages = task_pages(calls, endpoint_named(endpoint), page_size=page_size,
                            start_page=start_page, max_pages=max_pages)
@@ -559,10 +643,19 @@ class KlingClient:
             async for page in pages:
                 yield page
 
+    async def _listing(self, body: dict[str, Any], max_pages: int | None
+                       ) -> AsyncIterator[Task]:
+        calls = self._require_open()
+        self._require_api_key("POST /tasks (list_tasks() without an endpoint)")
+        tasks = listed_tasks(calls, body, max_pages=max_pages)
+        async with contextlib.aclosing(tasks):
+            async for task in tasks:
+                yield task
+
     # -- orchestration ------------------------------------------------------------------------
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None
                  ) -> Job:
-        endpoint = endpoint_for(request)
+        endpoint = self._usable(endpoint_for(request))
         note_use(endpoint)
         user_id = external_task_id or request_external_id(request)
         if user_id:
@@ -663,7 +756,7 @@ class KlingClient:
         """
         self._require_open()
         assert self._submitter is not None
-        row = endpoint_named(endpoint)
+        row = self._usable(endpoint_named(endpoint))
         existing = (self._registry.get(task_id) if task_id else None) or (
             self._registry.get_by_external_id(external_task_id) if external_task_id else None
         )

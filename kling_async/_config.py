@@ -68,6 +68,14 @@ class Limits:
     adapters answer 413 past it; default 1 MiB); ``max_webhook_ids`` is how many delivery ids
     (``webhook-id``) are remembered to recognise redeliveries (default 10 000, about 40 bytes
     each; the oldest is forgotten first).
+
+    New-standard tasks are polled together through ``GET /tasks?task_ids=a,b,...``:
+    ``max_ids_per_task_query`` ids at most per call (default 20, the most the official host
+    accepts, reference §12.1; raise it only for a gateway that allows more).  A task missing
+    from such a reply is "not visible yet" (a task just created may not be listed at once)
+    for ``task_visibility_grace`` seconds after its create was accepted (default 30); after
+    that each reply without it counts as a "not found" poll, and three in a row end its job
+    with ``NotFoundError``, as a legacy 404 does.
     """
 
     max_in_flight: int = attrs.field(default=20)
@@ -78,6 +86,8 @@ class Limits:
     max_reply_bytes: int = attrs.field(default=8 * 1024 * 1024)
     max_webhook_bytes: int = attrs.field(default=1024 * 1024)
     max_webhook_ids: int = attrs.field(default=10_000)
+    max_ids_per_task_query: int = attrs.field(default=20)
+    task_visibility_grace: float = attrs.field(default=30.0)
 
     @max_in_flight.validator
     def _check_max(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -88,6 +98,16 @@ class Limits:
     def _check_requests(self, attribute: attrs.Attribute[int], value: int) -> None:
         if value < 1:
             raise ValueError(f"max_requests must be >= 1, got {value!r}")
+
+    @max_ids_per_task_query.validator
+    def _check_ids(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"max_ids_per_task_query must be an int >= 1, got {value!r}")
+
+    @task_visibility_grace.validator
+    def _check_grace(self, attribute: attrs.Attribute[float], value: float) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise ValueError(f"task_visibility_grace must be a number >= 0, got {value!r}")
 
     @max_reply_bytes.validator
     @max_webhook_bytes.validator

@@ -11,6 +11,19 @@ time or until a newly scheduled job is due sooner, then polls the due jobs:
   sweep did not see get single GETs, and a server that does not support listing
   (404 / 1202 / 1203) is remembered and polled per task from then on.
 
+New-standard jobs (reference §12.1) have no per-task path: every due one is asked for in
+``GET /tasks?task_ids=a,b,...`` calls of at most ``ids_per_query`` ids
+(``Limits.max_ids_per_task_query``, default 20); a call with room left takes along the
+new-standard jobs due soonest (within ``max_interval / 2``), polled a little early for free.
+Each task in the reply is applied to its job.  A job whose id the reply lacks is "not visible
+yet" (a task just created may not be listed at once) while its task is younger than
+``visibility_grace`` seconds (``Limits.task_visibility_grace``): it is polled again on its
+schedule.  Past that, each reply without it is a "not found" poll, and ``_NOT_FOUND_LIMIT``
+of them in a row end the job with ``NotFoundError``, as legacy 404s do.  A ``/tasks`` call
+that fails, or whose reply cannot be read whole, is a failed poll of each of its jobs; one
+refused for its number of ids (400 / 1201 "... cannot exceed N in total") lowers the limit to
+N for the calls after it.
+
 Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
 requests, started as the queue needs them), fed by a queue, rather than a task per poll; a
 just-accepted job whose first poll is due at once, with a request slot free, is polled by its
@@ -35,6 +48,7 @@ import asyncio
 import heapq
 import itertools
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -43,7 +57,7 @@ import anyio.abc
 import attrs
 
 from ._capacity import AdaptiveCapacity
-from ._endpoints import ENDPOINTS
+from ._endpoints import ENDPOINTS, endpoint_row
 from ._errors import (
     InvalidRequestError,
     KlingError,
@@ -57,12 +71,15 @@ from ._events import EventHub, JobFailed, JobSucceeded, StatusChanged
 from ._http import CallTransport
 from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
+from ._queries import TASKS_PATH, says_not_found
 from ._registry import Job, JobState, TaskRegistry, state_for
 from ._results import parse_task
 
 log = logging.getLogger("kling_async")
 
 _NOT_FOUND_LIMIT = 3
+#: The id limit in a refusal of too many ids ("... cannot exceed 20 in total").
+_ID_LIMIT = re.compile(r"exceed\D{0,20}(\d{1,4})")
 #: Failed sweeps of one endpoint in a row after which it is polled task by task for a while:
 #: for this many times the policy's ``max_interval`` (every job is polled alone a few times).
 _SWEEP_FAILURE_LIMIT = 3
@@ -78,6 +95,7 @@ class PollCounters:
     sweeps: int = 0
     sweep_pages: int = 0
     poll_errors: int = 0
+    task_queries: int = 0  # GET /tasks?task_ids= calls (new standard)
 
 
 @attrs.define
@@ -117,8 +135,13 @@ class Poller:
         clock: Callable[[], float],
         rand: Callable[[], float],
         workers: int = 32,
+        ids_per_query: int = 20,
+        visibility_grace: float = 30.0,
     ):
         self._workers = max(1, workers)
+        self._ids_per_query = max(1, ids_per_query)
+        self._visibility_grace = visibility_grace
+        #: Endpoints whose tasks are polled through ``GET /tasks`` (the new standard).
         self._started = 0  # poll workers started so far: on demand, up to ``workers``
         self._idle = 0  # poll workers waiting for a job
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -161,7 +184,8 @@ class Poller:
         """
         state = self._start_tracking(job, policy)
         delay = state.policy.first_delay(job.expected)
-        if delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
+        if (delay <= 0 and self._transport.idle_slot and not _by_ids(job.endpoint)
+                and not self._bulk(job.endpoint)):
             state.claimed = True
             await self._poll_claimed(job)
         else:
@@ -276,8 +300,14 @@ class Poller:
 
     def _dispatch(self, jobs: list[Job], tg: anyio.abc.TaskGroup, now: float) -> None:
         by_endpoint: dict[str, list[Job]] = {}
+        by_ids: list[Job] = []
         for job in jobs:
-            by_endpoint.setdefault(job.endpoint, []).append(job)
+            if _by_ids(job.endpoint):
+                by_ids.append(job)
+            else:
+                by_endpoint.setdefault(job.endpoint, []).append(job)
+        if by_ids:
+            self._query_batches(by_ids, tg, now)
         for name, group in by_endpoint.items():
             sweep = self._sweeps[name]
             if self._bulk(name):
@@ -352,7 +382,7 @@ class Poller:
         self.counters.polls += 1
         job.polls += 1
         state.last = self._clock()
-        return ENDPOINTS[job.endpoint].task_path(job.task_id)
+        return endpoint_row(job.endpoint).task_path(job.task_id)
 
     def _end_poll(self, job: Job, state: _Tracked, data: Any, error: Exception | None) -> None:
         """Apply the GET's reply (or its error) and unclaim the job.  Whatever the reply
@@ -379,6 +409,159 @@ class Poller:
         if state.poked:
             state.poked = False
             self.poke(job)
+
+    # -- the new standard: GET /tasks?task_ids=a,b,... ---------------------------------------
+    def _query_batches(self, jobs: list[Job], tg: anyio.abc.TaskGroup, now: float) -> None:
+        """Claim the due new-standard ``jobs`` (those not claimed already), fill the last call
+        with jobs due soonest, and start one ``/tasks`` call per ``ids_per_query`` of them."""
+        batch: list[Job] = []
+        for job in jobs:
+            state = self._tracked.get(job)
+            if state is not None and not state.claimed and not job.done():
+                state.claimed = True
+                batch.append(job)
+        size = self._ids_per_query
+        if batch and len(batch) % size:
+            batch.extend(self._soon_due(size - len(batch) % size, now))
+        for start in range(0, len(batch), size):
+            tg.start_soon(self._query_tasks, batch[start:start + size])
+
+    def _soon_due(self, room: int, now: float) -> list[Job]:
+        """Up to ``room`` new-standard jobs due within ``max_interval / 2`` from ``now``,
+        soonest first, taken off the heap and claimed (a free ride in a call that has room).
+        Legacy jobs met on the way are put back as they were; at most ``4 * ids_per_query``
+        heap entries are looked at."""
+        heap = self._heap
+        horizon = now + self.policy.max_interval / 2
+        taken: list[Job] = []
+        skipped: list[tuple[float, int, Job]] = []
+        for _ in range(4 * self._ids_per_query):
+            if len(taken) >= room or not heap or heap[0][0] > horizon:
+                break
+            entry = heapq.heappop(heap)
+            job = entry[2]
+            state = self._tracked.get(job)
+            if state is None or state.due != entry[0] or job.done():
+                continue  # stale
+            if not _by_ids(job.endpoint) or state.claimed:
+                skipped.append(entry)
+                continue
+            state.due = None
+            state.claimed = True
+            taken.append(job)
+        for entry in skipped:
+            heapq.heappush(heap, entry)
+        return taken
+
+    async def _query_tasks(self, jobs: list[Job]) -> None:
+        """One ``GET /tasks?task_ids=...`` for ``jobs`` (claimed, distinct, at most
+        ``ids_per_query``), applied to each; never raises but cancellation."""
+        now = self._clock()
+        live = [job for job in jobs if not job.done() and job.task_id is not None]
+        if not live:
+            self._unclaim(jobs)
+            return
+        for job in live:
+            job.polls += 1
+            state = self._tracked.get(job)
+            if state is not None:
+                state.last = now
+        self.counters.task_queries += 1
+        try:
+            ids = ",".join(job.task_id for job in live if job.task_id is not None)
+            subject = live[0] if len(live) == 1 else None
+            data = await self._transport.call("GET", TASKS_PATH, params={"task_ids": ids},
+                                              subject=subject)
+        except Exception as exc:
+            self._learn_id_limit(exc)
+            self._end_query(jobs, None, _as_poll_error(exc))
+        except BaseException:
+            self._unclaim(jobs)
+            raise
+        else:
+            self._end_query(jobs, data, None)
+
+    def _learn_id_limit(self, exc: Exception) -> None:
+        """A server refusing a call for its number of ids (HTTP 400 / 1201 "... cannot exceed
+        N in total", reference §12.1) gets at most N ids per call from now on."""
+        if not (isinstance(exc, InvalidRequestError) and exc.code == 1201):
+            return
+        found = _ID_LIMIT.search(exc.message)
+        limit = int(found.group(1)) if found else 0
+        if 0 < limit < self._ids_per_query:
+            log.warning("the server takes at most %d ids per /tasks call (asked for up to %d): "
+                        "using %d; set Limits.max_ids_per_task_query to match", limit,
+                        self._ids_per_query, limit)
+            self._ids_per_query = limit
+
+    def _unclaim(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            state = self._tracked.get(job)
+            if state is not None:
+                state.claimed = False
+
+    def _end_query(self, jobs: list[Job], data: Any, error: KlingError | None) -> None:
+        """Apply a ``/tasks`` reply (or its error) to ``jobs`` and unclaim them."""
+        self._unclaim(jobs)
+        try:
+            if error is not None:
+                raise error
+            seen, unreadable = self._apply_by_id(jobs, data)
+        except Exception as exc:
+            failure = _as_poll_error(exc)
+            for job in jobs:
+                self._poll_failed(job, failure)
+        else:
+            now = self._clock()
+            for job in jobs:
+                if job in seen or job.done():
+                    continue
+                if unreadable:  # it may be among the items that could not be read
+                    self._poll_failed(job, ResponseDecodeError(
+                        f"{unreadable} unreadable items in a /tasks reply"))
+                else:
+                    self._absent(job, now)
+        for job in jobs:
+            state = self._tracked.get(job)
+            if state is not None:
+                self._after_poll(job, state)
+
+    def _apply_by_id(self, jobs: list[Job], data: Any) -> tuple[set[Job], int]:
+        """Observe each task of a ``/tasks`` reply that one of ``jobs`` asked for (others, and
+        repeats, are skipped); returns the jobs seen and how many items could not be read.
+        Only the first ``4 * ids_per_query`` items are read."""
+        if not isinstance(data, list):
+            raise ResponseDecodeError("/tasks reply data is not an array")
+        by_id = {job.task_id: job for job in jobs}
+        seen: set[Job] = set()
+        unreadable = 0
+        for item in data[: 4 * self._ids_per_query]:
+            try:
+                task = parse_task(item)
+            except ResponseDecodeError:
+                unreadable += 1
+                continue
+            job = by_id.get(task.task_id)
+            if job is None or job in seen or job.done():
+                continue
+            seen.add(job)
+            state = self._tracked.get(job)
+            if state is not None:
+                state.misses = 0
+            self.observe(job, task)
+        return seen, unreadable
+
+    def _absent(self, job: Job, now: float) -> None:
+        """A ``/tasks`` reply lacked ``job``'s task: no news while the task is younger than
+        ``visibility_grace``, else a "not found" poll."""
+        age = _age(job, now)
+        if age < self._visibility_grace:
+            self._next_poll(job, now, age)
+            return
+        self._poll_failed(job, NotFoundError(
+            f"task {job.task_id} is not in the /tasks reply {age:.0f} s after its create "
+            f"(Limits.task_visibility_grace is {self._visibility_grace:g} s)",
+            http_status=None, code=None))
 
     async def _sweep(self, name: str, due_jobs: list[Job]) -> None:
         """Refresh the due jobs of endpoint ``name`` with list pages; never raises but
@@ -436,7 +619,7 @@ class Poller:
         the tasks created while a page was on its way fill the first pages, and a count of
         jobs seen can be reached by those new jobs while the due ones (older) are still on
         a later page (each would then cost a single GET)."""
-        endpoint = ENDPOINTS[name]
+        endpoint = endpoint_row(name)
         policy = self.policy
         wanted = self._registry.in_flight_by_endpoint[name]
         unreadable = 0
@@ -569,8 +752,15 @@ class Poller:
 
 
 def _as_poll_error(exc: Exception) -> KlingError:
-    """A poll's failure as a ``KlingError``: itself, or a ``ResponseDecodeError`` naming the
+    """A poll's failure as a ``KlingError``: itself (a 400 / 1201 "Task not found by
+    id/external id" as the ``NotFoundError`` it means), or a ``ResponseDecodeError`` naming the
     unexpected exception's type (a reply nested too deep, a number out of range...)."""
+    if isinstance(exc, InvalidRequestError) and not isinstance(exc, NotFoundError) and (
+            says_not_found(exc)):
+        found = NotFoundError(exc.message, http_status=exc.http_status, code=exc.code,
+                              request_id=exc.request_id)
+        found.__cause__ = exc
+        return found
     if isinstance(exc, KlingError):
         return exc
     log.info("a poll reply could not be read: %s", type(exc).__name__)
@@ -601,3 +791,9 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
 def _age(job: Job, now: float) -> float:
     """Seconds since the job's task was accepted (0 before that)."""
     return now - job.accepted_at if job.accepted_at is not None else 0.0
+
+
+def _by_ids(endpoint: str) -> bool:
+    """Whether jobs of ``endpoint`` are polled through ``GET /tasks?task_ids=`` (the new
+    standard, undocumented models of its families included)."""
+    return endpoint_row(endpoint).standard == "new"

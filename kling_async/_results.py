@@ -1,6 +1,12 @@
 """Task results from the wire: ``parse_task``, ``parse_callback``, ``created_task``,
 ``callback_ids`` and the task-id rule (``is_plain_id``).
 
+Both API standards' task objects give the one ``Task``: legacy (``task_id``, ``task_status``,
+``task_info``, ``task_result``, reference §3.3) and new (``id``, ``status``, ``message``,
+``external_id``, ``create_time``, ``update_time``, ``outputs[]`` typed by ``type``, §12.3; its
+create reply is the same object without outputs, §11.2).  An object is read as the new shape
+when it has an ``id`` and no ``task_id`` (and no ``data`` object to unwrap).
+
 Lenient about what the documentation allows, strict about what the SDK needs.  Rules:
 
 1. Extra fields anywhere are ignored.
@@ -11,7 +17,9 @@ Lenient about what the documentation allows, strict about what the SDK needs.  R
 4. A gateway wrapper whose ``data`` holds the raw Kling reply (``data.data.data``) is
    unwrapped.
 5. ``status`` is accepted where ``task_status`` is missing, with the gateway spellings the
-   reference documents (``SUCCESS``, ``FAILURE``, ``IN_PROGRESS``...), case-insensitively.
+   reference documents (``SUCCESS``, ``FAILURE``, ``IN_PROGRESS``...), case-insensitively;
+   the new standard's ``succeeded`` is the legacy ``succeed`` (``TaskStatus.SUCCEED``), and
+   the text as sent is kept in ``Task.raw_status``.
 6. The id rule: a task id that is not plain (see ``is_plain_id``) is refused, since it would
    reach poll URLs and journals.
 7. Whatever a reply holds, the result is a ``Task`` or a ``ResponseDecodeError``: an optional
@@ -34,13 +42,24 @@ import attrs
 
 from ._costs import parse_cost
 from ._errors import ResponseDecodeError
-from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
+from ._models.task import (
+    Audio,
+    ElementReference,
+    ElementResult,
+    Image,
+    ParentVideo,
+    Task,
+    TaskStatus,
+    Video,
+    VoiceResult,
+)
 
 _STATUS_ALIASES: dict[str, TaskStatus] = {
     "submitted": TaskStatus.SUBMITTED,
     "processing": TaskStatus.PROCESSING,
     "in_progress": TaskStatus.PROCESSING,
     "succeed": TaskStatus.SUCCEED,
+    "succeeded": TaskStatus.SUCCEED,
     "success": TaskStatus.SUCCEED,
     "failed": TaskStatus.FAILED,
     "failure": TaskStatus.FAILED,
@@ -50,8 +69,11 @@ _MAX_UNWRAP = 3
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 #: The longest task id accepted from a server (Kling's are 18-19 digits).
 MAX_ID_LENGTH = 256
-#: Results kept per kind (images, videos, audio tracks) of one task; Kling makes at most 9.
+#: Results kept per kind (images, videos, audio tracks, voices, elements) of one task; Kling
+#: makes at most 9.
 MAX_RESULT_ITEMS = 100
+#: ``outputs[]`` items read at most (every kind together).
+_MAX_OUTPUTS = 5 * MAX_RESULT_ITEMS
 #: The longest URL (or other optional text) kept; a longer one is read as absent.
 MAX_URL_LENGTH = 8192
 #: Status messages longer than this are cut (ending with "...").
@@ -118,10 +140,16 @@ def parse_status(value: Any) -> TaskStatus:
     raise ResponseDecodeError(f"unknown task status {_describe(value)}")
 
 
+def _is_new_shape(body: Mapping[str, Any]) -> bool:
+    """Whether ``body`` is a new-standard task object: an ``id``, no ``task_id``, and no
+    ``data`` object (a gateway wrapper may carry an ``id`` of its own around one)."""
+    return "id" in body and "task_id" not in body and not isinstance(body.get("data"), Mapping)
+
+
 def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
     current = data
     for _ in range(_MAX_UNWRAP):
-        if "task_status" in current:
+        if "task_status" in current or _is_new_shape(current):
             return current
         inner = current.get("data")
         if not isinstance(inner, Mapping):
@@ -230,6 +258,14 @@ def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None
     return text if text and is_plain_id(text) else None
 
 
+def _raw_status(body: Mapping[str, Any]) -> str | None:
+    """The status text as the server sent it (``task_status``, else ``status``), if any."""
+    raw = body.get("task_status")
+    if raw is None:
+        raw = body.get("status")
+    return _opt_str(raw, _MAX_NUMBER_TEXT) if isinstance(raw, str) else None
+
+
 def _status(body: Mapping[str, Any], default: TaskStatus | None) -> TaskStatus:
     """``task_status`` (or ``status``); ``default`` when the reply has neither key."""
     if default is not None and "task_status" not in body and "status" not in body:
@@ -287,26 +323,177 @@ def _audio(item: Mapping[str, Any]) -> Audio:
                  duration_wav=_opt_float(item.get("duration_wav")))
 
 
-def _read_task(data: Any, default: TaskStatus | None) -> Task:
-    if not isinstance(data, Mapping):
-        raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
-    body = _unwrap(data)
+def _resource_status(value: Any) -> str | None:
+    """A voice's or element's status, ``succeeded`` read as ``succeed`` (one spelling)."""
+    text = _opt_str(value, _MAX_NUMBER_TEXT)
+    return "succeed" if text == "succeeded" else text
+
+
+def _voice(item: Mapping[str, Any]) -> VoiceResult | None:
+    """A legacy ``voices[]`` item (``voice_id``...) or a new ``voice`` output (``id``...)."""
+    legacy = "voice_id" in item
+    voice_id = _opt_str(item.get("voice_id" if legacy else "id"), MAX_ID_LENGTH)
+    if voice_id is None:
+        return None
+    return VoiceResult(id=voice_id,
+                       name=_opt_str(item.get("voice_name" if legacy else "name")),
+                       url=_opt_str(item.get("trial_url" if legacy else "url")),
+                       owned_by=_opt_str(item.get("owned_by"), MAX_ID_LENGTH),
+                       status=_resource_status(item.get("status")))
+
+
+def _reference(item: Mapping[str, Any]) -> ElementReference:
+    return ElementReference(type=_opt_str(item.get("type"), _MAX_NUMBER_TEXT),
+                            role=_opt_str(item.get("role"), _MAX_NUMBER_TEXT),
+                            url=_opt_str(item.get("url")),
+                            id=_opt_str(item.get("id"), MAX_ID_LENGTH),
+                            name=_opt_str(item.get("name")))
+
+
+def _legacy_references(item: Mapping[str, Any]) -> tuple[ElementReference, ...]:
+    """The materials of a legacy element: frontal and other images, videos, its voice."""
+    images = _mapping(item.get("element_image_list"))
+    found: list[ElementReference] = []
+    frontal = _opt_str(images.get("frontal_image"))
+    if frontal is not None:
+        found.append(ElementReference(type="image", role="frontal", url=frontal))
+    found.extend(_items(images.get("refer_images"), lambda i: ElementReference(
+        type="image", role="reference", url=_opt_str(i.get("image_url")))))
+    videos = _mapping(item.get("element_video_list"))
+    found.extend(_items(videos.get("refer_videos"), lambda i: ElementReference(
+        type="video", role="refer", url=_opt_str(i.get("video_url")))))
+    voice = _voice(_mapping(item.get("element_voice_info")))
+    if voice is not None:
+        found.append(ElementReference(type="voice", role="refer", url=voice.url, id=voice.id,
+                                      name=voice.name))
+    return tuple(found[:MAX_RESULT_ITEMS])
+
+
+def _element(item: Mapping[str, Any]) -> ElementResult | None:
+    """A legacy ``elements[]`` item (``element_id``...) or a new ``element`` output."""
+    legacy = "element_id" in item
+    element_id = _opt_str(item.get("element_id" if legacy else "id"), MAX_ID_LENGTH)
+    if element_id is None:
+        return None
+    if legacy:
+        refs = _legacy_references(item)
+    else:
+        raw = item.get("references")
+        refs = _items(item.get("materials") if raw is None else raw, _reference)
+    return ElementResult(
+        id=element_id,
+        name=_opt_str(item.get("element_name" if legacy else "name")),
+        description=_opt_str(item.get("element_description" if legacy else "description")),
+        element_type=_opt_str(item.get("reference_type" if legacy else "element_type"),
+                              _MAX_NUMBER_TEXT),
+        owned_by=_opt_str(item.get("owned_by"), MAX_ID_LENGTH),
+        status=_resource_status(item.get("status")), references=refs)
+
+
+def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None) -> Task:
+    """A legacy task object (reference §3.3)."""
     info = _mapping(body.get("task_info"))
     result = _mapping(body.get("task_result"))
     return Task(
         task_id=_task_id(body.get("task_id")),
         status=_status(body, default),
+        raw_status=_raw_status(body),
         status_msg=_message(body.get("task_status_msg")),
         external_task_id=_external_id(info, body),
         images=_items(result.get("images"), _image),
+        series_images=_items(result.get("series_images"), _image),
+        result_type=_opt_str(result.get("result_type"), _MAX_NUMBER_TEXT),
         videos=_items(result.get("videos"), _video),
         audios=_items(result.get("audios"), _audio),
+        voices=_items(result.get("voices"), _voice),
+        elements=_items(result.get("elements"), _element),
         parent_video=_parent_video(info.get("parent_video")),
         created_at=_opt_int(body.get("created_at")),
         updated_at=_opt_int(body.get("updated_at")),
         final_unit_deduction=_opt_str(body.get("final_unit_deduction"), _MAX_NUMBER_TEXT),
         cost=parse_cost(body),
     )
+
+
+def _new_audio(item: Mapping[str, Any]) -> Audio:
+    return Audio(id=_opt_str(item.get("id"), MAX_ID_LENGTH) or "",
+                 url_mp3=_opt_str(item.get("mp3_url")), url_wav=_opt_str(item.get("wav_url")),
+                 duration_mp3=_opt_float(item.get("mp3_duration")),
+                 duration_wav=_opt_float(item.get("wav_duration")))
+
+
+def _new_image(item: Mapping[str, Any]) -> Image | None:
+    url = _opt_str(item.get("url"))
+    if url is None:
+        return None
+    return Image(index=0, url=url, watermark_url=_opt_str(item.get("watermark_url")),
+                 group_id=_opt_str(item.get("group_id"), MAX_ID_LENGTH))
+
+
+#: How each ``outputs[].type`` is read (reference §12.3); other types are skipped.
+_OUTPUT_MAKERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "video": _video, "image": _new_image, "audio": _new_audio, "voice": _voice,
+    "element": _element,
+}
+
+
+def _outputs(raw: Any) -> dict[str, list[Any]]:
+    """``outputs[]`` by type: at most ``_MAX_OUTPUTS`` items read, ``MAX_RESULT_ITEMS`` kept
+    per type; items that are no object, of an unknown type, or that a maker refuses are
+    skipped.  New-standard images have no index: theirs is their place among the images."""
+    found: dict[str, list[Any]] = {kind: [] for kind in _OUTPUT_MAKERS}
+    if not isinstance(raw, list):
+        return found
+    for item in raw[:_MAX_OUTPUTS]:
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type")
+        if not isinstance(kind, str) or kind not in found:
+            continue
+        kept = found[kind]
+        if len(kept) >= MAX_RESULT_ITEMS:
+            continue
+        made = _OUTPUT_MAKERS[kind](item)
+        if made is not None:
+            kept.append(made)
+    found["image"] = [attrs.evolve(image, index=i) for i, image in enumerate(found["image"])]
+    return found
+
+
+def _new_external_id(body: Mapping[str, Any]) -> str | None:
+    """``external_id`` of a new-standard task; None unless plain."""
+    value = body.get("external_id")
+    text = None if isinstance(value, float) else _text(value)
+    return text if text and is_plain_id(text) else None
+
+
+def _read_new(body: Mapping[str, Any], default: TaskStatus | None) -> Task:
+    """A new-standard task object (reference §12.3) or create reply (§11.2)."""
+    outputs = _outputs(body.get("outputs"))
+    return Task(
+        task_id=_task_id(body.get("id")),
+        status=_status(body, default),
+        raw_status=_raw_status(body),
+        status_msg=_message(body.get("message")),
+        external_task_id=_new_external_id(body),
+        images=tuple(outputs["image"]),
+        videos=tuple(outputs["video"]),
+        audios=tuple(outputs["audio"]),
+        voices=tuple(outputs["voice"]),
+        elements=tuple(outputs["element"]),
+        created_at=_opt_int(body.get("create_time")),
+        updated_at=_opt_int(body.get("update_time")),
+        cost=parse_cost(body),
+    )
+
+
+def _read_task(data: Any, default: TaskStatus | None) -> Task:
+    if not isinstance(data, Mapping):
+        raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
+    body = _unwrap(data)
+    if _is_new_shape(body):
+        return _read_new(body, default)
+    return _read_legacy(body, default)
 
 
 def _guarded(data: Any, default: TaskStatus | None) -> Task:
@@ -349,7 +536,8 @@ def _ids_object(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """The object of a callback body that names its task (the body, or an envelope's data)."""
     current = body
     for _ in range(_MAX_UNWRAP):
-        if "task_id" in current or "external_task_id" in current or "task_info" in current:
+        if ("task_id" in current or "external_task_id" in current or "task_info" in current
+                or _is_new_shape(current) or "external_id" in current):
             return current
         inner = current.get("data")
         if not isinstance(inner, Mapping):
@@ -364,19 +552,23 @@ def _lookup_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
     value = info.get("external_task_id")
     if value is None:
         value = body.get("external_task_id")
+    if value is None:
+        value = body.get("external_id")  # a new-standard task object
     text = None if isinstance(value, float) else _text(value)
     return text if text and len(text) <= MAX_ID_LENGTH else None
 
 
 def callback_ids(body: Any) -> tuple[str | None, str | None]:
-    """``(task_id, external_task_id)`` named by a callback body (flat or in an envelope), for
+    """``(task_id, external_task_id)`` named by a callback body (flat or in an envelope; a
+    legacy task object, or a new-standard one with ``id`` and ``external_id``), for
     a re-query: no status is needed, since the body itself is never trusted.  At least one
     is a plain id, else ``ResponseDecodeError``."""
     try:
         if not isinstance(body, Mapping):
             raise ResponseDecodeError(f"expected a callback object, got {_describe(body)}")
         inner = _ids_object(body)
-        task_id = _task_id(inner["task_id"]) if inner.get("task_id") is not None else None
+        key = "id" if _is_new_shape(inner) else "task_id"
+        task_id = _task_id(inner[key]) if inner.get(key) is not None else None
         external = _lookup_id(_mapping(inner.get("task_info")), inner)
     except ResponseDecodeError:
         raise

@@ -28,8 +28,11 @@ log = logging.getLogger("kling_async")
 #: (``PollPolicy().scaled(...)``).  Only for simulators: leave it unset for real servers.
 ENV_TIME_SCALE = "KLING_TIME_SCALE"
 
-ExternalIdQuery = Literal["query", "path-flag", "path-param"]
-_EXTERNAL_ID_QUERIES = ("query", "path-flag", "path-param")
+#: How a legacy task is looked up by its ``external_task_id`` (reference §3.1): ``"path"`` (the
+#: official form since 2026, the default) puts it in the path segment; the others are older
+#: forms some gateways still need (see ``KlingClient``).
+ExternalIdQuery = Literal["path", "query", "path-flag", "path-param"]
+_EXTERNAL_ID_QUERIES = ("path", "query", "path-flag", "path-param")
 
 
 @attrs.frozen(kw_only=True)

@@ -136,6 +136,9 @@ class ClientStatistics:
     cash_spent: Mapping[str, Decimal] = attrs.field(factory=dict)
     #: Webhook requests by outcome (``kling_async.WEBHOOK_OUTCOMES``: applied, duplicate...).
     webhooks: Mapping[str, int] = attrs.field(factory=dict)
+    #: ``GET /tasks?task_ids=`` calls that polled new-standard jobs (up to
+    #: ``Limits.max_ids_per_task_query`` jobs each; ``polls`` counts single GETs).
+    task_queries: int = 0
 
 
 def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHub,
@@ -167,4 +170,5 @@ def snapshot(registry: TaskRegistry, capacity: AdaptiveCapacity, events: EventHu
         units_spent_by_package=dict(registry.costs.units_by_package),
         cash_spent=dict(registry.costs.cash_by_currency),
         webhooks=dict(webhooks or {}),
+        task_queries=poller.counters.task_queries if poller else 0,
     )

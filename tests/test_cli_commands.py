@@ -73,7 +73,8 @@ def test_submit_prints_the_task_and_status_finds_it(
     assert isinstance(task, dict) and task["status"] == "submitted"
     assert set(task) == {"task_id", "status", "status_msg", "external_task_id", "urls", "images",
                          "videos", "audios", "parent_video", "created_at", "updated_at",
-                         "final_unit_deduction", "cost"}  # Task.to_dict()
+                         "final_unit_deduction", "cost", "series_images", "result_type",
+                         "voices", "elements"}  # Task.to_dict()
     assert main(["status", "videos/omni-video", task["task_id"]]) == 0
     by_id = _json(capsys)
     assert main(["status", "videos/omni-video", "--external-task-id", "cli-one"]) == 0

@@ -177,7 +177,7 @@ def test_base_url_must_be_http_with_a_host(url: str) -> None:
 
 
 def test_unknown_external_id_query_is_rejected() -> None:
-    """external_id_query accepts only the three documented forms."""
+    """external_id_query accepts only the four documented forms."""
     with pytest.raises(kling.ConfigurationError, match="external_id_query"):
         KlingClient(api_key="k", external_id_query="header")  # type: ignore[arg-type]
 
@@ -346,6 +346,7 @@ FOUND = task_json("t-77", "processing", task_info={"external_task_id": EXT})
 @pytest.mark.parametrize(
     ("form", "path", "query", "data"),
     [
+        pytest.param("path", f"{IMG}/{EXT}", {}, FOUND, id="path"),
         pytest.param("query", IMG, {"external_task_id": EXT}, [FOUND], id="query"),
         pytest.param("path-flag", f"{IMG}/{EXT}", {"external_task_id": "true"}, FOUND,
                      id="path-flag"),
@@ -369,6 +370,7 @@ async def test_get_task_by_external_id_forms(
 @pytest.mark.parametrize(
     ("form", "path"),
     [
+        pytest.param("path", f"{IMG}/{EXT}", id="path"),
         pytest.param("query", IMG, id="query"),
         pytest.param("path-flag", f"{IMG}/{EXT}", id="path-flag"),
         pytest.param("path-param", f"{IMG}/{EXT}", id="path-param"),
@@ -393,7 +395,7 @@ async def test_get_task_by_external_id_query_form_ignores_other_tasks(
     """In the list form, only a task whose external_task_id matches is returned."""
     other = task_json("t-1", task_info={"external_task_id": "someone-else"})
     server.script("GET", IMG, Reply(200, json=ok([other])))
-    async with client_for(server) as client:
+    async with client_for(server, external_id_query="query") as client:
         with pytest.raises(kling.NotFoundError):
             await client.get_task_by_external_id("images/generations", EXT)
 

@@ -2,7 +2,8 @@
 and requests, and never pays twice or adopts a task that is not the job's own.
 
 A scripted server on 127.0.0.1 answers each request as a test says (tests/_scripted.py); the
-lookup by external id is ``GET <create path>?external_task_id=X`` (the client's default form).
+lookup by external id is ``GET <create path>?external_task_id=X`` (the ``"query"`` form, set by
+``client_for``; the default ``"path"`` form is tested in tests/test_new_standard_runtime.py).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ QUIET = kling.PollPolicy(first_poll=60.0)
 
 def client_for(url: str, **kwargs: Any) -> KlingClient:
     settings: dict[str, Any] = {"api_key": KEY, "base_url": url, "retry": FAST,
-                                "reconcile_delay": 0, "poll": QUIET}
+                                "reconcile_delay": 0, "poll": QUIET,
+                                "external_id_query": "query"}
     settings.update(kwargs)
     return KlingClient(**settings)
 

@@ -348,13 +348,15 @@ async def test_a_server_task_id_never_reaches_another_path(
     async with make_client(server.url, poll=poll) as client:
         with anyio.fail_after(10):
             try:
-                job = await client.submit(image_request())
+                job = await client.submit(image_request(), external_task_id="ext-safe")
                 await job.result(timeout=2.0)
             except kling.KlingError:
                 pass  # refusing the id is fine too; reaching another path is not
-    assert {r.path for r in server.requests} <= {CREATE_PATH, f"{CREATE_PATH}/{task_id}"}
-    # the only query: a lookup by external_task_id, reconciling the unreadable create reply
-    assert all(set(r.query) <= {"external_task_id"} for r in server.requests)
+    # the only other path: the lookup by external_task_id (the path segment form),
+    # reconciling the unreadable create reply
+    assert {r.path for r in server.requests} <= {
+        CREATE_PATH, f"{CREATE_PATH}/{task_id}", f"{CREATE_PATH}/ext-safe"}
+    assert all(r.query == {} for r in server.requests)
 
 
 async def test_a_gateway_prefix_is_kept_and_paths_are_not_resolved(

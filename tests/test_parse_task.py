@@ -165,7 +165,7 @@ def test_failed_task_keeps_its_reason() -> None:
         pytest.param({"task_id": "", "task_status": "succeed"}, id="empty-task-id"),
         pytest.param({"task_id": None, "task_status": "succeed"}, id="null-task-id"),
         pytest.param({"task_id": "t-1"}, id="no-status"),
-        pytest.param({"task_id": "t-1", "task_status": "succeeded"}, id="unknown-status"),
+        pytest.param({"task_id": "t-1", "task_status": "queued"}, id="unknown-status"),
         pytest.param({"task_id": "t-1", "task_status": "done"}, id="made-up-status"),
         pytest.param({"task_id": "t-1", "task_status": 1}, id="numeric-status"),
         pytest.param(["t-1"], id="not-an-object"),

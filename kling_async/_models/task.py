@@ -41,12 +41,24 @@ def set_file_fetcher(fetch: FileFetcher) -> None:
 
 
 class TaskStatus(str, enum.Enum):
-    """Server-side task status.  Note Kling spells success ``succeed``."""
+    """Server-side task status, one state per meaning for both API standards.
+
+    The legacy standard spells success ``succeed``, the new standard (2026) ``succeeded``:
+    both are ``SUCCEED``, whose one public spelling (``.value``, ``Task.to_dict()``, the CLI)
+    stays ``"succeed"``; ``TaskStatus("succeeded")`` is ``SUCCEED`` too.  The spelling a
+    server sent is kept in ``Task.raw_status``."""
 
     SUBMITTED = "submitted"
     PROCESSING = "processing"
     SUCCEED = "succeed"
     FAILED = "failed"
+
+    @classmethod
+    def _missing_(cls, value: object) -> TaskStatus | None:
+        """``TaskStatus("succeeded")`` (the new standard's spelling) is ``SUCCEED``."""
+        if value == "succeeded":
+            return cls.SUCCEED
+        return None
 
     @property
     def is_terminal(self) -> bool:
@@ -91,11 +103,14 @@ NOT_DONE = DoneFlag(False)
 
 @attrs.frozen(kw_only=True)
 class Image:
-    """One generated image: ``task_result.images[]``."""
+    """One generated image: legacy ``task_result.images[]`` (or ``series_images[]``), or an
+    ``outputs[]`` item of type ``image`` (new standard: no index of its own, so ``index`` is
+    its place among the task's images; ``group_id`` only for grouped/series images)."""
 
     index: int
     url: str
     watermark_url: str | None = None
+    group_id: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -110,13 +125,59 @@ class Video:
 
 @attrs.frozen(kw_only=True)
 class Audio:
-    """One generated audio track (audio tasks): ``task_result.audios[]``."""
+    """One generated audio track (audio tasks): legacy ``task_result.audios[]``, or an
+    ``outputs[]`` item of type ``audio`` (its ``mp3_url``/``wav_url``/``mp3_duration``/
+    ``wav_duration`` land in the same fields)."""
 
     id: str
     url_mp3: str | None = None
     url_wav: str | None = None
     duration_mp3: float | None = None
     duration_wav: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class VoiceResult:
+    """One voice a task made (custom voices): legacy ``task_result.voices[]`` (``voice_id``,
+    ``voice_name``, ``trial_url``, ``owned_by``) or an ``outputs[]`` item of type ``voice``
+    (``id``, ``name``, ``url``, ``owned_by``, ``status``).  ``url`` is the preview;
+    ``owned_by`` is ``"kling"`` for official voices, else the creator's id; ``status`` is
+    ``"succeed"`` or ``"deleted"`` (``succeeded`` read as ``succeed``), None when not sent."""
+
+    id: str
+    name: str | None = None
+    url: str | None = None
+    owned_by: str | None = None
+    status: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ElementReference:
+    """One material of an element: ``type`` ``image`` | ``video`` | ``voice``; ``role``
+    ``frontal`` | ``reference`` (images) or ``refer``; a voice also has ``id`` and ``name``."""
+
+    type: str | None = None
+    role: str | None = None
+    url: str | None = None
+    id: str | None = None
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ElementResult:
+    """One element (custom subject) a task made: legacy ``task_result.elements[]``
+    (``element_id``, ``element_name``, ``reference_type``...) or an ``outputs[]`` item of type
+    ``element``.  ``element_type`` is ``video_character_elements`` / ``multi_image_elements``
+    (new) or the legacy ``reference_type`` (``video_refer`` / ``image_refer``); ``status`` as
+    ``VoiceResult.status``."""
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    element_type: str | None = None
+    owned_by: str | None = None
+    status: str | None = None
+    references: tuple[ElementReference, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -130,12 +191,18 @@ class ParentVideo:
 
 @attrs.frozen(kw_only=True)
 class Task:
-    """A Kling task as last seen by the SDK.
+    """A Kling task as last seen by the SDK: one view of both API standards' task objects
+    (legacy ``task_id``/``task_status``/``task_result``, new ``id``/``status``/``outputs[]``).
 
-    ``created_at``/``updated_at`` are milliseconds since the epoch, as Kling sends them;
-    ``final_unit_deduction`` is kept as the string Kling sends (units deducted); ``cost``
-    is what the task cost, read from either standard's fields (None when none is reported).
-    Result URLs expire after 30 days: download what you need.
+    ``status`` is normalised (``succeed`` and ``succeeded`` are both ``SUCCEED``);
+    ``raw_status`` is the status text as the server sent it (None when a create reply had
+    none).  Outputs by kind: ``images`` (and legacy omni-image ``series_images``, with
+    ``result_type`` ``single``/``series``), ``videos``, ``audios``, ``voices``, ``elements``.
+    ``created_at``/``updated_at`` are milliseconds since the epoch, as Kling sends them
+    (new standard: ``create_time``/``update_time``); ``final_unit_deduction`` is kept as the
+    string Kling sends (units deducted); ``cost`` is what the task cost, read from either
+    standard's fields (None when none is reported).  Result URLs expire after 30 days:
+    download what you need.
     """
 
     task_id: str
@@ -149,6 +216,11 @@ class Task:
     created_at: int | None = None
     updated_at: int | None = None
     final_unit_deduction: str | None = None
+    raw_status: str | None = None
+    series_images: tuple[Image, ...] = ()
+    result_type: str | None = None
+    voices: tuple[VoiceResult, ...] = ()
+    elements: tuple[ElementResult, ...] = ()
     cost: Cost | None = None
 
     @property
@@ -159,11 +231,29 @@ class Task:
 
     @property
     def urls(self) -> tuple[str, ...]:
-        """Every result URL (images, then videos, then audio), without watermark variants."""
+        """Every result URL (images, series images not among them, then videos, then audio),
+        without watermark variants or voice previews."""
         found: list[str] = [i.url for i in self.images]
+        if self.series_images:
+            known = set(found)
+            found.extend(i.url for i in self.series_images if i.url not in known)
         found.extend(v.url for v in self.videos)
         for a in self.audios:
             found.extend(u for u in (a.url_mp3, a.url_wav) if u)
+        return tuple(found)
+
+    @property
+    def watermark_urls(self) -> tuple[str, ...]:
+        """The watermarked variant of each image and video that has one (sent when the
+        request asked for ``watermark_info.enabled``), in the order of ``urls``."""
+        marked = [i.watermark_url for i in (*self.images, *self.series_images)]
+        marked.extend(v.watermark_url for v in self.videos)
+        seen: set[str] = set()
+        found: list[str] = []
+        for url in marked:
+            if url and url not in seen:
+                seen.add(url)
+                found.append(url)
         return tuple(found)
 
     async def download(self, folder: str | os.PathLike[str], *,
@@ -187,7 +277,9 @@ class Task:
         ``None``, lists and dicts, so ``json.dumps`` takes it as it is.
 
         ``status`` is the status's one public spelling (``"submitted"``, ``"processing"``,
-        ``"succeed"``, ``"failed"``); ``urls`` lists every result URL (as ``Task.urls``);
+        ``"succeed"``, ``"failed"``, whichever standard the task came from: the wire spelling
+        stays on ``Task.raw_status``, not in this view); ``urls`` lists every result URL (as
+        ``Task.urls``);
         ``created_at`` / ``updated_at`` are milliseconds since the epoch and
         ``final_unit_deduction`` the units deducted as Kling sent them (``None`` when absent);
         ``cost`` is ``Cost.to_dict()`` (amounts as decimal strings), or ``None``.
@@ -198,13 +290,18 @@ class Task:
             "status_msg": self.status_msg,
             "external_task_id": self.external_task_id,
             "urls": list(self.urls),
-            "images": [{"index": i.index, "url": i.url, "watermark_url": i.watermark_url}
-                       for i in self.images],
+            "images": [_image_view(i) for i in self.images],
+            "series_images": [_image_view(i) for i in self.series_images],
+            "result_type": self.result_type,
             "videos": [{"id": v.id, "url": v.url, "duration": _finite(v.duration),
                         "watermark_url": v.watermark_url} for v in self.videos],
             "audios": [{"id": a.id, "url_mp3": a.url_mp3, "url_wav": a.url_wav,
                         "duration_mp3": _finite(a.duration_mp3),
                         "duration_wav": _finite(a.duration_wav)} for a in self.audios],
+            "voices": [attrs.asdict(v) for v in self.voices],
+            "elements": [{**attrs.asdict(e, recurse=False),
+                          "references": [attrs.asdict(r) for r in e.references]}
+                         for e in self.elements],
             "parent_video": None if self.parent_video is None else {
                 "id": self.parent_video.id, "url": self.parent_video.url,
                 "duration": _finite(self.parent_video.duration)},
@@ -217,6 +314,11 @@ class Task:
     def to_json(self, *, indent: int | None = None) -> str:
         """``to_dict()`` as JSON text (ASCII, so any text survives any output encoding)."""
         return json.dumps(self.to_dict(), indent=indent)
+
+
+def _image_view(image: Image) -> dict[str, typing.Any]:
+    return {"index": image.index, "url": image.url, "watermark_url": image.watermark_url,
+            "group_id": image.group_id}
 
 
 def _finite(value: float | None) -> float | None:
