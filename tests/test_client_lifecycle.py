@@ -469,7 +469,8 @@ async def test_a_call_under_way_when_another_task_closes_raises_client_closed(na
     ClientClosedError (not aiohttp's bare RuntimeError "Session is closed")."""
     async with ScriptedServer() as server:
         slow = Reply(200, json=ok(task_json()), delay=30)
-        for method, path in (("GET", IMG + "/t-1"), ("GET", IMG), ("POST", IMG)):
+        for method, path in (("GET", IMG + "/t-1"), ("GET", IMG + "/e"), ("GET", IMG),
+                             ("POST", IMG)):
             server.script(method, path, then=slow)
         client = KlingClient(api_key="k", base_url=server.url, retry=FAST_RETRY)
         await client.__aenter__()
