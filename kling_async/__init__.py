@@ -20,6 +20,13 @@ From a plain script or a notebook, without asyncio::
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from ._account import (
+    Account,
+    BalanceDeduction,
+    DeductionDetail,
+    PackageDeduction,
+    ResourcePack,
+)
 from ._blocking import BlockingJob, BlockingKlingClient, run
 from ._client import KlingClient
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
@@ -127,13 +134,40 @@ from ._models.retired import (
     VideoExtendRequest,
 )
 from ._models.standard import NewTextToVideoRequest, Options, TextToVideoSettings
+from ._models.sync import (
+    IdentifyFaceRequest,
+    ImageRecognitionRequest,
+    SelectionPoint,
+    TextToSpeechRequest,
+)
 from ._models.task import Audio, Image, ParentVideo, Task, TaskStatus, Video
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
+from ._multi_elements import (
+    EditVideo,
+    MultiElements,
+    MultiElementsSession,
+    SelectionMask,
+    SelectionOrderError,
+    SelectionPreview,
+    SelectionRejectedError,
+    SelectionResult,
+)
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._queries import TaskPage
 from ._registry import Job, JobState
+from ._replies import Deduction
+from ._resources import ElementInfo, Elements, ResourceDeletion, VoiceInfo, Voices
 from ._results import parse_callback, parse_task
 from ._settings import ExternalIdQuery
+from ._sync import (
+    AmbiguousCallError,
+    Face,
+    FaceIdentification,
+    ImageRecognition,
+    RecognizedImage,
+    Speech,
+    SpeechAudio,
+)
 from ._wire import dump_request, load_request
 from ._wiring import ClientStatistics
 
@@ -143,14 +177,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "Account",
     "AccountError",
     "AdvancedLipSyncRequest",
     "AiMultiShotRequest",
+    "AmbiguousCallError",
     "AmbiguousSubmissionError",
     "Audio",
     "AuthenticationError",
     "AvatarRequest",
     "Backoff",
+    "BalanceDeduction",
     "BlockingCallError",
     "BlockingJob",
     "BlockingKlingClient",
@@ -163,27 +200,37 @@ __all__ = [
     "ContentPolicyError",
     "CustomVoiceRequest",
     "DEFAULT_BASE_URL",
+    "Deduction",
+    "DeductionDetail",
     "DuplicateExternalIdError",
     "DynamicMask",
     "EFFECT_SCENES",
     "ELEMENT_TAGS",
     "ENDPOINTS",
     "EditImage",
+    "EditVideo",
     "EffectInput",
     "EffectScene",
     "EffectsRequest",
     "Element",
     "ElementImages",
+    "ElementInfo",
     "ElementRequest",
     "ElementTag",
     "ElementVideos",
+    "Elements",
     "Endpoint",
     "Event",
     "ExternalIdQuery",
+    "Face",
     "FaceChoice",
+    "FaceIdentification",
+    "IdentifyFaceRequest",
     "Image",
     "ImageExpandRequest",
     "ImageGenerationRequest",
+    "ImageRecognition",
+    "ImageRecognitionRequest",
     "ImageToVideoRequest",
     "InvalidRequestError",
     "Job",
@@ -199,7 +246,9 @@ __all__ = [
     "LipSyncInput",
     "LipSyncRequest",
     "ModelSpec",
+    "MultiElements",
     "MultiElementsRequest",
+    "MultiElementsSession",
     "MultiImageToImageRequest",
     "MultiImageToVideoRequest",
     "NewTextToVideoRequest",
@@ -210,23 +259,35 @@ __all__ = [
     "OmniVideoRequest",
     "OmniVideoVideo",
     "Options",
+    "PackageDeduction",
     "ParentVideo",
     "PermissionDeniedError",
     "PollPolicy",
     "PromptLimits",
     "RateLimitError",
     "RateLimited",
+    "RecognizedImage",
     "Reconciling",
     "ReferImage",
     "ReferVideo",
     "ReferenceImage",
     "Request",
+    "ResourceDeletion",
+    "ResourcePack",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "RetryPolicy",
     "RetryScheduled",
+    "SelectionMask",
+    "SelectionOrderError",
+    "SelectionPoint",
+    "SelectionPreview",
+    "SelectionRejectedError",
+    "SelectionResult",
     "ServerError",
     "Shot",
+    "Speech",
+    "SpeechAudio",
     "StatusChanged",
     "SubjectImage",
     "SubmissionAbortedError",
@@ -239,6 +300,7 @@ __all__ = [
     "TaskStatus",
     "TaskTimeoutError",
     "TextToAudioRequest",
+    "TextToSpeechRequest",
     "TextToVideoRequest",
     "TextToVideoSettings",
     "Timeouts",
@@ -250,6 +312,8 @@ __all__ = [
     "VideoToAudioRequest",
     "VirtualTryOnRequest",
     "Voice",
+    "VoiceInfo",
+    "Voices",
     "WaitingForCapacity",
     "WatermarkInfo",
     "WrongEventLoopError",
