@@ -20,8 +20,9 @@ def _element_request(name: str = "hero", **extra: Any) -> kling.ElementRequest:
     return kling.ElementRequest(
         element_name=name, element_description="our hero", reference_type="image_refer",
         element_image_list=kling.ElementImages(
-            frontal_image=IMG, refer_images=[kling.ReferImage(image_url=IMG)]),
-        tag_list=[kling.ElementTag(tag_id="o_102")], **extra)
+            frontal_image=IMG,
+            refer_images=[kling.ReferImage(image_url=IMG)]),  # type: ignore[list-item]
+        tag_list=[kling.ElementTag(tag_id="o_102")], **extra)  # type: ignore[list-item]
 
 
 async def _all(items: Any) -> list[Any]:
@@ -111,7 +112,7 @@ async def test_list_pages_until_a_short_page(sim: KlingSimulator) -> None:
         jobs = [await client.elements.create(_element_request(f"e{i}")) for i in range(3)]
         for job in jobs:
             await job.result(timeout=30)
-        names = [e.element_name async for e in client.elements.list(page_size=2)]
+        names = [str(e.element_name) async for e in client.elements.list(page_size=2)]
     assert sorted(names) == ["e0", "e1", "e2"]
 
 
