@@ -155,8 +155,9 @@ def _strings(name: str, values: Iterable[str]) -> list[str]:
 
 
 def billing_body(start_time: int | _dt.datetime | None, end_time: int | _dt.datetime | None,
-                 limit: int, filters: Mapping[str, Iterable[str]]) -> dict[str, Any]:
-    """The first page's body: times (required), ``limit`` and the non-empty filters."""
+                 limit: int, filters: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The first page's body: times (required), ``limit`` and the non-empty filters (wire
+    key -> values, checked by the caller)."""
     start, end = millis("start_time", start_time), millis("end_time", end_time)
     if start is None or end is None:
         raise ValidationError("start_time" if start is None else "end_time",
@@ -166,8 +167,7 @@ def billing_body(start_time: int | _dt.datetime | None, end_time: int | _dt.date
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValidationError("limit", f"must be a whole number in [1, {MAX_LIMIT}]", limit)
     body: dict[str, Any] = {"start_time": start, "end_time": end, "limit": limit}
-    chosen = [{"key": key, "values": _strings(key, values)} for key, values in filters.items()]
-    chosen = [f for f in chosen if f["values"]]
+    chosen = [{"key": key, "values": values} for key, values in filters.items() if values]
     if chosen:
         body["filters"] = chosen
     return body
@@ -216,7 +216,8 @@ class Account:
         api_key_names: Iterable[str] = (), limit: int = MAX_LIMIT,
     ) -> AsyncIterator[BalanceDeduction]:
         """Cash deductions, newest first as Kling sends them."""
-        body = billing_body(start_time, end_time, limit, {"api_key_name": api_key_names})
+        body = billing_body(start_time, end_time, limit,
+                            {"api_key_name": _strings("api_key_names", api_key_names)})
         pages = self._details("/account/billing/balance", body, BalanceDeduction)
         async with contextlib.aclosing(pages):
             async for detail in pages:
@@ -240,8 +241,8 @@ class Account:
             raise ValidationError("package_ids", "cannot be combined with package_names "
                                   "(Kling refuses both filters at once)", ids)
         body = billing_body(start_time, end_time, limit, {
-            "api_key_name": api_key_names, "product_type": kinds, "package_name": names,
-            "package_id": ids})
+            "api_key_name": _strings("api_key_names", api_key_names), "product_type": kinds,
+            "package_name": names, "package_id": ids})
         pages = self._details("/account/billing/package", body, PackageDeduction)
         async with contextlib.aclosing(pages):
             async for detail in pages:
