@@ -40,6 +40,8 @@ SCRIPTS = {
     "batch_from_jsonl.py": "succeeded",
     "aiohttp_app.py": "succeeded: ['http",
     "test_with_simulator.py": "[100%]",
+    "multi_elements.py": "edit succeed: http",
+    "effects.py": "hug_pro: succeed http",
 }
 
 
