@@ -212,7 +212,11 @@ class KlingClient:
         self._calls: ClientCalls | None = None  # the transport as the client's calls use it
         self._poller: Poller | None = None
         self._submitter: Submitter | None = None
-        # The resource, account and editing namespaces (their calls need an open client).
+        self._init_namespaces()
+
+    def _init_namespaces(self) -> None:
+        """``elements``, ``voices``, ``multi_elements`` and ``account`` (their calls need an
+        open client)."""
         self.elements = Elements(self._require_open, self.submit)
         self.voices = Voices(self._require_open, self.submit)
         self.multi_elements = MultiElements(self._require_open, self.submit)
