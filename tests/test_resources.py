@@ -160,3 +160,15 @@ async def test_hostile_element_items_are_skipped(server: ScriptedServer) -> None
         found = await _all(client.elements.list())
     assert [e.element_id for e in found] == [str(big)]
     assert found[0].voice is not None and found[0].voice.voice_id == "v9"
+
+
+async def test_a_gateway_base_url_serves_elements_too(sim: KlingSimulator) -> None:
+    """Through a /kling gateway prefix the build's element is listed and deleted the same way."""
+    async with client_for(sim, base_url=sim.gateway_url) as client:
+        element = await client.elements.result(
+            await client.elements.create(_element_request()), timeout=30)
+        assert [e.element_id async for e in client.elements.list()] == [element.element_id]
+        await client.elements.delete(element.element_id)
+        assert await _all(client.elements.list()) == []
+    templates = {t for (_, t, _), n in sim.stats().requests.items()}
+    assert "/kling/v1/general/delete-advanced-elements" in templates

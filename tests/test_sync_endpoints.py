@@ -3,6 +3,7 @@ at once, validation before any I/O, and no blind retry of a call that may have b
 
 from __future__ import annotations
 
+import pickle
 from decimal import Decimal
 from typing import Any
 
@@ -165,3 +166,14 @@ async def test_a_hostile_identify_face_reply_is_a_decode_error(server: ScriptedS
                                  allow_insecure_http=True) as client:
         with pytest.raises(kling.ResponseDecodeError):
             await client.identify_face(kling.IdentifyFaceRequest(video_id="v"))
+
+
+@pytest.mark.parametrize("error", [
+    kling.AmbiguousCallError("audio/tts", None, kling.TransportError("reset")),
+    kling.SelectionOrderError("preview", "needs a selection", None),
+    kling.SelectionRejectedError("add-selection", 7),
+])
+def test_the_new_errors_pickle_to_the_same_class_and_message(error: kling.KlingError) -> None:
+    """The errors of these calls survive pickling (e.g. from a worker process) unchanged."""
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error) and str(back) == str(error)
