@@ -190,8 +190,11 @@ class Account:
                     resource_pack_name: str | None = None) -> tuple[ResourcePack, ...]:
         """The account's resource packs in ``[start_time, end_time]`` (optionally one by
         name)."""
-        params = {"start_time": str(millis("start_time", start_time)),
-                  "end_time": str(millis("end_time", end_time))}
+        start, end = millis("start_time", start_time), millis("end_time", end_time)
+        if start is None or end is None:
+            raise ValidationError("start_time" if start is None else "end_time",
+                                  "is required (milliseconds since the epoch)", None)
+        params = {"start_time": str(start), "end_time": str(end)}
         if resource_pack_name is not None:
             params["resource_pack_name"] = _strings("resource_pack_name",
                                                     [resource_pack_name])[0]

@@ -122,13 +122,19 @@ async def test_balance_deductions_are_cash(sim: KlingSimulator) -> None:
     (lambda a: a.balance_deductions(START, END, limit=501), "limit"),
     (lambda a: a.balance_deductions(START, END, api_key_names="key"), "api_key_names"),
     (lambda a: a.balance_deductions(dt.datetime(2026, 1, 1), END), "start_time"),
+    (lambda a: a.costs(None, END), "start_time"),
+    (lambda a: a.costs(START, "yesterday"), "end_time"),
 ])
 async def test_bad_listing_arguments_are_refused_before_any_io(sim: KlingSimulator, call: Any,
                                                                field: str) -> None:
     """Exclusive filters, unknown pack types, reversed or naive times, limit > 500: no I/O."""
     async with client_for(sim) as client:
         with pytest.raises(kling.ValidationError) as caught:
-            [d async for d in call(client.account)]
+            found = call(client.account)
+            if hasattr(found, "__aiter__"):
+                [d async for d in found]
+            else:
+                await found
     assert caught.value.field == field
     assert sum(sim.stats().requests.values()) == 0
 
