@@ -20,6 +20,13 @@ From a plain script or a notebook, without asyncio::
 Everything public is re-exported here; the modules behind it are private.
 """
 
+from ._account import (
+    Account,
+    BalanceDeduction,
+    DeductionDetail,
+    PackageDeduction,
+    ResourcePack,
+)
 from ._blocking import BlockingJob, BlockingKlingClient, run
 from ._buckets import concurrency_bucket
 from ._client import KlingClient
@@ -153,6 +160,12 @@ from ._models.standard import (
     known_new_models,
     new_model_spec,
 )
+from ._models.sync import (
+    IdentifyFaceRequest,
+    ImageRecognitionRequest,
+    SelectionPoint,
+    TextToSpeechRequest,
+)
 from ._models.task import (
     Audio,
     ElementReference,
@@ -165,11 +178,32 @@ from ._models.task import (
     VoiceResult,
 )
 from ._models.videos import ImageToVideoRequest, OmniVideoRequest, TextToVideoRequest
+from ._multi_elements import (
+    EditVideo,
+    MultiElements,
+    MultiElementsSession,
+    SelectionMask,
+    SelectionOrderError,
+    SelectionPreview,
+    SelectionRejectedError,
+    SelectionResult,
+)
 from ._policy import Backoff, PollPolicy, RetryPolicy
 from ._queries import TaskPage
 from ._registry import Job, JobState
+from ._replies import Deduction
+from ._resources import ElementInfo, Elements, ResourceDeletion, VoiceInfo, Voices
 from ._results import parse_callback, parse_task
 from ._settings import ExternalIdQuery
+from ._sync import (
+    AmbiguousCallError,
+    Face,
+    FaceIdentification,
+    ImageRecognition,
+    RecognizedImage,
+    Speech,
+    SpeechAudio,
+)
 from ._warnings import KlingWireWarning
 from ._webhook_adapters import aiohttp_webhook_handler, asgi_webhook_app
 from ._webhooks import WEBHOOK_OUTCOMES
@@ -182,14 +216,17 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "Account",
     "AccountError",
     "AdvancedLipSyncRequest",
     "AiMultiShotRequest",
+    "AmbiguousCallError",
     "AmbiguousSubmissionError",
     "Audio",
     "AuthenticationError",
     "AvatarRequest",
     "Backoff",
+    "BalanceDeduction",
     "BaseVideo",
     "BlockingCallError",
     "BlockingJob",
@@ -206,17 +243,21 @@ __all__ = [
     "Cost",
     "CustomVoiceRequest",
     "DEFAULT_BASE_URL",
+    "Deduction",
+    "DeductionDetail",
     "DuplicateExternalIdError",
     "DynamicMask",
     "EFFECT_SCENES",
     "ELEMENT_TAGS",
     "ENDPOINTS",
     "EditImage",
+    "EditVideo",
     "EffectInput",
     "EffectScene",
     "EffectsRequest",
     "Element",
     "ElementImages",
+    "ElementInfo",
     "ElementItem",
     "ElementReferImage",
     "ElementReferVideo",
@@ -225,15 +266,21 @@ __all__ = [
     "ElementResult",
     "ElementTag",
     "ElementVideos",
+    "Elements",
     "Endpoint",
     "Event",
     "ExternalIdQuery",
+    "Face",
     "FaceChoice",
+    "FaceIdentification",
     "FeatureVideo",
     "FirstFrame",
+    "IdentifyFaceRequest",
     "Image",
     "ImageExpandRequest",
     "ImageGenerationRequest",
+    "ImageRecognition",
+    "ImageRecognitionRequest",
     "ImageToVideoRequest",
     "ImageToVideoSettings",
     "InvalidRequestError",
@@ -255,7 +302,9 @@ __all__ = [
     "MotionControlSettings",
     "MotionImage",
     "MotionVideo",
+    "MultiElements",
     "MultiElementsRequest",
+    "MultiElementsSession",
     "MultiImageToImageRequest",
     "MultiImageToVideoRequest",
     "NewImageToVideoRequest",
@@ -270,6 +319,7 @@ __all__ = [
     "OmniVideoSettings",
     "OmniVideoVideo",
     "Options",
+    "PackageDeduction",
     "ParentVideo",
     "PermissionDeniedError",
     "PollPolicy",
@@ -277,16 +327,27 @@ __all__ = [
     "PromptLimits",
     "RateLimitError",
     "RateLimited",
+    "RecognizedImage",
     "Reconciling",
     "ReferImage",
     "ReferenceImage",
     "Request",
+    "ResourceDeletion",
+    "ResourcePack",
     "ResponseDecodeError",
     "ResponseTooLargeError",
     "RetryPolicy",
     "RetryScheduled",
+    "SelectionMask",
+    "SelectionOrderError",
+    "SelectionPoint",
+    "SelectionPreview",
+    "SelectionRejectedError",
+    "SelectionResult",
     "ServerError",
     "Shot",
+    "Speech",
+    "SpeechAudio",
     "StatusChanged",
     "SubjectImage",
     "SubmissionAbortedError",
@@ -299,6 +360,7 @@ __all__ = [
     "TaskStatus",
     "TaskTimeoutError",
     "TextToAudioRequest",
+    "TextToSpeechRequest",
     "TextToVideoRequest",
     "TextToVideoSettings",
     "Timeouts",
@@ -310,8 +372,10 @@ __all__ = [
     "VideoToAudioRequest",
     "VirtualTryOnRequest",
     "Voice",
+    "VoiceInfo",
     "VoiceItem",
     "VoiceResult",
+    "Voices",
     "WEBHOOK_OUTCOMES",
     "WaitingForCapacity",
     "WatermarkInfo",

@@ -28,6 +28,7 @@ from typing import Any, Literal, overload
 import aiohttp
 import anyio
 
+from ._account import Account
 from ._auth import Auth, BearerKeyAuth, JwtAuth
 from ._buckets import concurrency_bucket
 from ._capacity import AdaptiveCapacity
@@ -65,7 +66,9 @@ from ._errors import (
 from ._events import Event, EventHub, RateLimited, RetryScheduled
 from ._http import RetryNotice, Transport
 from ._logging import configure_from_env
+from ._models.sync import IdentifyFaceRequest, ImageRecognitionRequest, TextToSpeechRequest
 from ._models.task import Task, TaskStatus
+from ._multi_elements import MultiElements
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
 from ._queries import (
@@ -80,10 +83,15 @@ from ._queries import (
     task_pages,
 )
 from ._registry import Job, TaskRegistry
+from ._resources import Elements, Voices
 from ._results import callback_ids, created_task, parse_task
 from ._session import owned_session
 from ._settings import ExternalIdQuery, client_settings, time_scale_from
 from ._submitter import SubmissionSettings, Submitter
+from ._sync import FaceIdentification, ImageRecognition, Speech
+from ._sync import identify_face as _identify_face
+from ._sync import recognize_image as _recognize_image
+from ._sync import text_to_speech as _text_to_speech
 from ._webhook_verify import Headers
 from ._webhooks import WebhookReceiver, webhook_settings
 from ._wire import dump_request
@@ -234,6 +242,15 @@ class KlingClient:
                                          clock=lambda: self._clock())
         self._submissions = Submissions(settled=self._completions.settled,
                                         find=self._find_by_external_id)
+        self._init_namespaces()
+
+    def _init_namespaces(self) -> None:
+        """``elements``, ``voices``, ``multi_elements`` and ``account`` (their calls need an
+        open client)."""
+        self.elements = Elements(self._require_open, self.submit)
+        self.voices = Voices(self._require_open, self.submit)
+        self.multi_elements = MultiElements(self._require_open, self.submit)
+        self.account = Account(self._require_open, lambda: self._clock(), self._sleep)
 
     def _init_lifecycle(self) -> None:
         """The state of an unopened client (see the module docstring)."""
@@ -651,6 +668,22 @@ class KlingClient:
         async with contextlib.aclosing(tasks):
             async for task in tasks:
                 yield task
+
+    # -- synchronous endpoints (charged: never retried after an ambiguous failure) ----------
+    async def text_to_speech(self, request: TextToSpeechRequest) -> Speech:
+        """``POST /v1/audio/tts``: the speech, at once (no task to poll).  A failure after
+        the request may have reached the server raises ``AmbiguousCallError``."""
+        return await _text_to_speech(self._require_open(), request)
+
+    async def identify_face(self, request: IdentifyFaceRequest) -> FaceIdentification:
+        """``POST /v1/videos/identify-face``: the faces and the ``session_id`` advanced
+        lip-sync takes.  Retried as ``text_to_speech``."""
+        return await _identify_face(self._require_open(), request)
+
+    async def recognize_image(self, request: ImageRecognitionRequest) -> ImageRecognition:
+        """``POST /v1/videos/image-recognize``: the image's segmentations.  Retried as
+        ``text_to_speech``."""
+        return await _recognize_image(self._require_open(), request)
 
     # -- orchestration ------------------------------------------------------------------------
     def _new_job(self, request: Any, external_task_id: str | None, policy: PollPolicy | None

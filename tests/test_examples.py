@@ -45,6 +45,8 @@ SCRIPTS = {
     "test_with_simulator.py": "[100%]",
     "webhook_aiohttp.py": "3 jobs succeeded (seen through signed webhooks)",
     "webhook_asgi.py": "3 jobs succeeded (seen through signed webhooks)",
+    "multi_elements.py": "edit succeed: http",
+    "effects.py": "hug_pro: succeed http",
 }
 
 

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -58,6 +59,10 @@ class FaceChoice:
             )
 
 
+def _to_faces(value: Iterable[FaceChoice]) -> tuple[FaceChoice, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class AdvancedLipSyncRequest(CommonFields):
     """``POST /v1/videos/advanced-lip-sync``: the faces found by ``identify_face`` speak new
@@ -65,5 +70,5 @@ class AdvancedLipSyncRequest(CommonFields):
 
     session_id: str = attrs.field(validator=TEXT)
     face_choose: tuple[FaceChoice, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(FaceChoice), len_between(1, 1, "faces")]
+        converter=_to_faces, validator=[items_of(FaceChoice), len_between(1, 1, "faces")]
     )

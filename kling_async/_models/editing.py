@@ -8,6 +8,7 @@ order by ``MultiElementsSession``; this request is the final, asynchronous step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -31,6 +32,10 @@ class EditImage:
     image: str = attrs.field(validator=TEXT)
 
 
+def _to_images(value: Iterable[EditImage]) -> tuple[EditImage, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class MultiElementsRequest(CommonFields):
     """``POST /v1/videos/multi-elements``: add, swap or remove the selected elements of the
@@ -40,7 +45,7 @@ class MultiElementsRequest(CommonFields):
     edit_mode: EditMode = attrs.field(validator=one_of(*IMAGES_PER_MODE))
     prompt: str = attrs.field(validator=[TEXT, PROMPT])
     image_list: tuple[EditImage, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(EditImage)
+        default=(), converter=_to_images, validator=items_of(EditImage)
     )
     negative_prompt: str | None = attrs.field(default=None, validator=[TEXT, NEGATIVE_PROMPT])
     mode: Literal["std", "pro"] | None = attrs.field(default=None, validator=MODE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Literal
 
@@ -127,6 +127,10 @@ def strict_effect_scenes(strict: bool = True) -> Iterator[None]:
         _strict.reset(token)
 
 
+def _to_images(value: Iterable[str]) -> tuple[str, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class EffectInput:
     """``input`` of an effects request: ``image`` for a single-image scene, ``images`` (exactly
@@ -134,7 +138,7 @@ class EffectInput:
     older per-scene fields some gateways still take (no longer documented officially)."""
 
     image: str | None = attrs.field(default=None, validator=TEXT)
-    images: tuple[str, ...] = attrs.field(default=(), converter=to_tuple,
+    images: tuple[str, ...] = attrs.field(default=(), converter=_to_images,
                                           validator=[each_text, len_between(0, 2, "images")])
     model_name: str | None = attrs.field(default=None, validator=TEXT)
     mode: Literal["std", "pro"] | None = attrs.field(default=None, validator=MODE)

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import attrs
 
 from .._errors import ValidationError
@@ -29,12 +31,16 @@ class SubjectImage:
     subject_image: str = attrs.field(validator=TEXT)
 
 
+def _to_subjects(value: Iterable[SubjectImage]) -> tuple[SubjectImage, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class MultiImageToImageRequest(CommonFields):
     """``POST /v1/images/multi-image2image``: 1-4 subjects composed into a new image."""
 
     subject_image_list: tuple[SubjectImage, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(SubjectImage), len_between(1, 4, "subjects")]
+        converter=_to_subjects, validator=[items_of(SubjectImage), len_between(1, 4, "subjects")]
     )
     model_name: str | None = attrs.field(default=None, validator=TEXT)
     prompt: str | None = attrs.field(default=None, validator=[TEXT, PROMPT])

@@ -6,6 +6,7 @@ delete and presets.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -40,13 +41,18 @@ class ElementReferImage:
     image_url: str = attrs.field(validator=TEXT)
 
 
+def _to_refer_images(value: Iterable[ElementReferImage]) -> tuple[ElementReferImage, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class ElementImages:
     """``element_image_list``: one frontal image and 1-3 other angles or close-ups."""
 
     frontal_image: str = attrs.field(validator=TEXT)
     refer_images: tuple[ElementReferImage, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(ElementReferImage), len_between(1, 3, "images")])
+        converter=_to_refer_images,
+        validator=[items_of(ElementReferImage), len_between(1, 3, "images")])
 
 
 @attrs.frozen(kw_only=True)
@@ -56,12 +62,17 @@ class ElementReferVideo:
     video_url: str = attrs.field(validator=TEXT)
 
 
+def _to_refer_videos(value: Iterable[ElementReferVideo]) -> tuple[ElementReferVideo, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class ElementVideos:
     """``element_video_list``: at most one reference video."""
 
     refer_videos: tuple[ElementReferVideo, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(ElementReferVideo), len_between(1, 1, "videos")])
+        converter=_to_refer_videos,
+        validator=[items_of(ElementReferVideo), len_between(1, 1, "videos")])
 
 
 @attrs.frozen(kw_only=True)
@@ -69,6 +80,10 @@ class ElementTag:
     """A ``tag_list`` item (``ELEMENT_TAGS`` lists the documented ids)."""
 
     tag_id: str = attrs.field(validator=TEXT)
+
+
+def _to_tags(value: Iterable[ElementTag]) -> tuple[ElementTag, ...]:
+    return to_tuple(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -88,7 +103,7 @@ class ElementRequest(CallbackFields):
             attrs.validators.instance_of(ElementVideos)))
     element_voice_id: str | None = attrs.field(default=None, validator=TEXT)
     tag_list: tuple[ElementTag, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=items_of(ElementTag))
+        default=(), converter=_to_tags, validator=items_of(ElementTag))
 
     def __attrs_post_init__(self) -> None:
         wanted = ("element_image_list" if self.reference_type == "image_refer"

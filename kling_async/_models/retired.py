@@ -11,6 +11,7 @@ first submit of each logs a warning.  Server refusals come back as the ordinary 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -39,12 +40,16 @@ class ReferenceImage:
     image: str = attrs.field(validator=TEXT)
 
 
+def _to_references(value: Iterable[ReferenceImage]) -> tuple[ReferenceImage, ...]:
+    return to_tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class MultiImageToVideoRequest(CommonFields):
     """``POST /v1/videos/multi-image2video``: a video from up to 4 reference images."""
 
     image_list: tuple[ReferenceImage, ...] = attrs.field(
-        converter=to_tuple, validator=[items_of(ReferenceImage), len_between(1, 4, "images")]
+        converter=_to_references, validator=[items_of(ReferenceImage), len_between(1, 4, "images")]
     )
     prompt: str = attrs.field(validator=[TEXT, PROMPT])
     model_name: str | None = attrs.field(default=None, validator=TEXT)

@@ -9,6 +9,7 @@
     kling-async submit videos/omni-video --json '{...}' [--wait]
     kling-async status ENDPOINT TASK_ID | wait ENDPOINT TASK_ID | list ENDPOINT
     kling-async simulate --port 8000                      # prints `export KLING_...` lines
+    kling-async account costs|balance|packages            # JSON lines
     kling-async --version;  kling-async COMMAND --help;  -v on any command: debug logging
 
 Credentials come from ``KLING_API_KEY`` or ``KLING_ACCESS_KEY`` + ``KLING_SECRET_KEY`` and
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._logging import enable as enable_logging
-from . import _batch, _tasks
+from . import _account, _batch, _tasks
 from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, stdout_closed
 
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _batch.register(subparsers)
     _tasks.register(subparsers)
+    _account.register(subparsers)
     try:
         simulate = importlib.import_module(f"{__name__}._simulate")
     except ImportError:  # the simulator command ships separately

@@ -16,13 +16,16 @@ from typing import Any
 from aiohttp import web
 
 from .._models.task import TaskStatus
+from ._account import install_account_routes
 from ._admin import AdminRoutes
 from ._clock import RealClock, VirtualClock
 from ._config import SimulatorConfig, evolve_config
 from ._files import FileServing
+from ._resources import install_resource_routes
 from ._routes import ApiRoutes
 from ._state import DEFAULT_ACCOUNT, Credentials, SimState
 from ._stats import SimStats
+from ._sync import install_sync_routes
 from ._tasks import TaskRecord
 
 __all__ = ["DEFAULT_ACCOUNT", "KlingSimulator"]
@@ -83,6 +86,9 @@ class KlingSimulator:
             raise RuntimeError("this KlingSimulator was closed; create a new one")
         state = self._state
         app = web.Application(client_max_size=state.config.max_body_bytes)
+        install_sync_routes(app, state)
+        install_resource_routes(app, state)  # first: its routes win over the task routes'
+        install_account_routes(app, state)
         ApiRoutes(state).install(app)
         AdminRoutes(state).install(app)
         runner = web.AppRunner(
