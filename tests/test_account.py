@@ -22,7 +22,7 @@ from tests._simhelpers import SCALE, Sleeps, client_for
 pytestmark = pytest.mark.anyio
 REPO = Path(kling.__file__).resolve().parent.parent
 START, END = 0, 253402300799999
-IMG_REQ = kling.ImageGenerationRequest(prompt="a red fox", n=2, model_name="kling-v1")  # 1 unit/image
+IMG_REQ = kling.ImageGenerationRequest(prompt="a red fox", n=2, model_name="kling-v1")  # 1 u/img
 VIDEO_REQ = kling.TextToVideoRequest(prompt="a cat", duration="5")
 
 
