@@ -40,7 +40,7 @@ from ._events import EventHub, WebhookReceived
 from ._models.task import Task, TaskStatus
 from ._poller import Poller
 from ._registry import Job, TaskRegistry
-from ._webhook_shapes import callback_task
+from ._results import parse_callback
 from ._webhook_verify import Headers, SeenIds, Verdict, header_map, load_secrets, verify
 
 log = logging.getLogger("kling_async")
@@ -202,7 +202,7 @@ class WebhookReceiver:
         if seen != "new":
             return self._outcome(seen, webhook_id=msg_id)
         try:
-            task = callback_task(json.loads(body))
+            task = parse_callback(json.loads(body))
         except (ValueError, RecursionError, ResponseDecodeError) as exc:
             log.info("a signed webhook body is no task object (%s)", type(exc).__name__)
             return self._outcome("malformed", webhook_id=msg_id)
