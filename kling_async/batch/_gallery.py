@@ -19,8 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import os
-import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from ._fetch import plain_name
 from ._jobsfile import BatchJob
-from ._storage import storage_error
+from ._storage import write_atomically
 from ._store import JobRecord
 from ._text import escape_surrogates
 
@@ -205,17 +203,4 @@ def write_gallery(path: Path, jobs: Sequence[BatchJob], rows: Sequence[Mapping[s
     """Write ``render_gallery`` at ``path`` atomically (temp file + rename);
     ``BatchStorageError`` if it cannot be written (the old page, if any, stays whole)."""
     text = render_gallery(jobs, rows, {r.job_id: r for r in records})
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "x", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except OSError as exc:
-        raise storage_error(path, exc) from None
-    finally:
-        try:
-            temp.unlink(missing_ok=True)
-        except OSError:
-            pass
+    write_atomically(path, (text,))

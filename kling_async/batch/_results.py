@@ -14,8 +14,6 @@ and the ``billing`` entries), or None when it reported nothing; ``cost_line`` su
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from typing import Any
 from .._costs import CostTally, parse_cost
 from .._models.task import Task
 from ._jobsfile import BatchJob
-from ._storage import storage_error
+from ._storage import write_atomically
 from ._store import JobRecord
 from ._text import escape_surrogates
 
@@ -107,18 +105,4 @@ def write_results(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write ``rows`` (from ``result_row``) as ``results.jsonl`` at ``path`` atomically (temp
     file + rename).  ``BatchStorageError`` if it cannot be written (the old file, if any,
     stays whole)."""
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temp, "x", encoding="utf-8") as out:
-            for row in rows:
-                out.write(json_line(row) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except OSError as exc:
-        raise storage_error(path, exc) from None
-    finally:
-        try:
-            temp.unlink(missing_ok=True)
-        except OSError:
-            pass
+    write_atomically(path, (json_line(row) + "\n" for row in rows))

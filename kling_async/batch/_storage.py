@@ -8,7 +8,10 @@ and the problem, never a raw ``OSError`` / ``sqlite3.Error`` traceback.  The CLI
 from __future__ import annotations
 
 import errno
+import os
+import secrets
 import sqlite3
+from collections.abc import Iterable
 from pathlib import Path
 
 from .._errors import KlingError
@@ -64,3 +67,24 @@ def make_folder(path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise storage_error(path, exc) from None
+
+
+def write_atomically(path: Path, pieces: Iterable[str]) -> None:
+    """Write the text ``pieces`` as the file ``path``: to a temporary file beside it, synced,
+    then renamed over it, so a reader sees the old file or the new one, never a part.
+    ``BatchStorageError`` if it cannot be written (the old file, if any, stays whole)."""
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(temp, "x", encoding="utf-8") as out:
+            for piece in pieces:
+                out.write(piece)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        raise storage_error(path, exc) from None
+    finally:
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:
+            pass
