@@ -14,13 +14,25 @@ of one ``url``; ``video_duration=False`` (effects) leaves ``duration`` out of vi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
-if TYPE_CHECKING:
-    from ._tasks import SimTask
+from .._endpoints import Endpoint
+
+
+class SimTask(Protocol):
+    """What rendering reads of a simulated task (``_tasks.SimTask``)."""
+
+    task_id: str
+    account: str
+    body: Mapping[str, Any]
+    row: Endpoint
+    outputs: int
+    watermark: bool
+    video_seconds: float
+
 
 #: Renders one output kind of a succeeded task (the task, the simulator's base URL).
-Render: TypeAlias = "Callable[[SimTask, str], list[dict[str, Any]]]"
+Render: TypeAlias = Callable[[SimTask, str], list[dict[str, Any]]]
 
 
 def _root(task: SimTask, base_url: str) -> str:
