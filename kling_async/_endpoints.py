@@ -79,6 +79,16 @@ Request: TypeAlias = (
 #: model in ``model_name``; ``new`` = the model in the path, tasks queried through ``/tasks``.
 Standard = Literal["legacy", "new"]
 
+#: A kind of result a task makes, named as the ``Task`` field that holds it (reference §3.3,
+#: §12.3): ``image`` -> ``Task.images``, ``video`` -> ``videos``, ``audio`` -> ``audios``,
+#: ``voice`` -> ``voices``, ``element`` -> ``elements``.
+OutputKind = Literal["image", "video", "audio", "voice", "element"]
+
+
+def _default_outputs(row: Endpoint) -> tuple[OutputKind, ...]:
+    """An image endpoint makes images, every other kind videos, unless its row says more."""
+    return ("image",) if row.kind == "image" else ("video",)
+
 
 @attrs.frozen
 class Endpoint:
@@ -97,6 +107,17 @@ class Endpoint:
     #: Gone from the official docs but still listed by gateways (reference §2.22): callable,
     #: with a one-time warning in the log.
     possibly_retired: bool = False
+    #: What its tasks make, in ``task_result`` order (``("video", "audio")`` for
+    #: video-to-audio): what the simulator renders and what a reconciling lookup expects.
+    outputs: tuple[OutputKind, ...] = attrs.field(
+        default=attrs.Factory(_default_outputs, takes_self=True))
+    #: Each image item holds this many views, ``url_1`` .. ``url_N``, instead of one ``url``
+    #: (ai-multi-shot: 3 angle views, reference §2.20); 0 = one ``url`` per item.
+    image_views: int = 0
+    #: Whether its videos carry a ``duration`` (effects videos do not, reference §2.9).
+    video_duration: bool = True
+    #: Whether its task echoes the source video as ``task_info.parent_video`` (§2.8, §2.11).
+    parent_video: bool = False
 
     @property
     def path(self) -> str:
@@ -183,17 +204,19 @@ def quote_segment(value: str) -> str:
 #: The rest of the legacy task catalogue (reference §2.5-§2.20, §2.22): one row each.
 _CATALOGUE = (
     Endpoint("videos/avatar/image2video", AvatarRequest, "video", default_mode="std"),
-    Endpoint("videos/advanced-lip-sync", AdvancedLipSyncRequest, "video"),
-    Endpoint("videos/effects", EffectsRequest, "video"),
+    Endpoint("videos/advanced-lip-sync", AdvancedLipSyncRequest, "video", parent_video=True),
+    Endpoint("videos/effects", EffectsRequest, "video", video_duration=False),
     Endpoint("videos/multi-elements", MultiElementsRequest, "video", default_mode="std"),
-    Endpoint("audio/text-to-audio", TextToAudioRequest, "audio"),
-    Endpoint("audio/video-to-audio", VideoToAudioRequest, "audio"),
+    Endpoint("audio/text-to-audio", TextToAudioRequest, "audio", outputs=("audio",)),
+    Endpoint("audio/video-to-audio", VideoToAudioRequest, "audio", outputs=("video", "audio"),
+             parent_video=True),
     Endpoint("images/multi-image2image", MultiImageToImageRequest, "image"),
     Endpoint("images/editing/expand", ImageExpandRequest, "image"),
     Endpoint("images/kolors-virtual-try-on", VirtualTryOnRequest, "image"),
-    Endpoint("general/ai-multi-shot", AiMultiShotRequest, "image"),
-    Endpoint("general/custom-voices", CustomVoiceRequest, "resource"),
-    Endpoint("general/advanced-custom-elements", ElementRequest, "resource"),
+    Endpoint("general/ai-multi-shot", AiMultiShotRequest, "image", image_views=3),
+    Endpoint("general/custom-voices", CustomVoiceRequest, "resource", outputs=("voice",)),
+    Endpoint("general/advanced-custom-elements", ElementRequest, "resource",
+             outputs=("element",)),
     Endpoint("videos/video-extend", VideoExtendRequest, "video", possibly_retired=True),
     Endpoint("videos/multi-image2video", MultiImageToVideoRequest, "video", default_mode="std",
              possibly_retired=True),

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from ._endpoints import Endpoint
+from ._endpoints import Endpoint, OutputKind
 from ._errors import (
     InvalidRequestError,
     KlingError,
@@ -274,13 +274,20 @@ def _check_found(task: Task, ext: str, endpoint: Endpoint) -> None:
             f"lookup by external_task_id {ext!r} answered with task {task.task_id!r} of "
             f"external_task_id {task.external_task_id!r}"
         )
-    foreign = task.videos if endpoint.kind == "image" else task.images
-    own = task.images if endpoint.kind == "image" else task.videos
-    if foreign and not own:
+    made = {kind for kind in _OUTPUT_FIELDS if getattr(task, _OUTPUT_FIELDS[kind])}
+    if made and not made & set(endpoint.outputs):
         raise ResponseDecodeError(
             f"lookup by external_task_id {ext!r} on {endpoint.name} answered with task "
-            f"{task.task_id!r}, whose results are not {endpoint.kind}s (another endpoint's task)"
+            f"{task.task_id!r}, whose results ({', '.join(sorted(made))}) are not what it "
+            f"makes ({', '.join(endpoint.outputs)}): another endpoint's task"
         )
+
+
+#: The ``Task`` field holding each output kind of ``Endpoint.outputs``.
+_OUTPUT_FIELDS: dict[OutputKind, str] = {
+    "image": "images", "video": "videos", "audio": "audios", "voice": "voices",
+    "element": "elements",
+}
 
 
 def says_not_found(exc: InvalidRequestError) -> bool:

@@ -81,6 +81,8 @@ MAX_MESSAGE_LENGTH = 2000
 #: The latest ``created_at``/``updated_at`` read (9999-12-31T23:59:59.999Z, in ms).
 _MAX_TIME_MS = 253_402_300_799_999
 _MAX_INDEX = 1_000_000
+#: Most views ``url_1`` .. ``url_N`` read from one image item (ai-multi-shot sends 3).
+_MAX_VIEWS = 9
 #: Numbers arriving as text longer than this are no time, index or duration.
 _MAX_NUMBER_TEXT = 64
 #: Integers wider than this are no id or number the SDK keeps (str() of huge ints is slow).
@@ -307,6 +309,33 @@ def _image(item: Mapping[str, Any]) -> Image | None:
                  watermark_url=_opt_str(item.get("watermark_url")))
 
 
+def _image_views(item: Mapping[str, Any]) -> list[Image]:
+    """A legacy image item: one ``url``, or ai-multi-shot's angle views ``url_1``, ``url_2``,
+    ``url_3`` (reference §2.20), one ``Image`` each with its ``view`` number."""
+    single = _image(item)
+    if single is not None:
+        return [single]
+    index = _opt_int(item.get("index"), _MAX_INDEX) or 0
+    views: list[Image] = []
+    for view in range(1, _MAX_VIEWS + 1):
+        url = _opt_str(item.get(f"url_{view}"))
+        if url is not None:
+            views.append(Image(index=index, url=url, view=view))
+    return views
+
+
+def _images(raw: Any) -> tuple[Image, ...]:
+    """A legacy ``images[]`` (or ``series_images[]``): like ``_items``, but an item may hold
+    several views; at most ``MAX_RESULT_ITEMS`` images in all."""
+    if not isinstance(raw, list):
+        return ()
+    found: list[Image] = []
+    for item in raw[:MAX_RESULT_ITEMS]:
+        if isinstance(item, Mapping):
+            found.extend(_image_views(item))
+    return tuple(found[:MAX_RESULT_ITEMS])
+
+
 def _video(item: Mapping[str, Any]) -> Video | None:
     url = _opt_str(item.get("url"))
     if url is None:
@@ -400,8 +429,8 @@ def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None) -> Task:
         raw_status=_raw_status(body),
         status_msg=_message(body.get("task_status_msg")),
         external_task_id=_external_id(info, body),
-        images=_items(result.get("images"), _image),
-        series_images=_items(result.get("series_images"), _image),
+        images=_images(result.get("images")),
+        series_images=_images(result.get("series_images")),
         result_type=_opt_str(result.get("result_type"), _MAX_NUMBER_TEXT),
         videos=_items(result.get("videos"), _video),
         audios=_items(result.get("audios"), _audio),

@@ -62,3 +62,23 @@ def test_the_overhead_benchmark_fixes_malloc_thresholds_unless_told_not_to(opt_o
         assert out == "False"
     else:  # glibc takes the setting; elsewhere there is none to take
         assert out == str(platform.libc_ver()[0] == "glibc")
+
+
+def test_the_tasks_benchmark_counts_both_sides_from_the_simulator(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """bench_tasks, 30 new-standard jobs against a simulator process: every job ends on both
+    sides, batched ``/tasks`` calls ask for at most 20 ids, the baseline for one, and batching
+    takes fewer requests per job than the baseline."""
+    from benchmarks import bench_tasks
+    from benchmarks._simproc import simulator_process
+
+    monkeypatch.setenv("KLING_BENCH_NO_PIN", "1")
+    with simulator_process(time_scale=200, seed=5) as sim:
+        batched = bench_tasks.measure(sim["base_url"], sim["api_key"], 30, 200.0, 20)
+        single = bench_tasks.measure(sim["base_url"], sim["api_key"], 30, 200.0, 1)
+    for side in (batched, single):
+        assert side.succeeded == side.jobs == side.creates == 30
+        assert side.tasks_queries >= 1
+    assert 1 < batched.max_ids <= 20 and single.max_ids == 1
+    assert single.ids_per_query == 1.0
+    assert batched.total_requests < single.total_requests

@@ -111,6 +111,9 @@ class Image:
     url: str
     watermark_url: str | None = None
     group_id: str | None = None
+    #: Which of an item's views this is (1 for ``url_1``...): ai-multi-shot answers each
+    #: ``images[]`` item with three angle views instead of one ``url``; None elsewhere.
+    view: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -318,7 +321,7 @@ class Task:
 
 def _image_view(image: Image) -> dict[str, typing.Any]:
     return {"index": image.index, "url": image.url, "watermark_url": image.watermark_url,
-            "group_id": image.group_id}
+            "group_id": image.group_id, "view": image.view}
 
 
 def _finite(value: float | None) -> float | None:

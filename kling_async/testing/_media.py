@@ -1,4 +1,5 @@
-"""Small, real result files: a valid PNG for images, an MP4-shaped payload for videos.
+"""Small, real result files: a valid PNG for images, an MP4-shaped payload for videos, and
+valid MP3 and WAV audio (a moment of silence).
 
 The PNG is built with ``zlib`` and ``struct`` (signature, IHDR, IDAT, IEND, correct CRCs); its
 colour derives from the task id so different tasks give different bytes.  The video is a
@@ -49,11 +50,45 @@ def mp4_bytes(seed: str) -> bytes:
     return ftyp + free + mdat
 
 
+#: One MPEG-1 Layer III frame header: sync, 128 kbit/s, 44.1 kHz, no padding, mono.
+_MP3_HEADER = b"\xff\xfb\x90\xc4"
+_MP3_FRAME = 417  # 144 * 128000 // 44100 bytes
+
+
+@lru_cache(maxsize=256)
+def mp3_bytes(seed: str, frames: int = 4) -> bytes:
+    """An MP3 of ``frames`` silent frames (about 0.1 s) after an ID3v2 tag naming ``seed``:
+    zero side information decodes as silence."""
+    text = b"\x00" + f"kling_async simulator {seed}".encode()[:200]
+    frame = b"TIT2" + struct.pack(">I", len(text)) + b"\x00\x00" + text
+    size = len(frame)  # a synchsafe integer: 7 bits per byte
+    tag = b"ID3\x03\x00\x00" + bytes((size >> 21 & 0x7F, size >> 14 & 0x7F, size >> 7 & 0x7F,
+                                         size & 0x7F)) + frame
+    return tag + (_MP3_HEADER + bytes(_MP3_FRAME - len(_MP3_HEADER))) * frames
+
+
+@lru_cache(maxsize=256)
+def wav_bytes(seed: str, rate: int = 8000, samples: int = 800) -> bytes:
+    """A RIFF/WAVE file: 16-bit mono PCM at ``rate`` Hz, ``samples`` samples (0.1 s) of a
+    near-silent level derived from ``seed``."""
+    level = zlib.crc32(seed.encode()) % 16
+    data = struct.pack("<h", level) * samples
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
+    body += b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 def file_bytes(task_id: str, name: str) -> tuple[bytes, str]:
     """The content and content type of result file ``name`` of task ``task_id``."""
+    seed = f"{task_id}/{name}"
     if name.endswith(".png"):
-        return png_bytes(f"{task_id}/{name}"), "image/png"
-    return mp4_bytes(f"{task_id}/{name}"), "video/mp4"
+        return png_bytes(seed), "image/png"
+    if name.endswith(".mp3"):
+        return mp3_bytes(seed), "audio/mpeg"
+    if name.endswith(".wav"):
+        return wav_bytes(seed), "audio/wav"
+    return mp4_bytes(seed), "video/mp4"
 
 
 def file_etag(content: bytes) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from .._models.task import TaskStatus
+from ._outputs import new_outputs
 from ._pricing import decimal_text, usd_of
-from ._tasks import SimTask, charged_units, pack_of, result_files
+from ._tasks import SimTask, charged_units, pack_of
 
 #: Wire status of the new standard for the simulator's (legacy-spelled) status.
 NEW_STATUS: dict[str, str] = {TaskStatus.SUCCEED.value: "succeeded"}
@@ -57,8 +58,7 @@ def new_task_object(
     """The §12.3 task object of ``task`` as it looks in ``status``."""
     outputs: list[dict[str, Any]] = []
     if status == TaskStatus.SUCCEED:
-        kind = pack_of(task)
-        outputs = [{"type": kind, **item} for item in result_files(task, base_url)]
+        outputs = new_outputs(task, base_url)
     body: dict[str, Any] = {
         "id": task.task_id,
         "status": new_status(status),

@@ -25,6 +25,14 @@ from typing import Any
 
 from aiohttp import web
 
+from ._outputs import (
+    ELEMENT_SUFFIX,
+    VOICE_SUFFIX,
+    element_id_of,
+    elements,
+    voice_id_of,
+    voices,
+)
 from ._replies import Reply, fail, json_object, ok
 from ._routes import PREFIXES
 from ._state import SimState
@@ -34,34 +42,14 @@ from ._tasks import SimTask
 ELEMENTS = "general/advanced-custom-elements"
 VOICES = "general/custom-voices"
 _KEYS = {ELEMENTS: "elements", VOICES: "voices"}
-_VOICE_PREFIX = "sim-voice-"
 _PRESETS = 3
 
 
-def element_id_of(task: SimTask) -> int | str:
-    """The element id a build task makes: a 64-bit integer when the task id allows it."""
-    text = f"{task.task_id}7"
-    return int(text) if text.isdigit() and int(text) < 2**63 else text
-
-
 def made_item(task: SimTask, deleted: bool, base_url: str) -> dict[str, Any]:
-    """What a succeeded build task made, as Kling lists it."""
-    status = "deleted" if deleted else "succeed"
-    body = task.body
-    if task.endpoint == VOICES:
-        return {"voice_id": f"{_VOICE_PREFIX}{task.task_id}", "voice_name": body.get(
-            "voice_name"), "trial_url": f"{base_url}/__sim/files/{task.task_id}/trial.mp3",
-            "owned_by": task.account, "status": status}
-    voice = body.get("element_voice_id")
-    return {
-        "element_id": element_id_of(task), "element_name": body.get("element_name"),
-        "element_description": body.get("element_description"),
-        "reference_type": body.get("reference_type"),
-        "element_image_list": body.get("element_image_list") or {},
-        "element_video_list": body.get("element_video_list") or {},
-        "element_voice_info": {"voice_id": voice, "owned_by": task.account} if voice else {},
-        "tag_list": body.get("tag_list") or [], "owned_by": task.account, "status": status,
-    }
+    """What a succeeded build task made, as Kling lists it: the simulator's one rendering of
+    it (``_outputs``), with its status."""
+    made = (voices if task.endpoint == VOICES else elements)(task, base_url)[0]
+    return {**made, "status": "deleted" if deleted else "succeed"}
 
 
 def _preset(endpoint: str, i: int) -> dict[str, Any]:
@@ -163,10 +151,8 @@ class ResourceRoutes:
         """The caller's succeeded, undeleted build task that made ``given``."""
         text = str(given) if isinstance(given, (str, int)) and not isinstance(given,
                                                                               bool) else ""
-        if endpoint == VOICES:
-            task_id = text[len(_VOICE_PREFIX):] if text.startswith(_VOICE_PREFIX) else ""
-        else:
-            task_id = text[:-1] if text.endswith("7") else ""
+        suffix = VOICE_SUFFIX if endpoint == VOICES else ELEMENT_SUFFIX
+        task_id = text[:-1] if text.endswith(suffix) else ""
         task = self._state.store.get(account, endpoint, task_id) if task_id else None
         if task is None or self.is_deleted(task) or str(made_id(task)) != text:
             return None
@@ -204,9 +190,7 @@ class ResourceRoutes:
 
 def made_id(task: SimTask) -> int | str:
     """The id of what a build task made."""
-    if task.endpoint == VOICES:
-        return f"{_VOICE_PREFIX}{task.task_id}"
-    return element_id_of(task)
+    return voice_id_of(task) if task.endpoint == VOICES else element_id_of(task)
 
 
 def _resource_endpoint(request: web.Request) -> str | None:

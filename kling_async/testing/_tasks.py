@@ -17,6 +17,7 @@ import attrs
 from .._endpoints import ENDPOINTS, task_weight
 from .._models.task import TaskStatus
 from ._config import SimulatorConfig
+from ._outputs import file_names, legacy_result, parent_video
 from ._pricing import bucket_of, decimal_text, units_of, usd_of, video_seconds
 
 
@@ -43,6 +44,7 @@ class SimTask:
         "failure_message",
         "is_image",
         "outputs",
+        "row",
         "seq",
         "standard",
         "started",
@@ -71,6 +73,7 @@ class SimTask:
         self.account = account
         self.body = body
         row = ENDPOINTS[endpoint]
+        self.row = row
         self.standard = row.standard
         options = row.options_of(body)
         ext = options.get("external_task_id")
@@ -115,12 +118,7 @@ class SimTask:
 
     def file_names(self) -> list[str]:
         """Names of the result files served under ``/__sim/files/{task_id}/``."""
-        if self.is_image:
-            names = [f"image_{i}.png" for i in range(self.outputs)]
-            if self.watermark:
-                names += [f"image_{i}_watermark.png" for i in range(self.outputs)]
-            return names
-        return ["video.mp4", "video_watermark.mp4"] if self.watermark else ["video.mp4"]
+        return file_names(self)
 
 
 def draw_duration(config: SimulatorConfig, endpoint: str, rng: random.Random) -> float:
@@ -168,28 +166,6 @@ def _deductions(task: SimTask, status: str, charge_type: str) -> dict[str, Any]:
             "final_balance_deduction": {"quota": usd, "list_price": usd}}
 
 
-def result_files(task: SimTask, base_url: str) -> list[dict[str, Any]]:
-    """The result files of a succeeded task: ``{"url", "watermark_url"?}`` per image, or one
-    video's ``{"id", "url", "watermark_url"?, "duration"}``."""
-    root = f"{base_url}/__sim/files/{task.task_id}"
-    if task.is_image:
-        images = []
-        for i in range(task.outputs):
-            item: dict[str, Any] = {"url": f"{root}/image_{i}.png"}
-            if task.watermark:
-                item["watermark_url"] = f"{root}/image_{i}_watermark.png"
-            images.append(item)
-        return images
-    video: dict[str, Any] = {
-        "id": f"{task.task_id}0",
-        "url": f"{root}/video.mp4",
-        "duration": f"{task.video_seconds:.1f}",
-    }
-    if task.watermark:
-        video["watermark_url"] = f"{root}/video_watermark.mp4"
-    return [video]
-
-
 def task_object(
     task: SimTask, status: str, base_url: str, to_ms: Any, charge_type: str = "unit"
 ) -> dict[str, Any]:
@@ -199,11 +175,10 @@ def task_object(
         info["external_task_id"] = task.external_task_id
     result: dict[str, Any] = {}
     if status == TaskStatus.SUCCEED:
-        files = result_files(task, base_url)
-        if task.is_image:
-            result["images"] = [{"index": i, **item} for i, item in enumerate(files)]
-        else:
-            result["videos"] = files
+        result = legacy_result(task, base_url)
+        parent = parent_video(task, base_url)
+        if parent is not None:
+            info["parent_video"] = parent
     return {
         "task_id": task.task_id,
         "task_status": status,
