@@ -129,6 +129,7 @@ class BatchRunner:
         download: bool = False, max_downloads: int = 4, download_attempts: int = 5,
         poll: PollPolicy | None = None,
         on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
+        results_file: bool = True,
     ):
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
@@ -142,6 +143,7 @@ class BatchRunner:
         self._poll = poll
         self._on_progress = on_progress
         self._interval = progress_interval
+        self._results_file = results_file  # False: a fleet worker writes results.jsonl itself
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._live: dict[str, Job] = {}
@@ -228,6 +230,7 @@ class BatchRunner:
                 for job in jobs]
         if self._out is not None and path is not None:
             self._remove_leftovers(self._out, final.values())
+        if self._out is not None and path is not None and self._results_file:
             try:
                 write_results(path, rows)
             except BatchStorageError as exc:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._logging import enable as enable_logging
-from . import _batch, _tasks
+from . import _batch, _fleet, _tasks
 from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, stdout_closed
 
 
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     _batch.register(subparsers)
     _tasks.register(subparsers)
+    _fleet.register(subparsers)
     try:
         simulate = importlib.import_module(f"{__name__}._simulate")
     except ImportError:  # the simulator command ships separately

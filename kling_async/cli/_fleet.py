@@ -1,0 +1,146 @@
+"""``kling-async run ... --store postgresql://...`` (a fleet of workers on one batch) and
+``kling-async fleet status``.
+
+The same ``run`` command started in any number of processes, on any hosts, with the same
+``--store`` (or ``KLING_STORE``) and ``--batch`` (default: the jobs file's name) cooperates on
+one batch: each job is created once, by one worker; ``--max-in-flight`` is the account's
+limit for the whole fleet.  Run again after everything finished, it only writes
+``results.jsonl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._config import ENV_ACCESS_KEY, ENV_API_KEY, Limits
+from .._errors import KlingError
+from ..batch import RESULTS_NAME, BatchJob, format_summary
+from ..batch._results import cost_line
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    exit_code_for,
+    fail,
+    make_client,
+    on_signals,
+    print_text,
+)
+
+ENV_STORE = "KLING_STORE"
+
+
+def add_run_flags(p: argparse.ArgumentParser) -> None:
+    """``--store``, ``--batch`` and ``--lease-seconds`` of ``run``."""
+    group = p.add_argument_group("fleet (several processes on one batch)")
+    group.add_argument("--store", default=None,
+                       help=f"PostgreSQL DSN of a shared store (default: ${ENV_STORE}); every "
+                            "process given it works on the same batch")
+    group.add_argument("--batch", default=None,
+                       help="the batch's name in the store (default: the jobs file's name)")
+    group.add_argument("--lease-seconds", type=float, default=30.0,
+                       help="a dead worker's jobs are taken over after this long "
+                            "(default: %(default)s)")
+
+
+def store_dsn(args: argparse.Namespace) -> str | None:
+    """The ``--store`` (or ``KLING_STORE``) DSN, or None: a single-process run."""
+    return getattr(args, "store", None) or os.environ.get(ENV_STORE) or None
+
+
+def account_id(args: argparse.Namespace, base_url: str) -> str:
+    """A stable name for the account of the run's credentials (a hash: never the key)."""
+    key = (getattr(args, "api_key", None) or os.environ.get(ENV_API_KEY)
+           or getattr(args, "access_key", None) or os.environ.get(ENV_ACCESS_KEY) or "")
+    digest = hashlib.sha256(f"{base_url}\n{key}".encode("utf-8", "surrogatepass"))
+    return f"acct-{digest.hexdigest()[:16]}"
+
+
+def run_command(args: argparse.Namespace, jobs: list[BatchJob]) -> int:
+    """``run`` with ``--store``: this process's share of the batch."""
+    from .._fleet import PostgresStore
+
+    if not args.lease_seconds > 0:
+        return fail(f"--lease-seconds must be > 0 (got {args.lease_seconds})", EXIT_USAGE)
+    batch = args.batch or Path(args.jobs).name
+    try:
+        extra: dict[str, Any] = {}
+        if args.max_in_flight is not None:
+            extra["limits"] = Limits(max_in_flight=args.max_in_flight)
+        client = make_client(args, **extra)
+        store = PostgresStore(str(store_dsn(args)), batch=batch)
+    except (KlingError, ValueError) as exc:
+        return fail(str(exc), exit_code_for(exc) if isinstance(exc, KlingError) else EXIT_USAGE)
+    try:
+        return asyncio.run(_run(client, store, jobs, args))
+    except KeyboardInterrupt:
+        return fail("interrupted: the other workers (or the same command) finish the batch",
+                    EXIT_INTERRUPTED)
+    except KlingError as exc:
+        return fail(str(exc), exit_code_for(exc))
+    finally:
+        store.close()
+
+
+async def _run(client: Any, store: Any, jobs: list[BatchJob], args: argparse.Namespace) -> int:
+    from .._fleet import FleetWorker
+
+    out = Path(args.out)
+    async with client:
+        worker = FleetWorker(
+            client, store, jobs, account=account_id(args, client.base_url), out_dir=out,
+            download=args.download, max_in_flight=args.max_in_flight,
+            lease_seconds=args.lease_seconds, max_downloads=args.max_downloads)
+        with on_signals(worker.stop):
+            result = await worker.run()
+    print_text(format_summary(result.rows))
+    print_text(cost_line(result.rows))
+    print_text(f"\nresults: {out / RESULTS_NAME}   store: {store.name} batch {store.batch!r}"
+               f"   (this worker claimed {result.claimed} job(s))")
+    if result.interrupted:
+        print("interrupted: the other workers (or the same command) finish the batch",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def register(subparsers: Any) -> None:
+    """Add ``fleet status``."""
+    p = subparsers.add_parser("fleet", help="a fleet's shared store (--store)",
+                              description="Inspect a fleet's shared PostgreSQL store.")
+    sub = p.add_subparsers(dest="fleet_command", metavar="SUBCOMMAND")
+    s = sub.add_parser("status", help="workers, leases, slots by account, jobs by state")
+    s.add_argument("--store", default=None, help=f"PostgreSQL DSN (default: ${ENV_STORE})")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=_status_command)
+    p.set_defaults(func=lambda _args: fail("fleet: name a subcommand (status)", EXIT_USAGE))
+
+
+def _status_command(args: argparse.Namespace) -> int:
+    from .._fleet import PostgresStore
+    from .._fleet._status import format_status
+
+    dsn = store_dsn(args)
+    if dsn is None:
+        return fail(f"fleet status needs --store or ${ENV_STORE}", EXIT_USAGE)
+    try:
+        store = PostgresStore(dsn, batch="default")
+    except (KlingError, ValueError) as exc:
+        return fail(str(exc), EXIT_USAGE)
+    try:
+        status = store.status()
+    except KlingError as exc:
+        return fail(str(exc), exit_code_for(exc))
+    finally:
+        store.close()
+    print_text(json.dumps(status, default=str, sort_keys=True) if args.json
+               else format_status(status))
+    return EXIT_OK
