@@ -66,6 +66,7 @@ from ._events import (
     StatusChanged,
     WaitingForCapacity,
 )
+from ._fleet import FleetWorker, PostgresStore
 from ._logging import configure_from_env as _configure_logging_from_env
 from ._models.catalog import (
     ModelSpec,
@@ -133,6 +134,7 @@ __all__ = [
     "Endpoint",
     "Event",
     "ExternalIdQuery",
+    "FleetWorker",
     "Image",
     "ImageGenerationRequest",
     "ImageToVideoRequest",
@@ -158,6 +160,7 @@ __all__ = [
     "ParentVideo",
     "PermissionDeniedError",
     "PollPolicy",
+    "PostgresStore",
     "PromptLimits",
     "RateLimitError",
     "RateLimited",

@@ -20,11 +20,19 @@ from .._wire import dump_request
 from ..batch._jobsfile import BatchJob
 from ..batch._runner import external_task_id_for
 from ..batch._store import JobRecord, JournalStatus, new_batch_id, request_hash
-from . import _journal as journal
-from . import _ledger as ledger
 from ._db import Database
-from ._journal import Lease
-from ._ledger import Claim
+from ._journal import (
+    CHANNEL,
+    Lease,
+    record_download,
+    record_error,
+    record_file,
+    record_intent,
+    record_result,
+    record_task_id,
+)
+from ._journal import records as read_records
+from ._ledger import Claim, claim, cool_down, learn_rejection, release, remaining, renew, set_limit
 
 _MAX_BATCH_NAME = 200
 
@@ -70,38 +78,38 @@ class PostgresStore:
         return self._batch_id
 
     def get(self, job_id: str) -> JobRecord | None:
-        found: list[JobRecord] = self._sync(journal.records, self.batch, job_id)
+        found: list[JobRecord] = self._sync(read_records, self.batch, job_id)
         return found[0] if found else None
 
     def records(self) -> list[JobRecord]:
-        found: list[JobRecord] = self._sync(journal.records, self.batch)
+        found: list[JobRecord] = self._sync(read_records, self.batch)
         return found
 
     def record_intent(self, job_id: str, endpoint: str, external_task_id: str, *,
                       request_hash: str | None = None, lease: Lease | None = None) -> None:
-        self._sync(journal.record_intent, self.batch, job_id, endpoint, external_task_id,
+        self._sync(record_intent, self.batch, job_id, endpoint, external_task_id,
                    request_hash, lease, self.name)
 
     def record_task_id(self, job_id: str, task_id: str, *, lease: Lease | None = None) -> None:
-        self._sync(journal.record_task_id, self.batch, job_id, task_id, lease, self.name)
+        self._sync(record_task_id, self.batch, job_id, task_id, lease, self.name)
 
     def record_result(self, job_id: str, *, status: JournalStatus, urls: tuple[str, ...] = (),
                       task: Mapping[str, Any] | None = None, error: str | None = None,
                       lease: Lease | None = None) -> None:
-        self._sync(journal.record_result, self.batch, job_id, status, tuple(urls), task, error,
+        self._sync(record_result, self.batch, job_id, status, tuple(urls), task, error,
                    lease, self.name)
 
     def record_error(self, job_id: str, error: str | None, *, lease: Lease | None = None
                      ) -> None:
-        self._sync(journal.record_error, self.batch, job_id, error, lease, self.name)
+        self._sync(record_error, self.batch, job_id, error, lease, self.name)
 
     def record_file(self, job_id: str, url: str, path: str, size: int | None = None, *,
                     lease: Lease | None = None) -> None:
-        self._sync(journal.record_file, self.batch, job_id, url, path, size, lease, self.name)
+        self._sync(record_file, self.batch, job_id, url, path, size, lease, self.name)
 
     def record_download(self, job_id: str, url: str, path: str, *, lease: Lease | None = None
                         ) -> None:
-        self._sync(journal.record_download, self.batch, job_id, url, path, lease, self.name)
+        self._sync(record_download, self.batch, job_id, url, path, lease, self.name)
 
     def close(self) -> None:
         self._db.close()
@@ -126,32 +134,32 @@ class PostgresStore:
 
     async def claim(self, account: str, worker: str, *, lease: float, download: bool,
                     max_attempts: int) -> Claim | None:
-        found: Claim | None = await self._async(ledger.claim, self.batch, account, worker,
+        found: Claim | None = await self._async(claim, self.batch, account, worker,
                                                 lease, download, max_attempts)
         return found
 
     async def release(self, claim: Claim, worker: str, *, download: bool) -> None:
-        await self._async(ledger.release, self.batch, claim.job_id, worker, claim.version,
+        await self._async(release, self.batch, claim.job_id, worker, claim.version,
                           download)
 
     async def renew(self, worker: str, lease: float) -> int:
-        renewed: int = await self._async(ledger.renew, worker, lease)
+        renewed: int = await self._async(renew, worker, lease)
         return renewed
 
     async def remaining(self, *, download: bool, max_attempts: int) -> int:
-        left: int = await self._async(ledger.remaining, self.batch, download, max_attempts)
+        left: int = await self._async(remaining, self.batch, download, max_attempts)
         return left
 
     async def set_limit(self, account: str, max_slots: int | None, bucket: str = "") -> None:
         """The account's limit (``bucket=""``: all buckets together), for the whole fleet."""
-        await self._async(ledger.set_limit, account, bucket, max_slots)
+        await self._async(set_limit, account, bucket, max_slots)
 
     async def learn_rejection(self, account: str, bucket: str) -> int:
-        limit: int = await self._async(ledger.learn_rejection, account, bucket)
+        limit: int = await self._async(learn_rejection, account, bucket)
         return limit
 
     async def cool_down(self, account: str, seconds: float) -> None:
-        await self._async(ledger.cool_down, account, seconds)
+        await self._async(cool_down, account, seconds)
 
     async def register_worker(self, host: str, pid: int) -> str:
         worker = f"{host}:{pid}:{secrets.token_hex(3)}"
@@ -163,7 +171,7 @@ class PostgresStore:
 
     def listen(self, notify: Callable[[str], None]) -> None:
         """``notify(payload)`` (on the store's thread) for every change NOTIFY: a hint."""
-        self._db.listen(journal.CHANNEL, notify)
+        self._db.listen(CHANNEL, notify)
 
     def status(self) -> dict[str, Any]:
         """Workers, leases, slots by account and jobs by state (``fleet status``)."""

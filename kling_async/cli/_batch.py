@@ -30,7 +30,6 @@ from ..batch._jobsfile import split_lines
 from ..batch._partial import remove_leftovers
 from ..batch._results import cost_line
 from ..batch._storage import make_folder, storage_error
-from . import _fleet
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -43,6 +42,7 @@ from ._common import (
     on_signals,
     print_text,
 )
+from ._fleet import add_run_flags, run_command, store_dsn
 
 #: The demo's simulator speed-up: its mixed batch ends in about 5-15 seconds.
 DEMO_TIME_SCALE = 25.0
@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-in-flight", type=int, default=None,
                    help="most concurrency slots held at once, the account's limit (default: "
                         f"{Limits().max_in_flight})")
-    _fleet.add_run_flags(p)
+    add_run_flags(p)
     p.set_defaults(func=_run_command)
 
     p = subparsers.add_parser(
@@ -99,8 +99,8 @@ def _run_command(args: argparse.Namespace) -> int:
         jobs = load_jobs(args.jobs)
     except JobsFileError as exc:
         return fail(str(exc), EXIT_USAGE)
-    if _fleet.store_dsn(args):  # a fleet: any number of processes on one batch
-        return _fleet.run_command(args, jobs)
+    if store_dsn(args):  # a fleet: any number of processes on one batch
+        return run_command(args, jobs)
     try:
         extra: dict[str, Any] = {}
         if args.max_in_flight is not None:
