@@ -123,16 +123,17 @@ def _fits(row: Any, total: int, ceiling: int | None, held: dict[str, int],
 
 
 async def release(conn: Any, batch: str, job_id: str, worker: str, version: int,
-                  download: bool) -> None:
-    """Give a claimed job back (an attempt, unless it needs no more work); a job given back
-    with no intent journaled frees its slot (nothing was sent)."""
+                  download: bool, attempt: bool) -> None:
+    """Give a claimed job back (an attempt if ``attempt`` and it still needs work: not when
+    the worker stops); a job given back with no intent journaled frees its slot (nothing was
+    sent)."""
     async with conn.transaction():
         row = await conn.fetchrow(
             "UPDATE kling_jobs j SET owner = NULL, lease_until = NULL, updated_at = now(), "
-            f"attempts = j.attempts + CASE WHEN {_NEEDS_WORK} THEN 1 ELSE 0 END "
+            f"attempts = j.attempts + CASE WHEN $6 AND {_NEEDS_WORK} THEN 1 ELSE 0 END "
             "WHERE j.batch = $1 AND j.job_id = $3 AND j.owner = $4 AND j.lease_version = $5 "
             "RETURNING j.status, j.account, j.external_task_id",
-            batch, download, job_id, worker, version)
+            batch, download, job_id, worker, version, attempt)
         if row is not None and row["status"] == "pending":
             await free_slot(conn, row["account"], row["external_task_id"])
         await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, f"job:{batch}")

@@ -138,9 +138,11 @@ class PostgresStore:
                                                 lease, download, max_attempts)
         return found
 
-    async def release(self, claim: Claim, worker: str, *, download: bool) -> None:
+    async def release(self, claim: Claim, worker: str, *, download: bool,
+                      attempt: bool = True) -> None:
+        """Give ``claim`` back (``attempt``: count it as a try that did not finish it)."""
         await self._async(release, self.batch, claim.job_id, worker, claim.version,
-                          download)
+                          download, attempt)
 
     async def renew(self, worker: str, lease: float) -> int:
         renewed: int = await self._async(renew, worker, lease)

@@ -56,6 +56,8 @@ class FleetResult:
     results_path: Path | None = None
     interrupted: bool = False
     claimed: int = 0  # jobs this worker claimed (including takeovers)
+    #: The server refused this worker's credentials (it stopped claiming), or None.
+    auth_error: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -97,9 +99,12 @@ class FleetWorker:
         self._tg: anyio.abc.TaskGroup | None = None
         self.worker: str | None = None
         self.claimed = 0
+        #: Why the worker stopped: the server refused its credentials (as text), or None.
+        self.auth_error: str | None = None
 
     def stop(self) -> None:
-        """Stop claiming and end promptly (the leases lapse; other workers take over)."""
+        """Stop claiming and end promptly: its jobs are given back at once (not counted as
+        attempts) for other workers to take over."""
         self._stopping = True
         if self._tg is not None:
             self._tg.cancel_scope.cancel()
@@ -133,7 +138,7 @@ class FleetWorker:
                 tg.start_soon(self._learn)
                 await self._claim_loop(tg)
                 tg.cancel_scope.cancel()
-            interrupted = self._stopping
+            interrupted = self._stopping and self.auth_error is None
         finally:
             self._tg = None
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -164,6 +169,7 @@ class FleetWorker:
         """Run one claimed job to its end (or until its lease is lost), then give it back."""
         job = self._jobs.get(claim.job_id)
         assert self.worker is not None
+        ran = False
         try:
             if job is None:  # registered by a worker with a longer jobs file: not ours
                 return
@@ -172,13 +178,19 @@ class FleetWorker:
                 download=self._download, max_downloads=self._max_downloads, poll=self._poll,
                 results_file=False)
             try:
-                await runner.run([job])
+                result = await runner.run([job])
+                ran = not result.interrupted
+                if result.auth_error is not None:  # this key is refused: nothing more to send
+                    self.auth_error = self.auth_error or result.auth_error
+                    ran = False
+                    self.stop()
             except LeaseLostError as exc:
                 log.warning("fleet: %s", exc)
         finally:
             self._running.pop(claim.job_id, None)
             with anyio.CancelScope(shield=True):
-                await self._store.release(claim, self.worker, download=self._download)
+                await self._store.release(claim, self.worker, download=self._download,
+                                          attempt=ran)
             if self._wake is not None:
                 self._wake.set()
 
@@ -209,4 +221,4 @@ class FleetWorker:
             path = self._out / RESULTS_NAME
             write_results(path, rows)
         return FleetResult(rows=rows, results_path=path, interrupted=interrupted,
-                           claimed=self.claimed)
+                           claimed=self.claimed, auth_error=self.auth_error)

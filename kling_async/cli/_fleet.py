@@ -105,6 +105,9 @@ async def _run(client: Any, store: Any, jobs: list[BatchJob], args: argparse.Nam
     print_text(cost_line(result.rows))
     print_text(f"\nresults: {out / RESULTS_NAME}   store: {store.name} batch {store.batch!r}"
                f"   (this worker claimed {result.claimed} job(s))")
+    if result.auth_error is not None:
+        return fail(f"stopped: the server rejected the API key ({result.auth_error}); fix it "
+                    "and run the same command again", EXIT_FAILED)
     if result.interrupted:
         print("interrupted: the other workers (or the same command) finish the batch",
               file=sys.stderr)
