@@ -28,6 +28,7 @@ from typing import Any, Literal
 import aiohttp
 import anyio
 
+from ._admission import CapacityStore, account_id
 from ._auth import Auth, BearerKeyAuth, JwtAuth
 from ._buckets import concurrency_bucket
 from ._capacity import AdaptiveCapacity
@@ -139,6 +140,9 @@ class KlingClient:
 
     A job submitted without an ``external_task_id`` gets a generated one:
     ``external_id_prefix`` + 16 random hex digits drawn once per client + ``-`` + a counter.
+
+    ``store=PostgresStore(dsn)`` shares the account's capacity with every process using that
+    store: ``limits.max_in_flight`` is then the whole account's limit (see ``_fleet._shared``).
     """
 
     def __init__(
@@ -161,6 +165,7 @@ class KlingClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
+        store: CapacityStore | None = None,
     ):
         try:
             source = _environment()
@@ -173,6 +178,10 @@ class KlingClient:
                 reconcile_delay=reconcile_delay, external_id_prefix=external_id_prefix,
                 time_scale=time_scale_from(source) if poll is DEFAULT_POLL else None,
             )
+            # one shared capacity per account (a hash of the key names it, never the key)
+            self._admission = None if store is None else store.admission(
+                account_id(settings.base_url, api_key or access_key or ""),
+                limits.max_in_flight)
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
             raise
@@ -315,7 +324,7 @@ class KlingClient:
             registry=self._registry, capacity=self._capacity, events=self._events,
             settings=SubmissionSettings(retry=self.retry, reconcile_delay=self.reconcile_delay,
                                         timeout=self.timeouts.submission),
-            clock=self._clock, sleep=self._sleep, rand=self._rand,
+            clock=self._clock, sleep=self._sleep, rand=self._rand, admission=self._admission,
         )
         # The poller runs in a background task of its own (and its task group inside that
         # task): any task of this loop may then close the client without cancelling the task

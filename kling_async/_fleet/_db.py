@@ -11,6 +11,7 @@ error becomes a ``FleetStoreError`` naming the store (its DSN without the passwo
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -71,6 +72,7 @@ class Database:
             start_blocking_portal(name="kling-postgres"))
         self._pool: Any = None
         self._listener: Any = None
+        self._spawned: set[concurrent.futures.Future[Any]] = set()
         self._closed = False
         try:
             self._pool = self.call(self._open_pool, max_size)
@@ -148,15 +150,28 @@ class Database:
         return self._pool
 
     async def _listen(self, channel: str, notify: Callable[[str], None]) -> None:
-        conn = await self._asyncpg.connect(self._dsn, timeout=_CONNECT_TIMEOUT)
-        await conn.add_listener(channel, lambda _c, _pid, _ch, payload: notify(payload))
-        self._listener = conn
+        if self._listener is None:
+            self._listener = await self._asyncpg.connect(self._dsn, timeout=_CONNECT_TIMEOUT)
+        await self._listener.add_listener(
+            channel, lambda _c, _pid, _ch, payload: notify(payload))
 
     def listen(self, channel: str, notify: Callable[[str], None]) -> None:
-        """Call ``notify(payload)`` (on the store's thread) for each NOTIFY on ``channel``."""
+        """Call ``notify(payload)`` (on the store's thread) for each NOTIFY on ``channel``
+        (one listening connection per store, however many listeners)."""
         self.call(self._listen, channel, notify)
 
+    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run ``fn(*args)`` on the store's loop without waiting (a background loop, or a
+        write nobody waits for); cancelled when the store closes."""
+        if self._closed:
+            return
+        future = self._portal.start_task_soon(fn, *args)
+        self._spawned.add(future)
+        future.add_done_callback(self._spawned.discard)
+
     async def _close(self) -> None:
+        for future in list(self._spawned):
+            future.cancel()
         listener, self._listener = self._listener, None
         if listener is not None:
             with contextlib.suppress(Exception):

@@ -14,11 +14,14 @@ schema version; a store written by a newer version is refused.  Tables:
 - ``kling_limits``: per ``(account, bucket)`` (bucket ``''``: the whole account) the limit
   and the cool-down (1302 Retry-After) every worker honours;
 - ``kling_workers``: the workers, with their heartbeat (database clock).
+
+Schema 2 added ``kling_slots.endpoint`` and ``checked_at`` (the slots of ``KlingClient(store=
+...)``, reconciled by external id when their process died).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: pg_advisory_lock key of the schema migration (any constant, the same in every worker).
 MIGRATION_LOCK = 0x6B6C696E67  # "kling"
 
@@ -82,4 +85,7 @@ STATEMENTS = (
         started_at timestamptz NOT NULL DEFAULT now(),
         heartbeat_at timestamptz NOT NULL DEFAULT now(),
         stopped_at timestamptz)""",
+    # schema 2: client slots (KlingClient(store=...)) name their endpoint, for reconciling
+    "ALTER TABLE kling_slots ADD COLUMN IF NOT EXISTS endpoint text",
+    "ALTER TABLE kling_slots ADD COLUMN IF NOT EXISTS checked_at timestamptz",
 )

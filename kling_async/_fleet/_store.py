@@ -10,9 +10,12 @@ job's lease.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import anyio
 
 from .._buckets import concurrency_bucket
 from .._endpoints import ENDPOINTS
@@ -33,8 +36,10 @@ from ._journal import (
 )
 from ._journal import records as read_records
 from ._ledger import Claim, claim, cool_down, learn_rejection, release, remaining, renew, set_limit
+from ._shared import SharedCapacity
 
 _MAX_BATCH_NAME = 200
+log = logging.getLogger("kling_async")
 
 
 class PostgresStore:
@@ -163,10 +168,40 @@ class PostgresStore:
     async def cool_down(self, account: str, seconds: float) -> None:
         await self._async(cool_down, account, seconds)
 
-    async def register_worker(self, host: str, pid: int) -> str:
+    async def register_worker(self, host: str, pid: int, *, batch: str | None = "",
+                              heartbeat: Callable[..., Any] | None = None) -> str:
+        """A new ``kling_workers`` row (``batch``: this store's batch unless given, None for
+        a client); with ``heartbeat(conn, worker)``, renewed on the store's own thread."""
         worker = f"{host}:{pid}:{secrets.token_hex(3)}"
-        await self._async(_register_worker, worker, host, pid, self.batch)
+        await self._async(_register_worker, worker, host, pid,
+                          self.batch if batch == "" else batch)
+        if heartbeat is not None:
+            self._db.spawn(self._beat, heartbeat, worker)
         return worker
+
+    async def _beat(self, heartbeat: Callable[..., Any], worker: str) -> None:
+        from ._shared import HEARTBEAT_LAPSE
+
+        while True:
+            try:
+                await self._run(heartbeat, worker)
+            except Exception as exc:  # the next beat tries again; a lapse is reconciled
+                log.debug("fleet heartbeat failed: %s", exc)
+            await anyio.sleep(HEARTBEAT_LAPSE / 3)
+
+    async def run_async(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``await fn(conn, *args)`` on the store's loop, with a pooled connection."""
+        return await self._async(fn, *args)
+
+    def run_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """``fn(conn, *args)`` on the store's loop, not waited for (callable from any
+        thread, e.g. a job's done callback)."""
+        self._db.spawn(self._run, fn, *args)
+
+    def admission(self, account: str, limit: int) -> SharedCapacity:
+        """The account's capacity shared by every process using this store
+        (``KlingClient(store=...)``): ``limit`` slots in all."""
+        return SharedCapacity(self, account, limit)
 
     async def stop_worker(self, worker: str) -> None:
         await self._async(_stop_worker, worker)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from .._admission import account_id as shared_account_id
 from .._config import ENV_ACCESS_KEY, ENV_API_KEY, Limits
 from .._errors import KlingError
 from ..batch import RESULTS_NAME, BatchJob, format_summary
@@ -60,8 +60,7 @@ def account_id(args: argparse.Namespace, base_url: str) -> str:
     """A stable name for the account of the run's credentials (a hash: never the key)."""
     key = (getattr(args, "api_key", None) or os.environ.get(ENV_API_KEY)
            or getattr(args, "access_key", None) or os.environ.get(ENV_ACCESS_KEY) or "")
-    digest = hashlib.sha256(f"{base_url}\n{key}".encode("utf-8", "surrogatepass"))
-    return f"acct-{digest.hexdigest()[:16]}"
+    return shared_account_id(base_url, key)
 
 
 def run_command(args: argparse.Namespace, jobs: list[BatchJob]) -> int:
