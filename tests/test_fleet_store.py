@@ -205,3 +205,58 @@ def test_missing_postgresql_binaries_name_the_package_to_install(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PostgresMissing, match="postgresql"):
         find_bin_dir()
+
+
+async def _fresh_database(dsn: str) -> str:
+    """A new, empty database on the session's cluster: its DSN."""
+    import asyncpg
+
+    name = f"db_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def test_a_schema_1_store_is_migrated_and_a_newer_one_refused(postgres_dsn: str) -> None:
+    """A store written by schema 1 gains schema 2's columns when opened; a store written by
+    a newer version is refused with ConfigurationError, before anything is written."""
+    import asyncpg
+
+    from kling_async import ConfigurationError
+    from kling_async._fleet._schema import SCHEMA_VERSION, STATEMENTS
+
+    dsn = await _fresh_database(postgres_dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        for statement in STATEMENTS:
+            if "ADD COLUMN" not in statement:  # schema 1: no endpoint / checked_at
+                await conn.execute(statement)
+        await conn.execute("INSERT INTO kling_meta VALUES ('schema', '1')")
+        await anyio.to_thread.run_sync(lambda: PostgresStore(dsn).close())
+        columns = {r["column_name"] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_name = 'kling_slots'")}
+        assert {"endpoint", "checked_at"} <= columns
+        assert await conn.fetchval("SELECT value FROM kling_meta WHERE key = 'schema'") == str(
+            SCHEMA_VERSION)
+        await conn.execute("UPDATE kling_meta SET value = '99' WHERE key = 'schema'")
+        with pytest.raises(ConfigurationError, match="newer kling_async"):
+            await anyio.to_thread.run_sync(lambda: PostgresStore(dsn).close())
+        assert await conn.fetchval("SELECT value FROM kling_meta WHERE key = 'schema'") == "99"
+    finally:
+        await conn.close()
+
+
+def test_an_unreachable_store_is_a_typed_error_without_the_password() -> None:
+    """A store that cannot be reached raises FleetStoreError naming it, password removed."""
+    from kling_async._fleet import FleetStoreError
+    from tests._postgres import free_port
+
+    dsn = f"postgresql://user:s3cret-pw@127.0.0.1:{free_port()}/nothing"
+    with pytest.raises(FleetStoreError) as caught:
+        PostgresStore(dsn)
+    assert "s3cret-pw" not in repr(caught.value) and "127.0.0.1" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
