@@ -23,6 +23,7 @@ from typing import Any
 
 import anyio
 
+from ._admission import CapacityStore
 from ._client import KlingClient
 from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._errors import ClientClosedError, ConfigurationError
@@ -167,13 +168,14 @@ class BlockingKlingClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
+        store: CapacityStore | None = None,
     ) -> None:
         self._start(KlingClient(
             api_key=api_key, access_key=access_key, secret_key=secret_key, base_url=base_url,
             timeouts=timeouts, retry=retry, poll=poll, limits=limits,
             external_id_query=external_id_query, reconcile_delay=reconcile_delay,
             external_id_prefix=external_id_prefix, allow_insecure_http=allow_insecure_http,
-            on_event=on_event, clock=clock, sleep=sleep, rand=rand,
+            on_event=on_event, clock=clock, sleep=sleep, rand=rand, store=store,
         ))
 
     @classmethod
