@@ -17,6 +17,7 @@ from typing import Protocol
 from ._endpoints import Endpoint
 from ._models.task import Task
 from ._registry import Job
+from ._settings import ClientSettings
 
 #: Look a task up by external_task_id: the Task, or None if provably absent.
 Find = Callable[[Endpoint, str, Job], Awaitable["Task | None"]]
@@ -39,6 +40,16 @@ class CapacityStore(Protocol):
         """The shared admission of ``account`` (a name from ``account_id``), whose limit
         for every process together is ``limit`` slots."""
         ...
+
+
+def shared_admission(store: CapacityStore | None, settings: ClientSettings, key: str | None
+                     ) -> Admission | None:
+    """The client's shared admission (None without a store): its account is named by a hash
+    of its key and base URL, its limit is ``Limits.max_in_flight``."""
+    if store is None:
+        return None
+    return store.admission(account_id(settings.base_url, key or ""),
+                           settings.limits.max_in_flight)
 
 
 def account_id(base_url: str, key: str) -> str:

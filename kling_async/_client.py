@@ -28,7 +28,7 @@ from typing import Any, Literal
 import aiohttp
 import anyio
 
-from ._admission import CapacityStore, account_id
+from ._admission import CapacityStore, shared_admission
 from ._auth import Auth, BearerKeyAuth, JwtAuth
 from ._buckets import concurrency_bucket
 from ._capacity import AdaptiveCapacity
@@ -178,10 +178,7 @@ class KlingClient:
                 reconcile_delay=reconcile_delay, external_id_prefix=external_id_prefix,
                 time_scale=time_scale_from(source) if poll is DEFAULT_POLL else None,
             )
-            # one shared capacity per account (a hash of the key names it, never the key)
-            self._admission = None if store is None else store.admission(
-                account_id(settings.base_url, api_key or access_key or ""),
-                limits.max_in_flight)
+            self._admission = shared_admission(store, settings, api_key or access_key)
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
             raise

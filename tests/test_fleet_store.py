@@ -260,3 +260,21 @@ def test_an_unreachable_store_is_a_typed_error_without_the_password() -> None:
         PostgresStore(dsn)
     assert "s3cret-pw" not in repr(caught.value) and "127.0.0.1" in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+async def test_a_worker_joining_a_running_fleet_takes_no_table_lock(
+        store: PostgresStore, postgres_dsn: str) -> None:
+    """Opening a store already at this schema runs no DDL: it does not wait for (or deadlock
+    with) the running workers' transactions on the ledger's tables."""
+    import asyncpg
+
+    conn = await asyncpg.connect(postgres_dsn)
+    try:
+        async with conn.transaction():  # a running worker's transaction on both tables
+            await conn.execute("LOCK TABLE kling_slots, kling_jobs IN ROW EXCLUSIVE MODE")
+            await conn.execute("SET LOCAL lock_timeout = '20s'")
+            joined = await anyio.to_thread.run_sync(
+                lambda: PostgresStore(postgres_dsn, batch=store.batch))
+            joined.close()
+    finally:
+        await conn.close()

@@ -130,17 +130,23 @@ class Database:
                 self._dsn, min_size=1, max_size=max_size, command_timeout=_COMMAND_TIMEOUT)
 
     async def _migrate(self) -> None:
+        """Create or upgrade the tables, once: a store at this schema is left untouched (its
+        DDL would lock tables the running workers use, and could deadlock with them)."""
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            for statement in STATEMENTS:
-                await conn.execute(statement)
-            found = await conn.fetchval("SELECT value FROM kling_meta WHERE key = 'schema'")
+            found = None
+            if await conn.fetchval("SELECT to_regclass('kling_meta') IS NOT NULL"):
+                found = await conn.fetchval("SELECT value FROM kling_meta WHERE key = 'schema'")
             if found is not None and found.isdigit() and int(found) > SCHEMA_VERSION:
                 from .._errors import ConfigurationError
 
                 raise ConfigurationError(
                     f"the fleet store uses schema {found}, written by a newer kling_async "
                     f"(this one knows schema {SCHEMA_VERSION}): upgrade kling_async")
+            if found == str(SCHEMA_VERSION):
+                return
+            for statement in STATEMENTS:
+                await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO kling_meta VALUES ('schema', $1) ON CONFLICT (key) DO UPDATE "
                 "SET value = EXCLUDED.value", str(SCHEMA_VERSION))

@@ -34,6 +34,7 @@ import anyio.abc
 import attrs
 
 from .._client import KlingClient
+from .._errors import KlingError
 from .._events import RateLimited
 from .._policy import PollPolicy
 from ..batch._jobsfile import BatchJob, JobsFileError
@@ -139,6 +140,8 @@ class FleetWorker:
                 await self._claim_loop(tg)
                 tg.cancel_scope.cancel()
             interrupted = self._stopping and self.auth_error is None
+        except Exception as exc:  # the task group's ExceptionGroup: its first typed error
+            raise _first_error(exc) from None
         finally:
             self._tg = None
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -222,3 +225,16 @@ class FleetWorker:
             write_results(path, rows)
         return FleetResult(rows=rows, results_path=path, interrupted=interrupted,
                            claimed=self.claimed, auth_error=self.auth_error)
+
+
+def _first_error(exc: BaseException) -> BaseException:
+    """The first ``KlingError`` inside ``exc`` (an exception group, maybe nested), else
+    ``exc``: a store that failed is reported as such, never as a task-group traceback."""
+    inner = getattr(exc, "exceptions", None)
+    if isinstance(exc, KlingError) or not inner:
+        return exc
+    for item in inner:
+        found = _first_error(item)
+        if isinstance(found, KlingError):
+            return found
+    return exc
