@@ -21,6 +21,7 @@ from kling_async.testing import KlingSimulator, SimulatorConfig
 pytestmark = pytest.mark.anyio
 SCALE = 20.0
 LIMIT = 2
+ROOT = str(Path(__file__).resolve().parents[1])
 
 
 def _jobs(count: int, prompt: str = "p") -> list[BatchJob]:
@@ -164,3 +165,36 @@ def test_a_change_notifies_every_listener(stores: list[PostgresStore]) -> None:
     stores[0].record_result("n", status=JournalStatus.FAILED, error="x")
     assert heard.wait(30)
     assert f"job:{stores[0].batch}" in payloads
+
+
+async def test_a_key_pool_spreads_a_batch_over_accounts_each_within_its_limit(
+        postgres_dsn: str, batch_name: str, tmp_path: Path) -> None:
+    """``KLING_API_KEYS=k1,k2`` (``run --store``): one worker per key, each key its own
+    account and ledger: both accounts work, neither past its limit, each job created once."""
+    import os
+    import sys
+
+    config = SimulatorConfig(time_scale=SCALE, seed=6, latency_sigma=0.2,
+                             concurrency_limit=LIMIT, extra_api_keys=("second-key",))
+    jobs = tmp_path / "pool.jsonl"
+    jobs.write_text("\n".join(json.dumps({"id": f"p{i}", "endpoint": "images/generations",
+                                          "request": {"prompt": f"pool {i}"}})
+                              for i in range(10)) + "\n", encoding="utf-8")
+    async with KlingSimulator(config=config) as sim:
+        env = {**os.environ, "KLING_API_KEYS": f"{sim.api_key}, second-key",
+               "KLING_BASE_URL": sim.base_url, "KLING_TIME_SCALE": str(SCALE),
+               "PYTHONPATH": ROOT}
+        for name in ("KLING_API_KEY", "KLING_STORE", "KLING_ACCESS_KEY"):
+            env.pop(name, None)
+        argv = [sys.executable, "-m", "kling_async.cli", "run", str(jobs), "--store",
+                postgres_dsn, "--batch", batch_name, "--out", str(tmp_path / "out"),
+                "--max-in-flight", str(LIMIT), "--no-progress"]
+        with anyio.fail_after(120):
+            proc = await anyio.run_process(argv, env=env, check=False)
+        assert proc.returncode == 0, proc.stderr.decode()
+        tasks = sim.tasks()
+        stats = sim.stats()
+    assert {t.account for t in tasks} == {"default", "extra-1"}
+    assert len({t.external_task_id for t in tasks}) == len(tasks) == 10
+    assert 1303 not in stats.codes and max(stats.peak_concurrency.values()) <= LIMIT
+    assert b"second-key" not in proc.stdout + proc.stderr

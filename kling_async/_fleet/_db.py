@@ -151,6 +151,12 @@ class Database:
                 "INSERT INTO kling_meta VALUES ('schema', $1) ON CONFLICT (key) DO UPDATE "
                 "SET value = EXCLUDED.value", str(SCHEMA_VERSION))
 
+    def retryable_errors(self) -> tuple[type[BaseException], ...]:
+        """The errors of a transaction PostgreSQL rolled back to break a deadlock or a
+        serialization conflict: running it again is safe."""
+        errors = self._asyncpg.exceptions
+        return (errors.DeadlockDetectedError, errors.SerializationError)
+
     def pool(self) -> Any:
         """The asyncpg pool (use only on the store's loop: inside ``call``/``acall``)."""
         return self._pool

@@ -15,6 +15,10 @@ two workers never take the same row.  A job never sent also needs a capacity **s
 - a slot is freed early only when its job is given back with no intent journaled: the intent
   precedes every create POST, so nothing was sent.
 
+Jobs are registered with no account (``''``): the account whose ledger admits a job's create
+owns it from then on (several API keys, each its own account, share a batch: a key pool);
+only that account's workers take it over, since only its key can look its task up.
+
 A job the previous owner gave back unfinished counts an attempt; after ``max_attempts`` it is
 left alone (its error stays in the journal; the next run of the command tries it again).
 """
@@ -40,6 +44,9 @@ _NEEDS_WORK = (
 _HAS_SLOT = ("EXISTS (SELECT 1 FROM kling_slots s WHERE s.account = j.account "
              "AND s.external_task_id = j.external_task_id)")
 _FREE = "(j.owner IS NULL OR j.lease_until < now())"
+#: A job account $4 may work on: not yet assigned, its own (a task is reconciled with the
+#: key that created it), or only its files left to fetch.
+_OURS = "(j.account IN ('', $4) OR j.status = 'succeeded')"
 
 
 @attrs.frozen
@@ -60,18 +67,18 @@ async def claim(conn: Any, batch: str, account: str, worker: str, lease: float,
         row = await conn.fetchrow(
             f"SELECT j.job_id, j.external_task_id, j.status FROM kling_jobs j "
             f"WHERE j.batch = $1 AND {_FREE} AND j.attempts < $3 AND {_NEEDS_WORK} "
-            f"AND (j.status <> 'pending' OR {_HAS_SLOT}) "
+            f"AND (j.status <> 'pending' OR {_HAS_SLOT}) AND {_OURS} "
             "ORDER BY j.seq FOR UPDATE OF j SKIP LOCKED LIMIT 1",
-            batch, download, max_attempts)
+            batch, download, max_attempts, account)
         if row is None:
             row = await _admit(conn, batch, account, worker, max_attempts)
         if row is None:
             return None
         version = await conn.fetchval(
             "UPDATE kling_jobs SET owner = $3, lease_until = now() + make_interval(secs => $4),"
-            " lease_version = lease_version + 1, updated_at = now() "
+            " lease_version = lease_version + 1, updated_at = now(), account = $5 "
             "WHERE batch = $1 AND job_id = $2 RETURNING lease_version",
-            batch, row["job_id"], worker, lease)
+            batch, row["job_id"], worker, lease, account)
         return Claim(row["job_id"], int(version), row["external_task_id"], row["status"])
 
 
@@ -93,7 +100,7 @@ async def _admit(conn: Any, batch: str, account: str, worker: str, max_attempts:
         return None
     candidates = await conn.fetch(
         "SELECT j.job_id, j.external_task_id, j.status, j.bucket, j.weight FROM kling_jobs j "
-        f"WHERE j.batch = $1 AND j.account = $2 AND j.status = 'pending' AND {_FREE} "
+        f"WHERE j.batch = $1 AND j.account IN ('', $2) AND j.status = 'pending' AND {_FREE} "
         f"AND j.attempts < $3 AND NOT {_HAS_SLOT} "
         "ORDER BY j.seq FOR UPDATE OF j SKIP LOCKED LIMIT 32", batch, account, max_attempts)
     for row in candidates:
@@ -150,12 +157,14 @@ async def renew(conn: Any, worker: str, lease: float) -> int:
     return int(done.split()[-1])
 
 
-async def remaining(conn: Any, batch: str, download: bool, max_attempts: int) -> int:
-    """How many jobs of ``batch`` still need a worker (given back fewer than
+async def remaining(conn: Any, batch: str, download: bool, max_attempts: int, account: str
+                    ) -> int:
+    """How many jobs of ``batch`` still need a worker of ``account`` (given back fewer than
     ``max_attempts`` times)."""
     return int(await conn.fetchval(
         f"SELECT count(*) FROM kling_jobs j WHERE j.batch = $1 AND {_NEEDS_WORK} "
-        "AND (j.attempts < $3 OR j.owner IS NOT NULL)", batch, download, max_attempts))
+        f"AND (j.attempts < $3 OR j.owner IS NOT NULL) AND {_OURS}",
+        batch, download, max_attempts, account))
 
 
 async def set_limit(conn: Any, account: str, bucket: str, max_slots: int | None) -> None:

@@ -39,6 +39,7 @@ from ._ledger import Claim, claim, cool_down, learn_rejection, release, remainin
 from ._shared import SharedCapacity
 
 _MAX_BATCH_NAME = 200
+_DEADLOCK_RETRIES = 2
 log = logging.getLogger("kling_async")
 
 
@@ -69,8 +70,18 @@ class PostgresStore:
                 "SELECT batch_id FROM kling_batches WHERE name = $1", name))
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        async with self._db.pool().acquire() as conn:
-            return await fn(conn, *args)
+        """``fn(conn, *args)`` with a pooled connection; a transaction PostgreSQL aborted as
+        a deadlock victim (rolled back, so safe to repeat) is tried again, twice at most."""
+        retryable = self._db.retryable_errors()
+        for attempt in range(_DEADLOCK_RETRIES + 1):
+            try:
+                async with self._db.pool().acquire() as conn:
+                    return await fn(conn, *args)
+            except retryable:
+                if attempt == _DEADLOCK_RETRIES:
+                    raise
+                await anyio.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _sync(self, fn: Callable[..., Any], *args: Any) -> Any:
         return self._db.call(self._run, fn, *args)
@@ -124,9 +135,10 @@ class PostgresStore:
         """The journal of one claimed job, every write checked against its lease."""
         return LeasedJournal(self, claim.job_id, (worker, claim.version))
 
-    async def register_jobs(self, jobs: Sequence[BatchJob], account: str) -> list[str]:
-        """Add the batch's jobs (``pending``) unless present; the ids of jobs present with
-        another endpoint or request (the jobs file changed under the same batch name)."""
+    async def register_jobs(self, jobs: Sequence[BatchJob], account: str = "") -> list[str]:
+        """Add the batch's jobs (``pending``; ``account=""``: the first account admitting one
+        takes it) unless present; the ids of jobs present with another endpoint or request
+        (the jobs file changed under the same batch name)."""
         rows = []
         for seq, job in enumerate(jobs, 1):
             row = ENDPOINTS[job.endpoint]
@@ -153,8 +165,9 @@ class PostgresStore:
         renewed: int = await self._async(renew, worker, lease)
         return renewed
 
-    async def remaining(self, *, download: bool, max_attempts: int) -> int:
-        left: int = await self._async(remaining, self.batch, download, max_attempts)
+    async def remaining(self, *, download: bool, max_attempts: int, account: str = "") -> int:
+        """How many jobs still need a worker of ``account``."""
+        left: int = await self._async(remaining, self.batch, download, max_attempts, account)
         return left
 
     async def set_limit(self, account: str, max_slots: int | None, bucket: str = "") -> None:

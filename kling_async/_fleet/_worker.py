@@ -113,7 +113,7 @@ class FleetWorker:
     async def run(self) -> FleetResult:
         """Work on the batch until no job needs a worker (or ``stop()``)."""
         store = self._store
-        conflicts = await store.register_jobs(self._order, self._account)
+        conflicts = await store.register_jobs(self._order)
         if conflicts:
             raise JobsFileError(f"batch {store.batch!r}", [
                 f"job {job_id!r} was registered with another endpoint or request: use "
@@ -141,7 +141,7 @@ class FleetWorker:
                 tg.cancel_scope.cancel()
             interrupted = self._stopping and self.auth_error is None
         except Exception as exc:  # the task group's ExceptionGroup: its first typed error
-            raise _first_error(exc) from None
+            raise first_error(exc) from None
         finally:
             self._tg = None
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -163,7 +163,8 @@ class FleetWorker:
                 self._running[claim.job_id] = claim
                 tg.start_soon(self._work, claim)
             if not self._running and not await store.remaining(
-                    download=self._download, max_attempts=self._max_attempts):
+                    download=self._download, max_attempts=self._max_attempts,
+                    account=self._account):
                 return
             with anyio.move_on_after(self._idle_wait):
                 await wake.wait()
@@ -227,14 +228,14 @@ class FleetWorker:
                            claimed=self.claimed, auth_error=self.auth_error)
 
 
-def _first_error(exc: BaseException) -> BaseException:
+def first_error(exc: BaseException) -> BaseException:
     """The first ``KlingError`` inside ``exc`` (an exception group, maybe nested), else
     ``exc``: a store that failed is reported as such, never as a task-group traceback."""
     inner = getattr(exc, "exceptions", None)
     if isinstance(exc, KlingError) or not inner:
         return exc
     for item in inner:
-        found = _first_error(item)
+        found = first_error(item)
         if isinstance(found, KlingError):
             return found
     return exc
