@@ -175,12 +175,12 @@ async def test_a_key_pool_spreads_a_batch_over_accounts_each_within_its_limit(
     import sys
 
     config = SimulatorConfig(time_scale=SCALE, seed=6, latency_sigma=0.2,
-                             concurrency_limit=LIMIT, extra_api_keys=("second-key",))
+                             concurrency_limit=LIMIT)
     jobs = tmp_path / "pool.jsonl"
     jobs.write_text("\n".join(json.dumps({"id": f"p{i}", "endpoint": "images/generations",
                                           "request": {"prompt": f"pool {i}"}})
                               for i in range(10)) + "\n", encoding="utf-8")
-    async with KlingSimulator(config=config) as sim:
+    async with KlingSimulator(config=config, extra_api_keys=("second-key",)) as sim:
         env = {**os.environ, "KLING_API_KEYS": f"{sim.api_key}, second-key",
                "KLING_BASE_URL": sim.base_url, "KLING_TIME_SCALE": str(SCALE),
                "PYTHONPATH": ROOT}
