@@ -181,7 +181,8 @@ async def test_a_1302_cool_down_holds_every_worker_back(store: PostgresStore) ->
 
 def test_fleet_status_prints_workers_slots_and_jobs(store: PostgresStore,
                                                     postgres_dsn: str) -> None:
-    """``kling-async fleet status --store DSN --json`` reports the four sections."""
+    """``kling-async fleet status --store DSN --json`` reports the four sections; without
+    ``--json`` (and with ``KLING_STORE``) a short table."""
     store.record_intent("s", "images/generations", "ext-s")
     done = subprocess.run([sys.executable, "-m", "kling_async.cli", "fleet", "status", "--store",
                            postgres_dsn, "--json"], capture_output=True, text=True, timeout=60,
@@ -190,6 +191,11 @@ def test_fleet_status_prints_workers_slots_and_jobs(store: PostgresStore,
     status = json.loads(done.stdout)
     assert {"workers", "leases", "slots", "jobs"} <= set(status)
     assert status["jobs"][store.batch] == {"sent": 1}
+    table = subprocess.run([sys.executable, "-m", "kling_async.cli", "fleet", "status"],
+                           capture_output=True, text=True, timeout=60, check=False,
+                           env={**_env(), "KLING_STORE": postgres_dsn})
+    assert table.returncode == 0, table.stderr
+    assert f"{store.batch}: sent 1" in table.stdout and "workers:" in table.stdout
 
 
 def _env() -> dict[str, str]:

@@ -4,6 +4,8 @@
 
     kling-async demo                                      # offline, against the simulator
     kling-async run jobs.jsonl --out results/ --download  # the same command resumes
+    kling-async run jobs.jsonl --store postgresql://...   # any number of processes, one batch
+    kling-async fleet status --store postgresql://...     # workers, leases, slots, jobs
     kling-async submit videos/omni-video --json '{...}' [--wait]
     kling-async status ENDPOINT TASK_ID | wait ENDPOINT TASK_ID | list ENDPOINT
     kling-async simulate --port 8000                      # prints `export KLING_...` lines
