@@ -74,6 +74,7 @@ from ._events import (
     WaitingForCapacity,
     WebhookReceived,
 )
+from ._fleet import FleetWorker, PostgresStore
 from ._logging import configure_from_env as _configure_logging_from_env
 from ._models.audio import TextToAudioRequest, VideoToAudioRequest
 from ._models.avatar import AdvancedLipSyncRequest, AvatarRequest, FaceChoice
@@ -275,6 +276,7 @@ __all__ = [
     "FaceIdentification",
     "FeatureVideo",
     "FirstFrame",
+    "FleetWorker",
     "IdentifyFaceRequest",
     "Image",
     "ImageExpandRequest",
@@ -323,6 +325,7 @@ __all__ = [
     "ParentVideo",
     "PermissionDeniedError",
     "PollPolicy",
+    "PostgresStore",
     "PromptItem",
     "PromptLimits",
     "RateLimitError",

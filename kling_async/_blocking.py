@@ -31,6 +31,7 @@ from typing import Any, TypeVar, overload
 
 import anyio
 
+from ._admission import CapacityStore
 from ._client import KlingClient
 from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._errors import ClientClosedError, ConfigurationError, ValidationError
@@ -180,6 +181,7 @@ class BlockingKlingClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
+        store: CapacityStore | None = None,
     ) -> None:
         self._start(KlingClient(
             api_key=api_key, access_key=access_key, secret_key=secret_key, base_url=base_url,
@@ -187,7 +189,7 @@ class BlockingKlingClient:
             external_id_query=external_id_query, reconcile_delay=reconcile_delay,
             external_id_prefix=external_id_prefix, allow_insecure_http=allow_insecure_http,
             on_event=on_event, webhook_url=webhook_url, webhook_secret=webhook_secret,
-            clock=clock, sleep=sleep, rand=rand,
+            clock=clock, sleep=sleep, rand=rand, store=store,
         ))
 
     @classmethod

@@ -27,8 +27,10 @@ from typing import Any, Literal, overload
 
 import aiohttp
 import anyio
+from standardwebhooks import Webhook
 
 from ._account import Account
+from ._admission import CapacityStore, shared_admission
 from ._auth import Auth, BearerKeyAuth, JwtAuth
 from ._buckets import concurrency_bucket
 from ._capacity import AdaptiveCapacity
@@ -181,6 +183,9 @@ class KlingClient:
     ``webhook_secret`` (Kling's ``whsec_...``; several, as a sequence or comma-separated, while
     rotating) makes it verify signatures and resolve jobs from the bodies; without one, each
     job's URL carries a token and a callback only re-queries its job.
+
+    ``store=PostgresStore(dsn)`` shares the account's capacity with every process using that
+    store: ``limits.max_in_flight`` is then the whole account's limit (see ``_fleet._shared``).
     """
 
     def __init__(
@@ -205,6 +210,7 @@ class KlingClient:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = anyio.sleep,
         rand: Callable[[], float] = random.random,
+        store: CapacityStore | None = None,
     ):
         try:
             source = _environment()
@@ -218,6 +224,7 @@ class KlingClient:
                 time_scale=time_scale_from(source) if poll is DEFAULT_POLL else None,
             )
             hook_url, hook_keys = webhook_settings(source, webhook_url, webhook_secret)
+            self._admission = shared_admission(store, settings, api_key or access_key)
         except ConfigurationError as exc:
             traceback.clear_frames(exc.__traceback__)  # the raising frames' locals: the keys
             raise
@@ -233,6 +240,12 @@ class KlingClient:
         self._sleep = sleep
         self._rand = rand
         self._init_lifecycle()
+        self._init_jobs(limits, on_event, hook_url, hook_keys)
+        self._init_namespaces()
+
+    def _init_jobs(self, limits: Limits, on_event: Callable[[Event], Any] | None,
+                   hook_url: str | None, hook_keys: tuple[Webhook, ...]) -> None:
+        """What keeps the jobs: events, the registry, capacity, completions, webhooks."""
         self._events = EventHub(on_event)
         self._registry = TaskRegistry()
         self._capacity = AdaptiveCapacity.for_limits(limits)
@@ -242,7 +255,6 @@ class KlingClient:
                                          clock=lambda: self._clock())
         self._submissions = Submissions(settled=self._completions.settled,
                                         find=self._find_by_external_id)
-        self._init_namespaces()
 
     def _init_namespaces(self) -> None:
         """``elements``, ``voices``, ``multi_elements`` and ``account`` (their calls need an
@@ -374,7 +386,7 @@ class KlingClient:
             settings=SubmissionSettings(retry=self.retry, reconcile_delay=self.reconcile_delay,
                                         timeout=self.timeouts.submission,
                                         prepare=self._webhooks.prepare),
-            clock=self._clock, sleep=self._sleep, rand=self._rand,
+            clock=self._clock, sleep=self._sleep, rand=self._rand, admission=self._admission,
         )
         # The poller runs in a background task of its own (and its task group inside that
         # task): any task of this loop may then close the client without cancelling the task

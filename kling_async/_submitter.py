@@ -34,6 +34,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from ._admission import Admission
 from ._capacity import AdaptiveCapacity
 from ._endpoints import Endpoint, endpoint_row
 from ._errors import (
@@ -152,8 +153,10 @@ class Submitter:
         clock: Callable[[], float],
         sleep: Callable[[float], Awaitable[Any]],
         rand: Callable[[], float],
+        admission: Admission | None = None,
     ):
         self._host = host
+        self._admission = admission  # a capacity shared with other processes, if any
         self._transport = transport
         self._poller = poller
         self._registry = registry
@@ -173,6 +176,8 @@ class Submitter:
         """The client is closing: jobs still queued for capacity are no longer started (their
         slots, when granted, go back).  Idempotent."""
         self._closing = True
+        if self._admission is not None:
+            self._admission.closed()  # shared slots of unfinished jobs: reconciled elsewhere
 
     def start(self, job: Job, policy: PollPolicy | None,
               before_send: BeforeSend | None = None) -> None:
@@ -205,11 +210,28 @@ class Submitter:
         (``_submit``), tell the host, then hand the job to the poller (``Poller.follow``,
         which makes its first poll here when that is due now).
         """
+        if self._admission is not None and not await self._admitted_shared(job):
+            self._host.settled()
+            return
         if await self._submit(job, before_send):
             self._host.settled()
             await self._poller.follow(job, policy)
         else:
             self._host.settled()
+
+    async def _admitted_shared(self, job: Job) -> bool:
+        """Wait for the job's slots in the capacity shared with other processes
+        (``KlingClient(store=...)``); False if that failed (the job ended with the error)."""
+        assert self._admission is not None
+        try:
+            await self._admission.admit(job, self._host.find_by_external_id)
+        except BaseException as exc:
+            self._failed(job, endpoint_row(job.endpoint), exc, _Attempts())
+            if not isinstance(exc, Exception):
+                raise
+            return False
+        job.add_done_callback(self._admission.ended)
+        return True
 
     async def _submit(self, job: Job, before_send: BeforeSend | None) -> bool:
         """POST the job's create until it is accepted (True: now to be polled) or it ended

@@ -6,7 +6,7 @@ Helpers the fixtures build on (``client_for``, ``FakeClock``, ``POLL``, ...) are
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -40,3 +40,19 @@ async def server() -> AsyncIterator[ScriptedServer]:
     """A scripted HTTP server on 127.0.0.1 for hostile or exact replies (tests/_scripted.py)."""
     async with ScriptedServer() as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster for the session (tests/_postgres.py): its DSN.  Missing
+    server binaries FAIL the test, naming the package to install."""
+    from tests._postgres import PostgresCluster, PostgresMissing
+
+    try:
+        cluster = PostgresCluster()
+    except PostgresMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.stop()

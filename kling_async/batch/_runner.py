@@ -155,6 +155,7 @@ class BatchRunner:
         on_progress: Callable[..., Any] | None = None, progress_interval: float = 0.25,
         on_failure: Callable[[str, str], Any] | None = None, retry_failed: bool = False,
         guard: SpendGuard | None = None,
+        results_file: bool = True,
     ):
         if download and out_dir is None:
             raise ValueError("download=True needs out_dir")
@@ -173,6 +174,7 @@ class BatchRunner:
         self._guard = guard if guard is not None else SpendGuard()
         #: Failed jobs of a former run to send again (``retry_failed``): their old records.
         self._retries: dict[str, JobRecord] = {}
+        self._results_file = results_file  # False: a fleet worker writes results.jsonl itself
         self._tg: anyio.abc.TaskGroup | None = None
         self._stopping = False
         self._live: dict[str, Job] = {}
@@ -270,6 +272,7 @@ class BatchRunner:
                 for job in jobs]
         if self._out is not None and path is not None:
             self._remove_leftovers(self._out, final.values())
+        if self._out is not None and path is not None and self._results_file:
             try:
                 write_results(path, rows)
                 write_gallery(self._out / GALLERY_NAME, jobs, rows, final.values())

@@ -6,6 +6,8 @@
     kling-async run jobs.jsonl --out results/ --download  # the same command resumes
     kling-async run jobs.jsonl --retry-failed             # send the failed jobs again (new tasks)
     kling-async run jobs.jsonl --max-units 200            # refuse/stop past 200 units
+    kling-async run jobs.jsonl --store postgresql://...   # any number of processes, one batch
+    kling-async fleet status --store postgresql://...     # workers, leases, slots, jobs
     kling-async submit videos/omni-video --json '{...}' [--wait]
     kling-async status ENDPOINT TASK_ID | wait ENDPOINT TASK_ID | list ENDPOINT
     kling-async simulate --port 8000                      # prints `export KLING_...` lines
@@ -31,7 +33,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from .._logging import enable as enable_logging
-from . import _account, _batch, _tasks
+from . import _account, _batch, _fleet, _tasks
 from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, fail, stdout_closed
 
 
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _batch.register(subparsers)
     _tasks.register(subparsers)
     _account.register(subparsers)
+    _fleet.register(subparsers)
     try:
         simulate = importlib.import_module(f"{__name__}._simulate")
     except ImportError:  # the simulator command ships separately

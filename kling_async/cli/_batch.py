@@ -48,6 +48,7 @@ from ._common import (
     on_signals,
     print_text,
 )
+from ._fleet import add_run_flags, run_command, store_dsn
 from ._webhook import add_webhook_flags, webhook_listener, webhook_overrides
 
 #: The demo's simulator speed-up: its mixed batch ends in about 5-15 seconds.
@@ -80,6 +81,7 @@ def register(subparsers: Any) -> None:
                    help="most concurrency slots held at once, the account's limit (default: "
                         f"{Limits().max_in_flight})")
     add_webhook_flags(p)
+    add_run_flags(p)
     p.set_defaults(func=_run_command)
 
     p = subparsers.add_parser(
@@ -118,6 +120,8 @@ def _run_command(args: argparse.Namespace) -> int:
         jobs = load_jobs(args.jobs)
     except JobsFileError as exc:
         return fail(str(exc), EXIT_USAGE)
+    if store_dsn(args):  # a fleet: any number of processes on one batch
+        return run_command(args, jobs)
     try:
         extra: dict[str, Any] = webhook_overrides(args)
         if args.max_in_flight is not None:
