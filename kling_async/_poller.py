@@ -59,6 +59,7 @@ from ._models.task import Task, TaskStatus
 from ._policy import PollPolicy
 from ._registry import Job, JobState, TaskRegistry, state_for
 from ._results import parse_task
+from ._schedule import CallbackHealth, first_delay, next_delay
 
 log = logging.getLogger("kling_async")
 
@@ -136,6 +137,7 @@ class Poller:
         self._wake_at = float("inf")
         self._sweeps = {name: _Sweep() for name in ENDPOINTS}
         self.counters = PollCounters()
+        self.callbacks = CallbackHealth()  # when verified callbacks last came, per endpoint
         self._tg: anyio.abc.TaskGroup | None = None
 
     # -- scheduling ---------------------------------------------------------------------------
@@ -148,7 +150,7 @@ class Poller:
         """Start polling an accepted job: its first poll ``first`` seconds from now (default:
         the policy's first delay), through the poll loop."""
         state = self._start_tracking(job, policy)
-        delay = state.policy.first_delay(job.expected) if first is None else first
+        delay = self._first_delay(job, state.policy) if first is None else first
         self._schedule_poll(job, state, self._clock() + delay)
 
     async def follow(self, job: Job, policy: PollPolicy | None = None) -> None:
@@ -160,7 +162,7 @@ class Poller:
         backlog waiting polls never hold one task each.  Never raises but cancellation.
         """
         state = self._start_tracking(job, policy)
-        delay = state.policy.first_delay(job.expected)
+        delay = self._first_delay(job, state.policy)
         if delay <= 0 and self._transport.idle_slot and not self._bulk(job.endpoint):
             state.claimed = True
             await self._poll_claimed(job)
@@ -178,7 +180,7 @@ class Poller:
 
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
-        threshold = self.policy.bulk_threshold
+        threshold = self.policy.bulk_threshold_for(self._capacity.waiting > 0)
         sweep = self._sweeps[endpoint]
         return (threshold > 0 and sweep.supported
                 and self._registry.in_flight_by_endpoint[endpoint] >= threshold
@@ -190,6 +192,19 @@ class Poller:
         if deadline is not None and job.accepted_at is not None:
             due = min(due, job.accepted_at + deadline)
         self._schedule(job, state, due)
+
+    def callback_seen(self, job: Job) -> None:
+        """A verified callback about ``job`` arrived: callbacks of its endpoint are flowing,
+        so its jobs are polled on the safety-net schedule (``kling_async._schedule``)."""
+        self.callbacks.seen(job.endpoint, self._clock())
+
+    def _healthy(self, job: Job, policy: PollPolicy, now: float, age: float) -> bool:
+        return self.callbacks.healthy(job.endpoint, now=now, age=age, expected=job.expected,
+                                      silence=policy.callback_silence)
+
+    def _first_delay(self, job: Job, policy: PollPolicy) -> float:
+        return first_delay(policy, expected=job.expected,
+                           callbacks=self._healthy(job, policy, self._clock(), 0.0))
 
     def poke(self, job: Job) -> None:
         """Poll this job soon (a callback said its status changed): as soon as possible, but
@@ -511,8 +526,11 @@ class Poller:
         state = self._tracked.get(job)
         if state is None:  # observed without being tracked: nothing to schedule
             return
-        self._schedule_poll(job, state, now + policy.interval(age, expected=job.expected,
-                                                              rand=self._rand()))
+        delay = next_delay(policy, age=age, expected=job.expected, rand=self._rand(),
+                           waiting=self._capacity.waiting_for(job.bucket) > 0,
+                           bulk=self._bulk(job.endpoint),
+                           callbacks=self._healthy(job, policy, now, age))
+        self._schedule_poll(job, state, now + delay)
 
     def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
         """End the job whose ``task`` (already its ``job.task``) is terminal."""

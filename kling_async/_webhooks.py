@@ -207,6 +207,8 @@ class WebhookReceiver:
             log.info("a signed webhook body is no task object (%s)", type(exc).__name__)
             return self._outcome("malformed", webhook_id=msg_id)
         outcome, job = self._apply(poller, task)
+        if job is not None and outcome != "unknown":
+            poller.callback_seen(job)  # callbacks are flowing: polling is the safety net
         if outcome != "early":  # an early one is to be delivered again, and then applied
             self._seen.add(msg_id, body)
         return self._outcome(outcome, job=job, webhook_id=msg_id, task_id=task.task_id)
@@ -249,6 +251,7 @@ class WebhookReceiver:
         job = entry[0]
         if job.task_id is None:
             return self._outcome("early", job=job)
+        poller.callback_seen(job)
         poller.poke(job)
         return self._outcome("poked", job=job, task_id=job.task_id)
 
