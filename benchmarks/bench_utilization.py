@@ -131,14 +131,16 @@ async def _hook_app(holder: list[kling.KlingClient]) -> AsyncIterator[str]:
 
 
 async def run_case(case: Case, *, base_url: str, api_key: str, jobs: int, limit: int,
-                   speedup: float) -> Figures:
-    """Run ``jobs`` image jobs under ``case`` against a simulator; its figures."""
+                   speedup: float, median: float = 20.0) -> Figures:
+    """Run ``jobs`` image jobs under ``case`` against a simulator (image median ``median``
+    simulated seconds, which the policy expects); its figures."""
     holder: list[kling.KlingClient] = []
+    policy = attrs.evolve(case.policy, expected_image=median)
     async with _hook_app(holder) as url:
         hooks: dict[str, Any] = {"webhook_url": url, "webhook_secret": SECRET} \
             if case.webhooks else {}
         client = kling.KlingClient(api_key=api_key, base_url=base_url,
-                                   poll=case.policy.scaled(speedup),
+                                   poll=policy.scaled(speedup),
                                    limits=kling.Limits(max_in_flight=limit), **hooks)
         holder.append(client)
         async with client:
@@ -183,7 +185,7 @@ def compare(cases: Iterable[Case] = CASES, *, jobs: int = 300, limit: int = 10,
             _reset(sim["base_url"], sim["api_key"])
             run = functools.partial(run_case, case, base_url=sim["base_url"],
                                     api_key=sim["api_key"], jobs=jobs, limit=limit,
-                                    speedup=speedup)
+                                    speedup=speedup, median=median)
             out[case.name] = anyio.run(run)
     return out
 

@@ -17,9 +17,9 @@ with its growth ratio multiplied by ``s`` (``clamp(s * growth_ratio * max(E, age
 min_interval, max_interval)``, jittered):
 
 1. work waits and the endpoint is swept in bulk: poll densely where the task is likely to
-   have ended: from ``first_fraction * E`` on, every ``busy_ratio * E`` (at least
-   ``min_interval``, jittered); a younger task first at that age.  ``busy_ratio=None`` turns
-   this rule off (rule 2 then applies);
+   have ended: from ``first_fraction * E`` on, every ``busy_ratio * E`` (clamped to
+   [``min_interval``, ``max_interval``], jittered); a younger task first at that age.
+   ``busy_ratio=None`` turns this rule off (rule 2 then applies);
 2. work waits, task by task: ``interval(busy_stretch)`` (denser, each poll costs a request);
 3. nothing waits: ``interval(idle_stretch)`` (sparser: only latency is at stake);
 4. callbacks arriving: the delay of rules 1-3 times ``safety_stretch``, but no more than
@@ -44,20 +44,22 @@ def next_delay(policy: PollPolicy, *, age: float, expected: float, waiting: bool
                callbacks: bool, rand: float) -> float:
     """Seconds from a poll at ``age`` to the job's next one (see the module docstring)."""
     if waiting and bulk and policy.busy_ratio is not None:
-        delay = _dense(policy, age, expected, rand)
-    else:
-        stretch = policy.busy_stretch if waiting else policy.idle_stretch
-        delay = _interval(policy, age, expected, rand, stretch)
+        return _dense(policy, age, expected, rand, callbacks)
+    stretch = policy.busy_stretch if waiting else policy.idle_stretch
+    delay = _interval(policy, age, expected, rand, stretch)
     return _safety(policy, delay) if callbacks else delay
 
 
-def _dense(policy: PollPolicy, age: float, expected: float, rand: float) -> float:
-    """Rule 1: every ``busy_ratio * E`` from ``first_fraction * E`` on."""
+def _dense(policy: PollPolicy, age: float, expected: float, rand: float,
+           callbacks: bool) -> float:
+    """Rule 1: every ``busy_ratio * E`` from ``first_fraction * E`` on (the step, not the
+    wait for that age, is stretched by rule 4)."""
     assert policy.busy_ratio is not None
-    step = max(policy.min_interval, policy.busy_ratio * expected)
+    step = min(policy.max_interval, max(policy.min_interval, policy.busy_ratio * expected))
     step = _jittered(step, policy.jitter, rand)
-    start = policy.first_fraction * expected
-    return max(step, start - age)
+    if callbacks:
+        step = _safety(policy, step)
+    return max(step, policy.first_fraction * expected - age)
 
 
 def _interval(policy: PollPolicy, age: float, expected: float, rand: float,
