@@ -68,6 +68,8 @@ _NOT_FOUND_LIMIT = 3
 #: for this many times the policy's ``max_interval`` (every job is polled alone a few times).
 _SWEEP_FAILURE_LIMIT = 3
 _SWEEP_PAUSE = 5
+#: The shortest list page a sweep asks for (see ``_sweep_pages``).
+_MIN_PAGE = 50
 #: How far each status is along a task's way; a status never goes back to a lower one.
 _PROGRESS = {TaskStatus.SUBMITTED: 0, TaskStatus.PROCESSING: 1, TaskStatus.SUCCEED: 2,
              TaskStatus.FAILED: 2}
@@ -454,17 +456,20 @@ class Poller:
         endpoint = ENDPOINTS[name]
         policy = self.policy
         wanted = self._registry.in_flight_by_endpoint[name]
+        # Pages about as long as what is in flight (the newest tasks come first), up to
+        # bulk_page_size: dense sweeps of a few tasks then read short replies.
+        size = min(policy.bulk_page_size, max(_MIN_PAGE, 2 * wanted))
         unreadable = 0
         for page in range(1, policy.bulk_max_pages + 1):
             self.counters.sweep_pages += 1
             data = await self._transport.call(
                 "GET", endpoint.path,
-                params={"pageNum": str(page), "pageSize": str(policy.bulk_page_size)},
+                params={"pageNum": str(page), "pageSize": str(size)},
             )
             if not isinstance(data, list):
                 raise ResponseDecodeError("list reply data is not an array")
-            unreadable += self._apply_items(name, data[: policy.bulk_page_size], seen)
-            if len(data) < policy.bulk_page_size or (
+            unreadable += self._apply_items(name, data[:size], seen)
+            if len(data) < size or (
                     len(seen) >= wanted and _all_seen(due_jobs, seen)):
                 break
         return unreadable
