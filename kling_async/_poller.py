@@ -492,21 +492,23 @@ class Poller:
         return unreadable
 
     # -- applying what was seen ---------------------------------------------------------------
-    def observe(self, job: Job, task: Task) -> None:
+    def observe(self, job: Job, task: Task, *, polled: bool = True) -> None:
         """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time.  A
         status behind the one already seen (``submitted`` after ``processing``) is stale:
-        only the next poll is scheduled."""
+        only the next poll is scheduled.  ``polled=False`` (a callback's status before the
+        end): information only, the job's poll schedule stays as it is."""
         if job.done():
             return
         now = self._clock()
         age = _age(job, now)
         old = job.task_status
         status = task.status
-        state = self._tracked.get(job)
+        state = self._tracked.get(job) if polled else None
         if state is not None:
             state.last = now
         if old is not None and _PROGRESS[status] < _PROGRESS[old]:
-            self._next_poll(job, now, age)
+            if polled:
+                self._next_poll(job, now, age)
             return
         job.task = task
         active = self._events.active  # asked once: it consults the logger
@@ -519,7 +521,8 @@ class Poller:
             self._end(job, task, now, active)
             return
         self._registry.set_state(job, state_for(status))
-        self._next_poll(job, now, age)
+        if polled:
+            self._next_poll(job, now, age)
 
     def _next_poll(self, job: Job, now: float, age: float) -> None:
         """Schedule the job's next poll by its policy, or end it if its deadline passed."""
