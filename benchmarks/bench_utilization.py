@@ -196,15 +196,24 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--speedup", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--busy-ratio", type=float, nargs="*", default=[],
+                        help="extra capacity-aware rows with these PollPolicy.busy_ratio")
+    parser.add_argument("--safety-stretch", type=float, nargs="*", default=[],
+                        help="extra webhook rows with these PollPolicy.safety_stretch")
     args = parser.parse_args()
+    cases = list(CASES)
+    cases += [Case(f"capacity-aware, busy {r:g}", kling.PollPolicy(busy_ratio=r))
+              for r in args.busy_ratio]
+    cases += [Case(f"webhooks, safety x{x:g}", kling.PollPolicy(safety_stretch=x), True)
+              for x in args.safety_stretch]
     print(f"{args.jobs} image jobs, account limit {args.limit}, median 20 s, sigma 0.4, "
           f"simulator time x{args.speedup:g}, seed {args.seed}")
-    print(f"{'case':24} {'util':>6} {'oracle':>7} {'ratio':>6} {'req/job':>8} {'ended':>6}"
+    print(f"{'case':28} {'util':>6} {'oracle':>7} {'ratio':>6} {'req/job':>8} {'ended':>6}"
           "  webhooks")
-    figures = compare(jobs=args.jobs, limit=args.limit, speedup=args.speedup, seed=args.seed)
+    figures = compare(cases, jobs=args.jobs, limit=args.limit, speedup=args.speedup, seed=args.seed)
     for name, fig in figures.items():
         hooks = {k: v for k, v in fig.webhooks.items() if v}
-        print(f"{name:24} {fig.utilization:6.3f} {fig.oracle:7.3f} {fig.ratio:6.3f} "
+        print(f"{name:28} {fig.utilization:6.3f} {fig.oracle:7.3f} {fig.ratio:6.3f} "
               f"{fig.per_job:8.2f} {fig.ended:6d}  {hooks or ''}")
 
 
