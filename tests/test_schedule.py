@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 from hypothesis import given
@@ -193,4 +195,5 @@ def test_scaled_scales_the_safety_cap_and_keeps_the_ratios() -> None:
 def test_negative_schedule_settings_are_refused(field: str) -> None:
     """Each new duration or ratio must be >= 0."""
     with pytest.raises(ValueError, match=field):
-        PollPolicy(**{field: -1.0})
+        changes: dict[str, Any] = {field: -1.0}
+        PollPolicy(**changes)
