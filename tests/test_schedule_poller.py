@@ -55,6 +55,18 @@ async def test_with_nothing_waiting_the_same_jobs_are_polled_alone_on_the_plain_
     assert sorted({t for t, _ in r.kling.singles}) == [8 * TICK, 10 * TICK]
 
 
+async def test_with_nothing_waiting_idle_stretch_spreads_the_polls() -> None:
+    """idle_stretch 2, nothing waiting: at age E the interval is 2 * E/8 = 4 ticks, not 2."""
+    policy = attrs.evolve(BASE, idle_stretch=2.0)
+    async with rig(policy, {"t0": ["processing"]}) as r:
+        r.accept("t0", expected=E)
+        await r.at(8 * TICK, polls=1)
+        await r.idle_at(11.9 * TICK)
+        assert r.calls == 1
+        await r.at(12 * TICK, polls=2)
+    assert [t for t, _ in r.kling.singles] == [8 * TICK, 12 * TICK]
+
+
 async def test_a_sweep_asks_for_a_page_about_as_long_as_what_is_in_flight() -> None:
     """Five jobs in flight, bulk_page_size 500: the list page asked for holds 50 (the
     shortest page), not 500."""

@@ -81,12 +81,13 @@ async def test_while_work_waits_list_sweeps_refresh_the_bucket(sim: KlingSimulat
 
 
 async def test_with_nothing_waiting_a_job_is_polled_more_sparsely(sim: KlingSimulator) -> None:
-    """Nothing waits for capacity: a task running 3x its expected duration is polled fewer
-    times than on the plain schedule (idle_stretch 1.5), and still seen to end."""
-    sim.configure(latency=3 * MEDIAN)
-    base = attrs.evolve(PLAIN, min_interval=0.05, jitter=0.0)
+    """Nothing waits for capacity: a task running 6x its expected duration is polled fewer
+    times with idle_stretch 2 than on the plain schedule (about 8 polls against 12), and
+    still seen to end."""
+    sim.configure(latency=6 * MEDIAN)
+    base = attrs.evolve(PLAIN, min_interval=0.5, jitter=0.0)
     plain = await run_jobs(sim, 1, base, 4)
-    sparse = await run_jobs(sim, 1, attrs.evolve(base, idle_stretch=1.5), 4)
+    sparse = await run_jobs(sim, 1, attrs.evolve(base, idle_stretch=2.0), 4)
     assert 1 <= sparse.polls < plain.polls
 
 
