@@ -122,9 +122,10 @@ class PollPolicy:
     turns that off.  A server without listing makes the poller fall back to single GETs.
 
     The poller adapts that schedule to what is at stake (``kling_async._schedule`` has the
-    rules): while work waits for capacity in a job's bucket, endpoints are swept in bulk from
-    ``busy_bulk_threshold`` tasks in flight, and a task swept in bulk is polled every
-    ``busy_ratio * E`` (at least ``min_interval``) from ``first_fraction * E`` on
+    rules): while work waits for capacity (in any bucket), an endpoint is swept in bulk from
+    ``busy_bulk_threshold`` tasks in flight (0: as ``bulk_threshold``); while work waits in
+    a job's own bucket, a task swept in bulk is polled every
+    ``busy_ratio * E`` (within [``min_interval``, ``max_interval``]) from ``first_fraction * E`` on
     (``busy_ratio=None``: off); polled alone, its intervals are ``busy_stretch`` times the
     above.  When nothing waits, intervals are ``idle_stretch`` times the above (only latency
     is at stake).  While verified callbacks arrive for its endpoint, every delay is

@@ -5,18 +5,21 @@ rescheduling is O(log N) and nothing scans all jobs).  The loop sleeps until the
 time or until a newly scheduled job is due sooner, then polls the due jobs:
 
 - one ``GET <path>/<task_id>`` per job, normally;
-- when an endpoint has ``PollPolicy.bulk_threshold`` or more tasks in flight, one sweep of the
-  list endpoint (``pageSize`` up to 500) refreshes them all, at most every ``min_interval``,
-  reading pages (up to ``bulk_max_pages``) until it has seen every due job; due jobs the
-  sweep did not see get single GETs, and a server that does not support listing
-  (404 / 1202 / 1203) is remembered and polled per task from then on.
+- when an endpoint has ``PollPolicy.bulk_threshold`` (``busy_bulk_threshold`` while work waits
+  for capacity) or more tasks in flight, one sweep of the list endpoint (pages about twice
+  as long as what is in flight, 50 to ``bulk_page_size``) refreshes them all, at most every
+  ``min_interval``, reading pages (up to ``bulk_max_pages``) until it has seen every due
+  job; due jobs the sweep did not see get single GETs, and a server that does not support
+  listing (404 / 1202 / 1203) is remembered and polled per task from then on.
 
 Single GETs are made by a pool of poll workers (up to as many as the client's concurrent
 requests, started as the queue needs them), fed by a queue, rather than a task per poll; a
 just-accepted job whose first poll is due at once, with a request slot free, is polled by its
 submission's own task instead (``follow()``).
 Every observed status goes through ``observe()``: events, history, capacity release on the
-end, the next poll time from the job's ``PollPolicy``, and the deadline.
+end, the next poll time from the job's ``PollPolicy`` by the rules of ``_schedule`` (denser
+while work waits for capacity, stretched while verified callbacks arrive: ``callback_seen``),
+and the deadline.
 
 Nothing a reply holds can stop the loop.  A single GET whose reply cannot be read (or names
 another task) is a failed poll of that job only, retried on its schedule.  A sweep that fails
