@@ -99,6 +99,11 @@ class AdaptiveCapacity:
     def waiting(self) -> int:
         return self._queued
 
+    def waiting_for(self, bucket: str) -> int:
+        """How many tasks wait for slots of ``bucket`` (0 for a bucket never used)."""
+        held = self._buckets.get(bucket)
+        return len(held.waiters) if held is not None else 0
+
     def limits_by_bucket(self) -> dict[str, int]:
         """Each bucket's current limit."""
         return {name: bucket.limit for name, bucket in self._buckets.items()}

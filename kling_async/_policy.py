@@ -123,6 +123,20 @@ class PollPolicy:
     them all with the list endpoint (``bulk_page_size`` per page, ``bulk_max_pages`` at most)
     instead of one GET each, no more often than every ``min_interval``; ``bulk_threshold=0``
     turns that off.  A server without listing makes the poller fall back to single GETs.
+
+    The poller adapts that schedule to what is at stake (``kling_async._schedule`` has the
+    rules): while work waits for capacity (in any bucket), an endpoint is swept in bulk from
+    ``busy_bulk_threshold`` tasks in flight (0: as ``bulk_threshold``); while work waits in
+    a job's own bucket, a task swept in bulk is polled every
+    ``busy_ratio * E`` (within [``min_interval``, ``max_interval``]) from ``first_fraction * E`` on
+    (``busy_ratio=None``: off); polled alone, its intervals are ``busy_stretch`` times the
+    above.  When nothing waits, intervals are ``idle_stretch`` times the above (only latency
+    is at stake).  While verified callbacks arrive for its endpoint, every delay is
+    ``safety_stretch`` times longer, at most ``safety_max_interval``: polling is the safety net.
+    Callbacks count as arriving until none came for ``callback_silence`` expected durations
+    although the task should have ended (``callback_silence=0``: never rely on them).  Every
+    ``*_stretch=1`` with ``busy_ratio=None`` and ``busy_bulk_threshold=bulk_threshold`` is the
+    plain schedule above.
     """
 
     first_poll: float | None = attrs.field(default=None, validator=_optional_non_negative)
@@ -138,6 +152,13 @@ class PollPolicy:
     bulk_threshold: int = attrs.field(default=20)
     bulk_page_size: int = attrs.field(default=500)
     bulk_max_pages: int = attrs.field(default=4)
+    busy_bulk_threshold: int = attrs.field(default=4, validator=attrs.validators.ge(0))
+    busy_ratio: float | None = attrs.field(default=0.075, validator=_optional_non_negative)
+    busy_stretch: float = attrs.field(default=0.67, validator=_non_negative)
+    idle_stretch: float = attrs.field(default=1.5, validator=_non_negative)
+    safety_stretch: float = attrs.field(default=4.0, validator=_non_negative)
+    safety_max_interval: float = attrs.field(default=120.0, validator=_non_negative)
+    callback_silence: float = attrs.field(default=2.0, validator=_non_negative)
 
     @bulk_page_size.validator
     def _check_page_size(self, attribute: attrs.Attribute[int], value: int) -> None:
@@ -150,6 +171,15 @@ class PollPolicy:
             return self.expected_image
         factor: float = (max(seconds, 1.0) / 5.0) ** 0.6
         return self.expected_video * factor * (self.pro_factor if pro else 1.0)
+
+    def bulk_threshold_for(self, waiting: bool) -> int:
+        """In-flight tasks of one endpoint from which it is swept in bulk (0: never):
+        ``busy_bulk_threshold`` while work waits for capacity (if lower and not 0), else
+        ``bulk_threshold``."""
+        busy = self.busy_bulk_threshold
+        if waiting and 0 < busy < self.bulk_threshold:
+            return busy
+        return self.bulk_threshold
 
     def first_delay(self, expected: float) -> float:
         """Seconds from acceptance to the first poll."""
@@ -173,6 +203,7 @@ class PollPolicy:
             first_poll=None if self.first_poll is None else self.first_poll / speedup,
             min_interval=self.min_interval / speedup,
             max_interval=self.max_interval / speedup,
+            safety_max_interval=self.safety_max_interval / speedup,
             deadline=None if self.deadline is None else self.deadline / speedup,
             expected_image=self.expected_image / speedup,
             expected_video=self.expected_video / speedup,

@@ -5,11 +5,12 @@ rescheduling is O(log N) and nothing scans all jobs).  The loop sleeps until the
 time or until a newly scheduled job is due sooner, then polls the due jobs:
 
 - one ``GET <path>/<task_id>`` per job, normally;
-- when an endpoint has ``PollPolicy.bulk_threshold`` or more tasks in flight, one sweep of the
-  list endpoint (``pageSize`` up to 500) refreshes them all, at most every ``min_interval``,
-  reading pages (up to ``bulk_max_pages``) until it has seen every due job; due jobs the
-  sweep did not see get single GETs, and a server that does not support listing
-  (404 / 1202 / 1203) is remembered and polled per task from then on.
+- when an endpoint has ``PollPolicy.bulk_threshold`` (``busy_bulk_threshold`` while work waits
+  for capacity) or more tasks in flight, one sweep of the list endpoint (pages about twice
+  as long as what is in flight, 50 to ``bulk_page_size``) refreshes them all, at most every
+  ``min_interval``, reading pages (up to ``bulk_max_pages``) until it has seen every due
+  job; due jobs the sweep did not see get single GETs, and a server that does not support
+  listing (404 / 1202 / 1203) is remembered and polled per task from then on.
 
 New-standard jobs (reference §12.1) have no per-task path: every due one is asked for in
 ``GET /tasks?task_ids=a,b,...`` calls of at most ``ids_per_query`` ids
@@ -29,7 +30,9 @@ requests, started as the queue needs them), fed by a queue, rather than a task p
 just-accepted job whose first poll is due at once, with a request slot free, is polled by its
 submission's own task instead (``follow()``).
 Every observed status goes through ``observe()``: events, history, capacity release on the
-end, the next poll time from the job's ``PollPolicy``, and the deadline.
+end, the next poll time from the job's ``PollPolicy`` by the rules of ``_schedule`` (denser
+while work waits for capacity, stretched while verified callbacks arrive: ``callback_seen``),
+and the deadline.
 
 Nothing a reply holds can stop the loop.  A single GET whose reply cannot be read (or names
 another task) is a failed poll of that job only, retried on its schedule.  A sweep that fails
@@ -74,6 +77,7 @@ from ._policy import PollPolicy
 from ._queries import TASKS_PATH, says_not_found
 from ._registry import Job, JobState, TaskRegistry, state_for
 from ._results import parse_task
+from ._schedule import CallbackHealth, first_delay, next_delay
 
 log = logging.getLogger("kling_async")
 
@@ -84,6 +88,8 @@ _ID_LIMIT = re.compile(r"exceed\D{0,20}(\d{1,4})")
 #: for this many times the policy's ``max_interval`` (every job is polled alone a few times).
 _SWEEP_FAILURE_LIMIT = 3
 _SWEEP_PAUSE = 5
+#: The shortest list page a sweep asks for (see ``_sweep_pages``).
+_MIN_PAGE = 50
 #: How far each status is along a task's way; a status never goes back to a lower one.
 _PROGRESS = {TaskStatus.SUBMITTED: 0, TaskStatus.PROCESSING: 1, TaskStatus.SUCCEED: 2,
              TaskStatus.FAILED: 2}
@@ -159,6 +165,7 @@ class Poller:
         self._wake_at = float("inf")
         self._sweeps = {name: _Sweep() for name in ENDPOINTS}
         self.counters = PollCounters()
+        self.callbacks = CallbackHealth()  # when verified callbacks last came, per endpoint
         self._tg: anyio.abc.TaskGroup | None = None
 
     # -- scheduling ---------------------------------------------------------------------------
@@ -171,7 +178,7 @@ class Poller:
         """Start polling an accepted job: its first poll ``first`` seconds from now (default:
         the policy's first delay), through the poll loop."""
         state = self._start_tracking(job, policy)
-        delay = state.policy.first_delay(job.expected) if first is None else first
+        delay = self._first_delay(job, state.policy) if first is None else first
         self._schedule_poll(job, state, self._clock() + delay)
 
     async def follow(self, job: Job, policy: PollPolicy | None = None) -> None:
@@ -183,7 +190,7 @@ class Poller:
         backlog waiting polls never hold one task each.  Never raises but cancellation.
         """
         state = self._start_tracking(job, policy)
-        delay = state.policy.first_delay(job.expected)
+        delay = self._first_delay(job, state.policy)
         if (delay <= 0 and self._transport.idle_slot and not _by_ids(job.endpoint)
                 and not self._bulk(job.endpoint)):
             state.claimed = True
@@ -202,7 +209,7 @@ class Poller:
 
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
-        threshold = self.policy.bulk_threshold
+        threshold = self.policy.bulk_threshold_for(self._capacity.waiting > 0)
         sweep = self._sweeps[endpoint]
         return (threshold > 0 and sweep.supported
                 and self._registry.in_flight_by_endpoint[endpoint] >= threshold
@@ -214,6 +221,19 @@ class Poller:
         if deadline is not None and job.accepted_at is not None:
             due = min(due, job.accepted_at + deadline)
         self._schedule(job, state, due)
+
+    def callback_seen(self, job: Job) -> None:
+        """A verified callback about ``job`` arrived: callbacks of its endpoint are flowing,
+        so its jobs are polled on the safety-net schedule (``kling_async._schedule``)."""
+        self.callbacks.seen(job.endpoint, self._clock())
+
+    def _healthy(self, job: Job, policy: PollPolicy, now: float, age: float) -> bool:
+        return self.callbacks.healthy(job.endpoint, now=now, age=age, expected=job.expected,
+                                      silence=policy.callback_silence)
+
+    def _first_delay(self, job: Job, policy: PollPolicy) -> float:
+        return first_delay(policy, expected=job.expected,
+                           callbacks=self._healthy(job, policy, self._clock(), 0.0))
 
     def poke(self, job: Job) -> None:
         """Poll this job soon (a callback said its status changed): as soon as possible, but
@@ -622,17 +642,20 @@ class Poller:
         endpoint = endpoint_row(name)
         policy = self.policy
         wanted = self._registry.in_flight_by_endpoint[name]
+        # Pages about as long as what is in flight (the newest tasks come first), up to
+        # bulk_page_size: dense sweeps of a few tasks then read short replies.
+        size = min(policy.bulk_page_size, max(_MIN_PAGE, 2 * wanted))
         unreadable = 0
         for page in range(1, policy.bulk_max_pages + 1):
             self.counters.sweep_pages += 1
             data = await self._transport.call(
                 "GET", endpoint.path,
-                params={"pageNum": str(page), "pageSize": str(policy.bulk_page_size)},
+                params={"pageNum": str(page), "pageSize": str(size)},
             )
             if not isinstance(data, list):
                 raise ResponseDecodeError("list reply data is not an array")
-            unreadable += self._apply_items(name, data[: policy.bulk_page_size], seen)
-            if len(data) < policy.bulk_page_size or (
+            unreadable += self._apply_items(name, data[:size], seen)
+            if len(data) < size or (
                     len(seen) >= wanted and _all_seen(due_jobs, seen)):
                 break
         return unreadable
@@ -655,21 +678,23 @@ class Poller:
         return unreadable
 
     # -- applying what was seen ---------------------------------------------------------------
-    def observe(self, job: Job, task: Task) -> None:
+    def observe(self, job: Job, task: Task, *, polled: bool = True) -> None:
         """Apply a freshly seen ``Task`` to its job: events, end, or the next poll time.  A
         status behind the one already seen (``submitted`` after ``processing``) is stale:
-        only the next poll is scheduled."""
+        only the next poll is scheduled.  ``polled=False`` (a callback's status before the
+        end): information only, the job's poll schedule stays as it is."""
         if job.done():
             return
         now = self._clock()
         age = _age(job, now)
         old = job.task_status
         status = task.status
-        state = self._tracked.get(job)
+        state = self._tracked.get(job) if polled else None
         if state is not None:
             state.last = now
         if old is not None and _PROGRESS[status] < _PROGRESS[old]:
-            self._next_poll(job, now, age)
+            if polled:
+                self._next_poll(job, now, age)
             return
         job.task = task
         active = self._events.active  # asked once: it consults the logger
@@ -682,7 +707,8 @@ class Poller:
             self._end(job, task, now, active)
             return
         self._registry.set_state(job, state_for(status))
-        self._next_poll(job, now, age)
+        if polled:
+            self._next_poll(job, now, age)
 
     def _next_poll(self, job: Job, now: float, age: float) -> None:
         """Schedule the job's next poll by its policy, or end it if its deadline passed."""
@@ -694,8 +720,11 @@ class Poller:
         state = self._tracked.get(job)
         if state is None:  # observed without being tracked: nothing to schedule
             return
-        self._schedule_poll(job, state, now + policy.interval(age, expected=job.expected,
-                                                              rand=self._rand()))
+        delay = next_delay(policy, age=age, expected=job.expected, rand=self._rand(),
+                           waiting=self._capacity.waiting_for(job.bucket) > 0,
+                           bulk=self._bulk(job.endpoint),
+                           callbacks=self._healthy(job, policy, now, age))
+        self._schedule_poll(job, state, now + delay)
 
     def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
         """End the job whose ``task`` (already its ``job.task``) is terminal."""

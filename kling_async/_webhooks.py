@@ -8,8 +8,9 @@ Two modes, by whether the client has a ``webhook_secret``:
   (401), the delivery id (an exact redelivery is answered 200 and not applied again; another
   body under an id seen before is refused with 409), the body (400 if a signed body is no
   task object).  A verified end (``succeed``/``failed``) is applied to its job at once,
-  with no GET (``Poller.observe``); an earlier status is only counted (``progress``).  A
-  status never goes back and a finished job stays finished.
+  with no GET (``Poller.observe``); an earlier status (``progress``) updates the job's state,
+  history and events, but not its poll schedule.  A status never goes back and a finished
+  job stays finished.
 - **token** (no secret: a gateway that does not sign): each job's callback URL carries
   ``kling_job=<key>&kling_token=<token>`` (``secrets.token_urlsafe``), checked in constant
   time.  A valid one only re-queries the job (``Poller.poke``: at once, but at most once per
@@ -207,6 +208,8 @@ class WebhookReceiver:
             log.info("a signed webhook body is no task object (%s)", type(exc).__name__)
             return self._outcome("malformed", webhook_id=msg_id)
         outcome, job = self._apply(poller, task)
+        if job is not None and outcome != "unknown":
+            poller.callback_seen(job)  # callbacks are flowing: polling is the safety net
         if outcome != "early":  # an early one is to be delivered again, and then applied
             self._seen.add(msg_id, body)
         return self._outcome(outcome, job=job, webhook_id=msg_id, task_id=task.task_id)
@@ -227,8 +230,9 @@ class WebhookReceiver:
         if job.done() or (old is not None and _RANK[task.status] < _RANK[old]):
             return "stale", job
         if not task.status.is_terminal:
-            # Applying it (Poller.observe) would move the job's next poll earlier: a poll
-            # more per job, for no end seen sooner.
+            # Information only: its state, history and events, but not its poll schedule
+            # (moving the next poll earlier cost a poll more per job, for no end seen sooner).
+            poller.observe(job, task, polled=False)
             return "progress", job
         poller.observe(job, task)
         return "applied", job
@@ -249,6 +253,7 @@ class WebhookReceiver:
         job = entry[0]
         if job.task_id is None:
             return self._outcome("early", job=job)
+        poller.callback_seen(job)
         poller.poke(job)
         return self._outcome("poked", job=job, task_id=job.task_id)
 

@@ -82,3 +82,35 @@ def test_the_tasks_benchmark_counts_both_sides_from_the_simulator(
     assert 1 < batched.max_ids <= 20 and single.max_ids == 1
     assert single.ids_per_query == 1.0
     assert batched.total_requests < single.total_requests
+
+
+@pytest.mark.anyio
+async def test_the_utilization_benchmark_runs_every_case_to_the_end() -> None:
+    """bench_utilization's four cases, at a tiny size against one simulator (reset between
+    them): every job ends, utilization is a share of the oracle's, and the webhook case
+    resolves jobs by callback."""
+    from benchmarks import bench_utilization as bench
+
+    config = bench.sim_config(speedup=50, limit=4, median=2.0)
+    async with KlingSimulator(**config) as sim:
+        figures = {}
+        for case in bench.CASES:
+            sim.reset()
+            figures[case.name] = await bench.run_case(
+                case, base_url=sim.base_url, api_key=sim.api_key, jobs=16, limit=4,
+                speedup=50, median=2.0)
+    for fig in figures.values():
+        assert fig.ended == 16
+        assert 0 < fig.utilization <= 1.0 and 0 < fig.oracle <= 1.0 + 1e-9
+        assert 0 < fig.ratio <= 1.05  # at most a list-scheduling anomaly above the oracle
+        assert fig.per_job >= 1.0  # a create each, at least
+    hooked = figures["webhooks + safety net"]
+    assert hooked.webhooks["applied"] > 0
+
+
+def test_the_oracle_list_schedules_durations_in_order() -> None:
+    """oracle_makespan: the given durations started in order on the first free slot."""
+    from benchmarks.bench_utilization import oracle_makespan
+
+    assert oracle_makespan([4, 1, 1, 1, 3], 2) == 6  # 4 | 1,1,1,3 -> slot 2 ends at 6
+    assert oracle_makespan([], 3) == 0

@@ -210,16 +210,18 @@ async def test_a_redelivery_is_answered_but_applied_once_and_a_changed_body_refu
     assert len(ends) == 1
 
 
-async def test_a_status_before_the_end_is_counted_not_applied(sim: KlingSimulator) -> None:
-    """A verified ``processing`` gets 200 ``progress`` and moves no poll: the job's schedule
-    (and its state) is the poller's until the task ends."""
+async def test_a_status_before_the_end_is_information_not_a_poll(sim: KlingSimulator) -> None:
+    """A verified ``processing`` gets 200 ``progress``: the job's state and history show it,
+    and it triggers no poll (the schedule stays the poller's until the task ends)."""
     async with receiver(sim) as hook, webhook_client(sim, hook) as client:
         job = await pending_job(client, sim)
         assert job.task_id is not None
         body = legacy_body(job.task_id, "processing")
         assert await hook.post(body, signed(body, SECRET)) == 200
         await anyio.sleep(0.05)
-        assert (job.status, job.polls) == (JobState.SUBMITTED, 0)
+        assert (job.status, job.polls) == (JobState.PROCESSING, 0)
+        assert job.task_status is TaskStatus.PROCESSING
+        assert [status for status, _ in job.history][-1] is TaskStatus.PROCESSING
         assert client.statistics().webhooks["progress"] == 1
 
 
