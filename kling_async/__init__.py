@@ -27,7 +27,15 @@ from ._account import (
     PackageDeduction,
     ResourcePack,
 )
-from ._blocking import BlockingJob, BlockingKlingClient, run
+from ._blocking import BlockingKlingClient, run
+from ._blocking_job import BlockingJob
+from ._blocking_namespaces import (
+    BlockingAccount,
+    BlockingElements,
+    BlockingMultiElements,
+    BlockingMultiElementsSession,
+    BlockingVoices,
+)
 from ._buckets import concurrency_bucket
 from ._client import KlingClient
 from ._config import DEFAULT_BASE_URL, Limits, Timeouts
@@ -229,9 +237,14 @@ __all__ = [
     "Backoff",
     "BalanceDeduction",
     "BaseVideo",
+    "BlockingAccount",
     "BlockingCallError",
+    "BlockingElements",
     "BlockingJob",
     "BlockingKlingClient",
+    "BlockingMultiElements",
+    "BlockingMultiElementsSession",
+    "BlockingVoices",
     "CameraConfig",
     "CameraControl",
     "Charge",

@@ -2,7 +2,8 @@
 
 A ``KlingClient`` runs on a private event loop in its own thread (``_portal.PortalThread``,
 anyio's blocking portal); each blocking method hands one call to that loop and waits for its
-answer.
+answer.  The namespaces (``elements``, ``voices``, ``multi_elements``, ``account``) and the
+synchronous calls (``text_to_speech``...) are in ``_blocking_namespaces``.
 
 Threads: any thread may call it, including one that runs its own asyncio loop (a notebook
 cell, an ``async def``): that works, but blocks that loop while it waits.  A call that waits
@@ -32,15 +33,23 @@ from typing import Any, TypeVar, overload
 import anyio
 
 from ._admission import CapacityStore
+from ._blocking_job import BlockingJob
+from ._blocking_namespaces import (
+    BlockingAccount,
+    BlockingElements,
+    BlockingMultiElements,
+    BlockingVoices,
+    SynchronousCalls,
+)
 from ._client import KlingClient
 from ._config import DEFAULT_LIMITS, DEFAULT_POLL, DEFAULT_RETRY, DEFAULT_TIMEOUTS, Limits, Timeouts
 from ._errors import ClientClosedError, ConfigurationError, ValidationError
 from ._events import Event
-from ._models.task import Task, TaskStatus
+from ._models.task import Task
 from ._policy import PollPolicy, RetryPolicy
 from ._portal import PortalThread
 from ._queries import TaskPage, TimeValue
-from ._registry import Job, JobState
+from ._registry import Job
 from ._settings import ExternalIdQuery
 from ._webhook_verify import Headers
 from ._wiring import ClientStatistics
@@ -49,107 +58,7 @@ from .batch._single import download_files
 _T = TypeVar("_T")
 
 
-class BlockingJob:
-    """A ``Job`` seen from synchronous code: ``result()`` blocks until the task ends.
-
-    Two ``BlockingJob``s of the same job are equal (``as_completed`` hands out new wrappers).
-    A job keeps its client open: ``BlockingKlingClient(...).submit(req).result()`` works.
-    """
-
-    __slots__ = ("_job", "_loop", "_client")
-
-    def __init__(self, job: Job, client: BlockingKlingClient) -> None:
-        self._job = job
-        self._loop = client._loop
-        self._client = client  # keeps the client (so its loop) alive while the job is in use
-
-    @property
-    def endpoint(self) -> str:
-        return self._job.endpoint
-
-    @property
-    def request(self) -> Any:
-        return self._job.request
-
-    @property
-    def task_id(self) -> str | None:
-        return self._job.task_id
-
-    @property
-    def external_task_id(self) -> str | None:
-        return self._job.external_task_id
-
-    @property
-    def status(self) -> JobState:
-        return self._job.status
-
-    @property
-    def task_status(self) -> TaskStatus | None:
-        """The last server-side status seen, or None before acceptance."""
-        return self._job.task_status
-
-    @property
-    def error(self) -> BaseException | None:
-        return self._job.error
-
-    @property
-    def history(self) -> list[tuple[TaskStatus, float]]:
-        """(server status, seconds since acceptance) each time the status changed."""
-        return list(self._job.history)
-
-    @property
-    def task(self) -> Task | None:
-        """The last ``Task`` seen for this job, or None before acceptance."""
-        job = self._job
-        return self._loop.read(lambda: job.task)
-
-    def done(self) -> bool:
-        return self._job.done()
-
-    def result(self, timeout: float | None = None) -> Task:
-        """Block until the task ends; the finished ``Task``.
-
-        Raises as ``Job.result``: ``TaskFailedError``, ``TaskTimeoutError`` (also when this
-        wait's ``timeout`` passed; the job stays tracked), the submission's error, or
-        ``ClientClosedError``.
-        """
-        job = self._job
-        if self._loop.closed and not job.done():
-            raise _closed_before_end(job)
-        if job.done():  # no round trip, and readable after close()
-            if job.error is not None:
-                raise job.error
-            task = self.task
-            assert task is not None
-            return task
-        return self._loop.run("BlockingJob.result()", lambda: job.result(timeout))
-
-    def wait_submitted(self, timeout: float | None = None) -> BlockingJob:
-        """Block until the server accepted the task (or the job ended); returns this job."""
-        job = self._job
-        self._loop.run("BlockingJob.wait_submitted()", lambda: job.wait_submitted(timeout))
-        return self
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BlockingJob) and other._job is self._job
-
-    def __hash__(self) -> int:
-        return hash(self._job)
-
-    def __repr__(self) -> str:
-        return "<Blocking" + repr(self._job)[1:]
-
-
-def _closed_before_end(job: Job) -> ClientClosedError:
-    where = (
-        f"task {job.task_id} may still be running on the server; re-attach with "
-        f"client.attach({job.endpoint!r}, task_id={job.task_id!r})"
-        if job.task_id else "it was never accepted by the server"
-    )
-    return ClientClosedError(f"the client closed before this job ended: {where}")
-
-
-class BlockingKlingClient:
+class BlockingKlingClient(SynchronousCalls):
     """``KlingClient`` for synchronous code: same settings, methods that block.
 
     Open from construction until ``close()`` (idempotent; also ``with ... as client:``),
@@ -224,6 +133,28 @@ class BlockingKlingClient:
 
     def __repr__(self) -> str:
         return "<Blocking" + repr(self._client)[1:]
+
+    # -- namespaces (``_blocking_namespaces``): thin views made on each access, so the client
+    # holds no reference to them (a view, or an iterator from it, keeps the client alive) ---
+    @property
+    def elements(self) -> BlockingElements:
+        """Custom elements: create, result, get, list, presets, delete."""
+        return BlockingElements(self, self._client.elements)
+
+    @property
+    def voices(self) -> BlockingVoices:
+        """Custom voices: create, result, get, list, presets, delete."""
+        return BlockingVoices(self, self._client.voices)
+
+    @property
+    def multi_elements(self) -> BlockingMultiElements:
+        """Multi-elements video editing: ``start(...)`` returns the session."""
+        return BlockingMultiElements(self, self._client.multi_elements)
+
+    @property
+    def account(self) -> BlockingAccount:
+        """Resource packs (``costs``) and the billing listings."""
+        return BlockingAccount(self, self._client.account)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def __enter__(self) -> BlockingKlingClient:
