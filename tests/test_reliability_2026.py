@@ -55,6 +55,8 @@ async def test_mixed_storm_ends_every_job_once_each_with_one_task() -> None:
         async with kling.KlingClient(
             api_key=sim.api_key, base_url=sim.base_url, retry=RETRY, reconcile_delay=0,
             poll=kling.PollPolicy(expected_image=5, expected_video=10).scaled(SPEED),
+            # Each model bucket starts above the simulator's 6: its 1303s must be met.
+            limits=kling.Limits(max_in_flight=60, initial_in_flight=12),
         ) as client:
             jobs: list[kling.Job] = []
             with anyio.fail_after(90):  # the time bound: a stuck job fails the test
