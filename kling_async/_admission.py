@@ -18,6 +18,7 @@ from ._endpoints import Endpoint
 from ._models.task import Task
 from ._registry import Job
 from ._settings import ClientSettings
+from ._webhooks import CallbackRelay
 
 #: Look a task up by external_task_id: the Task, or None if provably absent.
 Find = Callable[[Endpoint, str, Job], Awaitable["Task | None"]]
@@ -26,6 +27,9 @@ Find = Callable[[Endpoint, str, Job], Awaitable["Task | None"]]
 class Admission(Protocol):
     async def admit(self, job: Job, find: Find) -> None:
         """Return once the shared ledger holds the job's slots (waits for them)."""
+
+    def created(self, job: Job) -> None:
+        """The job's create was accepted: its task id is known (for webhooks on any worker)."""
 
     def ended(self, job: Job) -> None:
         """The job ended: free its slots, unless its task may still run."""
@@ -39,6 +43,10 @@ class CapacityStore(Protocol):
     def admission(self, account: str, limit: int) -> Admission:
         """The shared admission of ``account`` (a name from ``account_id``), whose limit
         for every process together is ``limit`` slots."""
+        ...
+
+    def callback_relay(self) -> CallbackRelay:
+        """A client's share of the verified callbacks (webhooks on any worker)."""
         ...
 
 

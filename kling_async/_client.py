@@ -95,7 +95,7 @@ from ._sync import identify_face as _identify_face
 from ._sync import recognize_image as _recognize_image
 from ._sync import text_to_speech as _text_to_speech
 from ._webhook_verify import Headers
-from ._webhooks import WebhookReceiver, webhook_settings
+from ._webhooks import CallbackRelay, WebhookReceiver, webhook_settings
 from ._wire import dump_request
 from ._wiring import ClientCalls, ClientStatistics, Submissions, snapshot
 
@@ -240,11 +240,14 @@ class KlingClient:
         self._sleep = sleep
         self._rand = rand
         self._init_lifecycle()
-        self._init_jobs(limits, on_event, hook_url, hook_keys)
+        # Webhooks on any worker: callbacks shared with the store's other processes.
+        relay = store.callback_relay() if store is not None and hook_keys else None
+        self._init_jobs(limits, on_event, hook_url, hook_keys, relay)
         self._init_namespaces()
 
     def _init_jobs(self, limits: Limits, on_event: Callable[[Event], Any] | None,
-                   hook_url: str | None, hook_keys: tuple[Webhook, ...]) -> None:
+                   hook_url: str | None, hook_keys: tuple[Webhook, ...],
+                   relay: CallbackRelay | None = None) -> None:
         """What keeps the jobs: events, the registry, capacity, completions, webhooks."""
         self._events = EventHub(on_event)
         self._registry = TaskRegistry()
@@ -252,7 +255,7 @@ class KlingClient:
         self._completions = Completions(self._registry, self._capacity)
         self._webhooks = WebhookReceiver(url=hook_url, keys=hook_keys, limits=limits,
                                          registry=self._registry, events=self._events,
-                                         clock=lambda: self._clock())
+                                         clock=lambda: self._clock(), relay=relay)
         self._submissions = Submissions(settled=self._completions.settled,
                                         find=self._find_by_external_id)
 
@@ -882,7 +885,7 @@ class KlingClient:
         """
         if self._state == "open":
             self._check_loop()
-        return self._webhooks.handle(headers, body, url, length)
+        return await self._webhooks.handle(headers, body, url, length)
 
     def job(self, *, task_id: str | None = None, external_task_id: str | None = None
             ) -> Job | None:

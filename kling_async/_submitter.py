@@ -247,7 +247,10 @@ class Submitter:
                 raise
             return False
         self._capacity.confirm(job.weight, bucket=job.bucket)
-        return self._bind(job, task, submitted=True)
+        followed = self._bind(job, task, submitted=True)
+        if self._admission is not None:
+            self._admission.created(job)  # its slot names its task (webhooks on any worker)
+        return followed
 
     def _body(self, job: Job, endpoint: Endpoint, before_send: BeforeSend | None
               ) -> dict[str, Any]:

@@ -16,6 +16,12 @@ Two modes, by whether the client has a ``webhook_secret``:
   time.  A valid one only re-queries the job (``Poller.poke``: at once, but at most once per
   its ``PollPolicy.min_interval``); the body is never read.
 
+With a store (``KlingClient(store=PostgresStore(dsn))``, several processes behind one URL),
+a verified body about no job of this client is recorded in the store for the process that
+owns the job (``relayed``, 200 once recorded; 503 if the store could not be written, so it is
+delivered again), which applies it as if received itself (``deliver``); a body no client of
+the store knows stays ``unknown``.
+
 Every request has one outcome (``WEBHOOK_OUTCOMES``, each with its HTTP status), counted in
 ``statistics().webhooks`` and emitted as a ``WebhookReceived`` event.
 """
@@ -29,7 +35,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from standardwebhooks import Webhook
 from yarl import URL
@@ -61,6 +67,8 @@ WEBHOOK_STATUS: Mapping[str, int] = {
     "duplicate": 200,  # signed: this delivery (same id, same body) was handled before
     "stale": 200,  # the job has finished, or the status is behind the one seen: ignored
     "unknown": 200,  # a verified body about no job of this client: ignored
+    "relayed": 200,  # signed: about a job of another process of the store: recorded for it
+    "unrecorded": 503,  # signed: for another process, but the store could not record it
     "early": 503,  # the job's create reply has not arrived yet: deliver again later
     "unsigned": 401,  # no signature (signed mode) or no token (token mode)
     "forged": 401,  # a signature or token that does not match, or malformed headers
@@ -118,13 +126,30 @@ def set_callback_url(body: dict[str, Any], url: str, endpoint: Endpoint) -> None
     body.update(endpoint.with_option(body, "callback_url", url))
 
 
+class CallbackRelay(Protocol):
+    """Verified callbacks shared through a store with the other processes using it."""
+
+    async def record(self, task: Task, decoded: Any, rank: int) -> bool:
+        """Record a verified callback for the process owning its job: False if no process
+        knows the task; a store error raises."""
+        ...
+
+    def start(self, receiver: WebhookReceiver) -> None:
+        """Apply to ``receiver`` (``owns``/``deliver``) what others record for its jobs."""
+
+    def stop(self) -> None:
+        """Stop applying (the client closed)."""
+
+
 class WebhookReceiver:
     """A client's webhook side: ``prepare()`` each create body, ``handle()`` each request.
     ``bind()`` it to the client's poller once open (``None`` once closed)."""
 
     def __init__(self, *, url: str | None, keys: tuple[Webhook, ...], limits: Limits,
-                 registry: TaskRegistry, events: EventHub, clock: Callable[[], float]) -> None:
+                 registry: TaskRegistry, events: EventHub, clock: Callable[[], float],
+                 relay: CallbackRelay | None = None) -> None:
         self.url = url
+        self._relay = relay if keys else None
         self._keys = keys
         self.max_bytes = limits.max_webhook_bytes
         self._registry = registry
@@ -148,6 +173,11 @@ class WebhookReceiver:
 
     def bind(self, poller: Poller | None) -> None:
         self._poller = poller
+        if self._relay is not None:
+            if poller is None:
+                self._relay.stop()
+            else:
+                self._relay.start(self)
 
     # -- the create side ------------------------------------------------------------------------
     def prepare(self, job: Job | None, body: dict[str, Any], endpoint: Endpoint) -> None:
@@ -180,8 +210,8 @@ class WebhookReceiver:
             self._retired.popitem(last=False)
 
     # -- the receiving side ---------------------------------------------------------------------
-    def handle(self, headers: Headers, body: bytes, url: str | None = None,
-               length: int | None = None) -> int:
+    async def handle(self, headers: Headers, body: bytes, url: str | None = None,
+                     length: int | None = None) -> int:
         """The HTTP status to answer a webhook request with (see the module docstring);
         ``url`` is the request's URL (or path and query: token mode reads its query),
         ``length`` its declared Content-Length (if known)."""
@@ -191,10 +221,10 @@ class WebhookReceiver:
         if poller is None:
             return self._outcome("closed")
         if self._keys:
-            return self._signed(poller, header_map(headers), body)
+            return await self._signed(poller, header_map(headers), body)
         return self._token(poller, url)
 
-    def _signed(self, poller: Poller, headers: dict[str, str], body: bytes) -> int:
+    async def _signed(self, poller: Poller, headers: dict[str, str], body: bytes) -> int:
         verdict = verify(self._keys, headers, body)
         if verdict is not Verdict.VERIFIED:
             return self._outcome(verdict.value)
@@ -203,16 +233,52 @@ class WebhookReceiver:
         if seen != "new":
             return self._outcome(seen, webhook_id=msg_id)
         try:
-            task = parse_callback(json.loads(body))
+            decoded = json.loads(body)
+            task = parse_callback(decoded)
         except (ValueError, RecursionError, ResponseDecodeError) as exc:
             log.info("a signed webhook body is no task object (%s)", type(exc).__name__)
             return self._outcome("malformed", webhook_id=msg_id)
+        outcome, job = self._applied(poller, task)
+        if outcome == "unknown" and self._relay is not None:
+            outcome = await self._relayed(self._relay, task, decoded)
+        if outcome not in ("early", "unrecorded"):  # to be delivered again, then applied
+            self._seen.add(msg_id, body)
+        return self._outcome(outcome, job=job, webhook_id=msg_id, task_id=task.task_id)
+
+    async def _relayed(self, relay: CallbackRelay, task: Task, decoded: Any) -> str:
+        """Record a callback for the process owning its job: ``relayed``, ``unknown`` (no
+        process knows it) or ``unrecorded`` (the store failed: to be delivered again)."""
+        try:
+            known = await relay.record(task, decoded, _RANK[task.status])
+        except Exception as exc:
+            log.warning("a verified webhook for another process could not be recorded: %s",
+                        exc)
+            return "unrecorded"
+        return "relayed" if known else "unknown"
+
+    def owns(self, task_id: str, external_task_id: str | None) -> bool:
+        """Whether this client tracks a job of that task id or external id."""
+        return self._registry.get(task_id) is not None or (
+            external_task_id is not None
+            and self._registry.get_by_external_id(external_task_id) is not None)
+
+    def deliver(self, task: Task) -> str:
+        """Apply a verified task object recorded by another process as if its callback had
+        reached this client (counted and emitted); the outcome (``early``: too soon)."""
+        poller = self._poller
+        if poller is None:
+            return "closed"
+        outcome, job = self._applied(poller, task)
+        if outcome != "unknown":
+            self._outcome(outcome, job=job, task_id=task.task_id)
+        return outcome
+
+    def _applied(self, poller: Poller, task: Task) -> tuple[str, Job | None]:
+        """``_apply``, and note that callbacks flow for a job they reached."""
         outcome, job = self._apply(poller, task)
         if job is not None and outcome != "unknown":
             poller.callback_seen(job)  # callbacks are flowing: polling is the safety net
-        if outcome != "early":  # an early one is to be delivered again, and then applied
-            self._seen.add(msg_id, body)
-        return self._outcome(outcome, job=job, webhook_id=msg_id, task_id=task.task_id)
+        return outcome, job
 
     def _apply(self, poller: Poller, task: Task) -> tuple[str, Job | None]:
         """Apply a verified task object to its job: the outcome, and the job."""

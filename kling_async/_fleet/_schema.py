@@ -16,12 +16,14 @@ schema version; a store written by a newer version is refused.  Tables:
 - ``kling_workers``: the workers, with their heartbeat (database clock).
 
 Schema 2 added ``kling_slots.endpoint`` and ``checked_at`` (the slots of ``KlingClient(store=
-...)``, reconciled by external id when their process died).
+...)``, reconciled by external id when their process died).  Schema 3 added
+``kling_callbacks``: the latest verified webhook body of each task, recorded by whichever
+process received it, for the process that owns the job (``_callbacks``).
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: pg_advisory_lock key of the schema migration (any constant, the same in every worker).
 MIGRATION_LOCK = 0x6B6C696E67  # "kling"
 
@@ -88,4 +90,12 @@ STATEMENTS = (
     # schema 2: client slots (KlingClient(store=...)) name their endpoint, for reconciling
     "ALTER TABLE kling_slots ADD COLUMN IF NOT EXISTS endpoint text",
     "ALTER TABLE kling_slots ADD COLUMN IF NOT EXISTS checked_at timestamptz",
+    # schema 3: verified callbacks received by a process that does not own the job
+    """CREATE TABLE IF NOT EXISTS kling_callbacks (
+        task_id text PRIMARY KEY,
+        external_task_id text,
+        rank integer NOT NULL,
+        body text NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now())""",
+    "CREATE INDEX IF NOT EXISTS kling_slots_task ON kling_slots (task_id)",
 )

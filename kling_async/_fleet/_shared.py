@@ -24,6 +24,7 @@ from typing import Any
 from .._admission import Find
 from .._endpoints import ENDPOINTS
 from .._registry import Job, JobState
+from ._callbacks import note_task_id
 from ._journal import CHANNEL
 from ._ledger import ACCOUNT, LEARNED_FOR
 
@@ -180,6 +181,11 @@ class SharedCapacity:
         worker, self.worker = self.worker, None
         if worker is not None:
             self._store.run_soon(leave, worker)
+
+    def created(self, job: Job) -> None:
+        ext, task_id = job.external_task_id, job.task_id
+        if ext is not None and task_id is not None:
+            self._store.run_soon(note_task_id, self.account, ext, task_id)
 
     def ended(self, job: Job) -> None:
         ext = job.external_task_id

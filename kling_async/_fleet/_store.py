@@ -23,6 +23,7 @@ from .._wire import dump_request
 from ..batch._jobsfile import BatchJob
 from ..batch._runner import external_task_id_for
 from ..batch._store import JobRecord, JournalStatus, new_batch_id, request_hash
+from ._callbacks import CallbackRelay
 from ._db import Database
 from ._journal import (
     CHANNEL,
@@ -215,6 +216,11 @@ class PostgresStore:
         """The account's capacity shared by every process using this store
         (``KlingClient(store=...)``): ``limit`` slots in all."""
         return SharedCapacity(self, account, limit)
+
+    def callback_relay(self) -> CallbackRelay:
+        """A client's share of webhooks on any worker (``_callbacks``): callbacks it verified
+        for jobs of other processes are recorded for them, and theirs for its jobs applied."""
+        return CallbackRelay(self)
 
     async def stop_worker(self, worker: str) -> None:
         await self._async(_stop_worker, worker)

@@ -89,5 +89,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if func is None:
         parser.print_help()
         return EXIT_USAGE
+    refusal = _fleet.key_pool_refusal(args)
+    if refusal is not None:
+        return fail(refusal, EXIT_USAGE)
     code: int = func(args)
     return code

@@ -35,8 +35,10 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--base-url", help="API base URL, with any gateway prefix (default: "
                        f"$KLING_BASE_URL, else {DEFAULT_BASE_URL})")
-    group.add_argument("--api-key", help="gateway bearer key; prefer the env var (default: "
-                       "$KLING_API_KEY)")
+    group.add_argument("--api-key", action=ApiKeys,
+                       help="gateway bearer key; prefer the env var (default: $KLING_API_KEY); "
+                            "'run --store' takes it repeated: a key pool, each key its own "
+                            "account (like $KLING_API_KEYS)")
     group.add_argument("--access-key", help="official access key; prefer the env var "
                        "(default: $KLING_ACCESS_KEY)")
     group.add_argument("--secret-key", help="official secret key; prefer the env var "
@@ -46,6 +48,23 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--time-scale", type=float, default=None,
                        help="speed-up of a time-scaled simulator; scales polling (default: "
                             f"${ENV_TIME_SCALE}, else 1: real time)")
+
+
+class ApiKeys(argparse.Action):
+    """``--api-key``: ``api_key`` is the last one given, ``api_keys`` all of them in order
+    (several different keys are a key pool: ``run --store`` only, see ``several_keys``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        keys = list(getattr(namespace, "api_keys", None) or ())
+        keys.append(values)
+        namespace.api_keys = keys
+        setattr(namespace, self.dest, values)
+
+
+def api_keys(args: argparse.Namespace) -> list[str]:
+    """The different keys given by repeated ``--api-key``, in order (none: ``[]``)."""
+    return list(dict.fromkeys(k for k in getattr(args, "api_keys", None) or () if k))
 
 
 def time_scale(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> float | None:

@@ -31,6 +31,7 @@ from ._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    api_keys,
     exit_code_for,
     fail,
     make_client,
@@ -68,10 +69,25 @@ def account_id(args: argparse.Namespace, base_url: str) -> str:
     return shared_account_id(base_url, key)
 
 
+def key_pool_refusal(args: argparse.Namespace) -> str | None:
+    """Why the command refuses its repeated ``--api-key`` (several different keys are a key
+    pool, which only ``run --store`` uses), or None; never names a key."""
+    keys = api_keys(args)
+    if len(keys) < 2 or (getattr(args, "command", None) == "run" and store_dsn(args)):
+        return None
+    return (f"--api-key was given {len(keys)} different keys: several keys (a key pool, each "
+            "its own account) are accepted only by 'run --store' (or $KLING_STORE); give one "
+            "--api-key here")
+
+
 def pool_keys(args: argparse.Namespace) -> list[str | None]:
-    """The run's API keys: ``KLING_API_KEYS=k1,k2`` (a key pool: each key its own account,
-    ledger and limit) unless ``--api-key`` is given; ``[None]``: the usual credentials."""
-    if getattr(args, "api_key", None):
+    """The run's API keys: ``--api-key`` repeated with different keys, else
+    ``KLING_API_KEYS=k1,k2`` (a key pool: each key its own account, ledger and limit) unless
+    one ``--api-key`` is given; ``[None]``: the usual credentials."""
+    given = api_keys(args)
+    if len(given) > 1:
+        return list(given)
+    if given:
         return [None]
     keys = [k.strip() for k in os.environ.get(ENV_API_KEYS, "").split(",") if k.strip()]
     return list(dict.fromkeys(keys)) or [None]
@@ -82,8 +98,9 @@ def _client_for(args: argparse.Namespace, key: str | None) -> tuple[Any, str]:
     extra: dict[str, Any] = {}
     if args.max_in_flight is not None:
         extra["limits"] = Limits(max_in_flight=args.max_in_flight)
-    if key is not None:
+    if key is not None:  # a key of the pool, not the flag's last one
         extra["api_key"] = key
+        args = argparse.Namespace(**{**vars(args), "api_key": None})
     client = make_client(args, **extra)
     account = (account_id(args, client.base_url) if key is None
                else shared_account_id(client.base_url, key))
