@@ -64,22 +64,31 @@ _CONTENTS = items_of(ContentItem)
 
 
 @attrs.frozen(kw_only=True)
-class NewTextToVideoRequest:
-    """``POST /text-to-video/{model}`` (reference §11.3): a video from a top-level prompt."""
+class _ModelInPath:
+    """What every new-standard request has: its path family (a class constant) and ``model``,
+    the path's last segment (never sent in the body), and so the spec it is checked against."""
 
-    family: ClassVar[str] = TEXT_TO_VIDEO_FAMILY
+    family: ClassVar[str]
 
     model: str = attrs.field(validator=_model, metadata=NOT_WIRE)
-    prompt: str = attrs.field(validator=TEXT)
-    settings: TextToVideoSettings | None = attrs.field(
-        default=None, validator=instance_of(TextToVideoSettings)
-    )
-    options: Options | None = attrs.field(default=None, validator=_OPTIONS)
 
     @property
     def spec(self) -> NewModelSpec:
         """What this request's model accepts."""
         return new_model_spec(self.family, self.model)
+
+
+@attrs.frozen(kw_only=True)
+class NewTextToVideoRequest(_ModelInPath):
+    """``POST /text-to-video/{model}`` (reference §11.3): a video from a top-level prompt."""
+
+    family: ClassVar[str] = TEXT_TO_VIDEO_FAMILY
+
+    prompt: str = attrs.field(validator=TEXT)
+    settings: TextToVideoSettings | None = attrs.field(
+        default=None, validator=instance_of(TextToVideoSettings)
+    )
+    options: Options | None = attrs.field(default=None, validator=_OPTIONS)
 
     def __attrs_post_init__(self) -> None:
         spec = self.spec
@@ -90,23 +99,17 @@ class NewTextToVideoRequest:
 
 
 @attrs.frozen(kw_only=True)
-class NewImageToVideoRequest:
+class NewImageToVideoRequest(_ModelInPath):
     """``POST /image-to-video/{model}`` (reference §11.4): a video from a first frame (and a
     last frame, elements or voices where the model takes them)."""
 
     family: ClassVar[str] = IMAGE_TO_VIDEO_FAMILY
 
-    model: str = attrs.field(validator=_model, metadata=NOT_WIRE)
     contents: tuple[ContentItem, ...] = attrs.field(converter=to_contents, validator=_CONTENTS)
     settings: ImageToVideoSettings | None = attrs.field(
         default=None, validator=instance_of(ImageToVideoSettings)
     )
     options: Options | None = attrs.field(default=None, validator=_OPTIONS)
-
-    @property
-    def spec(self) -> NewModelSpec:
-        """What this request's model accepts."""
-        return new_model_spec(self.family, self.model)
 
     def __attrs_post_init__(self) -> None:
         spec = self.spec
@@ -131,23 +134,17 @@ class NewImageToVideoRequest:
 
 
 @attrs.frozen(kw_only=True)
-class NewOmniVideoRequest:
+class NewOmniVideoRequest(_ModelInPath):
     """``POST /omni-video/{model}`` (reference §11.5): a video from a prompt, images, elements
     and at most one reference video."""
 
     family: ClassVar[str] = OMNI_VIDEO_FAMILY
 
-    model: str = attrs.field(validator=_model, metadata=NOT_WIRE)
     contents: tuple[ContentItem, ...] = attrs.field(converter=to_contents, validator=_CONTENTS)
     settings: OmniVideoSettings | None = attrs.field(
         default=None, validator=instance_of(OmniVideoSettings)
     )
     options: Options | None = attrs.field(default=None, validator=_OPTIONS)
-
-    @property
-    def spec(self) -> NewModelSpec:
-        """What this request's model accepts."""
-        return new_model_spec(self.family, self.model)
 
     def __attrs_post_init__(self) -> None:
         spec = self.spec
@@ -157,23 +154,17 @@ class NewOmniVideoRequest:
 
 
 @attrs.frozen(kw_only=True)
-class MotionControlRequest:
+class MotionControlRequest(_ModelInPath):
     """``POST /motion-control/{model}`` (reference §11.6): a character (image, or an element
     on kling-3.0) moving like the person in a motion video."""
 
     family: ClassVar[str] = MOTION_CONTROL_FAMILY
 
-    model: str = attrs.field(validator=_model, metadata=NOT_WIRE)
     contents: tuple[ContentItem, ...] = attrs.field(converter=to_contents, validator=_CONTENTS)
     settings: MotionControlSettings | None = attrs.field(
         default=None, validator=instance_of(MotionControlSettings)
     )
     options: Options | None = attrs.field(default=None, validator=_OPTIONS)
-
-    @property
-    def spec(self) -> NewModelSpec:
-        """What this request's model accepts."""
-        return new_model_spec(self.family, self.model)
 
     def __attrs_post_init__(self) -> None:
         spec = self.spec
