@@ -5,8 +5,10 @@ The fixtures built on them (``sim``, ``sim_config``, ``anyio_backend``) live in 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import aiohttp
@@ -116,3 +118,28 @@ class Sleeps(list[float]):
     async def __call__(self, seconds: float) -> None:
         self.append(seconds)
         await anyio.lowlevel.checkpoint()
+
+
+@contextmanager
+def threaded_simulator(**config: Any) -> Iterator[KlingSimulator]:
+    """A simulator serving from its own thread and event loop (for tests that run the CLI in
+    a subprocess, or a blocking client, against it), stopped at the end."""
+    loop = asyncio.new_event_loop()
+    simulator = KlingSimulator(**config)
+    started = threading.Event()
+    stop = asyncio.Event()
+
+    async def serve() -> None:
+        async with simulator:
+            started.set()
+            await stop.wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert started.wait(10), "the simulator did not start within 10 s"
+    try:
+        yield simulator
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()

@@ -6,12 +6,10 @@ runs as a real subprocess, first with a wrong key, then (the same command) with 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 
 import kling_async
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import threaded_simulator
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -35,25 +34,8 @@ JOBS = 40
 @contextmanager
 def serving(**config: Any) -> Iterator[KlingSimulator]:
     """A simulator with the fixed key ``KEY``, serving from its own thread and event loop."""
-    loop = asyncio.new_event_loop()
-    simulator = KlingSimulator(time_scale=SCALE, seed=3, api_key=KEY, **config)
-    started = threading.Event()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with simulator:
-            started.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(10)
-    try:
+    with threaded_simulator(time_scale=SCALE, seed=3, api_key=KEY, **config) as simulator:
         yield simulator
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        loop.close()
 
 
 def run_cli(sim: KlingSimulator, jobs: Path, out: Path, key: str

@@ -5,12 +5,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import pytest
 import kling_async
 from kling_async.cli import main
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import threaded_simulator
 
 REPO = Path(kling_async.__file__).resolve().parent.parent
 SCALE = 400.0
@@ -28,23 +27,8 @@ VIDEO = json.dumps({"prompt": "a cat", "aspect_ratio": "16:9", "duration": "5"})
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KlingSimulator]:
     """A simulator serving from its own thread and event loop."""
-    loop = asyncio.new_event_loop()
-    simulator = KlingSimulator(time_scale=SCALE, seed=9)
-    started = threading.Event()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with simulator:
-            started.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(10)
-    yield simulator
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+    with threaded_simulator(time_scale=SCALE, seed=9) as simulator:
+        yield simulator
 
 
 @pytest.fixture

@@ -3,10 +3,8 @@ webhook receiver, the simulator (in a thread) calling it back signed."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import pytest
 
 from kling_async.cli import main
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import threaded_simulator
 from tests._webhookhelpers import SECRET
 
 SCALE = 400.0
@@ -22,23 +21,8 @@ SCALE = 400.0
 @pytest.fixture(scope="module")
 def sim() -> Iterator[KlingSimulator]:
     """A simulator signing its callbacks with ``SECRET``, serving from its own thread."""
-    loop = asyncio.new_event_loop()
-    simulator = KlingSimulator(time_scale=SCALE, seed=9, webhook_secrets=(SECRET,))
-    started = threading.Event()
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        async with simulator:
-            started.set()
-            await stop.wait()
-
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
-    thread.start()
-    assert started.wait(10)
-    yield simulator
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
-    loop.close()
+    with threaded_simulator(time_scale=SCALE, seed=9, webhook_secrets=(SECRET,)) as simulator:
+        yield simulator
 
 
 @pytest.fixture
