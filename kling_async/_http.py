@@ -1,6 +1,7 @@
 """The only module that speaks aiohttp: one logical call, in layers a reader can follow.
 
-- ``Transport.call``: one logical call, bounded by ``Timeouts.call`` (tries, waits, slots);
+- ``Transport.call``: one logical call, bounded by ``Timeouts.call`` (tries, waits, slots)
+  and by the caller's own ``deadline``, if it gives one;
 - ``Transport._retrying``: the retry loop; what each failure leads to is declared once, in
   ``RULES`` (for a GET, for a create POST), and the waits come from ``RetryPolicy``;
 - ``Transport._attempt``: one try, holding a request slot, bounded by ``Timeouts.total`` and

@@ -339,7 +339,7 @@ class Submitter:
             raise
         except KlingError as exc:
             # a definite answer (nothing created by this POST), unless it is ambiguous; on a
-            # cancellation (the client closes, or the deadline) the POST stays "under way"
+            # cancellation (the client closes) the POST stays "under way"
             attempts.sending = isinstance(exc, AmbiguousSubmissionError)
             raise
         except Exception as exc:  # a reply the transport itself could not handle
