@@ -41,8 +41,6 @@ _PLACES = Decimal("1e-12")
 #: that sums of bounded amounts are exact, and no trap ever fires.
 _CONTEXT = decimal.Context(prec=60, rounding=decimal.ROUND_HALF_EVEN, traps=[])
 _ZERO = Decimal(0)
-#: The fields of a task object that may report a cost (none: no cost, nothing to read).
-_COST_KEYS = frozenset({"billing", "final_unit_deduction", "final_balance_deduction"})
 
 
 @attrs.frozen(kw_only=True)
@@ -120,8 +118,9 @@ def parse_cost(body: Any) -> Cost | None:
     if not isinstance(body, Mapping):
         return None
     try:
-        if _COST_KEYS.isdisjoint(body):
-            return None
+        if not ("billing" in body or "final_unit_deduction" in body
+                or "final_balance_deduction" in body):
+            return None  # (the usual create reply or running task: nothing to read)
         charges = _billing(body.get("billing")) or _legacy(body)
     except Exception:  # an odd Mapping, a RecursionError: a cost is never worth a failure
         return None

@@ -108,6 +108,8 @@ def is_plain_id(text: str) -> bool:
     if not 0 < len(text) <= MAX_ID_LENGTH or text in (".", ".."):
         return False
     if text.isascii():
+        if text.isalnum():  # the usual id (Kling's are digits): nothing to look for
+            return True
         # The same rule, read in C (about 30 k instructions less per id than the loop
         # below): an ASCII control is the only ASCII character not printable, and the space
         # the only ASCII whitespace that is printable.
