@@ -7,6 +7,10 @@ same.  Rounds rotate the three sides; the medians of wall and client-process CPU
 compared.  Target: the SDK's CPU at most ``TARGET`` times the bare-asyncio loop's.
 
     python -m benchmarks.bench_overhead [--jobs 2000] [--concurrency 50] [--rounds 5]
+
+``--only SIDE`` runs one side alone, once (a 100-job warm-up, then ``--jobs`` jobs), for
+instruction counts: run it under ``valgrind --tool=callgrind`` with two ``--jobs`` values and
+divide the difference of the counts by the difference of the jobs (README, section 1).
 """
 
 from __future__ import annotations
@@ -128,13 +132,43 @@ def _timed(fn: Any, *args: Any) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, count
 
 
+#: The sides ``--only`` can run alone.
+ONLY = {"sdk": sdk_loop, "asyncio": raw_asyncio_loop, "anyio": raw_loop}
+
+
+def run_alone(base_url: str, api_key: str, side: str, jobs: int, concurrency: int,
+              warm_up: int = 100) -> int:
+    """``--only``: ``warm_up`` jobs, then ``jobs`` jobs of one side, each run against an
+    emptied simulator; how many of the measured jobs finished (all of them, or it raises)."""
+    requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}")
+                for i in range(max(jobs, warm_up))]
+    for tag, count in (("warm", warm_up), ("measured", jobs)):
+        _reset(base_url, api_key)
+        if side == "sdk":
+            done = anyio.run(sdk_loop, base_url, api_key, requests[:count], concurrency)
+        else:
+            bodies = [kling.dump_request(r) | {"external_task_id": f"{side}-{tag}-{i}"}
+                      for i, r in enumerate(requests[:count])]
+            done = anyio.run(ONLY[side], base_url, api_key, bodies, concurrency)
+        assert done == count, f"{side} lost jobs"
+    return done
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", choices=sorted(ONLY),
+                        help="run this side alone, once (for instruction counts)")
     args = parser.parse_args()
     steady = _steady_malloc()
+    if args.only:
+        with simulator_process(latency=0, seed=1) as sim:
+            run_alone(sim["base_url"], sim["api_key"], args.only, args.jobs, args.concurrency)
+        print(f"{args.only}: {args.jobs} jobs after a 100-job warm-up, concurrency "
+              f"{args.concurrency}; malloc thresholds {'fixed' if steady else 'default'}")
+        return
     requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}") for i in range(args.jobs)]
     bodies = [kling.dump_request(r) for r in requests]
     sides: dict[str, Any] = {"raw aiohttp, anyio": raw_loop,

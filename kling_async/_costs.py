@@ -118,6 +118,9 @@ def parse_cost(body: Any) -> Cost | None:
     if not isinstance(body, Mapping):
         return None
     try:
+        if not ("billing" in body or "final_unit_deduction" in body
+                or "final_balance_deduction" in body):
+            return None  # (the usual create reply or running task: nothing to read)
         charges = _billing(body.get("billing")) or _legacy(body)
     except Exception:  # an odd Mapping, a RecursionError: a cost is never worth a failure
         return None
@@ -129,6 +132,8 @@ def cost_of(charges: Iterable[Charge]) -> Cost:
     entries = tuple(charges)
     units = _total(c.amount for c in entries if c.charge_type == "unit")
     cash_entries = [c for c in entries if c.charge_type == "cash"]
+    if not cash_entries:  # (a legacy reply's usual cost: units only)
+        return Cost(units=units, charges=entries)
     currencies = {c.currency for c in cash_entries if c.amount is not None}
     mixed = len(currencies) > 1
     return Cost(
@@ -160,10 +165,13 @@ class CostTally:
         self.tasks += 1
         if cost.units is not None:
             self.units = _CONTEXT.add(self.units, cost.units)
-        for package, amount in cost.units_by_package.items():
-            _add_to(self.units_by_package, package, amount)
-        for currency, amount in cost.cash_by_currency.items():
-            _add_to(self.cash_by_currency, currency, amount)
+        for charge in cost.charges:  # as units_by_package and cash_by_currency split them
+            if charge.amount is None:
+                continue
+            if charge.charge_type == "unit":
+                _add_to(self.units_by_package, charge.package_type or "", charge.amount)
+            elif charge.charge_type == "cash":
+                _add_to(self.cash_by_currency, charge.currency or "", charge.amount)
 
     def summary(self) -> str:
         """One line for people: ``"4.8 units (video 4.8); cash 0.35 USD"``, or ``"none

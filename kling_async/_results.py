@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import unicodedata
 from collections.abc import Callable, Mapping
+from functools import partial
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -110,6 +111,8 @@ def is_plain_id(text: str) -> bool:
     if not 0 < len(text) <= MAX_ID_LENGTH or text in (".", ".."):
         return False
     if text.isascii():
+        if text.isalnum():  # the usual id (Kling's are digits): nothing to look for
+            return True
         # The same rule, read in C (about 30 k instructions less per id than the loop
         # below): an ASCII control is the only ASCII character not printable, and the space
         # the only ASCII whitespace that is printable.
@@ -214,6 +217,8 @@ def _number(value: Any) -> float | int | None:
 def _opt_int(value: Any, high: int = _MAX_TIME_MS) -> int | None:
     """An integer in [0, ``high``] (a float is truncated), else None: a time past year 9999,
     ``inf`` or ``1e999`` is no time at all."""
+    if type(value) is int:  # the usual case: a JSON integer, read as it is
+        return value if 0 <= value <= high else None
     number = _number(value)
     if isinstance(number, float):
         number = int(number) if math.isfinite(number) else None
@@ -260,22 +265,17 @@ def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None
     return text if text and is_plain_id(text) else None
 
 
-def _raw_status(body: Mapping[str, Any]) -> str | None:
-    """The status text as the server sent it (``task_status``, else ``status``), if any."""
+def _status(body: Mapping[str, Any], default: TaskStatus | None
+            ) -> tuple[TaskStatus, str | None]:
+    """The status (``task_status``, else ``status``) and its text as the server sent it;
+    ``(default, None)`` when there is a ``default`` and the reply has neither key."""
     raw = body.get("task_status")
     if raw is None:
         raw = body.get("status")
-    return _opt_str(raw, _MAX_NUMBER_TEXT) if isinstance(raw, str) else None
-
-
-def _status(body: Mapping[str, Any], default: TaskStatus | None) -> TaskStatus:
-    """``task_status`` (or ``status``); ``default`` when the reply has neither key."""
-    if default is not None and "task_status" not in body and "status" not in body:
-        return default
-    raw = body.get("task_status")
-    if raw is None:
-        raw = body.get("status")
-    return parse_status(raw)
+    if raw is None and default is not None and not ("task_status" in body or "status" in body):
+        return default, None
+    status = parse_status(raw)
+    return status, _opt_str(raw, _MAX_NUMBER_TEXT) if isinstance(raw, str) else None
 
 
 def _parent_video(value: Any) -> ParentVideo | None:
@@ -419,28 +419,44 @@ def _element(item: Mapping[str, Any]) -> ElementResult | None:
         status=_resource_status(item.get("status")), references=refs)
 
 
-def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None) -> Task:
+#: The ``Task`` field each ``task_result`` list is read into, and how its items are read.
+#: How each list a legacy ``task_result`` may hold is read (images may hold several views).
+_LEGACY_RESULTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
+    "images": _images, "series_images": _images,
+    "videos": partial(_items, make=_video), "audios": partial(_items, make=_audio),
+    "voices": partial(_items, make=_voice), "elements": partial(_items, make=_element),
+}
+
+
+def _legacy_results(raw: Any) -> dict[str, Any]:
+    """The ``Task`` fields a ``task_result`` object holds (only those: a create or running
+    task's reply has none)."""
+    if not isinstance(raw, Mapping) or not raw:
+        return {}
+    fields: dict[str, Any] = {key: read(raw.get(key))
+                              for key, read in _LEGACY_RESULTS.items() if key in raw}
+    if "result_type" in raw:
+        fields["result_type"] = _opt_str(raw.get("result_type"), _MAX_NUMBER_TEXT)
+    return fields
+
+
+def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None,
+                 sent_external_id: str | None) -> Task:
     """A legacy task object (reference §3.3)."""
     info = _mapping(body.get("task_info"))
-    result = _mapping(body.get("task_result"))
+    status, raw_status = _status(body, default)
     return Task(
         task_id=_task_id(body.get("task_id")),
-        status=_status(body, default),
-        raw_status=_raw_status(body),
+        status=status,
+        raw_status=raw_status,
         status_msg=_message(body.get("task_status_msg")),
-        external_task_id=_external_id(info, body),
-        images=_images(result.get("images")),
-        series_images=_images(result.get("series_images")),
-        result_type=_opt_str(result.get("result_type"), _MAX_NUMBER_TEXT),
-        videos=_items(result.get("videos"), _video),
-        audios=_items(result.get("audios"), _audio),
-        voices=_items(result.get("voices"), _voice),
-        elements=_items(result.get("elements"), _element),
+        external_task_id=_external_id(info, body) or sent_external_id,
         parent_video=_parent_video(info.get("parent_video")),
         created_at=_opt_int(body.get("created_at")),
         updated_at=_opt_int(body.get("updated_at")),
         final_unit_deduction=_opt_str(body.get("final_unit_deduction"), _MAX_NUMBER_TEXT),
         cost=parse_cost(body),
+        **_legacy_results(body.get("task_result")),
     )
 
 
@@ -459,34 +475,39 @@ def _new_image(item: Mapping[str, Any]) -> Image | None:
                  group_id=_opt_str(item.get("group_id"), MAX_ID_LENGTH))
 
 
-#: How each ``outputs[].type`` is read (reference §12.3); other types are skipped.
-_OUTPUT_MAKERS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
-    "video": _video, "image": _new_image, "audio": _new_audio, "voice": _voice,
-    "element": _element,
+#: How each ``outputs[].type`` is read (reference §12.3), and the ``Task`` field it fills;
+#: other types are skipped.
+_OUTPUT_MAKERS: dict[str, tuple[str, Callable[[Mapping[str, Any]], Any]]] = {
+    "video": ("videos", _video), "image": ("images", _new_image),
+    "audio": ("audios", _new_audio), "voice": ("voices", _voice),
+    "element": ("elements", _element),
 }
 
 
-def _outputs(raw: Any) -> dict[str, list[Any]]:
-    """``outputs[]`` by type: at most ``_MAX_OUTPUTS`` items read, ``MAX_RESULT_ITEMS`` kept
-    per type; items that are no object, of an unknown type, or that a maker refuses are
-    skipped.  New-standard images have no index: theirs is their place among the images."""
-    found: dict[str, list[Any]] = {kind: [] for kind in _OUTPUT_MAKERS}
+def _outputs(raw: Any) -> dict[str, Any]:
+    """The ``Task`` fields ``outputs[]`` fills (only those of the kinds present): at most
+    ``_MAX_OUTPUTS`` items read, ``MAX_RESULT_ITEMS`` kept per type; items that are no object,
+    of an unknown type, or that a maker refuses are skipped.  New-standard images have no
+    index: theirs is their place among the images."""
     if not isinstance(raw, list):
-        return found
+        return {}
+    found: dict[str, list[Any]] = {}
     for item in raw[:_MAX_OUTPUTS]:
         if not isinstance(item, Mapping):
             continue
         kind = item.get("type")
-        if not isinstance(kind, str) or kind not in found:
+        if not isinstance(kind, str) or kind not in _OUTPUT_MAKERS:
             continue
-        kept = found[kind]
+        field, make = _OUTPUT_MAKERS[kind]
+        kept = found.setdefault(field, [])
         if len(kept) >= MAX_RESULT_ITEMS:
             continue
-        made = _OUTPUT_MAKERS[kind](item)
+        made = make(item)
         if made is not None:
             kept.append(made)
-    found["image"] = [attrs.evolve(image, index=i) for i, image in enumerate(found["image"])]
-    return found
+    if "images" in found:
+        found["images"] = [attrs.evolve(image, index=i) for i, image in enumerate(found["images"])]
+    return {field: tuple(items) for field, items in found.items()}
 
 
 def _new_external_id(body: Mapping[str, Any]) -> str | None:
@@ -496,39 +517,37 @@ def _new_external_id(body: Mapping[str, Any]) -> str | None:
     return text if text and is_plain_id(text) else None
 
 
-def _read_new(body: Mapping[str, Any], default: TaskStatus | None) -> Task:
+def _read_new(body: Mapping[str, Any], default: TaskStatus | None,
+              sent_external_id: str | None) -> Task:
     """A new-standard task object (reference §12.3) or create reply (§11.2)."""
-    outputs = _outputs(body.get("outputs"))
+    status, raw_status = _status(body, default)
     return Task(
         task_id=_task_id(body.get("id")),
-        status=_status(body, default),
-        raw_status=_raw_status(body),
+        status=status,
+        raw_status=raw_status,
         status_msg=_message(body.get("message")),
-        external_task_id=_new_external_id(body),
-        images=tuple(outputs["image"]),
-        videos=tuple(outputs["video"]),
-        audios=tuple(outputs["audio"]),
-        voices=tuple(outputs["voice"]),
-        elements=tuple(outputs["element"]),
+        external_task_id=_new_external_id(body) or sent_external_id,
         created_at=_opt_int(body.get("create_time")),
         updated_at=_opt_int(body.get("update_time")),
         cost=parse_cost(body),
+        **_outputs(body.get("outputs")),
     )
 
 
-def _read_task(data: Any, default: TaskStatus | None) -> Task:
+def _read_task(data: Any, default: TaskStatus | None, sent_external_id: str | None) -> Task:
     if not isinstance(data, Mapping):
         raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
     body = _unwrap(data)
     if _is_new_shape(body):
-        return _read_new(body, default)
-    return _read_legacy(body, default)
+        return _read_new(body, default, sent_external_id)
+    return _read_legacy(body, default, sent_external_id)
 
 
-def _guarded(data: Any, default: TaskStatus | None) -> Task:
+def _guarded(data: Any, default: TaskStatus | None = None,
+             sent_external_id: str | None = None) -> Task:
     """``_read_task``, with any failure a ``ResponseDecodeError`` naming what went wrong."""
     try:
-        return _read_task(data, default)
+        return _read_task(data, default, sent_external_id)
     except ResponseDecodeError:
         raise
     except Exception as exc:  # e.g. RecursionError: no reply may escape as anything else
@@ -539,7 +558,7 @@ def parse_task(data: Any) -> Task:
     """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body).
 
     Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
-    return _guarded(data, None)
+    return _guarded(data)
 
 
 def created_task(data: Any, external_task_id: str | None) -> Task:
@@ -547,10 +566,7 @@ def created_task(data: Any, external_task_id: str | None) -> Task:
     status, and carries the ``external_task_id`` that was sent if the reply omits that.
 
     Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
-    task = _guarded(data, TaskStatus.SUBMITTED)
-    if task.external_task_id is None and external_task_id is not None:
-        task = attrs.evolve(task, external_task_id=external_task_id)
-    return task
+    return _guarded(data, TaskStatus.SUBMITTED, external_task_id)
 
 
 def parse_callback(body: Any) -> Task:

@@ -28,9 +28,10 @@ import asyncio
 import contextvars
 import functools
 import logging
+import math
 import re
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 
@@ -59,7 +60,7 @@ from ._events import (
     Reconciling,
     WaitingForCapacity,
 )
-from ._http import CallTransport
+from ._http import CallTransport, DeadlinePassed
 from ._models.task import Task
 from ._policy import PollPolicy, RetryPolicy
 from ._poller import Poller
@@ -74,6 +75,7 @@ log = logging.getLogger("kling_async")
 BeforeSend = Callable[[Job], object]
 
 _ORCHESTRATED_CREATE_CODES = frozenset({1302})
+_T = TypeVar("_T")
 
 
 #: A task id the SDK can put in a URL path as it is: unreserved characters, not a dot segment.
@@ -95,18 +97,27 @@ def _is_duplicate_id(exc: InvalidRequestError) -> bool:
 class _Attempts:
     """One job's submission so far: what a failure, a deadline or a close must say of it."""
 
-    __slots__ = ("holding", "sending", "ambiguous", "rejections")
+    __slots__ = ("holding", "sending", "ambiguous", "rejections", "deadline")
 
     def __init__(self) -> None:
         self.holding = True  # the job's slots are held (given back on 1303, taken again after)
         self.sending = False  # a create POST is under way
         self.ambiguous = 0  # attempts that may have created the task
         self.rejections = 0  # 1303s
+        self.deadline = math.inf  # the loop time Timeouts.submission runs out (inf: never)
 
     @property
     def maybe_created(self) -> bool:
         """Whether a create of this job may have reached the server with no definite answer."""
         return self.sending or self.ambiguous > 0
+
+    async def in_time(self, work: Coroutine[Any, Any, _T]) -> _T:
+        """``work`` within what is left of the deadline; ``DeadlinePassed`` if it runs out."""
+        left = self.deadline - asyncio.get_running_loop().time()
+        finished, result = await within(work, left)
+        if not finished:
+            raise DeadlinePassed(maybe_sent=False)
+        return cast(_T, result)
 
 
 class SubmissionHost(Protocol):
@@ -297,15 +308,21 @@ class Submitter:
 
     async def _bounded(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
                        attempts: _Attempts) -> Task:
-        """``_create`` within the submission deadline (``Timeouts.submission``), if any."""
+        """``_create`` within the submission deadline (``Timeouts.submission``), if any.
+
+        No timer of its own: each create POST is a call bounded by the deadline
+        (``Transport.call(deadline=...)``, which bounds its tries anyway), and the 1303
+        back-offs and reconciling lookups between them by what is left of it
+        (``_Attempts.in_time``); whichever runs out raises ``DeadlinePassed``."""
         limit = self._submission_limit
-        if limit is None:
+        if limit is not None:
+            attempts.deadline = asyncio.get_running_loop().time() + limit
+        try:
             return await self._create(job, endpoint, body, attempts)
-        finished, created = await within(self._create(job, endpoint, body, attempts), limit)
-        if not finished:
-            raise self._timed_out(job, endpoint, attempts, limit)
-        assert created is not None
-        return created
+        except DeadlinePassed:
+            pass  # raised below, outside the handler
+        assert limit is not None  # (no deadline, no DeadlinePassed)
+        raise self._timed_out(job, endpoint, attempts, limit)
 
     @staticmethod
     def _timed_out(job: Job, endpoint: Endpoint, attempts: _Attempts, limit: float
@@ -324,10 +341,10 @@ class Submitter:
             try:
                 return await self._post(job, endpoint, body, attempts)
             except ConcurrencyLimitError as exc:
-                await self._back_off(job, exc, attempts)
+                await attempts.in_time(self._back_off(job, exc, attempts))
             except AmbiguousSubmissionError as exc:
                 attempts.ambiguous += 1
-                found = await self._reconcile(job, endpoint, exc)
+                found = await attempts.in_time(self._reconcile(job, endpoint, exc))
                 if found is not None:
                     return self._claimed(job, endpoint, found, exc)
                 if attempts.ambiguous >= self._retry.max_attempts:
@@ -347,10 +364,14 @@ class Submitter:
             data = await self._transport.call(
                 "POST", endpoint.path, body=body, create=endpoint.name,
                 external_task_id=ext, retry_codes=_ORCHESTRATED_CREATE_CODES, subject=job,
+                deadline=attempts.deadline,
             )
+        except DeadlinePassed as exc:  # Timeouts.submission ran out during this POST
+            attempts.sending = exc.maybe_sent
+            raise
         except KlingError as exc:
             # a definite answer (nothing created by this POST), unless it is ambiguous; on a
-            # cancellation (the client closes, or the deadline) the POST stays "under way"
+            # cancellation (the client closes) the POST stays "under way"
             attempts.sending = isinstance(exc, AmbiguousSubmissionError)
             raise
         except Exception as exc:  # a reply the transport itself could not handle
@@ -406,7 +427,7 @@ class Submitter:
                     exc.message, external_task_id=ext, http_status=exc.http_status,
                     code=exc.code, request_id=exc.request_id) from exc
             raise exc
-        found = await self._reconcile(job, endpoint, exc)
+        found = await attempts.in_time(self._reconcile(job, endpoint, exc))
         if found is not None:
             return found
         if duplicate:  # it exists, but the lookup cannot see it (yet): it may well be ours

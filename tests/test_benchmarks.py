@@ -7,7 +7,8 @@ import pytest
 
 import kling_async as kling
 from benchmarks import bench_memory
-from benchmarks.bench_overhead import raw_asyncio_loop, raw_loop, sdk_loop
+from benchmarks._simproc import simulator_process
+from benchmarks.bench_overhead import ONLY, raw_asyncio_loop, raw_loop, run_alone, sdk_loop
 from kling_async.testing import KlingSimulator
 
 pytestmark = pytest.mark.timeout(60)
@@ -40,6 +41,14 @@ async def test_the_overhead_benchmark_sides_each_finish_every_job() -> None:
 def test_memory_benchmark_measures_jobs_queued_for_capacity() -> None:
     """bench_memory's queued figure: jobs past the limit cost well under 2 KiB each."""
     assert 0 < bench_memory.measure_queued(300) <= 2048
+
+
+def test_the_overhead_benchmark_runs_each_side_alone_for_instruction_counts() -> None:
+    """bench_overhead --only runs one side alone (a warm-up, then the measured jobs, each
+    against an emptied simulator in its own process), and every measured job finishes."""
+    with simulator_process(latency=0, seed=1) as sim:
+        for side in sorted(ONLY):
+            assert run_alone(sim["base_url"], sim["api_key"], side, 12, 3, warm_up=5) == 12
 
 
 @pytest.mark.parametrize("opt_out", [False, True])

@@ -227,6 +227,30 @@ async def test_endless_1303s_end_at_the_deadline_saying_nothing_was_created(
     assert (stats.in_flight_slots, stats.jobs_by_state["failed"]) == (0, 1)
 
 
+async def test_a_deadline_passing_while_the_create_waits_for_a_request_slot_created_nothing(
+    server: ScriptedServer,
+) -> None:
+    """When Timeouts.submission runs out while the create POST still waits for a request slot
+    (the only one held by a GET that never ends), nothing was sent: SubmissionTimeoutError,
+    not an ambiguous failure, and neither a POST nor a lookup."""
+    held = f"{VID}/t-held"
+    server.script("GET", held, then=Reply(json=ok(task_json("t-held")), delay=3600))
+    timeouts = kling.Timeouts(submission=0.5)
+    async with client_for(server.url, timeouts=timeouts,
+                          limits=kling.Limits(max_requests=1)) as client:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(client.get_task, "videos/text2video", "t-held")
+            for _ in range(200):  # until the GET holds the slot (bounded)
+                if server.count("GET", held):
+                    break
+                await anyio.sleep(0.01)
+            with pytest.raises(kling.SubmissionTimeoutError) as caught:
+                await client.submit(video(), external_task_id=EXT)
+            tg.cancel_scope.cancel()
+    assert caught.value.external_task_id == EXT
+    assert (server.count("POST", VID), server.count("GET", VID)) == (0, 0)
+
+
 def test_the_submission_deadline_defaults_to_ten_minutes_and_can_be_unbounded() -> None:
     """Timeouts.submission is 600 s unless set; None means no deadline; it must be > 0."""
     assert kling.Timeouts().submission == 600.0

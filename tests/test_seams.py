@@ -48,7 +48,8 @@ class MockTransport:
     async def call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                    body: Any = None, create: str | None = None,
                    external_task_id: str | None = None,
-                   retry_codes: frozenset[int] | None = None, subject: object = None) -> Any:
+                   retry_codes: frozenset[int] | None = None, subject: object = None,
+                   deadline: float | None = None) -> Any:
         self.calls.append((method, path))
         return self.handler(method, path, body)
 
