@@ -933,10 +933,9 @@ async def test_as_completed_ends_with_client_closed_error_when_the_client_closes
     async with anyio.create_task_group() as tg:
         async with client_for(sim, limits=Limits(max_in_flight=2)) as client:
             tg.start_soon(consume, client)  # the consumer runs in another task
-            for _ in range(200):  # until both slots are taken (at most ~2 s)
-                if client.statistics().in_flight_slots == 2:
-                    break
-                await anyio.sleep(0.01)
+            with anyio.fail_after(30):  # until both slots are taken (a loaded machine is slow)
+                while client.statistics().in_flight_slots != 2:  # noqa: ASYNC110 - bounded
+                    await anyio.sleep(0.01)
         # the client is closed here, by its own task
         with anyio.fail_after(5):
             while not outcome:  # noqa: ASYNC110 - bounded by fail_after
