@@ -532,7 +532,10 @@ def test_whatever_the_create_reply_holds_the_job_is_tracked_once(data: Any) -> N
         assert job.task_id == "t-found"
     else:
         assert isinstance(data, dict)
-        assert job.task_id == str(data["task_id"])
+        task = data
+        while "task_id" not in task:  # a gateway's {"code": 0, "data": {...}} wrapper, unwrapped
+            task = task["data"]
+        assert job.task_id == str(task["task_id"])
 
 
 @pytest.mark.parametrize(
