@@ -4,28 +4,20 @@ it happens, files are counted apart from jobs; through a pipe it stays plain lin
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import struct
-import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import anyio
 import pytest
 from rich.cells import cell_len
 
-import kling_async
 from kling_async.testing import KlingSimulator
+from tests._pty import CODE, cli_env, run_in_pty, screen_lines
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
-REPO = Path(kling_async.__file__).resolve().parent.parent
-CODE = "import sys\nfrom kling_async.cli import main\nsys.exit(main(sys.argv[1:]))"
 SCALE = 50.0
 JOBS = 10
 
@@ -53,46 +45,6 @@ def _jobs_file(folder: Path) -> Path:
     return path
 
 
-def _env(sim: KlingSimulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")
-           and k not in ("COLUMNS", "LINES")}
-    env.update(PYTHONPATH=str(REPO), KLING_BASE_URL=sim.base_url, KLING_API_KEY=sim.api_key,
-               KLING_TIME_SCALE=str(SCALE), TERM="xterm-256color")
-    return env
-
-
-def _run_in_pty(args: list[str], env: dict[str, str], cwd: Path, columns: int
-                ) -> tuple[int, str]:
-    """``kling-async ARGS`` with stdout and stderr on a pseudo-terminal ``columns`` wide: its
-    exit code and everything it wrote to the terminal."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    try:
-        child = subprocess.Popen([sys.executable, "-c", CODE, *args], stdin=subprocess.DEVNULL,
-                                 stdout=slave, stderr=slave, env=env, cwd=cwd)
-    finally:
-        os.close(slave)
-    chunks = []
-    try:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(master)
-    return child.wait(timeout=60), b"".join(chunks).decode("utf-8", errors="replace")
-
-
-def _screen_lines(text: str) -> list[str]:
-    """Every line the terminal drew, redraw by redraw (escape sequences removed)."""
-    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)
-    return [part for part in re.split(r"[\r\n]", plain) if part.strip()]
-
-
 @pytest.mark.parametrize("columns", [80, 120])
 async def test_live_progress_fits_the_terminal_and_shows_failures(tmp_path: Path,
                                                                    columns: int) -> None:
@@ -101,14 +53,14 @@ async def test_live_progress_fits_the_terminal_and_shows_failures(tmp_path: Path
     live line counts jobs and files apart."""
     jobs = _jobs_file(tmp_path)
     async with _sim() as sim:
-        code, text = await anyio.to_thread.run_sync(
-            _run_in_pty, ["run", str(jobs), "--out", "out", "--download"], _env(sim),
-            tmp_path, columns)
+        code, _, text = await anyio.to_thread.run_sync(
+            lambda: run_in_pty(["run", str(jobs), "--out", "out", "--download"],
+                               cli_env(sim, SCALE), columns, cwd=tmp_path))
     rows = [json.loads(line) for line in
             (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     failed = [row["id"] for row in rows if row["status"] == "failed"]
     assert code == 1 and 0 < len(failed) < JOBS, text
-    lines = _screen_lines(text)
+    lines = screen_lines(text)
     too_wide = [line for line in lines if cell_len(line) > columns]
     assert not too_wide, too_wide
     failure_lines = [line for line in lines if line.startswith("failed: ")]
@@ -128,7 +80,7 @@ async def test_piped_progress_is_plain_lines(tmp_path: Path) -> None:
         with anyio.fail_after(60):
             done = await anyio.run_process(
                 [sys.executable, "-c", CODE, "run", str(jobs), "--out", str(tmp_path / "out")],
-                check=False, env=_env(sim))
+                check=False, env=cli_env(sim, SCALE))
     err = done.stderr.decode()
     assert done.returncode == 1
     assert "\x1b" not in err and "\r" not in err and "\x1b" not in done.stdout.decode()
