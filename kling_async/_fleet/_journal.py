@@ -57,18 +57,12 @@ async def _locked(conn: Any, batch: str, job_id: str, lease: Lease | None, store
 
 async def records(conn: Any, batch: str, job_id: str | None = None) -> list[JobRecord]:
     """The journaled records (intent written) of ``batch``, or of one job."""
-    if job_id is None:
-        rows = await conn.fetch(_SELECT + " ORDER BY seq", batch)
-        files = await conn.fetch("SELECT job_id, url, path, size FROM kling_files "
-                                 "WHERE batch = $1", batch)
-        plans = await conn.fetch("SELECT job_id, url, path FROM kling_downloads "
-                                 "WHERE batch = $1", batch)
-    else:
-        rows = await conn.fetch(_SELECT + " AND job_id = $2", batch, job_id)
-        files = await conn.fetch("SELECT job_id, url, path, size FROM kling_files "
-                                 "WHERE batch = $1 AND job_id = $2", batch, job_id)
-        plans = await conn.fetch("SELECT job_id, url, path FROM kling_downloads "
-                                 "WHERE batch = $1 AND job_id = $2", batch, job_id)
+    one, args = ("", (batch,)) if job_id is None else (" AND job_id = $2", (batch, job_id))
+    rows = await conn.fetch(_SELECT + one + " ORDER BY seq", *args)
+    files = await conn.fetch("SELECT job_id, url, path, size FROM kling_files "
+                             "WHERE batch = $1" + one, *args)
+    plans = await conn.fetch("SELECT job_id, url, path FROM kling_downloads "
+                             "WHERE batch = $1" + one, *args)
     paths: dict[str, dict[str, str]] = {}
     sizes: dict[str, dict[str, int]] = {}
     for f in files:
