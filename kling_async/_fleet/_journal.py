@@ -55,6 +55,15 @@ async def _locked(conn: Any, batch: str, job_id: str, lease: Lease | None, store
     return row
 
 
+async def _journaled(conn: Any, batch: str, job_id: str, lease: Lease | None, store: str
+                     ) -> Any:
+    """As ``_locked``; ``KeyError`` if the job has no row (no intent recorded)."""
+    row = await _locked(conn, batch, job_id, lease, store)
+    if row is None:
+        raise KeyError(f"no intent recorded for job {job_id!r}")
+    return row
+
+
 async def records(conn: Any, batch: str, job_id: str | None = None) -> list[JobRecord]:
     """The journaled records (intent written) of ``batch``, or of one job."""
     one, args = ("", (batch,)) if job_id is None else (" AND job_id = $2", (batch, job_id))
@@ -111,9 +120,7 @@ async def record_intent(conn: Any, batch: str, job_id: str, endpoint: str, ext: 
 async def record_task_id(conn: Any, batch: str, job_id: str, task_id: str,
                          lease: Lease | None, store: str) -> None:
     async with conn.transaction():
-        row = await _locked(conn, batch, job_id, lease, store)
-        if row is None:
-            raise KeyError(f"no intent recorded for job {job_id!r}")
+        row = await _journaled(conn, batch, job_id, lease, store)
         await conn.execute(
             "UPDATE kling_jobs SET task_id = $3, status = CASE WHEN status IN "
             "('succeeded', 'failed') THEN status ELSE 'submitted' END, updated_at = now() "
@@ -130,9 +137,7 @@ async def record_result(conn: Any, batch: str, job_id: str, status: JournalStatu
     task_id = str(task["task_id"]) if task and task.get("task_id") else None
     body = json.dumps(dict(task), ensure_ascii=True) if task is not None else None
     async with conn.transaction():
-        row = await _locked(conn, batch, job_id, lease, store)
-        if row is None:
-            raise KeyError(f"no intent recorded for job {job_id!r}")
+        row = await _journaled(conn, batch, job_id, lease, store)
         await conn.execute(
             "UPDATE kling_jobs SET status = $3, urls = $4::jsonb, task = $5::jsonb, error = $6, "
             "task_id = COALESCE(task_id, $7), updated_at = now() "
@@ -155,8 +160,7 @@ async def free_slot(conn: Any, account: str, ext: str) -> None:
 async def record_error(conn: Any, batch: str, job_id: str, error: str | None,
                        lease: Lease | None, store: str) -> None:
     async with conn.transaction():
-        if await _locked(conn, batch, job_id, lease, store) is None:
-            raise KeyError(f"no intent recorded for job {job_id!r}")
+        await _journaled(conn, batch, job_id, lease, store)
         await conn.execute("UPDATE kling_jobs SET error = $3, updated_at = now() "
                            "WHERE batch = $1 AND job_id = $2", batch, job_id, text(error))
 
