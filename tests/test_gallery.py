@@ -100,6 +100,25 @@ async def test_a_run_writes_a_card_per_job_with_its_downloaded_result(tmp_path: 
     assert all("controls" in v for v in page.all("video"))
 
 
+@pytest.mark.anyio
+@pytest.mark.timeout(60)
+async def test_a_card_shows_the_journaled_cost_as_units_not_as_a_raw_object(
+        tmp_path: Path) -> None:
+    """Each finished card's cost reads as the results' cost does ("N units"), not as the
+    journaled cost object's Python text."""
+    import json
+    import re
+
+    jobs = parse_jobs([json.dumps(j) for j in JOBS], source="test")
+    async with KlingSimulator(time_scale=50.0, seed=7, image_median=2, video_median=3) as sim:
+        async with KlingClient(api_key=sim.api_key, base_url=sim.base_url, poll=POLL) as client:
+            result = await run_batch(client, jobs, out_dir=tmp_path)
+    shown = re.findall(r'<span class="cost">([^<]*)</span>',
+                       (tmp_path / GALLERY_NAME).read_text(encoding="utf-8"))
+    units = [row["cost"]["units"] for row in result.rows if row["cost"]]
+    assert units and shown == [f"{u} units" for u in units]
+
+
 def _job(job_id: str, prompt: Any, endpoint: str = "images/generations") -> BatchJob:
     return BatchJob(id=job_id, endpoint=endpoint, request=None, payload={"prompt": prompt})
 

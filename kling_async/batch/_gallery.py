@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from .._costs import Cost, CostTally, parse_cost
 from ._fetch import plain_name
 from ._jobsfile import BatchJob
 from ._storage import write_atomically
@@ -77,7 +78,8 @@ def _e(value: object) -> str:
 def cost_of(task: Any) -> str | None:
     """The cost of a task as text, or None when unknown: a typed ``cost`` (an attribute of a
     ``Task`` or a key of its dict) when there is one, else Kling's ``final_unit_deduction``
-    (units).  The one place that knows where a cost is found."""
+    (units).  A ``Cost`` (or its ``to_dict()``, as journaled) reads as ``CostTally.summary``
+    does (``"4 units"``).  The one place that knows where a cost is found."""
     if task is None:
         return None
     if isinstance(task, Mapping):
@@ -88,7 +90,14 @@ def cost_of(task: Any) -> str | None:
         found = getattr(task, "final_unit_deduction", None) if found is None else found
     if found is None or found == "":
         return None
-    return f"{found} units" if isinstance(found, (str, int, float)) else str(found)
+    if isinstance(found, (str, int, float)):
+        return f"{found} units"
+    cost = found if isinstance(found, Cost) else parse_cost(found)
+    if cost is None:
+        return None
+    tally = CostTally()
+    tally.add(cost)
+    return tally.summary()
 
 
 def safe_src(url: str) -> str | None:
