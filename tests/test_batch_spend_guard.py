@@ -103,3 +103,21 @@ async def test_the_limit_is_checked_as_a_number() -> None:
                 [sys.executable, "-m", "kling_async.cli", "run", "jobs.jsonl", "--max-units",
                  bad], check=False, env={**os.environ, "PYTHONPATH": str(REPO)})
         assert done.returncode == 2 and b"--max-units must be" in done.stderr
+
+
+#: A new-standard task reports what it cost only in ``billing[]`` (no final_unit_deduction).
+NEW_VIDEO = {"endpoint": "text-to-video/kling-3.0-turbo",
+             "request": {"prompt": "waves", "settings": {"duration": 5}}}
+
+
+async def test_units_reported_only_in_billing_count_as_spent(tmp_path: Path) -> None:
+    """New-standard tasks, whose cost is only in ``billing[]``: the units spent are what the
+    tasks' costs sum to, not 0."""
+    jobs = _jobs(tmp_path, NEW_VIDEO, 3)
+    out = tmp_path / "out"
+    async with KlingSimulator(time_scale=SCALE, seed=1, video_median=3) as sim:
+        code, stdout, err = await _run(sim, jobs, out, "--max-units", "100",
+                                       "--allow-unpriced", "--max-in-flight", "1")
+    assert code == 0, err
+    spent = sum(float(r["cost"]["units"]) for r in _rows(out))
+    assert spent > 0 and f"units spent: {spent:g} (limit 100)" in stdout

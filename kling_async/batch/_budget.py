@@ -5,10 +5,10 @@ or sent and not finished) from the price table (``kling_async._prices``, an ESTI
 refuses (``SpendLimitError``) when over the limit, or when a job has no price and
 ``allow_unpriced`` was not given (such a job counts 0 in the estimate then).
 
-During the run, the units the server reports for each task that ends (its
-``final_unit_deduction``) are summed in ``spent``.  A create is let through only while
-``spent`` + the estimates of the tasks still running + this job's estimate stay within the
-limit: submitting stops when the reported deductions reach it, and before a job the running
+During the run, the units the server reports for each task that ends (``Task.cost``: the new
+standard's ``billing[]`` or the legacy ``final_unit_deduction``) are summed in ``spent``.  A
+create is let through only while ``spent`` + the estimates of the tasks still running + this
+job's estimate stay within the limit: submitting stops when the reported deductions reach it, and before a job the running
 ones would take over it; a create that waited for capacity is checked again right before its
 POST.  Tasks already running go on (they are paid for already).
 """
@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .._costs import Cost
 from .._errors import KlingError
-from .._prices import deduction_units, estimate_units
+from .._prices import estimate_units
 from ._jobsfile import BatchJob
 
 #: Jobs named at most in a refusal.
@@ -96,10 +97,11 @@ class SpendGuard:
         """``job`` was handed over for its create: its estimate counts until it ends."""
         self._running[job.id] = job_units(job) or 0.0
 
-    def ended(self, job_id: str, deduction: object) -> None:
-        """A task ended; ``deduction`` is its ``final_unit_deduction`` (None: none)."""
+    def ended(self, job_id: str, cost: Cost | None) -> None:
+        """A task ended; ``cost`` is what the server reported it cost (None: nothing)."""
         self._running.pop(job_id, None)
-        self.spent += deduction_units(deduction)
+        if cost is not None and cost.units is not None:
+            self.spent += float(cost.units)
 
     def forget(self, job_id: str) -> None:
         """A job ended without a task (never created): nothing is spent for it."""

@@ -422,7 +422,7 @@ class BatchRunner:
         """A done callback: the units the server reported for the task count as it ends,
         before any other create is let through."""
         def ended(handle: Job) -> None:
-            self._guard.ended(job_id, getattr(handle.task, "final_unit_deduction", None))
+            self._guard.ended(job_id, handle.task.cost if handle.task is not None else None)
         return ended
 
     def _check_credentials(self, handle: Job) -> None:
