@@ -5,7 +5,8 @@ to separate ones for the duration (``KLING_BENCH_NO_PIN=1`` turns that off).
 
 ``python -m benchmarks._simproc '{"time_scale": 1000, ...}'`` prints one JSON line
 ``{"base_url": ..., "api_key": ...}`` and serves until its standard input closes.
-``sim_admin`` calls its admin routes (``/__sim/reset``, ``/__sim/stats``) from the client side.
+``sim_admin`` calls its admin routes (``/__sim/reset``, ``/__sim/stats``) from the client side;
+``run_to_end`` runs a batch of jobs through the SDK against it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import anyio
 
+import kling_async as kling
 from kling_async.testing import KlingSimulator
 
 
@@ -93,6 +95,17 @@ def reset_simulator(base_url: str, api_key: str) -> None:
     """Forget every task and re-seed (``POST /__sim/reset``), so each run meets a server in
     the same state and draws the same durations in creation order."""
     sim_admin(base_url, api_key, "reset", post=True)
+
+
+async def run_to_end(base_url: str, api_key: str, requests: list[Any], *,
+                     poll: kling.PollPolicy, limits: kling.Limits) -> int:
+    """Every request through one client's ``as_completed``; how many jobs succeeded."""
+    succeeded = 0
+    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
+                                 limits=limits) as client:
+        async for job in client.as_completed(requests):
+            succeeded += job.status is kling.JobState.SUCCEEDED
+    return succeeded
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import aiohttp
 import anyio
 
 import kling_async as kling
-from benchmarks._simproc import reset_simulator, simulator_process
+from benchmarks._simproc import reset_simulator, run_to_end, simulator_process
 
 #: The most CPU per job the SDK may cost, as a multiple of the bare-asyncio loop's (issue 13).
 TARGET = 1.25
@@ -82,12 +82,7 @@ async def raw_asyncio_loop(base_url: str, api_key: str, bodies: list[dict[str, A
 async def sdk_loop(base_url: str, api_key: str, requests: list[Any], concurrency: int) -> int:
     poll = kling.PollPolicy(first_poll=0.0, min_interval=0.0, bulk_threshold=0)
     limits = kling.Limits(max_in_flight=concurrency, max_requests=concurrency)
-    done = 0
-    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
-                                 limits=limits) as client:
-        async for job in client.as_completed(requests):
-            done += job.status is kling.JobState.SUCCEEDED
-    return done
+    return await run_to_end(base_url, api_key, requests, poll=poll, limits=limits)
 
 
 def _steady_malloc() -> bool:

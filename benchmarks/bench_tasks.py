@@ -27,7 +27,7 @@ import anyio
 import attrs
 
 import kling_async as kling
-from benchmarks._simproc import reset_simulator, sim_admin, simulator_process
+from benchmarks._simproc import reset_simulator, run_to_end, sim_admin, simulator_process
 
 ENDPOINT = "text-to-video/kling-3.0-turbo"
 
@@ -70,12 +70,7 @@ async def _run_jobs(base_url: str, api_key: str, jobs: int, speedup: float,
     limits = kling.Limits(max_in_flight=jobs * 2, max_ids_per_task_query=ids_per_query)
     requests = [kling.load_request(ENDPOINT, {"prompt": f"a fox, take {i}"})
                 for i in range(jobs)]
-    succeeded = 0
-    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
-                                 limits=limits) as client:
-        async for job in client.as_completed(requests):
-            succeeded += job.status is kling.JobState.SUCCEEDED
-    return succeeded
+    return await run_to_end(base_url, api_key, requests, poll=poll, limits=limits)
 
 
 def measure(base_url: str, api_key: str, jobs: int, speedup: float,
