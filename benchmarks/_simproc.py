@@ -5,6 +5,8 @@ to separate ones for the duration (``KLING_BENCH_NO_PIN=1`` turns that off).
 
 ``python -m benchmarks._simproc '{"time_scale": 1000, ...}'`` prints one JSON line
 ``{"base_url": ..., "api_key": ...}`` and serves until its standard input closes.
+``sim_admin`` calls its admin routes (``/__sim/reset``, ``/__sim/stats``) from the client side;
+``run_to_end`` runs a batch of jobs through the SDK against it.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
 import anyio
 
+import kling_async as kling
 from kling_async.testing import KlingSimulator
 
 
@@ -74,6 +78,34 @@ def simulator_process(**config: Any) -> Iterator[dict[str, str]]:
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def sim_admin(base_url: str, api_key: str, path: str, post: bool = False) -> dict[str, Any]:
+    """Call the simulator's ``/__sim/<path>`` (``POST`` if ``post``) with its key; the reply's
+    ``data`` (``{}`` if none)."""
+    request = urllib.request.Request(f"{base_url}/__sim/{path}", data=b"" if post else None,
+                                     method="POST" if post else "GET",
+                                     headers={"Authorization": f"Bearer {api_key}"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        body: dict[str, Any] = json.loads(reply.read() or b"{}").get("data") or {}
+        return body
+
+
+def reset_simulator(base_url: str, api_key: str) -> None:
+    """Forget every task and re-seed (``POST /__sim/reset``), so each run meets a server in
+    the same state and draws the same durations in creation order."""
+    sim_admin(base_url, api_key, "reset", post=True)
+
+
+async def run_to_end(base_url: str, api_key: str, requests: list[Any], *,
+                     poll: kling.PollPolicy, limits: kling.Limits) -> int:
+    """Every request through one client's ``as_completed``; how many jobs succeeded."""
+    succeeded = 0
+    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
+                                 limits=limits) as client:
+        async for job in client.as_completed(requests):
+            succeeded += job.status is kling.JobState.SUCCEEDED
+    return succeeded
 
 
 if __name__ == "__main__":

@@ -24,14 +24,13 @@ import os
 import platform
 import statistics
 import time
-import urllib.request
 from typing import Any
 
 import aiohttp
 import anyio
 
 import kling_async as kling
-from benchmarks._simproc import simulator_process
+from benchmarks._simproc import reset_simulator, run_to_end, simulator_process
 
 #: The most CPU per job the SDK may cost, as a multiple of the bare-asyncio loop's (issue 13).
 TARGET = 1.25
@@ -83,22 +82,7 @@ async def raw_asyncio_loop(base_url: str, api_key: str, bodies: list[dict[str, A
 async def sdk_loop(base_url: str, api_key: str, requests: list[Any], concurrency: int) -> int:
     poll = kling.PollPolicy(first_poll=0.0, min_interval=0.0, bulk_threshold=0)
     limits = kling.Limits(max_in_flight=concurrency, max_requests=concurrency)
-    done = 0
-    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
-                                 limits=limits) as client:
-        async for job in client.as_completed(requests):
-            done += job.status is kling.JobState.SUCCEEDED
-    return done
-
-
-def _reset(base_url: str, api_key: str) -> None:
-    """Empty the simulator (``POST /__sim/reset``), so every timed run meets a server in the
-    same state: one holding the tasks of all earlier rounds answers more slowly, and how a
-    client's CPU time per request reacts to that differs between sides (batching)."""
-    request = urllib.request.Request(f"{base_url}/__sim/reset", data=b"", method="POST",
-                                     headers={"Authorization": f"Bearer {api_key}"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        reply.read()
+    return await run_to_end(base_url, api_key, requests, poll=poll, limits=limits)
 
 
 def _steady_malloc() -> bool:
@@ -125,7 +109,10 @@ def _steady_malloc() -> bool:
 
 
 def _timed(fn: Any, *args: Any) -> tuple[float, float, int]:
-    _reset(args[0], args[1])
+    # an emptied simulator each time: one holding the tasks of all earlier rounds answers
+    # more slowly, and how a client's CPU time per request reacts to that differs between
+    # sides (batching)
+    reset_simulator(args[0], args[1])
     gc.collect()  # no side pays for collecting the previous round's garbage
     wall, cpu = time.perf_counter(), time.process_time()
     count = anyio.run(fn, *args)
@@ -143,7 +130,7 @@ def run_alone(base_url: str, api_key: str, side: str, jobs: int, concurrency: in
     requests = [kling.ImageGenerationRequest(prompt=f"a cat, take {i}")
                 for i in range(max(jobs, warm_up))]
     for tag, count in (("warm", warm_up), ("measured", jobs)):
-        _reset(base_url, api_key)
+        reset_simulator(base_url, api_key)
         if side == "sdk":
             done = anyio.run(sdk_loop, base_url, api_key, requests[:count], concurrency)
         else:

@@ -21,15 +21,13 @@ The figures come from the simulator's own counters (``GET /__sim/stats``): total
 from __future__ import annotations
 
 import argparse
-import json
-import urllib.request
 from typing import Any
 
 import anyio
 import attrs
 
 import kling_async as kling
-from benchmarks._simproc import simulator_process
+from benchmarks._simproc import reset_simulator, run_to_end, sim_admin, simulator_process
 
 ENDPOINT = "text-to-video/kling-3.0-turbo"
 
@@ -57,15 +55,6 @@ class Figures:
         return self.ids_queried / self.tasks_queries if self.tasks_queries else 0.0
 
 
-def _admin(base_url: str, api_key: str, path: str, post: bool = False) -> dict[str, Any]:
-    request = urllib.request.Request(f"{base_url}/__sim/{path}", data=b"" if post else None,
-                                     method="POST" if post else "GET",
-                                     headers={"Authorization": f"Bearer {api_key}"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        body: dict[str, Any] = json.loads(reply.read() or b"{}").get("data") or {}
-        return body
-
-
 def _figures(stats: dict[str, Any], jobs: int, succeeded: int) -> Figures:
     per_query = {int(k): v for k, v in stats["tasks_ids_per_query"].items()}
     creates = sum(row["count"] for row in stats["requests"]
@@ -81,20 +70,15 @@ async def _run_jobs(base_url: str, api_key: str, jobs: int, speedup: float,
     limits = kling.Limits(max_in_flight=jobs * 2, max_ids_per_task_query=ids_per_query)
     requests = [kling.load_request(ENDPOINT, {"prompt": f"a fox, take {i}"})
                 for i in range(jobs)]
-    succeeded = 0
-    async with kling.KlingClient(api_key=api_key, base_url=base_url, poll=poll,
-                                 limits=limits) as client:
-        async for job in client.as_completed(requests):
-            succeeded += job.status is kling.JobState.SUCCEEDED
-    return succeeded
+    return await run_to_end(base_url, api_key, requests, poll=poll, limits=limits)
 
 
 def measure(base_url: str, api_key: str, jobs: int, speedup: float,
             ids_per_query: int) -> Figures:
     """Reset the simulator, run ``jobs`` new-standard jobs to their end, read its counters."""
-    _admin(base_url, api_key, "reset", post=True)
+    reset_simulator(base_url, api_key)
     succeeded = anyio.run(_run_jobs, base_url, api_key, jobs, speedup, ids_per_query)
-    return _figures(_admin(base_url, api_key, "stats"), jobs, succeeded)
+    return _figures(sim_admin(base_url, api_key, "stats"), jobs, succeeded)
 
 
 def _row(label: str, f: Figures) -> str:

@@ -30,7 +30,6 @@ import argparse
 import base64
 import functools
 import heapq
-import urllib.request
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -40,7 +39,7 @@ import attrs
 from aiohttp import web
 
 import kling_async as kling
-from benchmarks._simproc import simulator_process
+from benchmarks._simproc import reset_simulator, simulator_process
 
 #: The schedule before issue 16: every rule of ``kling_async._schedule`` turned off.
 PLAIN = kling.PollPolicy(busy_ratio=None, busy_stretch=1.0, idle_stretch=1.0,
@@ -165,15 +164,6 @@ def sim_config(*, speedup: float, limit: int, seed: int = 5,
             "concurrency_limit": limit, "webhook_secrets": [SECRET], **FAULTS}
 
 
-def _reset(base_url: str, api_key: str) -> None:
-    """Forget every task and re-seed (``POST /__sim/reset``): each case draws the same
-    durations in creation order."""
-    request = urllib.request.Request(f"{base_url}/__sim/reset", data=b"", method="POST",
-                                     headers={"Authorization": f"Bearer {api_key}"})
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        reply.read()
-
-
 def compare(cases: Iterable[Case] = CASES, *, jobs: int = 300, limit: int = 10,
             speedup: float = 20.0, seed: int = 5, median: float = 20.0
             ) -> dict[str, Figures]:
@@ -182,7 +172,7 @@ def compare(cases: Iterable[Case] = CASES, *, jobs: int = 300, limit: int = 10,
     config = sim_config(speedup=speedup, limit=limit, seed=seed, median=median)
     with simulator_process(**config) as sim:
         for case in cases:
-            _reset(sim["base_url"], sim["api_key"])
+            reset_simulator(sim["base_url"], sim["api_key"])
             run = functools.partial(run_case, case, base_url=sim["base_url"],
                                     api_key=sim["api_key"], jobs=jobs, limit=limit,
                                     speedup=speedup, median=median)

@@ -1,4 +1,5 @@
-"""Helpers shared by the suite: a hand-moved clock, a running simulator, a client of one.
+"""Helpers shared by the suite: a hand-moved clock, a running simulator, a client of one,
+the environment of a child process (the CLI, a script) pointed at one.
 
 The fixtures built on them (``sim``, ``sim_config``, ``anyio_backend``) live in ``conftest.py``.
 """
@@ -6,14 +7,17 @@ The fixtures built on them (``sim``, ``sim_config``, ``anyio_backend``) live in 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import aiohttp
 import anyio.lowlevel
 
+import kling_async
 from kling_async import (
     Backoff,
     Event,
@@ -29,6 +33,8 @@ from kling_async.testing import KlingSimulator, SimulatorConfig
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+; mypy checks for 3.10
 
+#: This checkout's root: a child process gets it as ``PYTHONPATH``, so it runs this code.
+REPO = Path(kling_async.__file__).resolve().parent.parent
 #: The ``sim`` fixture's speed-up: simulated seconds per real second.
 SCALE = 50.0
 #: The ``sim`` fixture's simulator: fast, seeded, images in about 2 and videos in about 4
@@ -143,3 +149,14 @@ def threaded_simulator(**config: Any) -> Iterator[KlingSimulator]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(10)
         loop.close()
+
+
+def child_env(sim: KlingSimulator | None = None, /, **extra: str) -> dict[str, str]:
+    """A child process's environment: ours without any ``KLING_*`` variable, ``PYTHONPATH``
+    at ``REPO``, ``sim``'s URL and key if given, then ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
+    env["PYTHONPATH"] = str(REPO)
+    if sim is not None:
+        env.update(KLING_BASE_URL=sim.base_url, KLING_API_KEY=sim.api_key)
+    env.update(extra)
+    return env

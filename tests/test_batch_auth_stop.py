@@ -7,7 +7,6 @@ runs as a real subprocess, first with a wrong key, then (the same command) with 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,13 +16,11 @@ from typing import Any
 
 import pytest
 
-import kling_async
 from kling_async.testing import KlingSimulator
-from tests._simhelpers import threaded_simulator
+from tests._simhelpers import child_env, threaded_simulator
 
 pytestmark = pytest.mark.timeout(120)
 
-REPO = Path(kling_async.__file__).resolve().parent.parent
 SCALE = 400.0
 KEY = "the-right-key-0123456789"
 WRONG = "a-wrong-key-9876543210"
@@ -40,9 +37,7 @@ def serving(**config: Any) -> Iterator[KlingSimulator]:
 
 def run_cli(sim: KlingSimulator, jobs: Path, out: Path, key: str
             ) -> subprocess.CompletedProcess[str]:
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KLING_")}
-    env.update({"PYTHONPATH": str(REPO), "KLING_API_KEY": key, "KLING_BASE_URL": sim.base_url,
-                "KLING_TIME_SCALE": str(SCALE)})
+    env = child_env(sim, KLING_API_KEY=key, KLING_TIME_SCALE=str(SCALE))
     return subprocess.run(
         [sys.executable, "-m", "kling_async.cli", "run", str(jobs), "--out", str(out),
          "--max-in-flight", str(MAX_IN_FLIGHT), "--no-progress"],

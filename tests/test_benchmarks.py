@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
+import sys
+
 import pytest
 
 import kling_async as kling
-from benchmarks import bench_memory
+from benchmarks import bench_memory, bench_tasks
+from benchmarks import bench_utilization as bench
 from benchmarks._simproc import simulator_process
 from benchmarks.bench_overhead import ONLY, raw_asyncio_loop, raw_loop, run_alone, sdk_loop
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import REPO
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -55,18 +62,12 @@ def test_the_overhead_benchmark_runs_each_side_alone_for_instruction_counts() ->
 def test_the_overhead_benchmark_fixes_malloc_thresholds_unless_told_not_to(opt_out: bool) -> None:
     """bench_overhead's allocator setting (in a child process: it is process-wide) reports
     what it did; ``KLING_BENCH_NO_MALLOPT=1`` leaves the defaults alone."""
-    import os
-    import platform
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "KLING_BENCH_NO_MALLOPT"}
     if opt_out:
         env["KLING_BENCH_NO_MALLOPT"] = "1"
     code = "from benchmarks.bench_overhead import _steady_malloc; print(_steady_malloc())"
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True, timeout=30, cwd=root).stdout.strip()
+                         check=True, timeout=30, cwd=REPO).stdout.strip()
     if opt_out:
         assert out == "False"
     else:  # glibc takes the setting; elsewhere there is none to take
@@ -78,9 +79,6 @@ def test_the_tasks_benchmark_counts_both_sides_from_the_simulator(
     """bench_tasks, 30 new-standard jobs against a simulator process: every job ends on both
     sides, batched ``/tasks`` calls ask for at most 20 ids, the baseline for one, and batching
     takes fewer requests per job than the baseline."""
-    from benchmarks import bench_tasks
-    from benchmarks._simproc import simulator_process
-
     monkeypatch.setenv("KLING_BENCH_NO_PIN", "1")
     with simulator_process(time_scale=200, seed=5) as sim:
         batched = bench_tasks.measure(sim["base_url"], sim["api_key"], 30, 200.0, 20)
@@ -98,8 +96,6 @@ async def test_the_utilization_benchmark_runs_every_case_to_the_end() -> None:
     """bench_utilization's four cases, at a tiny size against one simulator (reset between
     them): every job ends, utilization is a share of the oracle's, and the webhook case
     resolves jobs by callback."""
-    from benchmarks import bench_utilization as bench
-
     config = bench.sim_config(speedup=50, limit=4, median=2.0)
     async with KlingSimulator(**config) as sim:
         figures = {}
@@ -119,7 +115,5 @@ async def test_the_utilization_benchmark_runs_every_case_to_the_end() -> None:
 
 def test_the_oracle_list_schedules_durations_in_order() -> None:
     """oracle_makespan: the given durations started in order on the first free slot."""
-    from benchmarks.bench_utilization import oracle_makespan
-
-    assert oracle_makespan([4, 1, 1, 1, 3], 2) == 6  # 4 | 1,1,1,3 -> slot 2 ends at 6
-    assert oracle_makespan([], 3) == 0
+    assert bench.oracle_makespan([4, 1, 1, 1, 3], 2) == 6  # 4 | 1,1,1,3 -> slot 2 ends at 6
+    assert bench.oracle_makespan([], 3) == 0

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import kling_async
 from kling_async.cli import main
 from kling_async.testing import KlingSimulator
-from tests._simhelpers import threaded_simulator
+from tests._simhelpers import child_env, threaded_simulator
 
-REPO = Path(kling_async.__file__).resolve().parent.parent
 SCALE = 400.0
 VIDEO = json.dumps({"prompt": "a cat", "aspect_ratio": "16:9", "duration": "5"})
 
@@ -159,7 +156,7 @@ def test_console_script_module_runs_and_shows_help() -> None:
     """``python -m kling_async.cli --help`` lists every command."""
     done = subprocess.run([sys.executable, "-m", "kling_async.cli", "--help"],
                           capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+                          env=child_env(), check=False)
     assert done.returncode == 0
     for command in ("demo", "run", "submit", "status", "wait", "list", "simulate"):
         assert command in done.stdout
@@ -179,7 +176,7 @@ def test_interrupted_run_says_how_to_resume_and_exits_130(
     process = subprocess.Popen(
         [sys.executable, "-m", "kling_async.cli", "run", str(jobs), "--out", str(out),
          "--max-in-flight", "5", "--time-scale", "10"],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
+        env=child_env(**env), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
     )
     deadline = time.monotonic() + 20

@@ -12,7 +12,6 @@ import shlex
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import anyio
 import pytest
@@ -21,10 +20,10 @@ from anyio.abc import ByteReceiveStream, Process
 import kling_async
 from kling_async import ImageGenerationRequest, KlingClient, OmniVideoRequest, PollPolicy
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import child_env
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
 
-REPO = Path(kling_async.__file__).resolve().parent.parent
 CODE = "import sys\nfrom kling_async.cli import main\nsys.exit(main(sys.argv[1:]))"
 COMMANDS = ("run", "demo", "submit", "status", "wait", "list", "simulate")
 VIDEO = json.dumps({"prompt": "a cat", "aspect_ratio": "16:9", "duration": "5"})
@@ -32,13 +31,8 @@ VIDEO = json.dumps({"prompt": "a cat", "aspect_ratio": "16:9", "duration": "5"})
 
 def _env(sim: KlingSimulator | None = None, extra: dict[str, str] | None = None
          ) -> dict[str, str]:
-    """The child's environment: no KLING_* of ours, the simulator's settings if given."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KLING_")}
-    env.update(PYTHONPATH=str(REPO), COLUMNS="200")
-    if sim is not None:
-        env.update(KLING_BASE_URL=sim.base_url, KLING_API_KEY=sim.api_key)
-    env.update(extra or {})
-    return env
+    """The child's environment (``child_env``), 200 columns wide."""
+    return child_env(sim, COLUMNS="200", **(extra or {}))
 
 
 async def _cli(args: list[str], env: dict[str, str] | None = None,

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +27,8 @@ from kling_async import (
     TaskStatus,
 )
 from kling_async.testing import KlingSimulator
+from tests._simhelpers import child_env
 
-REPO = Path(kling.__file__).resolve().parent.parent
 KLING_VARS = ("KLING_API_KEY", "KLING_ACCESS_KEY", "KLING_SECRET_KEY", "KLING_BASE_URL",
               "KLING_TIME_SCALE", "KLING_LOG")
 
@@ -221,9 +219,8 @@ print(sum(h.get_name() == "kling_async:KLING_LOG" for h in log.handlers))
 
 def _python(script: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run ``script`` in a child Python with ``env`` added to a KLING_*-free environment."""
-    base = {k: v for k, v in os.environ.items() if k not in KLING_VARS}
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=True, env={**base, "PYTHONPATH": str(REPO), **env})
+                          timeout=60, check=True, env=child_env(**env))
 
 
 @pytest.mark.parametrize(("value", "shown", "hidden"), [
