@@ -8,9 +8,9 @@ refuses (``SpendLimitError``) when over the limit, or when a job has no price an
 During the run, the units the server reports for each task that ends (``Task.cost``: the new
 standard's ``billing[]`` or the legacy ``final_unit_deduction``) are summed in ``spent``.  A
 create is let through only while ``spent`` + the estimates of the tasks still running + this
-job's estimate stay within the limit: submitting stops when the reported deductions reach it, and before a job the running
-ones would take over it; a create that waited for capacity is checked again right before its
-POST.  Tasks already running go on (they are paid for already).
+job's estimate stay within the limit: submitting stops when the reported deductions reach
+it, and before a job the running ones would take over it; a create that waited for capacity
+is checked again right before its POST.  Tasks already running go on (they are paid for already).
 """
 
 from __future__ import annotations
