@@ -102,3 +102,22 @@ async def test_the_same_api_key_repeated_is_one_key(tmp_path: Path) -> None:
     output = (proc.stdout + proc.stderr).decode()
     assert proc.returncode == 1 and gets >= 1, output  # the lookup was made: not found
     assert KEY_A not in output
+
+
+async def test_run_with_a_store_refuses_the_flags_a_fleet_would_ignore(tmp_path: Path) -> None:
+    """``run --store`` with ``--max-units``, ``--retry-failed`` or a webhook flag: exit 2 before
+    anything is sent or any store is opened (a fleet worker does not honour them yet, and a
+    spending limit silently ignored would cost money)."""
+    jobs = _jobs(tmp_path, 1)
+    env = _env(KLING_API_KEY=KEY_A, KLING_BASE_URL="http://127.0.0.1:9")
+    for flags in (["--max-units", "5"], ["--retry-failed"],
+                  ["--webhook-url", "https://hooks.example/k"]):
+        argv = [sys.executable, "-m", "kling_async.cli", "run", str(jobs), "--store",
+                "postgresql://nobody@127.0.0.1:9/none", "--out", str(tmp_path / "out"),
+                "--no-progress", *flags]
+        with anyio.fail_after(60):
+            proc = await anyio.run_process(argv, env=env, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 2, err
+        assert flags[0] in err and "not supported with --store" in err
+        assert KEY_A not in err + proc.stdout.decode()

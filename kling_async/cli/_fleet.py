@@ -113,6 +113,10 @@ def run_command(args: argparse.Namespace, jobs: list[BatchJob]) -> int:
 
     if not args.lease_seconds > 0:
         return fail(f"--lease-seconds must be > 0 (got {args.lease_seconds})", EXIT_USAGE)
+    unsupported = _single_process_flags(args)
+    if unsupported:
+        return fail(f"{', '.join(unsupported)}: not supported with --store yet (a fleet run "
+                    "would ignore them); run without --store to use them", EXIT_USAGE)
     batch = args.batch or Path(args.jobs).name
     try:
         clients = [_client_for(args, key) for key in pool_keys(args)]
@@ -128,6 +132,18 @@ def run_command(args: argparse.Namespace, jobs: list[BatchJob]) -> int:
         return fail(str(exc), exit_code_for(exc))
     finally:
         store.close()
+
+
+#: ``run`` flags a fleet worker does not honour yet, refused rather than silently ignored.
+_SINGLE_PROCESS_FLAGS = (("max_units", "--max-units"), ("allow_unpriced", "--allow-unpriced"),
+                         ("retry_failed", "--retry-failed"), ("webhook_listen", "--webhook-listen"),
+                         ("webhook_url", "--webhook-url"), ("webhook_secret", "--webhook-secret"))
+
+
+def _single_process_flags(args: argparse.Namespace) -> list[str]:
+    """The flags given on the command line that only a single-process ``run`` honours."""
+    return [flag for dest, flag in _SINGLE_PROCESS_FLAGS
+            if getattr(args, dest, None) not in (None, False)]
 
 
 async def _run(clients: list[tuple[Any, str]], store: Any, jobs: list[BatchJob],
