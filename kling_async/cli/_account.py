@@ -8,7 +8,6 @@ Times (``--start``, ``--end``) are milliseconds since the epoch or ISO 8601 date
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -17,16 +16,15 @@ from typing import Any
 
 import attrs
 
-from .._errors import KlingError, ValidationError
+from .._errors import ValidationError
 from ._common import (
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
     add_server_flags,
-    exit_code_for,
     fail,
     make_client,
     print_text,
+    run_async,
 )
 
 _DAY_MS = 86_400_000
@@ -44,13 +42,13 @@ def register(subparsers: Any) -> None:
                             description="GET /account/costs: one line per resource pack.")
     _window(p)
     p.add_argument("--pack", help="only the resource pack of this name")
-    p.set_defaults(func=_runner(_costs))
+    p.set_defaults(func=run_async(_costs))
     p = commands.add_parser("balance", help="cash deductions (cursor-paged)",
                             description="POST /account/billing/balance: one line per "
                                         "deduction.")
     _window(p)
     _listing_flags(p)
-    p.set_defaults(func=_runner(_balance))
+    p.set_defaults(func=run_async(_balance))
     p = commands.add_parser("packages", help="resource-pack (units) deductions",
                             description="POST /account/billing/package: one line per "
                                         "deduction.")
@@ -63,7 +61,7 @@ def register(subparsers: Any) -> None:
                    help="only this pack name (repeat; not with --package-id)")
     p.add_argument("--package-id", action="append", default=[],
                    help="only this pack id (repeat; not with --package-name)")
-    p.set_defaults(func=_runner(_packages))
+    p.set_defaults(func=run_async(_packages))
     for command in commands.choices.values():
         add_server_flags(command)
 
@@ -117,18 +115,6 @@ def plain(value: Any) -> Any:
 
 def _line(value: Any) -> bool:
     return print_text(json.dumps(plain(value), ensure_ascii=True, separators=(",", ":")))
-
-
-def _runner(command: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        try:
-            code: int = asyncio.run(command(args))
-        except KlingError as exc:
-            return fail(str(exc), exit_code_for(exc))
-        except KeyboardInterrupt:
-            return fail("interrupted", EXIT_INTERRUPTED)
-        return code
-    return run
 
 
 async def _costs(args: argparse.Namespace) -> int:

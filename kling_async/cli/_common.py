@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
@@ -104,6 +105,25 @@ def exit_code_for(exc: KlingError) -> int:
     for API, transport and task errors."""
     usage = (ValidationError, ConfigurationError, ValueError, BatchStorageError)
     return EXIT_USAGE if isinstance(exc, usage) else EXIT_FAILED
+
+
+def run_async(command: Callable[[argparse.Namespace], Any]
+              ) -> Callable[[argparse.Namespace], int]:
+    """A subcommand's ``func``: ``asyncio.run(command(args))``, its ``KlingError`` printed
+    with its exit code, Ctrl-C as ``EXIT_INTERRUPTED``; a ``--timeout`` (where the command
+    has one) that is not a number of seconds > 0 is refused first."""
+    def run(args: argparse.Namespace) -> int:
+        timeout = getattr(args, "timeout", None)
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            return fail(f"--timeout must be a number of seconds > 0 (got {timeout})", EXIT_USAGE)
+        try:
+            code: int = asyncio.run(command(args))
+        except KlingError as exc:
+            return fail(str(exc), exit_code_for(exc))
+        except KeyboardInterrupt:
+            return fail("interrupted", EXIT_INTERRUPTED)
+        return code
+    return run
 
 
 def note(message: str) -> None:

@@ -9,9 +9,7 @@ paying again) and exits 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import math
 import sys
 from typing import Any
 
@@ -29,12 +27,12 @@ from ._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_server_flags,
-    exit_code_for,
     fail,
     interruptible,
     make_client,
     note,
     print_json,
+    run_async,
 )
 from ._waiting import wait_showing
 
@@ -62,7 +60,7 @@ def register(subparsers: Any) -> None:
                    help="seconds the whole command may take at most, create and wait "
                         "(default: no limit)")
     add_server_flags(p)
-    p.set_defaults(func=_run_async(_submit))
+    p.set_defaults(func=run_async(_submit))
 
     p = subparsers.add_parser("status", help="show one task (JSON)",
                               description="Show one task's current state as JSON.")
@@ -71,7 +69,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--external-task-id", help="look the task up by your external id instead "
                    "(default: none, by TASK_ID)")
     add_server_flags(p)
-    p.set_defaults(func=_run_async(_status))
+    p.set_defaults(func=run_async(_status))
 
     p = subparsers.add_parser("wait", help="wait for one task to end (JSON)",
                               description="Wait for an existing task to end; print it as JSON.")
@@ -80,7 +78,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--timeout", type=float, default=None,
                    help="seconds the whole command may take at most (default: no limit)")
     add_server_flags(p)
-    p.set_defaults(func=_run_async(_wait))
+    p.set_defaults(func=run_async(_wait))
 
     p = subparsers.add_parser("list", help="list recent tasks of an endpoint (JSON array)",
                               description="List an endpoint's recent tasks, newest first, as "
@@ -91,22 +89,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pages", type=int, default=1,
                    help="pages to fetch at most (default: %(default)s)")
     add_server_flags(p)
-    p.set_defaults(func=_run_async(_list))
-
-
-def _run_async(command: Any) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        timeout = getattr(args, "timeout", None)
-        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-            return fail(f"--timeout must be a number of seconds > 0 (got {timeout})", EXIT_USAGE)
-        try:
-            code: int = asyncio.run(command(args))
-        except KlingError as exc:
-            return fail(str(exc), exit_code_for(exc))
-        except KeyboardInterrupt:
-            return fail("interrupted", EXIT_INTERRUPTED)
-        return code
-    return run
+    p.set_defaults(func=run_async(_list))
 
 
 def _read_text(args: argparse.Namespace) -> tuple[bytes, str]:
