@@ -144,6 +144,16 @@ def millis(name: str, value: int | _dt.datetime | None) -> int | None:
     return value
 
 
+def _window(start_time: int | _dt.datetime | None, end_time: int | _dt.datetime | None
+            ) -> tuple[int, int]:
+    """Both times in ms (``millis``); ``ValidationError`` naming the one missing."""
+    start, end = millis("start_time", start_time), millis("end_time", end_time)
+    if start is None or end is None:
+        raise ValidationError("start_time" if start is None else "end_time",
+                              "is required (milliseconds since the epoch)", None)
+    return start, end
+
+
 def _strings(name: str, values: Iterable[str]) -> list[str]:
     if isinstance(values, str):
         raise ValidationError(name, "must be a list of strings, not one string", values)
@@ -158,10 +168,7 @@ def billing_body(start_time: int | _dt.datetime | None, end_time: int | _dt.date
                  limit: int, filters: Mapping[str, list[str]]) -> dict[str, Any]:
     """The first page's body: times (required), ``limit`` and the non-empty filters (wire
     key -> values, checked by the caller)."""
-    start, end = millis("start_time", start_time), millis("end_time", end_time)
-    if start is None or end is None:
-        raise ValidationError("start_time" if start is None else "end_time",
-                              "is required (milliseconds since the epoch)", None)
+    start, end = _window(start_time, end_time)
     if start > end:
         raise ValidationError("end_time", f"must not be before start_time ({start})", end)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
@@ -190,10 +197,7 @@ class Account:
                     resource_pack_name: str | None = None) -> tuple[ResourcePack, ...]:
         """The account's resource packs in ``[start_time, end_time]`` (optionally one by
         name)."""
-        start, end = millis("start_time", start_time), millis("end_time", end_time)
-        if start is None or end is None:
-            raise ValidationError("start_time" if start is None else "end_time",
-                                  "is required (milliseconds since the epoch)", None)
+        start, end = _window(start_time, end_time)
         params = {"start_time": str(start), "end_time": str(end)}
         if resource_pack_name is not None:
             params["resource_pack_name"] = _strings("resource_pack_name",
