@@ -93,8 +93,7 @@ def parse_voice(item: Mapping[str, Any], task_id: str | None = None) -> VoiceInf
 
 
 def _urls(raw: Any, key: str) -> tuple[str, ...]:
-    found = items(raw, lambda item: text(item.get(key)))
-    return tuple(found)
+    return items(raw, lambda item: text(item.get(key)))
 
 
 def parse_element(item: Mapping[str, Any], task_id: str | None = None) -> ElementInfo | None:
@@ -219,12 +218,14 @@ class _Resources(Generic[T]):
 
 
 def _check_paging(page_size: int, high: int, max_pages: int | None) -> None:
-    for name, value, top in (("page_size", page_size, high), ("max_pages", max_pages,
-                                                              MAX_PAGE_NUM)):
-        if value is None and name == "max_pages":
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-            raise ValidationError(name, f"must be a whole number in [1, {top}]", value)
+    _check_count("page_size", page_size, high)
+    if max_pages is not None:
+        _check_count("max_pages", max_pages, MAX_PAGE_NUM)
+
+
+def _check_count(name: str, value: int, top: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise ValidationError(name, f"must be a whole number in [1, {top}]", value)
 
 
 VOICES: _Kind[VoiceInfo] = _Kind("general/custom-voices", "general/presets-voices",
