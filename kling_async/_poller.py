@@ -209,7 +209,9 @@ class Poller:
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
         threshold = self.policy.bulk_threshold_for(self._capacity.waiting > 0)
-        sweep = self._sweeps[endpoint]
+        sweep = self._sweeps.get(endpoint)
+        if sweep is None:  # an undocumented new-standard model's row: not in ENDPOINTS
+            sweep = self._sweeps[endpoint] = _Sweep()
         return (threshold > 0 and sweep.supported
                 and self._registry.in_flight_by_endpoint[endpoint] >= threshold
                 and self._clock() >= sweep.paused_until)
