@@ -48,14 +48,12 @@ _Waiter = tuple[int, int, "asyncio.Future[None] | None", "Grant | None"]
 class Bucket:
     """The slots and adaptive limit of one (model version, pack type) bucket."""
 
-    __slots__ = ("name", "limit", "in_use", "confirmed", "rejections", "clean_ends", "waiters")
+    __slots__ = ("limit", "in_use", "confirmed", "clean_ends", "waiters")
 
-    def __init__(self, name: str, limit: int) -> None:
-        self.name = name
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self.in_use = 0
         self.confirmed = 0
-        self.rejections = 0
         self.clean_ends = 0
         self.waiters: deque[_Waiter] = deque()
 
@@ -72,8 +70,7 @@ class AdaptiveCapacity:
         self.max_limit = max_limit
         self.min_limit = max(1, min(min_limit, max_limit))
         self.initial = max(self.min_limit, min(initial or max_limit, max_limit))
-        self.in_use = 0  # slots held, all buckets
-        self.confirmed = 0
+        self.in_use = 0  # slots held, all buckets (kept: read on every take)
         self.rejections = 0
         self._grow_after = grow_after
         self._buckets: dict[str, Bucket] = {}
@@ -96,6 +93,11 @@ class AdaptiveCapacity:
         return min(self.max_limit, self._limits) if self._buckets else self.initial
 
     @property
+    def confirmed(self) -> int:
+        """Slots of accepted tasks not yet seen to end, all buckets."""
+        return sum(bucket.confirmed for bucket in self._buckets.values())
+
+    @property
     def waiting(self) -> int:
         return self._queued
 
@@ -115,7 +117,7 @@ class AdaptiveCapacity:
     def _bucket(self, name: str) -> Bucket:
         bucket = self._buckets.get(name)
         if bucket is None:
-            bucket = self._buckets[name] = Bucket(name, self.initial)
+            bucket = self._buckets[name] = Bucket(self.initial)
             self._limits += bucket.limit
         return bucket
 
@@ -192,12 +194,10 @@ class AdaptiveCapacity:
         held.in_use += weight
         held.confirmed += weight
         self.in_use += weight
-        self.confirmed += weight
 
     def confirm(self, weight: int, *, bucket: str = DEFAULT_BUCKET) -> None:
         """The server accepted the task holding ``weight`` acquired slots of ``bucket``."""
         (self._buckets.get(bucket) or self._bucket(bucket)).confirmed += weight
-        self.confirmed += weight
 
     # -- giving slots back -------------------------------------------------------------------
     def release(self, weight: int, *, bucket: str = DEFAULT_BUCKET, clean: bool = True,
@@ -211,7 +211,6 @@ class AdaptiveCapacity:
         self.in_use = in_use if in_use > 0 else 0
         if confirmed:
             held.confirmed = max(0, held.confirmed - weight)
-            self.confirmed = max(0, self.confirmed - weight)
         if not self._queued:  # nothing to grow or wake: the common case
             return
         if clean and held.waiters:
@@ -227,7 +226,6 @@ class AdaptiveCapacity:
         and give its slots back."""
         held = self._bucket(bucket)
         self.rejections += 1
-        held.rejections += 1
         held.clean_ends = 0
         self._set_limit(held, max(self.min_limit, min(held.limit, held.confirmed)))
         self.release(weight, bucket=bucket, clean=False)

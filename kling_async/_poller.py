@@ -147,7 +147,6 @@ class Poller:
         self._workers = max(1, workers)
         self._ids_per_query = max(1, ids_per_query)
         self._visibility_grace = visibility_grace
-        #: Endpoints whose tasks are polled through ``GET /tasks`` (the new standard).
         self._started = 0  # poll workers started so far: on demand, up to ``workers``
         self._idle = 0  # poll workers waiting for a job
         self._queue: asyncio.Queue[Job] = asyncio.Queue()
@@ -210,7 +209,9 @@ class Poller:
     def _bulk(self, endpoint: str) -> bool:
         """Whether due jobs of ``endpoint`` are refreshed by list sweeps right now."""
         threshold = self.policy.bulk_threshold_for(self._capacity.waiting > 0)
-        sweep = self._sweeps[endpoint]
+        sweep = self._sweeps.get(endpoint)
+        if sweep is None:  # an undocumented new-standard model's row: not in ENDPOINTS
+            sweep = self._sweeps[endpoint] = _Sweep()
         return (threshold > 0 and sweep.supported
                 and self._registry.in_flight_by_endpoint[endpoint] >= threshold
                 and self._clock() >= sweep.paused_until)
@@ -720,9 +721,9 @@ class Poller:
         state = self._tracked.get(job)
         if state is None:  # observed without being tracked: nothing to schedule
             return
+        waiting = self._capacity.waiting_for(job.bucket) > 0
         delay = next_delay(policy, age=age, expected=job.expected, rand=self._rand(),
-                           waiting=self._capacity.waiting_for(job.bucket) > 0,
-                           bulk=self._bulk(job.endpoint),
+                           waiting=waiting, bulk=waiting and self._bulk(job.endpoint),
                            callbacks=self._healthy(job, policy, now, age))
         self._schedule_poll(job, state, now + delay)
 

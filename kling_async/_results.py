@@ -259,9 +259,12 @@ def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None
     value = info.get("external_task_id")
     if value is None:
         value = body.get("external_task_id")
-    if isinstance(value, float):
-        return None
-    text = _text(value)
+    return _plain_id(value)
+
+
+def _plain_id(value: Any) -> str | None:
+    """An optional id (a string or an integer); None unless plain."""
+    text = None if isinstance(value, float) else _text(value)
     return text if text and is_plain_id(text) else None
 
 
@@ -419,7 +422,6 @@ def _element(item: Mapping[str, Any]) -> ElementResult | None:
         status=_resource_status(item.get("status")), references=refs)
 
 
-#: The ``Task`` field each ``task_result`` list is read into, and how its items are read.
 #: How each list a legacy ``task_result`` may hold is read (images may hold several views).
 _LEGACY_RESULTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
     "images": _images, "series_images": _images,
@@ -510,13 +512,6 @@ def _outputs(raw: Any) -> dict[str, Any]:
     return {field: tuple(items) for field, items in found.items()}
 
 
-def _new_external_id(body: Mapping[str, Any]) -> str | None:
-    """``external_id`` of a new-standard task; None unless plain."""
-    value = body.get("external_id")
-    text = None if isinstance(value, float) else _text(value)
-    return text if text and is_plain_id(text) else None
-
-
 def _read_new(body: Mapping[str, Any], default: TaskStatus | None,
               sent_external_id: str | None) -> Task:
     """A new-standard task object (reference §12.3) or create reply (§11.2)."""
@@ -526,7 +521,7 @@ def _read_new(body: Mapping[str, Any], default: TaskStatus | None,
         status=status,
         raw_status=raw_status,
         status_msg=_message(body.get("message")),
-        external_task_id=_new_external_id(body) or sent_external_id,
+        external_task_id=_plain_id(body.get("external_id")) or sent_external_id,
         created_at=_opt_int(body.get("create_time")),
         updated_at=_opt_int(body.get("update_time")),
         cost=parse_cost(body),

@@ -123,14 +123,14 @@ class ClientStatistics:
     sweep_pages: int
     reconciliations: int
     events_dropped: int
-    #: What the finished tasks cost, as their replies reported it (``Task.cost``): resource
-    #: pack units in all, units by pack type (``"video"``, ``"image"``, ``"audio"``; ``""``
-    #: when not stated, as on legacy replies), and cash by currency (``""``: not stated).
     #: Per concurrency bucket (``"video/kling-3.0"``: model version and pack type, reference
     #: §6): its adaptive limit, and the slots it holds (``capacity_limit`` and
     #: ``in_flight_slots`` are the account-wide figures, ``capacity_max`` the ceiling).
     capacity_by_bucket: Mapping[str, int] = attrs.field(factory=dict)
     in_flight_slots_by_bucket: Mapping[str, int] = attrs.field(factory=dict)
+    #: What the finished tasks cost, as their replies reported it (``Task.cost``): resource
+    #: pack units in all, units by pack type (``"video"``, ``"image"``, ``"audio"``; ``""``
+    #: when not stated, as on legacy replies), and cash by currency (``""``: not stated).
     units_spent: Decimal = Decimal(0)
     units_spent_by_package: Mapping[str, Decimal] = attrs.field(factory=dict)
     cash_spent: Mapping[str, Decimal] = attrs.field(factory=dict)

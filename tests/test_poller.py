@@ -8,6 +8,7 @@ sleeps in real time between checks; the tests wait for counts, never for duratio
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -26,6 +27,9 @@ from kling_async import (
     Job,
     JobState,
     KlingClient,
+    KlingWireWarning,
+    Limits,
+    NewTextToVideoRequest,
     NotFoundError,
     PollPolicy,
     ResponseDecodeError,
@@ -42,6 +46,7 @@ from kling_async._events import EventHub
 from kling_async._poller import Poller
 from kling_async._registry import TaskRegistry
 from kling_async.testing import KlingSimulator
+from tests._scripted import Reply, ScriptedServer, ok
 from tests._simhelpers import FakeClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(10)]
@@ -658,3 +663,27 @@ async def test_a_callback_during_a_poll_re_queries_once_after_min_interval() -> 
         await r.idle_at(9 * TICK - EPS)
         assert r.calls == 2  # one re-query for all twenty pokes
     assert r.kling.singles == [(TICK, "t1"), (3 * TICK, "t1")]
+
+
+@pytest.mark.anyio
+async def test_an_undocumented_new_standard_model_waiting_for_capacity_polls_cleanly(
+        server: ScriptedServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Jobs of an undocumented new-standard model, with work waiting for capacity, are polled
+    on their schedule: no poll of theirs is taken for an unreadable reply."""
+    server.script("POST", "/text-to-video/kling-9",
+                  Reply(200, json=ok({"id": "t-9", "status": "submitted"})),
+                  then=Reply(200, json=ok({"id": "t-10", "status": "submitted"})))
+    server.script("GET", "/tasks", Reply(200, json=ok([{"id": "t-9", "status": "processing"}])),
+                  then=Reply(200, json=ok([{"id": "t-9", "status": "succeeded"},
+                                           {"id": "t-10", "status": "succeeded"}])))
+    policy = PollPolicy(first_poll=0.05, min_interval=0.05, max_interval=0.1, jitter=0)
+    caplog.set_level(logging.DEBUG, logger="kling_async")
+    with anyio.fail_after(30), pytest.warns(KlingWireWarning, match="kling-9"):
+        async with KlingClient(api_key="k-9", base_url=server.url, poll=policy,
+                               limits=Limits(max_in_flight=1)) as client:
+            jobs = [client.submit_nowait(NewTextToVideoRequest(model="kling-9", prompt="p"))
+                    for _ in range(2)]
+            tasks = [await job.result() for job in jobs]
+    assert [task.status for task in tasks] == [TaskStatus.SUCCEED] * 2
+    assert not [r for r in caplog.records if "could not be read" in r.getMessage()
+                or "failed" in r.getMessage()]
