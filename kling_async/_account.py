@@ -29,6 +29,7 @@ import anyio
 import attrs
 
 from ._errors import ResponseDecodeError, ValidationError, error_class
+from ._queries import epoch_ms
 from ._replies import decimal, flag, items, mapping, text, whole
 from ._wiring import ClientCalls
 
@@ -129,19 +130,9 @@ def _read(cls: type[T], item: Mapping[str, Any]) -> T:
 
 
 def millis(name: str, value: int | _dt.datetime | None) -> int | None:
-    """Milliseconds since the epoch from an int or an aware datetime; ``ValidationError``
-    otherwise."""
-    if value is None:
-        return None
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is None:
-            raise ValidationError(name, "must be an aware datetime (with a tzinfo) or "
-                                  "milliseconds since the epoch", value)
-        value = int(value.timestamp() * 1000)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_MS:
-        raise ValidationError(name, "must be milliseconds since the epoch (an int) or a "
-                              "datetime", value)
-    return value
+    """Milliseconds since the epoch from an int or an aware datetime, up to 9999-12-31;
+    ``ValidationError`` otherwise."""
+    return epoch_ms(name, value, high=_MAX_MS)
 
 
 def _window(start_time: int | _dt.datetime | None, end_time: int | _dt.datetime | None

@@ -148,16 +148,19 @@ def _kind(value: Any) -> str:
 TimeValue = int | datetime.datetime
 
 
-def _ms(name: str, value: TimeValue | None) -> int | None:
-    """A listing time as milliseconds since the epoch (an aware datetime, or an int of ms)."""
+def epoch_ms(name: str, value: TimeValue | None, *, high: int | None = None) -> int | None:
+    """A time as milliseconds since the epoch: an aware datetime, or an int of ms >= 0 (and at
+    most ``high`` when given); None stays None; ``ValidationError`` naming ``name``
+    otherwise."""
     if value is None:
         return None
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             raise ValidationError(name, "must be a timezone-aware datetime (or ms since the "
                                   "epoch)", value)
-        return int(value.timestamp() * 1000)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        value = int(value.timestamp() * 1000)
+    if (isinstance(value, bool) or not isinstance(value, int) or value < 0
+            or (high is not None and value > high)):
         raise ValidationError(name, "must be milliseconds since the epoch (an int >= 0) or "
                               "an aware datetime", value)
     return value
@@ -194,7 +197,7 @@ def listing_body(*, status: str | Iterable[str] | None, product_type: str | Iter
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST_LIMIT:
         raise ValidationError("limit", f"must be an int in [1, {MAX_LIST_LIMIT}]", limit)
     body: dict[str, Any] = {"limit": limit}
-    start, end = _ms("start_time", start_time), _ms("end_time", end_time)
+    start, end = epoch_ms("start_time", start_time), epoch_ms("end_time", end_time)
     if start is not None and end is not None and not start < end:
         raise ValidationError("start_time", "must be before end_time", start_time)
     if start is not None:
