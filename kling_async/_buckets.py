@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from ._endpoints import Endpoint, endpoint_named
+from ._endpoints import Endpoint, endpoint_named, request_field
 from ._models.catalog import DEFAULT_MODELS
 
 #: Legacy ``model_name`` -> the new standard's name of the same model (reference §10.4).
@@ -54,10 +54,7 @@ def _model(row: Endpoint, request: object) -> str:
     the endpoint's default model."""
     if row.model is not None:
         return row.model
-    if isinstance(request, Mapping):
-        name = request.get("model_name")
-    else:
-        name = getattr(request, "model_name", None)
+    name = request_field(request, "model_name")
     if isinstance(name, str) and 0 < len(name) <= _MAX_MODEL:
         return name
     return DEFAULT_MODELS.get(row.name, row.name)

@@ -250,6 +250,13 @@ _BY_TYPE: dict[tuple[type[Any], str | None], Endpoint] = {
 }
 
 
+def request_field(request: object, name: str) -> Any:
+    """A top-level field of a request object or of a wire body (a mapping); None if absent."""
+    if isinstance(request, Mapping):
+        return request.get(name)
+    return getattr(request, name, None)
+
+
 def task_weight(endpoint_name: str, request: object) -> int:
     """Concurrency slots a task holds from creation to its end (reference §6): the one rule
     the client's capacity and the simulator both use.
@@ -260,17 +267,12 @@ def task_weight(endpoint_name: str, request: object) -> int:
     so it holds 9), as ``n`` is ignored then.  Clamped to [1, 9]; an unreadable count is 1.
     """
 
-    def field(name: str) -> Any:
-        if isinstance(request, Mapping):
-            return request.get(name)
-        return getattr(request, name, None)
-
     endpoint = endpoint_row(endpoint_name)
     if endpoint.kind != "image":
         return 1
-    raw = field("n")
-    if endpoint.name == "images/omni-image" and field("result_type") == "series":
-        raw = field("series_amount")
+    raw = request_field(request, "n")
+    if endpoint.name == "images/omni-image" and request_field(request, "result_type") == "series":
+        raw = request_field(request, "series_amount")
         raw = 4 if raw is None else 9 if raw == "auto" else raw
     try:
         count = int(raw) if raw is not None else 1

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._endpoints import request_field as _field
 from ._models.catalog import (
     DEFAULT_DURATION,
     DEFAULT_MODELS,
@@ -65,12 +66,6 @@ IMAGE_UNITS: Mapping[tuple[str, str, str], float] = {
 
 _VIDEO_ENDPOINTS = {TEXT_TO_VIDEO: "std", IMAGE_TO_VIDEO: "std", OMNI_VIDEO: "pro"}
 _SERIES_DEFAULT = 4
-
-
-def _field(request: Any, name: str) -> Any:
-    if isinstance(request, Mapping):
-        return request.get(name)
-    return getattr(request, name, None)
 
 
 def _video_variant(request: Any) -> str | None:

@@ -59,6 +59,22 @@ def instance_of(*types: type, label: str | None = None) -> _TypeValidator:
 
 
 @attrs.frozen(repr=False)
+class _Required(Validator):
+    def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            raise ValidationError(attr.name, "is required", value)
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+def required() -> _Required:
+    """The value is not None: for a required nested object, whose type check skips None
+    (put it before ``instance_of``)."""
+    return _Required()
+
+
+@attrs.frozen(repr=False)
 class _NonEmpty(Validator):
     def __call__(self, inst: object, attr: attrs.Attribute[Any], value: Any) -> None:
         if value is None:

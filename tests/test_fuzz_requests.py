@@ -26,7 +26,10 @@ from hypothesis import strategies as st
 from kling_async import (
     ENDPOINTS,
     ContentItem,
+    EffectsRequest,
+    ElementRequest,
     KlingWireWarning,
+    LipSyncRequest,
     ValidationError,
     dump_request,
     known_models,
@@ -486,3 +489,26 @@ def test_every_endpoint_is_fuzzed() -> None:
     for name, row in ENDPOINTS.items():
         if row.standard == "new":
             assert name in new_rows(family_of(name)) and family_of(name) in FAMILIES
+
+
+@pytest.mark.parametrize(("build", "field", "value"), [
+    pytest.param(lambda v: EffectsRequest(effect_scene="zoom_out", input=v), "input", "x",
+                 id="effects-input-wrong-type"),
+    pytest.param(lambda v: EffectsRequest(effect_scene="zoom_out", input=v), "input", None,
+                 id="effects-input-none"),
+    pytest.param(lambda v: LipSyncRequest(input=v), "input", "x", id="lip-sync-input-wrong-type"),
+    pytest.param(lambda v: LipSyncRequest(input=v), "input", None, id="lip-sync-input-none"),
+    pytest.param(lambda v: ElementRequest(element_name="e", element_description="d",
+                                          reference_type="image_refer", element_image_list=v),
+                 "element_image_list", "x", id="element-images-wrong-type"),
+    pytest.param(lambda v: ElementRequest(element_name="e", element_description="d",
+                                          reference_type="video_refer", element_video_list=v),
+                 "element_video_list", "x", id="element-videos-wrong-type"),
+])
+def test_nested_object_of_wrong_type_is_a_validation_error(build: Any, field: str,
+                                                           value: Any) -> None:
+    """A nested request object built in Python with a wrong type (or None where required) is
+    a ValidationError naming the field, as load_request's is, never attrs' TypeError."""
+    with pytest.raises(ValidationError) as caught:
+        build(value)
+    assert caught.value.field == field

@@ -19,7 +19,7 @@ from typing import Literal
 import attrs
 
 from .._errors import ValidationError
-from .._validators import len_between, one_of, to_tuple
+from .._validators import instance_of, len_between, one_of, required, to_tuple
 from .._warnings import KlingWireWarning
 from .fields import MODE, CallbackFields, each_text, exactly_one
 from .parts import TEXT
@@ -156,7 +156,7 @@ class EffectsRequest(CallbackFields):
     """``POST /v1/videos/effects`` (reference §2.9): a video effect applied to one or two images."""
 
     effect_scene: str = attrs.field(validator=TEXT)
-    input: EffectInput = attrs.field(validator=attrs.validators.instance_of(EffectInput))
+    input: EffectInput = attrs.field(validator=[required(), instance_of(EffectInput)])
 
     def __attrs_post_init__(self) -> None:
         scene = EFFECT_SCENES.get(self.effect_scene)

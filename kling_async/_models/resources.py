@@ -12,7 +12,7 @@ from typing import Literal
 import attrs
 
 from .._errors import ValidationError
-from .._validators import items_of, len_between, max_len, one_of, to_tuple
+from .._validators import instance_of, items_of, len_between, max_len, one_of, to_tuple
 from .fields import CallbackFields, exactly_one
 from .parts import TEXT
 
@@ -96,11 +96,9 @@ class ElementRequest(CallbackFields):
     reference_type: Literal["image_refer", "video_refer"] = attrs.field(
         validator=one_of("image_refer", "video_refer"))
     element_image_list: ElementImages | None = attrs.field(
-        default=None, validator=attrs.validators.optional(
-            attrs.validators.instance_of(ElementImages)))
+        default=None, validator=instance_of(ElementImages))
     element_video_list: ElementVideos | None = attrs.field(
-        default=None, validator=attrs.validators.optional(
-            attrs.validators.instance_of(ElementVideos)))
+        default=None, validator=instance_of(ElementVideos))
     element_voice_id: str | None = attrs.field(default=None, validator=TEXT)
     tag_list: tuple[ElementTag, ...] = attrs.field(
         default=(), converter=_to_tags, validator=items_of(ElementTag))

@@ -16,7 +16,16 @@ from typing import Literal
 
 import attrs
 
-from .._validators import in_range, items_of, len_between, max_len, one_of, to_tuple
+from .._validators import (
+    in_range,
+    instance_of,
+    items_of,
+    len_between,
+    max_len,
+    one_of,
+    required,
+    to_tuple,
+)
 from .fields import MODE, exactly_one
 from .parts import NEGATIVE_PROMPT, PROMPT, TEXT, VIDEO_RATIO, CommonFields, Element, to_elements
 
@@ -91,7 +100,7 @@ class LipSyncInput:
 class LipSyncRequest(CommonFields):
     """``POST /v1/videos/lip-sync``: the older one-step lip-sync (possibly retired)."""
 
-    input: LipSyncInput = attrs.field(validator=attrs.validators.instance_of(LipSyncInput))
+    input: LipSyncInput = attrs.field(validator=[required(), instance_of(LipSyncInput)])
 
 
 @attrs.frozen(kw_only=True)
