@@ -27,9 +27,8 @@ from aiohttp import web
 
 from .._endpoints import ENDPOINTS
 from ._replies import Reply, fail, json_object, ok, rate_limited
-from ._routes import PREFIXES
+from ._routes import PREFIXES, api_route
 from ._state import SimState
-from ._sync import api_route
 from ._tasks import SimTask
 
 PACK_UNITS = 10_000.0

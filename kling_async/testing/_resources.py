@@ -22,9 +22,8 @@ from aiohttp import web
 
 from ._outputs import ELEMENT_SUFFIX, VOICE_SUFFIX, element_id_of, voice_id_of
 from ._replies import Reply, fail, json_object, ok
-from ._routes import PREFIXES
+from ._routes import PREFIXES, api_route
 from ._state import SimState
-from ._sync import api_route
 from ._tasks import SimTask
 
 ELEMENTS = "general/advanced-custom-elements"
