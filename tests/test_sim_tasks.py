@@ -304,3 +304,21 @@ async def test_the_listing_post_gets_query_faults_not_create_faults() -> None:
         status, payload = await listing(sim, s)
         assert status >= 500 and payload["code"] >= 5000
         assert sim.stats().tasks_listings == 0
+
+
+async def test_the_voice_task_list_answers_as_every_task_list_with_page_size_1000() -> None:
+    """GET /v1/general/custom-voices lists like the other task lists (unknown external id:
+    1201 "Task not found"; listing off: 1202), with pageSize up to 1000, not 1001."""
+    voices = "v1/general/custom-voices"
+    async with running() as (sim, session):
+        status, payload = await call(session, "GET",
+                                     f"{sim.base_url}/{voices}?external_task_id=nope")
+        assert (status, payload["code"]) == (400, 1201), payload
+        assert "Task not found by id/external id: nope" in payload["message"]
+        status, payload = await call(session, "GET", f"{sim.base_url}/{voices}?pageSize=1000")
+        assert (status, payload["code"]) == (200, 0), payload
+        status, payload = await call(session, "GET", f"{sim.base_url}/{voices}?pageSize=1001")
+        assert (status, payload["code"]) == (400, 1201), payload
+    async with running(list_supported=False) as (sim, session):
+        _, payload = await call(session, "GET", f"{sim.base_url}/{voices}")
+        assert payload["code"] == 1202, payload

@@ -15,14 +15,14 @@ succeeded build made, ``task_result.elements[]`` / ``voices[]``, comes from ``_o
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from ._outputs import ELEMENT_SUFFIX, VOICE_SUFFIX, element_id_of, voice_id_of
 from ._replies import Reply, fail, json_object, ok
-from ._routes import PREFIXES, api_route
+from ._routes import PREFIXES, api_route, page_params
 from ._state import SimState
 from ._tasks import SimTask
 
@@ -62,7 +62,6 @@ class ResourceRoutes:
             ("POST", "general/delete-voices", self._deleter(VOICES, "voice_id")),
             ("GET", "general/advanced-presets-elements", self._presets(ELEMENTS, 500)),
             ("GET", "general/presets-voices", self._presets(VOICES, 1000)),
-            ("GET", VOICES, self._voice_pages),  # before the task routes: pageSize <= 1000
         ]
         for prefix in PREFIXES:
             for method, name, handler in routes:
@@ -98,28 +97,13 @@ class ResourceRoutes:
             return None
         return task
 
-    async def _voice_pages(self, request: web.Request, account: str) -> Reply:
-        """The voices' task list: as the task routes list, with ``pageSize`` up to 1000."""
-        state = self._state
-        external = request.query.get("external_task_id")
-        if external is not None:
-            task = state.store.get_external(account, VOICES, external) if external else None
-            if task is None:
-                return fail(1203, f"task with external_task_id {external[:40]} not found")
-            return ok(state.render_now(task))
-        page = _int(request.query, "pageNum", 1, 1000, 1)
-        size = _int(request.query, "pageSize", 1, 1000, 30)
-        if isinstance(page, str) or isinstance(size, str):
-            return fail(1201, page if isinstance(page, str) else str(size))
-        return ok([state.render_now(t) for t in state.store.page(account, VOICES, page, size)])
-
     def _presets(self, endpoint: str, max_size: int
                  ) -> Callable[[web.Request, str], Awaitable[Reply]]:
         async def presets(request: web.Request, account: str) -> Reply:
-            page = _int(request.query, "pageNum", 1, 1000, 1)
-            size = _int(request.query, "pageSize", 1, max_size, 30)
-            if isinstance(page, str) or isinstance(size, str):
-                return fail(1201, page if isinstance(page, str) else str(size))
+            paging = page_params(request.query, max_size)
+            if isinstance(paging, Reply):
+                return paging
+            page, size = paging
             every = [_preset(endpoint, i) for i in range(1, _PRESETS + 1)]
             return ok(every[(page - 1) * size: page * size])
 
@@ -129,17 +113,6 @@ class ResourceRoutes:
 def made_id(task: SimTask) -> int | str:
     """The id of what a build task made."""
     return voice_id_of(task) if task.endpoint == VOICES else element_id_of(task)
-
-
-def _int(query: Mapping[str, str], name: str, low: int, high: int, default: int) -> int | str:
-    raw = query.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return f"{name}: must be an integer in [{low}, {high}]"
-    return value if low <= value <= high else f"{name}: must be in [{low}, {high}]"
 
 
 def install_resource_routes(app: web.Application, state: SimState) -> None:

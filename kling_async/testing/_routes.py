@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -49,8 +49,8 @@ PREFIXES = ("", "/kling")
 #: Reference §10.2: the new standard's path families (more come from ``ENDPOINTS`` rows).
 NEW_FAMILIES = ("text-to-video", "image-to-video", "omni-video", "motion-control")
 _NO_RESPONSE = 0
-_PAGE_NUM = (1, 1000, 1)
-_PAGE_SIZE = (1, 500, 30)
+#: ``pageSize``'s upper bound of a task list: 500, or per endpoint (reference §2.11).
+_MAX_PAGE_SIZE = {"general/custom-voices": 1000}
 
 
 class ApiRoutes:
@@ -174,12 +174,10 @@ class ApiRoutes:
             return self._by_external(endpoint, account, external)
         if not state.config.list_supported:
             return fail(1202, "listing tasks is not supported here (simulated)")
-        page = _int_param(query.get("pageNum"), "pageNum", *_PAGE_NUM)
-        size = _int_param(query.get("pageSize"), "pageSize", *_PAGE_SIZE)
-        if isinstance(page, str):
-            return fail(1201, page)
-        if isinstance(size, str):
-            return fail(1201, size)
+        paging = page_params(query, _MAX_PAGE_SIZE.get(endpoint, 500))
+        if isinstance(paging, Reply):
+            return paging
+        page, size = paging
         return ok([state.render_now(t) for t in state.store.page(account, endpoint, page, size)])
 
     async def _get(self, request: web.Request, endpoint: str, account: str) -> Reply:
@@ -287,6 +285,18 @@ def _validate(endpoint: str, body: dict[str, Any]) -> str | None:
     except (TypeError, ValueError, KeyError) as exc:
         return f"invalid request: {exc}"
     return None
+
+
+def page_params(query: Mapping[str, str], max_size: int) -> tuple[int, int] | Reply:
+    """``pageNum`` (1-1000, default 1) and ``pageSize`` (1-``max_size``, default 30) of a
+    list query, or the 1201 reply naming the bad one."""
+    page = _int_param(query.get("pageNum"), "pageNum", 1, 1000, 1)
+    if isinstance(page, str):
+        return fail(1201, page)
+    size = _int_param(query.get("pageSize"), "pageSize", 1, max_size, 30)
+    if isinstance(size, str):
+        return fail(1201, size)
+    return page, size
 
 
 def _int_param(raw: str | None, name: str, low: int, high: int, default: int) -> int | str:
