@@ -304,3 +304,38 @@ async def test_the_listing_post_gets_query_faults_not_create_faults() -> None:
         status, payload = await listing(sim, s)
         assert status >= 500 and payload["code"] >= 5000
         assert sim.stats().tasks_listings == 0
+
+
+async def test_the_voice_task_list_answers_as_every_task_list_with_page_size_1000() -> None:
+    """GET /v1/general/custom-voices lists like the other task lists (unknown external id:
+    1201 "Task not found"; listing off: 1202), with pageSize up to 1000, not 1001."""
+    voices = "v1/general/custom-voices"
+    async with running() as (sim, session):
+        status, payload = await call(session, "GET",
+                                     f"{sim.base_url}/{voices}?external_task_id=nope")
+        assert (status, payload["code"]) == (400, 1201), payload
+        assert "Task not found by id/external id: nope" in payload["message"]
+        status, payload = await call(session, "GET", f"{sim.base_url}/{voices}?pageSize=1000")
+        assert (status, payload["code"]) == (200, 0), payload
+        status, payload = await call(session, "GET", f"{sim.base_url}/{voices}?pageSize=1001")
+        assert (status, payload["code"]) == (400, 1201), payload
+    async with running(list_supported=False) as (sim, session):
+        _, payload = await call(session, "GET", f"{sim.base_url}/{voices}")
+        assert payload["code"] == 1202, payload
+
+
+@pytest.mark.parametrize("charge_type", ["unit", "cash"])
+async def test_a_balance_deduction_is_the_cash_price_the_task_reports(charge_type: str) -> None:
+    """POST /account/billing/balance deducts an image task's cash price at the image rate,
+    the same amount as its final_balance_deduction under charge_type=cash (reference §13)."""
+    async with running(latency=0, charge_type="cash") as (sim, session):
+        task_id = await make(sim, session, "v1/images/generations", model_name="kling-v2-1")
+        _, payload = await call(session, "GET", f"{sim.base_url}/v1/images/generations/{task_id}")
+        price = payload["data"]["final_balance_deduction"]["quota"]
+    async with running(latency=0, charge_type=charge_type) as (sim, session):
+        task_id = await make(sim, session, "v1/images/generations", model_name="kling-v2-1")
+        _, payload = await call(session, "POST", f"{sim.base_url}/account/billing/balance",
+                                json={"start_time": 0, "end_time": 2**62})
+    (detail,) = payload["data"]["result"]["detail"]
+    assert detail["task_id"] == task_id
+    assert str(detail["deduction_amount"]) == price == "0.014"

@@ -11,7 +11,8 @@
   every other field.  Filters: ``api_key_name`` (the account's name, e.g. ``default``) and,
   for packages, ``product_type`` (``video`` | ``image`` | ``try-on``), ``package_name``,
   ``package_id`` (these two exclusive).  A package deduction counts down from
-  ``PACK_UNITS``; a balance deduction is ``USD_PER_UNIT`` per unit.
+  ``PACK_UNITS``; a balance deduction is the task's cash price (``_pricing.usd_of``, as its
+  ``final_balance_deduction``).
 Every refusal is a 1201 reply naming the field.
 """
 
@@ -26,14 +27,13 @@ from typing import Any
 from aiohttp import web
 
 from .._endpoints import ENDPOINTS
+from ._pricing import decimal_text, usd_of
 from ._replies import Reply, fail, json_object, ok, rate_limited
-from ._routes import PREFIXES
+from ._routes import PREFIXES, api_route
 from ._state import SimState
-from ._sync import api_route
-from ._tasks import SimTask
+from ._tasks import SimTask, pack_of
 
 PACK_UNITS = 10_000.0
-USD_PER_UNIT = 0.14
 _MAX_LIMIT = 500
 _PACKAGE_KEYS = ("api_key_name", "product_type", "package_name", "package_id")
 _PRODUCT_TYPES = ("video", "image", "try-on")
@@ -47,11 +47,9 @@ def product_type(task: SimTask) -> str:
 
 
 def _units(state: SimState, task: SimTask) -> float:
-    raw: Any = state.render_now(task).get("final_unit_deduction")
-    try:
-        return float(raw)
-    except (TypeError, ValueError):
-        return 0.0
+    """Pack units a succeeded task took, as its ``final_unit_deduction`` says: its price, or
+    0 when the cash balance pays."""
+    return 0.0 if state.config.charge_type == "cash" else float(decimal_text(task.units))
 
 
 class AccountRoutes:
@@ -144,7 +142,7 @@ class AccountRoutes:
                               unit_after_deduction=round(left[pack] - units, 3))
                 left[pack] = round(left[pack] - units, 3)
             else:
-                cash = round(units * USD_PER_UNIT, 4)
+                cash = round(usd_of(task.units, pack_of(task)), 4)
                 detail.update(cash_type="balance", balance_before_deduction=1000.0,
                               deduction_amount=cash, balance_after_deduction=1000.0 - cash,
                               list_price=cash, currency="USD")

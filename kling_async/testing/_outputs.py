@@ -29,6 +29,7 @@ class SimTask(Protocol):
     outputs: int
     watermark: bool
     video_seconds: float
+    deleted: bool
 
 
 #: Renders one output kind of a succeeded task (the task, the simulator's base URL).
@@ -107,12 +108,17 @@ def audios(task: SimTask, base_url: str) -> list[dict[str, Any]]:
              "duration_wav": _seconds(task)}]
 
 
+def _made_status(task: SimTask) -> str:
+    """A made voice's or element's legacy ``status``: ``succeed``, or ``deleted`` (§3.4)."""
+    return "deleted" if task.deleted else "succeed"
+
+
 def voices(task: SimTask, base_url: str) -> list[dict[str, Any]]:
-    """Legacy ``voices[]``: one ``{voice_id, voice_name, trial_url, owned_by}`` (the creator:
-    the task's account)."""
+    """Legacy ``voices[]``: one ``{voice_id, voice_name, trial_url, owned_by, status}`` (the
+    creator: the task's account)."""
     return [{"voice_id": voice_id_of(task), "voice_name": str(task.body.get("voice_name", "")),
              "trial_url": f"{_root(task, base_url)}/voice_trial.mp3",
-             "owned_by": task.account}]
+             "owned_by": task.account, "status": _made_status(task)}]
 
 
 #: The last digit of the ids a build task's voice and element get (task id + this digit).
@@ -132,7 +138,7 @@ def element_id_of(task: SimTask) -> int | str:
 
 
 def elements(task: SimTask, base_url: str) -> list[dict[str, Any]]:
-    """Legacy ``elements[]``: one element made from the create body (§2.17), ``succeed``."""
+    """Legacy ``elements[]``: one element made from the create body (§2.17)."""
     body = task.body
     element: dict[str, Any] = {
         "element_id": element_id_of(task),
@@ -143,7 +149,7 @@ def elements(task: SimTask, base_url: str) -> list[dict[str, Any]]:
         "element_video_list": _mapping(body.get("element_video_list")),
         "tag_list": list(body.get("tag_list") or []),
         "owned_by": task.account,
-        "status": "succeed",
+        "status": _made_status(task),
     }
     voice_id = body.get("element_voice_id")
     if voice_id:

@@ -14,7 +14,8 @@ only: ``POST`` creates, answering ``data{id, status, create_time, update_time, e
 an undocumented model under a known family is 400 / 1201.  ``GET /tasks`` and ``POST /tasks``
 (``_unified.py``) query every task of the account, also API key only (a JWT: 401 / 1002).
 
-Every API route goes through ``_api``: faults, auth, rate limit, handler, stats.  Closing a
+Every API route (these, and the synchronous, resource and account routes) goes through
+``api_route``: faults, auth, rate limit, handler, stats.  Closing a
 connection without a response: ``request.transport.close()``, then return a response that
 aiohttp fails to write; it treats that as a premature client disconnection (debug log only).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -41,13 +42,15 @@ from ._tasks import create_data
 from ._unified import tasks_by_ids, tasks_listing
 
 Handler = Callable[[web.Request, str, str], Awaitable[Reply]]
+#: A handler of ``api_route``: (the request, the caller's account) -> the reply.
+AccountHandler = Callable[[web.Request, str], Awaitable[Reply]]
 
 PREFIXES = ("", "/kling")
 #: Reference §10.2: the new standard's path families (more come from ``ENDPOINTS`` rows).
 NEW_FAMILIES = ("text-to-video", "image-to-video", "omni-video", "motion-control")
 _NO_RESPONSE = 0
-_PAGE_NUM = (1, 1000, 1)
-_PAGE_SIZE = (1, 500, 30)
+#: ``pageSize``'s upper bound of a task list: 500, or per endpoint (reference §2.11).
+_MAX_PAGE_SIZE = {"general/custom-voices": 1000}
 
 
 class ApiRoutes:
@@ -85,55 +88,12 @@ class ApiRoutes:
         self, method: str, template: str, endpoint: str, handler: Handler, *,
         key_only: bool = False, query: bool = False,
     ) -> Any:
-        """The route for ``handler``: faults, auth (``key_only``: API key only), rate limit,
-        the handler, stats.  ``query``: a POST that only reads (``POST /tasks``), which gets
-        the faults of a GET, never those of a create."""
-        state = self._state
-        fault_method = "GET" if query else method
+        """``api_route`` of ``handler`` bound to its ``endpoint``."""
 
-        async def route(request: web.Request) -> web.StreamResponse:
-            decision = state.decide_fault(fault_method)
-            kind = decision.kind
-            if decision.delay:
-                await asyncio.sleep(decision.delay)
-            if kind == "drop_before":
-                return self._drop(request, method, template)
-            if decision.server_error is not None:
-                status, code, message = decision.server_error
-                reply = fail(code, message, status=status)
-            elif kind == "rate_limited":
-                reply = rate_limited(state.config.rate_limit_retry_after)
-            else:
-                reply = await self._handle(request, endpoint, handler, key_only)
-                if kind == "drop_after_create":
-                    return self._drop(request, method, template)
-                if kind == "malformed":
-                    reply = malformed(reply)
-            state.record(method, template, reply.status, reply.code)
-            return reply.to_response()
+        async def bound(request: web.Request, account: str) -> Reply:
+            return await handler(request, endpoint, account)
 
-        return route
-
-    async def _handle(
-        self, request: web.Request, endpoint: str, handler: Handler, key_only: bool
-    ) -> Reply:
-        state = self._state
-        try:
-            account = state.auth.authenticate(
-                request.headers.get("Authorization"), api_key_only=key_only
-            )
-        except AuthFailure as exc:
-            return fail(exc.code, exc.message)
-        if not state.admit(account):
-            return rate_limited(state.config.rate_limit_retry_after)
-        return await handler(request, endpoint, account)
-
-    def _drop(self, request: web.Request, method: str, template: str) -> web.StreamResponse:
-        transport = request.transport
-        if transport is not None:
-            transport.close()
-        self._state.record(method, template, _NO_RESPONSE, 0)
-        return web.Response(status=204)  # never written: the transport is closing
+        return api_route(self._state, method, template, bound, key_only=key_only, query=query)
 
     async def _create(self, request: web.Request, endpoint: str, account: str) -> Reply:
         body = await self._create_body(request, endpoint)
@@ -214,12 +174,10 @@ class ApiRoutes:
             return self._by_external(endpoint, account, external)
         if not state.config.list_supported:
             return fail(1202, "listing tasks is not supported here (simulated)")
-        page = _int_param(query.get("pageNum"), "pageNum", *_PAGE_NUM)
-        size = _int_param(query.get("pageSize"), "pageSize", *_PAGE_SIZE)
-        if isinstance(page, str):
-            return fail(1201, page)
-        if isinstance(size, str):
-            return fail(1201, size)
+        paging = page_params(query, _MAX_PAGE_SIZE.get(endpoint, 500))
+        if isinstance(paging, Reply):
+            return paging
+        page, size = paging
         return ok([state.render_now(t) for t in state.store.page(account, endpoint, page, size)])
 
     async def _get(self, request: web.Request, endpoint: str, account: str) -> Reply:
@@ -253,6 +211,63 @@ class ApiRoutes:
         return fail(1201, f"Task not found by id/external id: {value}")
 
 
+def api_route(
+    state: SimState, method: str, template: str, handler: AccountHandler, *,
+    key_only: bool = False, query: bool = False,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The route for ``handler(request, account)``, every API route's wrapper: faults, auth
+    (``key_only``: API key only), rate limit, the handler, stats.  ``query``: a POST that only
+    reads (``POST /tasks``, billing queries), which gets the faults of a GET, never those of
+    a create."""
+    fault_method = "GET" if query else method
+
+    async def route(request: web.Request) -> web.StreamResponse:
+        decision = state.decide_fault(fault_method)
+        kind = decision.kind
+        if decision.delay:
+            await asyncio.sleep(decision.delay)
+        if kind == "drop_before":
+            return _drop(state, request, method, template)
+        if decision.server_error is not None:
+            status, code, message = decision.server_error
+            reply = fail(code, message, status=status)
+        elif kind == "rate_limited":
+            reply = rate_limited(state.config.rate_limit_retry_after)
+        else:
+            reply = await _handle(state, request, handler, key_only)
+            if kind == "drop_after_create":
+                return _drop(state, request, method, template)
+            if kind == "malformed":
+                reply = malformed(reply)
+        state.record(method, template, reply.status, reply.code)
+        return reply.to_response()
+
+    return route
+
+
+async def _handle(
+    state: SimState, request: web.Request, handler: AccountHandler, key_only: bool
+) -> Reply:
+    try:
+        account = state.auth.authenticate(
+            request.headers.get("Authorization"), api_key_only=key_only
+        )
+    except AuthFailure as exc:
+        return fail(exc.code, exc.message)
+    if not state.admit(account):
+        return rate_limited(state.config.rate_limit_retry_after)
+    return await handler(request, account)
+
+
+def _drop(state: SimState, request: web.Request, method: str, template: str
+          ) -> web.StreamResponse:
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    state.record(method, template, _NO_RESPONSE, 0)
+    return web.Response(status=204)  # never written: the transport is closing
+
+
 def new_families() -> list[str]:
     """The new standard's path families: the documented ones and any of a new-standard row."""
     rows = [e.name.split("/", 1)[0] for e in ENDPOINTS.values() if e.standard == "new"]
@@ -270,6 +285,18 @@ def _validate(endpoint: str, body: dict[str, Any]) -> str | None:
     except (TypeError, ValueError, KeyError) as exc:
         return f"invalid request: {exc}"
     return None
+
+
+def page_params(query: Mapping[str, str], max_size: int) -> tuple[int, int] | Reply:
+    """``pageNum`` (1-1000, default 1) and ``pageSize`` (1-``max_size``, default 30) of a
+    list query, or the 1201 reply naming the bad one."""
+    page = _int_param(query.get("pageNum"), "pageNum", 1, 1000, 1)
+    if isinstance(page, str):
+        return fail(1201, page)
+    size = _int_param(query.get("pageSize"), "pageSize", 1, max_size, 30)
+    if isinstance(size, str):
+        return fail(1201, size)
+    return page, size
 
 
 def _int_param(raw: str | None, name: str, low: int, high: int, default: int) -> int | str:

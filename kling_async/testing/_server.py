@@ -87,7 +87,7 @@ class KlingSimulator:
         state = self._state
         app = web.Application(client_max_size=state.config.max_body_bytes)
         install_sync_routes(app, state)
-        install_resource_routes(app, state)  # first: its routes win over the task routes'
+        install_resource_routes(app, state)
         install_account_routes(app, state)
         ApiRoutes(state).install(app)
         AdminRoutes(state).install(app)

@@ -9,79 +9,28 @@
   point must have been added, a preview needs a selection; each refusal is a 1201 reply.
 
 Bodies are validated with the SDK's own request classes (``load_sync_request``), as creates
-are; a refused body is a 1201 reply naming the field.  ``api_route`` is the route wrapper of
-these and of the resource and account routes: faults, auth, rate limit, the handler, stats,
-as for the task routes.  Result URLs point into ``/__sim/files/`` but are not served.
+are; a refused body is a 1201 reply naming the field.  Routes are wrapped by ``_routes.api_route``
+as the task routes are.  Result URLs point into ``/__sim/files/`` but are not served.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
 from .._errors import ValidationError
 from .._models.sync import load_sync_request
-from ._auth import AuthFailure
-from ._replies import Reply, fail, json_object, malformed, ok, rate_limited
-from ._routes import PREFIXES
+from ._replies import Reply, fail, json_object, ok
+from ._routes import PREFIXES, AccountHandler, api_route
 from ._state import SimState
 
-Handler = Callable[[web.Request, str], Awaitable[Reply]]
 MAX_SESSIONS = 10_000
 _SESSION_FRAMES = 10
 _FRAME_POINTS = 10
-
-
-def api_route(state: SimState, method: str, template: str, handler: Handler, *,
-              query: bool = False) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """The route for ``handler(request, account)``: faults (``query``: a POST that only
-    reads gets the faults of a GET), auth, rate limit, the handler, stats."""
-
-    async def route(request: web.Request) -> web.StreamResponse:
-        decision = state.decide_fault("GET" if query else method)
-        if decision.delay:
-            await asyncio.sleep(decision.delay)
-        kind = decision.kind
-        if kind == "drop_before":
-            return _drop(state, request, method, template)
-        if decision.server_error is not None:
-            status, code, message = decision.server_error
-            reply = fail(code, message, status=status)
-        elif kind == "rate_limited":
-            reply = rate_limited(state.config.rate_limit_retry_after)
-        else:
-            reply = await _handle(state, request, handler)
-            if kind == "drop_after_create":
-                return _drop(state, request, method, template)
-            if kind == "malformed":
-                reply = malformed(reply)
-        state.record(method, template, reply.status, reply.code)
-        return reply.to_response()
-
-    return route
-
-
-async def _handle(state: SimState, request: web.Request, handler: Handler) -> Reply:
-    try:
-        account = state.auth.authenticate(request.headers.get("Authorization"))
-    except AuthFailure as exc:
-        return fail(exc.code, exc.message)
-    if not state.admit(account):
-        return rate_limited(state.config.rate_limit_retry_after)
-    return await handler(request, account)
-
-
-def _drop(state: SimState, request: web.Request, method: str, template: str
-          ) -> web.StreamResponse:
-    if request.transport is not None:
-        request.transport.close()
-    state.record(method, template, 0, 0)
-    return web.Response(status=204)  # never written: the transport is closing
 
 
 async def validated(request: web.Request, endpoint: str) -> tuple[Any, dict[str, Any]] | Reply:
@@ -129,7 +78,7 @@ class SyncRoutes:
                 app.router.add_post(path, api_route(self._state, "POST", path,
                                                     self._checked(name, handler)))
 
-    def _checked(self, name: str, handler: Callable[[Any, str], Reply]) -> Handler:
+    def _checked(self, name: str, handler: Callable[[Any, str], Reply]) -> AccountHandler:
         async def run(request: web.Request, account: str) -> Reply:
             found = await validated(request, name)
             if isinstance(found, Reply):

@@ -37,6 +37,7 @@ class SimTask:
         "callback_shape",
         "callback_url",
         "created",
+        "deleted",
         "ended",
         "endpoint",
         "external_task_id",
@@ -94,6 +95,7 @@ class SimTask:
         self.ended = created + duration
         self.failed = failed
         self.failure_message = failure_message
+        self.deleted = False  # what a build task made was deleted (testing/_resources.py)
 
     @property
     def weight(self) -> int:
