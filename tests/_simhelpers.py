@@ -160,3 +160,10 @@ def child_env(sim: KlingSimulator | None = None, /, **extra: str) -> dict[str, s
         env.update(KLING_BASE_URL=sim.base_url, KLING_API_KEY=sim.api_key)
     env.update(extra)
     return env
+
+
+async def until(condition: Callable[[], bool], limit: float = 10.0) -> None:
+    """Wait (bounded by ``limit`` seconds) until ``condition()`` holds."""
+    with anyio.fail_after(limit):
+        while not condition():  # noqa: ASYNC110 - bounded by fail_after
+            await anyio.sleep(0.005)

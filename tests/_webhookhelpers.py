@@ -5,13 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import aiohttp
-import anyio
 from aiohttp import web
 from standardwebhooks import Webhook
 
@@ -22,13 +21,6 @@ from kling_async.testing import KlingSimulator
 NO_POLLS = PollPolicy(first_poll=3600, min_interval=3600, max_interval=3600, deadline=None)
 #: Tasks that do not end during a test (simulated seconds).
 FOREVER = 10_000_000.0
-
-
-async def until(condition: Callable[[], bool], limit: float = 10.0) -> None:
-    """Wait (bounded) until ``condition()`` holds."""
-    with anyio.fail_after(limit):
-        while not condition():  # noqa: ASYNC110 - bounded by fail_after
-            await anyio.sleep(0.01)
 
 
 def new_secret(seed: bytes) -> str:

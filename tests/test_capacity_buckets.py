@@ -27,7 +27,7 @@ from kling_async._buckets import concurrency_bucket
 from kling_async._capacity import AdaptiveCapacity
 
 from ._scripted import Reply, ScriptedServer, error_body, ok, task_json
-from ._simhelpers import FAST_RETRY
+from ._simhelpers import FAST_RETRY, until
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -92,15 +92,6 @@ def _succeeded(task_id: str) -> Reply:
         "videos": [{"id": "v", "url": f"https://cdn.example/{task_id}.mp4"}]})))
 
 
-async def _until(predicate: Any) -> None:
-    """Yield to the loop until ``predicate()`` holds (bounded)."""
-    for _ in range(2000):
-        if predicate():
-            return
-        await anyio.sleep(0.005)
-    raise AssertionError("condition never held")
-
-
 def _script_v3_full(server: ScriptedServer) -> None:
     """kling-3.0: one task accepted and still running; every further create gets 1303."""
     server.script("POST", T2V, Reply(json=ok(task_json("a-1"))),
@@ -127,7 +118,7 @@ async def test_a_1303_on_one_model_never_delays_another_models_jobs(
     async with _client(server, events) as client:
         first = await client.submit(_v3(0))
         second = client.submit_nowait(_v3(1))
-        await _until(lambda: client.statistics().concurrency_rejections == 1
+        await until(lambda: client.statistics().concurrency_rejections == 1
                      and second.status is JobState.WAITING)
         with anyio.fail_after(10):  # bounded: before buckets, these waited behind kling-3.0
             others = await client.submit_many([_v26(i) for i in range(3)])

@@ -39,7 +39,7 @@ from kling_async import (
 )
 from kling_async.testing import KlingSimulator
 from tests._scripted import Drop, Reply, ScriptedServer, closed_port, ok, task_json
-from tests._simhelpers import FAST_RETRY, client_for
+from tests._simhelpers import FAST_RETRY, client_for, until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(20)]
 
@@ -52,13 +52,6 @@ def image(i: int = 0) -> ImageGenerationRequest:
 
 def video(i: int = 0) -> TextToVideoRequest:
     return TextToVideoRequest(prompt=f"video {i}")
-
-
-async def until(condition: Callable[[], bool], limit: float = 5.0) -> None:
-    """Wait (bounded) until ``condition()`` holds."""
-    with anyio.fail_after(limit):
-        while not condition():  # noqa: ASYNC110 - bounded by fail_after
-            await anyio.sleep(0.005)
 
 
 # -- the owning loop ------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from kling_async._webhook_verify import Verdict, load_secrets, verify
 from kling_async.cli import _simulate
 from kling_async.testing import KlingSimulator, SimulatorConfig
 from kling_async.testing._webhook_wire import signature_headers
-from tests._simhelpers import running
-from tests._webhookhelpers import OTHER_SECRET, SECRET, until
+from tests._simhelpers import running, until
+from tests._webhookhelpers import OTHER_SECRET, SECRET
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,8 @@ from yarl import URL
 
 from kling_async import ImageGenerationRequest, Job, JobState, KlingClient, TaskStatus
 from kling_async.testing import KlingSimulator
-from tests._webhookhelpers import FOREVER, NO_POLLS, Receiver, legacy_body, receiver, until
+from tests._simhelpers import until
+from tests._webhookhelpers import FOREVER, NO_POLLS, Receiver, legacy_body, receiver
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +90,8 @@ async def test_a_wrong_or_missing_token_is_refused(sim: KlingSimulator) -> None:
         assert job.task_id is not None
         url = callback_url(sim, job)
         body = legacy_body(job.task_id, "succeed")
-        wrong = url.update_query(kling_token=url.query["kling_token"][:-1] + "A")
+        token = url.query["kling_token"]
+        wrong = url.update_query(kling_token=token[:-1] + ("B" if token.endswith("A") else "A"))
         unknown = url.update_query(kling_job="ffff")
         assert await hook.post(body, url=str(wrong)) == 401
         assert await hook.post(body, url=str(unknown)) == 401
