@@ -62,17 +62,7 @@ from ._models.catalog import (
     OMNI_VIDEO,
     TEXT_TO_VIDEO,
 )
-from ._models.standard.specs import (
-    DEFAULT_DURATION as NEW_DEFAULT_DURATION,
-)
-from ._models.standard.specs import (
-    DEFAULT_RESOLUTION as NEW_DEFAULT_RESOLUTION,
-)
-from ._models.standard.specs import (
-    IMAGE_TO_VIDEO_FAMILY,
-    OMNI_VIDEO_FAMILY,
-    TEXT_TO_VIDEO_FAMILY,
-)
+from ._models.standard import specs as _new
 
 #: Units per second at 720P, 1080P and 4K (None: not priced at that resolution).
 Rates: TypeAlias = tuple[float | None, float | None, float | None]
@@ -134,7 +124,8 @@ UNITS_PER_CALL: Mapping[str, float] = {
 }
 
 _VIDEO_ENDPOINTS = (TEXT_TO_VIDEO, IMAGE_TO_VIDEO, OMNI_VIDEO)
-_NEW_PRICED_FAMILIES = (TEXT_TO_VIDEO_FAMILY, IMAGE_TO_VIDEO_FAMILY, OMNI_VIDEO_FAMILY)
+_NEW_PRICED_FAMILIES = (_new.TEXT_TO_VIDEO_FAMILY, _new.IMAGE_TO_VIDEO_FAMILY,
+                        _new.OMNI_VIDEO_FAMILY)
 _LEGACY_RESOLUTION = {"std": 0, "pro": 1, "4k": 2}
 _NEW_RESOLUTION = {"720p": 0, "1080p": 1, "4k": 2}
 _SERIES_DEFAULT = 4
@@ -215,10 +206,10 @@ def _new_video_units(endpoint: Endpoint, request: Any) -> float | None:
     product = NEW_PRODUCTS.get(endpoint.model or "")
     if family not in _NEW_PRICED_FAMILIES or product is None:
         return None  # motion control: billed on the output's length; unknown models
-    resolution = _text(_nested(request, "settings", "resolution")) or NEW_DEFAULT_RESOLUTION
+    resolution = _text(_nested(request, "settings", "resolution")) or _new.DEFAULT_RESOLUTION
     return _per_second(product, _new_variant(product, request), _NEW_RESOLUTION.get(resolution),
                        _seconds(_nested(request, "settings", "duration"),
-                                NEW_DEFAULT_DURATION))
+                                _new.DEFAULT_DURATION))
 
 
 def _count(raw: Any) -> int | None:

@@ -153,14 +153,17 @@ NEW_STANDARD_UNPRICED = [
     # §11.5: with a reference video, whether the default duration holds is not stated.
     pytest.param(_omni("kling-3.0-omni", "feature_video", audio="off"),
                  id="omni-feature-video-no-duration"),
+    # §13.3 prices no audio or native audio without a video input, not "original".
+    pytest.param(_omni("kling-o1", audio="original", duration=5), id="omni-original-no-video"),
 ]
 
 
 @pytest.mark.parametrize("request_", NEW_STANDARD_UNPRICED)
-def test_new_standard_requests_billed_on_unknown_lengths_are_unpriced(
+def test_new_standard_requests_the_table_does_not_price_are_none(
         request_: tuple[str, Any, dict[str, Any]]) -> None:
-    """Motion control (output length), a ``base_video`` edit (input length) and a
-    ``feature_video`` without a duration have no estimate, though their models are priced."""
+    """Motion control (output length), a ``base_video`` edit (input length), a
+    ``feature_video`` without a duration and ``audio="original"`` without a video have no
+    estimate, though their models are priced."""
     assert estimate_units(*_t2v("kling-3.0")[:2]) == pytest.approx(3.0)  # the family is priced
     assert _same_estimate(*request_) is None
 
