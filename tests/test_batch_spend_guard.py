@@ -121,3 +121,33 @@ async def test_units_reported_only_in_billing_count_as_spent(tmp_path: Path) -> 
     assert code == 0, err
     spent = sum(float(r["cost"]["units"]) for r in _rows(out))
     assert spent > 0 and f"units spent: {spent:g} (limit 100)" in stdout
+
+
+#: New-standard jobs of three families, priced by §13.3: 3.0 Turbo 5 s 720p 0.8/s = 4,
+#: 3.0 native audio 5 s 1080p 1.2/s = 6, 3.0 Omni silent 5 s 720p 0.6/s = 3: 13 units.
+NEW_STANDARD_JOBS = [
+    {"id": "turbo", "endpoint": "text-to-video/kling-3.0-turbo",
+     "request": {"prompt": "waves", "settings": {"duration": 5}}},
+    {"id": "i2v", "endpoint": "image-to-video/kling-3.0",
+     "request": {"contents": [{"type": "prompt", "text": "waves"},
+                              {"type": "first_frame", "url": "https://x.example/a.png"}],
+                 "settings": {"resolution": "1080p", "audio": "native", "duration": 5}}},
+    {"id": "omni", "endpoint": "omni-video/kling-3.0-omni",
+     "request": {"contents": [{"type": "prompt", "text": "waves"}],
+                 "settings": {"aspect_ratio": "16:9"}}},
+]
+
+
+async def test_new_standard_jobs_are_estimated_without_allow_unpriced(tmp_path: Path) -> None:
+    """A new-standard jobs file is priced (no --allow-unpriced): estimated at 13 units, it is
+    refused under --max-units 12 with nothing sent and runs under --max-units 13."""
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text("".join(json.dumps(job) + "\n" for job in NEW_STANDARD_JOBS))
+    async with KlingSimulator(time_scale=SCALE, seed=1, video_median=3) as sim:
+        code, _, err = await _run(sim, jobs, tmp_path / "out", "--max-units", "12")
+        assert code == 2 and "estimated at 13 units" in err and "nothing was sent" in err
+        assert sim.stats().tasks_created == 0 and "Traceback" not in err
+        code, out, err = await _run(sim, jobs, tmp_path / "out", "--max-units", "13")
+    assert code == 0, err
+    assert sim.stats().tasks_created == 3
+    assert "units spent: 13 (limit 13)" in out  # the simulator prices by the same table
