@@ -30,6 +30,7 @@ from kling_async import (
     load_request,
 )
 from kling_async._prices import estimate_units
+from kling_async.batch import BatchJob, SpendGuard, SpendLimitError
 
 IMG = "https://x.example/a.png"
 MP4 = "https://x.example/v.mp4"
@@ -266,3 +267,12 @@ def test_unpriced_requests_are_none_never_a_guess() -> None:
         "model_name": "kling-v9", "subject_image_list": [{"subject_image": IMG}]}) is None
     assert estimate_units("videos/lip-sync", {"prompt": "p"}) is None
     assert estimate_units("videos/nothing-here", {"prompt": "p"}) is None
+
+
+def test_an_unpriced_new_standard_job_is_refused_naming_its_model() -> None:
+    """``--max-units`` refusing a motion-control job names the path's model, not "default"
+    (a new-standard request has no ``model_name``)."""
+    endpoint, request, body = _motion("kling-3.0")
+    guard = SpendGuard(10.0)
+    with pytest.raises(SpendLimitError, match=r"j1 \(motion-control/kling-3.0, model kling-3.0\)"):
+        guard.check([BatchJob(id="j1", endpoint=endpoint, request=request, payload=body)])

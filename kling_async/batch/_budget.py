@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from .._costs import Cost
+from .._endpoints import endpoint_row
 from .._errors import KlingError
 from .._prices import estimate_units
 from ._jobsfile import BatchJob
@@ -29,6 +30,13 @@ _NAMED = 5
 class SpendLimitError(KlingError, ValueError):
     """A batch's estimated cost is over ``--max-units`` (or cannot be estimated): nothing was
     sent."""
+
+
+def _model_of(job: BatchJob) -> str:
+    """The model a job names: the new standard's path model, else the request's
+    ``model_name``, else ``default`` (the endpoint's own)."""
+    return endpoint_row(job.endpoint).model or getattr(job.request, "model_name", None) \
+        or "default"
 
 
 def job_units(job: BatchJob) -> float | None:
@@ -55,8 +63,7 @@ class SpendGuard:
         for job in jobs:
             units = job_units(job)
             if units is None:
-                unpriced.append(f"{job.id} ({job.endpoint}, model "
-                                f"{getattr(job.request, 'model_name', None) or 'default'})")
+                unpriced.append(f"{job.id} ({job.endpoint}, model {_model_of(job)})")
             else:
                 total += units
         self.estimated = total
