@@ -210,6 +210,23 @@ async def test_memory_store_run_needs_no_folder(sim: KlingSimulator) -> None:
 
 
 @pytest.mark.anyio
+async def test_the_journal_keeps_every_output_of_an_audio_task(sim: KlingSimulator) -> None:
+    """A text-to-audio job's journaled task holds its audio track (mp3 and wav), as
+    ``Task.to_dict`` has it: the journal's view of a task was images and videos only."""
+    jobs = parse_jobs([json.dumps({"id": "a0", "endpoint": "audio/text-to-audio",
+                                   "request": {"prompt": "rain", "duration": 5.5}})])
+    store = MemoryJobStore()
+    async with _client(sim) as client:
+        assert (await BatchRunner(client, store).run(jobs)).ok
+    record = store.get("a0")
+    assert record is not None and isinstance(record.task, dict)
+    (audio,) = record.task["audios"]
+    assert audio["url_mp3"].endswith(".mp3") and audio["url_wav"].endswith(".wav")
+    assert audio["duration_mp3"] == 5.5 and record.task["urls"] == [
+        audio["url_mp3"], audio["url_wav"]]
+
+
+@pytest.mark.anyio
 async def test_progress_is_reported_until_the_final_snapshot(sim: KlingSimulator) -> None:
     """``on_progress`` gets snapshots and a final one with every job finished."""
     seen: list[tuple[int, bool]] = []

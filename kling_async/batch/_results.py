@@ -29,25 +29,9 @@ RESULTS_NAME = "results.jsonl"
 
 
 def task_to_dict(task: Task) -> dict[str, Any]:
-    """A JSON-able dict of a ``Task``: the fields a script or the CLI needs."""
-    return {
-        "task_id": task.task_id,
-        "status": task.status.value,
-        "status_msg": task.status_msg,
-        "external_task_id": task.external_task_id,
-        "images": [
-            {"index": i.index, "url": i.url, "watermark_url": i.watermark_url}
-            for i in task.images
-        ],
-        "videos": [
-            {"id": v.id, "url": v.url, "duration": v.duration, "watermark_url": v.watermark_url}
-            for v in task.videos
-        ],
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-        "final_unit_deduction": task.final_unit_deduction,
-        "cost": None if task.cost is None else task.cost.to_dict(),
-    }
+    """A JSON-able dict of a ``Task`` as the journal keeps it: ``Task.to_dict()`` (every
+    output kind, the cost, finite numbers only)."""
+    return task.to_dict()
 
 
 def result_row(job: BatchJob, record: JobRecord | None,
