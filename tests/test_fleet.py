@@ -163,6 +163,8 @@ async def test_a_killed_and_replaced_fleet_creates_each_job_once_within_the_limi
     for row in rows:
         assert row["files"] and all((out / name).is_file() for name in row["files"])
     assert all(count == 1 for count in stats.files_served.values())  # none fetched twice
+    gallery = (out / "gallery.html").read_text(encoding="utf-8")
+    assert all(f">{row['id']}<" in gallery for row in rows)  # a fleet writes one too
 
     store_rows = await _store_rows(postgres_dsn)
     assert {r["status"] for r in store_rows} == {"succeeded"}

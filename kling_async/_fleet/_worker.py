@@ -38,6 +38,7 @@ from .._errors import KlingError
 from .._events import RateLimited
 from .._policy import PollPolicy
 from ..batch._jobsfile import BatchJob, JobsFileError
+from ..batch._gallery import GALLERY_NAME, write_gallery
 from ..batch._results import RESULTS_NAME, result_row, write_results
 from ..batch._runner import BatchRunner
 from ..batch._storage import make_folder
@@ -224,6 +225,7 @@ class FleetWorker:
         if self._out is not None:
             path = self._out / RESULTS_NAME
             write_results(path, rows)
+            write_gallery(self._out / GALLERY_NAME, self._order, rows, records.values())
         return FleetResult(rows=rows, results_path=path, interrupted=interrupted,
                            claimed=self.claimed, auth_error=self.auth_error)
 

@@ -25,6 +25,7 @@ from .._admission import account_id as shared_account_id
 from .._config import ENV_ACCESS_KEY, ENV_API_KEY, Limits
 from .._errors import KlingError
 from ..batch import RESULTS_NAME, BatchJob, format_summary
+from ..batch._gallery import GALLERY_NAME
 from ..batch._results import cost_line
 from ._common import (
     EXIT_FAILED,
@@ -190,7 +191,8 @@ def _report(results: list[Any], store: Any, out: Path) -> int:
     print_text(format_summary(last.rows))
     print_text(cost_line(last.rows))
     claimed = sum(r.claimed for r in results)
-    print_text(f"\nresults: {out / RESULTS_NAME}   store: {store.name} batch {store.batch!r}"
+    print_text(f"\nresults: {out / RESULTS_NAME}   gallery: {out / GALLERY_NAME}\n"
+               f"store: {store.name} batch {store.batch!r}"
                f"   (this process claimed {claimed} job(s))")
     refused = [r.auth_error for r in results if r.auth_error is not None]
     if refused:
