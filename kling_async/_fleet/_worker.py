@@ -37,8 +37,8 @@ from .._client import KlingClient
 from .._errors import KlingError
 from .._events import RateLimited
 from .._policy import PollPolicy
-from ..batch._jobsfile import BatchJob, JobsFileError
 from ..batch._gallery import GALLERY_NAME, write_gallery
+from ..batch._jobsfile import BatchJob, JobsFileError
 from ..batch._results import RESULTS_NAME, result_row, write_results
 from ..batch._runner import BatchRunner
 from ..batch._storage import make_folder
