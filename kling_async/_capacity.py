@@ -281,3 +281,56 @@ class AdaptiveCapacity:
             if not accepted:
                 bucket.in_use -= weight
                 self.in_use -= weight
+
+
+class RequestSlots:
+    """The transport's limit on concurrent HTTP requests (``Limits.max_requests``): a count
+    and a FIFO queue of waiting futures, one slot per request, a fixed limit.
+
+    (It used an ``AdaptiveCapacity`` with weight 1, one bucket and a limit that never adapts:
+    the same rule with a bucket lookup, weights and growth checks on every request.)"""
+
+    __slots__ = ("limit", "in_use", "_waiters")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.in_use = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    @property
+    def idle(self) -> bool:
+        """Whether ``try_acquire()`` would succeed right now."""
+        return self.in_use < self.limit and not self._waiters
+
+    def try_acquire(self) -> bool:
+        """Take a slot now if one is free and nobody waits; never waits."""
+        if self.in_use < self.limit and not self._waiters:
+            self.in_use += 1
+            return True
+        return False
+
+    async def acquire(self) -> None:
+        """Wait (FIFO) for a slot and take it.  Cancelled, it holds none (a slot handed to it
+        just as it was cancelled is given back)."""
+        if self.try_acquire():
+            return
+        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(granted)
+        try:
+            await granted
+        except BaseException:
+            if granted.done() and not granted.cancelled():
+                self.release()
+            elif granted in self._waiters:
+                self._waiters.remove(granted)
+            raise
+
+    def release(self) -> None:
+        """Give a slot back: to the oldest waiter still waiting, else to the pool."""
+        waiters = self._waiters
+        while waiters:
+            granted = waiters.popleft()
+            if not granted.done():  # (a cancelled waiter is skipped)
+                granted.set_result(None)  # the slot passes to it as it is
+                return
+        self.in_use -= 1
