@@ -172,6 +172,8 @@ def _text(value: Any) -> str | None:
     """A JSON string, or a number's text (ids may arrive as numbers); None for anything else."""
     if isinstance(value, str):
         return value
+    if value is None:  # absent: most optional fields of most replies
+        return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value) if value.bit_length() <= _MAX_INT_BITS else None
     if isinstance(value, float) and math.isfinite(value):
