@@ -54,7 +54,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._auth import Auth
-from ._capacity import RequestSlots
+from ._capacity import AdaptiveCapacity
 from ._config import DEFAULT_LIMITS, Timeouts
 from ._errors import (
     AmbiguousSubmissionError,
@@ -477,7 +477,8 @@ class Transport:
         self._try_limit = timeouts.total
         self._call_limit = timeouts.call
         self._max_reply = max_reply_bytes
-        self._slots = RequestSlots(max_requests)
+        # The capacity's FIFO limiter, used with weight 1 and a fixed limit.
+        self._slots = AdaptiveCapacity(max_requests)
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry
@@ -492,7 +493,7 @@ class Transport:
     @property
     def idle_slot(self) -> bool:
         """A request could start right now without waiting for a slot."""
-        return self._slots.idle
+        return self._slots.available(1)
 
     def _url(self, path: str) -> URL:
         """The request URL: ``path`` (already percent-encoded, see ``Endpoint.task_path``)
@@ -598,13 +599,15 @@ class Transport:
                 raise failed.error
             await self._wait(call, failed, progress)
 
-    async def _wait_for_slot(self, progress: _Progress) -> None:
-        """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``."""
+    async def _take_slot(self, progress: _Progress) -> None:
+        """Take a request slot, waiting (FIFO) at most what is left of ``Timeouts.call``."""
+        slots = self._slots
+        if slots.try_acquire(1):
+            return
         # (a slot granted just as the wait is cut short is given back by acquire())
-        finished, _ = await within(self._slots.acquire(), progress.remaining())
+        finished, _ = await within(slots.acquire(1), progress.remaining())
         if not finished:
             raise _OutOfTime
-
     def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
         """A 1003/1004 reply: re-mint the JWT and retry at once, once (not counted as a try)."""
         api = failed.api
@@ -645,11 +648,10 @@ class Transport:
 
     async def _attempt(self, call: _Call, progress: _Progress) -> tuple[Any, _Failed | None]:
         """One try: take a request slot, exchange within ``Timeouts.total``, decode."""
-        if not self._slots.try_acquire():  # (no await, and no coroutine, unless all are busy)
-            await self._wait_for_slot(progress)
+        await self._take_slot(progress)
         remaining = progress.remaining()
         if remaining <= 0:
-            self._slots.release()
+            self._slots.release(1, clean=False)
             raise _OutOfTime  # nothing sent
         counters = self.counters  # counted once sent, not while waiting for a slot
         counters.requests += 1
@@ -659,7 +661,7 @@ class Transport:
         try:
             finished, reply = await within(self._exchange(call), limit)
         finally:
-            self._slots.release()
+            self._slots.release(1, clean=False)
         if not finished and limit >= remaining:
             raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
         progress.on_wire = False
