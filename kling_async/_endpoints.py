@@ -156,7 +156,7 @@ class Endpoint:
 
     def weight(self, request: Any) -> int:
         """Concurrency slots a task of this request holds: ``task_weight`` (reference §6)."""
-        return task_weight(self.name, request)
+        return task_weight(self, request)
 
     def expected_duration(self, request: Any, policy: PollPolicy) -> float:
         """The poll policy's estimate of how long this request's task runs, in seconds."""
@@ -257,17 +257,18 @@ def request_field(request: object, name: str) -> Any:
     return getattr(request, name, None)
 
 
-def task_weight(endpoint_name: str, request: object) -> int:
+def task_weight(endpoint: Endpoint | str, request: object) -> int:
     """Concurrency slots a task holds from creation to its end (reference §6): the one rule
     the client's capacity and the simulator both use.
 
-    ``request`` is a request object or a wire body (a mapping).  A video task holds 1 slot;
-    an image task holds one per image it makes: ``n`` (default 1), or for an omni-image with
-    ``result_type="series"`` the ``series_amount`` (default 4; ``"auto"`` may make up to 9,
-    so it holds 9), as ``n`` is ignored then.  Clamped to [1, 9]; an unreadable count is 1.
+    ``endpoint`` is a row or its name; ``request`` is a request object or a wire body (a
+    mapping).  A video task holds 1 slot; an image task holds one per image it makes: ``n``
+    (default 1), or for an omni-image with ``result_type="series"`` the ``series_amount``
+    (default 4; ``"auto"`` may make up to 9, so it holds 9), as ``n`` is ignored then.
+    Clamped to [1, 9]; an unreadable count is 1.
     """
-
-    endpoint = endpoint_row(endpoint_name)
+    if not isinstance(endpoint, Endpoint):
+        endpoint = endpoint_row(endpoint)
     if endpoint.kind != "image":
         return 1
     raw = request_field(request, "n")
@@ -292,8 +293,9 @@ def endpoint_named(name: str) -> Endpoint:
 def endpoint_row(name: str) -> Endpoint:
     """``endpoint_named`` without the warning: for the SDK's own lookups of a name it has
     already accepted (a job's ``endpoint``), where ``ENDPOINTS[name]`` would miss a row
-    made for an undocumented new-standard model."""
-    return _lookup(name, warn=False)
+    made for an undocumented new-standard model.  (A job's name is a table key as it is:
+    looked up first, before any normalising.)"""
+    return ENDPOINTS.get(name) or _lookup(name, warn=False)
 
 
 def _lookup(name: str, *, warn: bool) -> Endpoint:

@@ -79,6 +79,8 @@ _REAUTH_CODES = frozenset({1003, 1004})
 _BARE_STATUSES = frozenset({401, 403, 404, 429})
 #: One compact encoder for every body.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+#: One decoder for every UTF-8 reply (``json.loads`` is this plus argument checks).
+_DECODER = json.JSONDecoder()
 #: The deepest JSON reply accepted (a Kling reply is about 6 deep, a gateway adds 2-3).
 MAX_JSON_DEPTH = 32
 #: How much of a server's message or request id is kept in an error.
@@ -288,10 +290,11 @@ def _parse_json(body: bytes) -> tuple[bool, Any]:
     or UTF-16/32, not JSON, nested too deep, integers past Python's digit limit...)."""
     try:
         try:
-            text: str | bytes = body.decode()  # UTF-8, as JSON on the wire is (RFC 8259)
+            text = body.decode()  # UTF-8, as JSON on the wire is (RFC 8259)
         except UnicodeDecodeError:
-            text = body  # let json detect UTF-16/32, or fail below
-        value = json.loads(text)
+            value = json.loads(body)  # let json detect UTF-16/32, or fail below
+        else:
+            value = _DECODER.decode(text)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError included
         return False, None
     if isinstance(value, (dict, list)) and _too_deep(body, value):

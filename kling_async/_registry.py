@@ -34,9 +34,11 @@ class JobState(str, enum.Enum):
     SUCCEEDED = "succeeded"  # server status succeed
     FAILED = "failed"  # task failed, timed out, or could not be submitted
 
-    @property
-    def is_terminal(self) -> bool:
-        return self is JobState.SUCCEEDED or self is JobState.FAILED
+    def __init__(self, value: str) -> None:
+        #: Whether a job in this state has ended (succeeded or failed).  A plain attribute of
+        #: each member, read on every transition: on CPython 3.11 each read of an enum member
+        #: from its class (``JobState.FAILED``) costs about 0.7 k instructions.
+        self.is_terminal = value in ("succeeded", "failed")
 
 
 _IN_FLIGHT = frozenset({JobState.SUBMITTED, JobState.PROCESSING})

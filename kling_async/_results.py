@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from ._costs import parse_cost
+from ._costs import JSON_OBJECT, parse_cost
 from ._errors import ResponseDecodeError
 from ._models.task import (
     Audio,
@@ -165,13 +165,15 @@ def _unwrap(data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else _EMPTY
+    return value if isinstance(value, JSON_OBJECT) else _EMPTY
 
 
 def _text(value: Any) -> str | None:
     """A JSON string, or a number's text (ids may arrive as numbers); None for anything else."""
     if isinstance(value, str):
         return value
+    if value is None:  # absent: most optional fields of most replies
+        return None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value) if value.bit_length() <= _MAX_INT_BITS else None
     if isinstance(value, float) and math.isfinite(value):
@@ -282,7 +284,7 @@ def _status(body: Mapping[str, Any], default: TaskStatus | None
 
 
 def _parent_video(value: Any) -> ParentVideo | None:
-    if not isinstance(value, Mapping):
+    if value is None or not isinstance(value, JSON_OBJECT):  # (absent: the usual case)
         return None
     return ParentVideo(id=_opt_str(value.get("id"), MAX_ID_LENGTH),
                        url=_opt_str(value.get("url")),
@@ -297,7 +299,7 @@ def _items(raw: Any, make: Callable[[Mapping[str, Any]], _T | None]) -> tuple[_T
         return ()
     found: list[_T] = []
     for item in raw[:MAX_RESULT_ITEMS]:
-        if isinstance(item, Mapping):
+        if isinstance(item, JSON_OBJECT):
             made = make(item)
             if made is not None:
                 found.append(made)
@@ -334,7 +336,7 @@ def _images(raw: Any) -> tuple[Image, ...]:
         return ()
     found: list[Image] = []
     for item in raw[:MAX_RESULT_ITEMS]:
-        if isinstance(item, Mapping):
+        if isinstance(item, JSON_OBJECT):
             found.extend(_image_views(item))
     return tuple(found[:MAX_RESULT_ITEMS])
 
@@ -433,7 +435,7 @@ _LEGACY_RESULTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 def _legacy_results(raw: Any) -> dict[str, Any]:
     """The ``Task`` fields a ``task_result`` object holds (only those: a create or running
     task's reply has none)."""
-    if not isinstance(raw, Mapping) or not raw:
+    if raw is None or not isinstance(raw, JSON_OBJECT) or not raw:  # (None: a create reply)
         return {}
     fields: dict[str, Any] = {key: read(raw.get(key))
                               for key, read in _LEGACY_RESULTS.items() if key in raw}
@@ -495,7 +497,7 @@ def _outputs(raw: Any) -> dict[str, Any]:
         return {}
     found: dict[str, list[Any]] = {}
     for item in raw[:_MAX_OUTPUTS]:
-        if not isinstance(item, Mapping):
+        if not isinstance(item, JSON_OBJECT):
             continue
         kind = item.get("type")
         if not isinstance(kind, str) or kind not in _OUTPUT_MAKERS:
@@ -530,7 +532,7 @@ def _read_new(body: Mapping[str, Any], default: TaskStatus | None,
 
 
 def _read_task(data: Any, default: TaskStatus | None, sent_external_id: str | None) -> Task:
-    if not isinstance(data, Mapping):
+    if not isinstance(data, JSON_OBJECT):
         raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
     body = _unwrap(data)
     if _is_new_shape(body):

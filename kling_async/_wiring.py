@@ -66,8 +66,8 @@ class Submissions:
     __slots__ = ("_tasks", "_settled", "_find")
 
     def __init__(self, *, settled: Callable[[], None], find: Find) -> None:
-        #: The running Submitter.run tasks, by job (each removed as it ends).
-        self._tasks: dict[Job, asyncio.Task[None]] = {}
+        #: The running Submitter.run tasks (each removed as it ends).
+        self._tasks: set[asyncio.Task[None]] = set()
         self._settled = settled
         self._find = find
 
@@ -81,9 +81,8 @@ class Submissions:
         more per task, and this runs once per job)."""
         task = asyncio.get_running_loop().create_task(submission)
         if not task.done():  # an eager task factory may have run it to its end already
-            tasks = self._tasks
-            tasks[job] = task
-            task.add_done_callback(lambda _: tasks.pop(job, None))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def settled(self) -> None:
         self._settled()
@@ -94,7 +93,7 @@ class Submissions:
 
     async def stop(self) -> None:
         """Cancel every running submission and wait for them all to end."""
-        tasks = list(self._tasks.values())
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:

@@ -60,10 +60,10 @@ class TaskStatus(str, enum.Enum):
             return cls.SUCCEED
         return None
 
-    @property
-    def is_terminal(self) -> bool:
-        """Whether the task has ended (``succeed`` or ``failed``): no status follows."""
-        return self is TaskStatus.SUCCEED or self is TaskStatus.FAILED
+    def __init__(self, value: str) -> None:
+        #: Whether the task has ended (``succeed`` or ``failed``): no status follows.  (A
+        #: plain attribute of each member, as ``JobState.is_terminal``.)
+        self.is_terminal = value in ("succeed", "failed")
 
 
 @typing.final
