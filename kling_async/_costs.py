@@ -236,6 +236,9 @@ def amount_of(value: Any) -> Decimal | None:
     if isinstance(value, str):
         if len(value) > _MAX_TEXT:
             return None
+        if value.isascii() and value.isdigit():  # the usual "8": whole, nothing to round
+            number = Decimal(value)
+            return number if number <= MAX_AMOUNT else None
         number = _CONTEXT.create_decimal(value)  # NaN (no trap) when it is no number
     elif isinstance(value, int) and not isinstance(value, bool):
         if value.bit_length() > 64:

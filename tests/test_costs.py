@@ -270,3 +270,14 @@ def test_the_run_summary_prints_the_units_spent(tmp_path: Path,
     rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
     total = sum(Decimal(r["cost"]["units"]) for r in rows)
     assert total > 0 and f"\ncost: {format(total, 'f')} units\n" in printed
+
+
+@given(st.text(alphabet="0123456789", min_size=1, max_size=64))
+def test_whole_number_text_reads_as_the_general_decimal_path_does(text: str) -> None:
+    """A units string of digits ("8", "0008") reads as the same exact Decimal as any number."""
+    found = parse_cost({"final_unit_deduction": text})
+    general = parse_cost({"final_unit_deduction": text + ".0"})
+    assert (found is None) == (general is None)
+    if found is not None and general is not None:
+        assert found.units == general.units
+        assert str(found.units) == str(Decimal(text)) == format(found.units, "f")
