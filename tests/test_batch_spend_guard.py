@@ -46,23 +46,30 @@ async def _run(sim: KlingSimulator, jobs: Path, out: Path, *flags: str
     return done.returncode, done.stdout.decode(), done.stderr.decode()
 
 
+async def _refused_below_then_run(tmp_path: Path, jobs: Path, units: int) -> None:
+    """A batch estimated at ``units``: ``--max-units units-1`` exits 2 with the estimate named
+    and no create sent; ``--max-units units`` runs it and prints the units the server reported
+    (the simulator prices by the same 2026 table)."""
+    async with KlingSimulator(time_scale=SCALE, seed=1, video_median=3) as sim:
+        code, _, err = await _run(sim, jobs, tmp_path / "out", "--max-units", str(units - 1))
+        assert code == 2 and f"estimated at {units} units" in err and "nothing was sent" in err
+        assert sim.stats().tasks_created == 0 and "Traceback" not in err
+        code, out, err = await _run(sim, jobs, tmp_path / "out", "--max-units", str(units))
+        created = sim.stats().tasks_created
+    assert code == 0, err
+    assert created == 3
+    assert f"units spent: {units} (limit {units})" in out
+
+
 def _rows(out: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
 
 
 async def test_an_estimate_over_the_limit_is_refused_before_anything_is_sent(
         tmp_path: Path) -> None:
-    """3 videos at 4 units each against --max-units 10: exit 2, the estimate named, no create
+    """3 videos at 4 units each against --max-units 11: exit 2, the estimate named, no create
     sent; --max-units 12 runs them and prints the units the server reported."""
-    jobs = _jobs(tmp_path, VIDEO, 3)
-    async with KlingSimulator(time_scale=SCALE, seed=1, video_median=3) as sim:
-        code, _, err = await _run(sim, jobs, tmp_path / "out", "--max-units", "10")
-        assert code == 2 and "estimated at 12 units" in err and "nothing was sent" in err
-        assert sim.stats().tasks_created == 0 and "Traceback" not in err
-        code, out, err = await _run(sim, jobs, tmp_path / "out", "--max-units", "12")
-    assert code == 0, err
-    assert sim.stats().tasks_created == 3
-    assert "units spent: 12 (limit 12)" in out  # the simulator prices by the 2026 table too
+    await _refused_below_then_run(tmp_path, _jobs(tmp_path, VIDEO, 3), 12)
 
 
 async def test_unpriced_jobs_are_refused_unless_allowed(tmp_path: Path) -> None:
@@ -143,11 +150,4 @@ async def test_new_standard_jobs_are_estimated_without_allow_unpriced(tmp_path: 
     refused under --max-units 12 with nothing sent and runs under --max-units 13."""
     jobs = tmp_path / "jobs.jsonl"
     jobs.write_text("".join(json.dumps(job) + "\n" for job in NEW_STANDARD_JOBS))
-    async with KlingSimulator(time_scale=SCALE, seed=1, video_median=3) as sim:
-        code, _, err = await _run(sim, jobs, tmp_path / "out", "--max-units", "12")
-        assert code == 2 and "estimated at 13 units" in err and "nothing was sent" in err
-        assert sim.stats().tasks_created == 0 and "Traceback" not in err
-        code, out, err = await _run(sim, jobs, tmp_path / "out", "--max-units", "13")
-    assert code == 0, err
-    assert sim.stats().tasks_created == 3
-    assert "units spent: 13 (limit 13)" in out  # the simulator prices by the same table
+    await _refused_below_then_run(tmp_path, jobs, 13)
