@@ -92,20 +92,27 @@ class _Model:
         self.spans.append((task.start, task.start + self.durations[index]))
         self.create(now)
 
+    @property
+    def waiting(self) -> bool:
+        """Work waits for a slot (some job is not created yet)."""
+        return self.created < self.scenario.jobs
+
     def advance(self, now: float) -> None:
-        """Tasks whose duration has passed end; announced ends are learnt at once."""
+        """Tasks whose duration has passed end; announced ends are learnt at once; while work
+        waits, the hazard schedule adds this step's expected loss."""
         for index, task in list(self.running.items()):
             if not task.ended and task.start + self.durations[index] <= now:
                 task.ended = True
                 if not self.silent[index]:
                     self.learn(index, now)
+        if self.policy == "hazard" and self.waiting:
+            self.lost += self.unseen_ends(now) * self.scenario.step
 
     def sweep_due(self, now: float) -> bool:
-        if self.created >= self.scenario.jobs:
+        if not self.waiting:
             return now - self.last_sweep >= self.scenario.tail
         if self.policy == "periodic":
             return now - self.last_sweep >= self.param
-        self.lost += self.unseen_ends(now) * self.scenario.step
         return self.lost >= self.param
 
     def unseen_ends(self, now: float) -> float:
