@@ -599,15 +599,13 @@ class Transport:
                 raise failed.error
             await self._wait(call, failed, progress)
 
-    async def _take_slot(self, progress: _Progress) -> None:
-        """Take a request slot, waiting (FIFO) at most what is left of ``Timeouts.call``."""
-        slots = self._slots
-        if slots.try_acquire(1):
-            return
+    async def _wait_for_slot(self, progress: _Progress) -> None:
+        """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``."""
         # (a slot granted just as the wait is cut short is given back by acquire())
-        finished, _ = await within(slots.acquire(1), progress.remaining())
+        finished, _ = await within(self._slots.acquire(1), progress.remaining())
         if not finished:
             raise _OutOfTime
+
     def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
         """A 1003/1004 reply: re-mint the JWT and retry at once, once (not counted as a try)."""
         api = failed.api
@@ -648,7 +646,8 @@ class Transport:
 
     async def _attempt(self, call: _Call, progress: _Progress) -> tuple[Any, _Failed | None]:
         """One try: take a request slot, exchange within ``Timeouts.total``, decode."""
-        await self._take_slot(progress)
+        if not self._slots.try_acquire(1):  # (the usual case: a slot is free, no wait)
+            await self._wait_for_slot(progress)
         remaining = progress.remaining()
         if remaining <= 0:
             self._slots.release(1, clean=False)
