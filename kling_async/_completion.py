@@ -92,12 +92,15 @@ class Completions:
         for signal in list(self._signals):
             signal.set()
 
-    async def stream(self, items: Iterable[Job | Request], loop: asyncio.AbstractEventLoop,
+    async def stream(self, items: Iterable[Job | Request],
+                     opened: Callable[[], asyncio.AbstractEventLoop],
                      submit: Callable[[Request], Job], is_open: Callable[[], bool]
                      ) -> AsyncGenerator[Job, None]:
         """Yield the jobs of ``items`` as they end, submitting requests with ``submit`` as the
-        backlog has room; ``ClientClosedError`` if the client closes first."""
-        stream = _Stream(items, loop)
+        backlog has room; ``ClientClosedError`` if the client closes first.  ``opened()``,
+        called as the loop starts, is the client's event loop (it raises if the client is not
+        open)."""
+        stream = _Stream(items, opened())
         self._signals.add(stream.signal)
         try:
             while True:
