@@ -22,33 +22,26 @@ _END: Any = object()  # the end of a source; Any, so next(source, _END) keeps th
 
 
 class Signal:
-    """``asyncio.Event`` without its per-wait running-loop lookup (a ``getpid()`` system call
-    on CPython 3.11): a flag plus one future on a known loop, for a single waiting task."""
+    """The wake-up of one waiting task: ``wait()`` gives a future the next ``set()`` completes.
+    A ``set()`` while nobody waits does nothing: the task looks at what it waits for before it
+    waits, with no await in between.  (Not ``asyncio.Event``: a bare future on a known loop,
+    without Event's per-wait running-loop lookup, a ``getpid()`` system call on CPython 3.11.)"""
 
-    __slots__ = ("_flag", "_loop", "_waiter")
+    __slots__ = ("_loop", "_waiter")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._flag = False
         self._waiter: asyncio.Future[None] | None = None
 
     def set(self) -> None:
-        self._flag = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def clear(self) -> None:
-        self._flag = False
-
-    async def wait(self) -> None:
-        if self._flag:
-            return
-        self._waiter = self._loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+    def wait(self) -> asyncio.Future[None]:
+        """A new future, done at the next ``set()``."""
+        waiter = self._waiter = self._loop.create_future()
+        return waiter
 
 
 class _Stream:
@@ -121,7 +114,6 @@ class Completions:
                 # from settled() can be missed.
                 if not stream.exhausted and not self.backlog_full():
                     continue
-                stream.signal.clear()
                 await stream.signal.wait()  # a job of ours ended, the backlog got room, closing
         finally:
             self._signals.discard(stream.signal)
