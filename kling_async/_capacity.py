@@ -75,6 +75,10 @@ class AdaptiveCapacity:
         self._grow_after = grow_after
         self._buckets: dict[str, Bucket] = {}
         self._limits = 0  # the sum of the buckets' limits
+        #: How many slots may be in flight now: the buckets' limits together, at most the
+        #: ceiling (``initial`` before any task).  Kept up to date where a limit changes
+        #: (``_bucket``, ``_set_limit``): read on every backlog check of ``as_completed()``.
+        self.limit = self.initial
         self._queued = 0  # waiters, all buckets
         self._arrivals = itertools.count()
         self._waking = False
@@ -86,12 +90,6 @@ class AdaptiveCapacity:
                    min_limit=limits.min_in_flight, grow_after=limits.grow_after)
 
     # -- reading -------------------------------------------------------------------------------
-    @property
-    def limit(self) -> int:
-        """How many slots may be in flight now: the buckets' limits together, at most the
-        ceiling (``initial`` before any task)."""
-        return min(self.max_limit, self._limits) if self._buckets else self.initial
-
     @property
     def confirmed(self) -> int:
         """Slots of accepted tasks not yet seen to end, all buckets."""
@@ -118,12 +116,16 @@ class AdaptiveCapacity:
         bucket = self._buckets.get(name)
         if bucket is None:
             bucket = self._buckets[name] = Bucket(self.initial)
-            self._limits += bucket.limit
+            self._add_to_limits(bucket.limit)
         return bucket
 
     def _set_limit(self, bucket: Bucket, limit: int) -> None:
-        self._limits += limit - bucket.limit
+        self._add_to_limits(limit - bucket.limit)
         bucket.limit = limit
+
+    def _add_to_limits(self, change: int) -> None:
+        self._limits += change
+        self.limit = min(self.max_limit, self._limits)
 
     def _under_ceiling(self, weight: int) -> bool:
         return self.in_use + weight <= self.max_limit or self.in_use == 0

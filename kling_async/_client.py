@@ -778,20 +778,22 @@ class KlingClient:
             await job.wait_submitted()
         return prepared
 
-    async def as_completed(
+    def as_completed(
         self, items: Iterable[Job | Request], *, poll: PollPolicy | None = None
     ) -> AsyncIterator[Job]:
         """Yield jobs as they finish.  ``items`` may mix ``Job``s and requests; requests are
         submitted lazily, as capacity frees (at most twice the current limit wait unsent), so a
-        huge iterable is never queued all at once."""
+        huge iterable is never queued all at once.  The client must be open when the loop
+        starts (``ClientClosedError`` otherwise), and stay open until it ends."""
+        return self._completions.stream(items, self._open_loop,
+                                        lambda request: self.submit_nowait(request, poll=poll),
+                                        lambda: self._state == "open")
+
+    def _open_loop(self) -> asyncio.AbstractEventLoop:
+        """The loop of the open client, called from it (else ``_require_open``'s error)."""
         self._require_open()
         assert self._loop is not None
-        stream = self._completions.stream(items, self._loop,
-                                          lambda request: self.submit_nowait(request, poll=poll),
-                                          lambda: self._state == "open")
-        async with contextlib.aclosing(stream):
-            async for job in stream:
-                yield job
+        return self._loop
 
     async def attach(
         self, endpoint: str, *, task_id: str | None = None, external_task_id: str | None = None,

@@ -22,33 +22,26 @@ _END: Any = object()  # the end of a source; Any, so next(source, _END) keeps th
 
 
 class Signal:
-    """``asyncio.Event`` without its per-wait running-loop lookup (a ``getpid()`` system call
-    on CPython 3.11): a flag plus one future on a known loop, for a single waiting task."""
+    """The wake-up of one waiting task: ``wait()`` gives a future the next ``set()`` completes.
+    A ``set()`` while nobody waits does nothing: the task looks at what it waits for before it
+    waits, with no await in between.  (Not ``asyncio.Event``: a bare future on a known loop,
+    without Event's per-wait running-loop lookup, a ``getpid()`` system call on CPython 3.11.)"""
 
-    __slots__ = ("_flag", "_loop", "_waiter")
+    __slots__ = ("_loop", "_waiter")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._flag = False
         self._waiter: asyncio.Future[None] | None = None
 
     def set(self) -> None:
-        self._flag = True
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    def clear(self) -> None:
-        self._flag = False
-
-    async def wait(self) -> None:
-        if self._flag:
-            return
-        self._waiter = self._loop.create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+    def wait(self) -> asyncio.Future[None]:
+        """A new future, done at the next ``set()``."""
+        waiter = self._waiter = self._loop.create_future()
+        return waiter
 
 
 class _Stream:
@@ -92,12 +85,15 @@ class Completions:
         for signal in list(self._signals):
             signal.set()
 
-    async def stream(self, items: Iterable[Job | Request], loop: asyncio.AbstractEventLoop,
+    async def stream(self, items: Iterable[Job | Request],
+                     opened: Callable[[], asyncio.AbstractEventLoop],
                      submit: Callable[[Request], Job], is_open: Callable[[], bool]
                      ) -> AsyncGenerator[Job, None]:
         """Yield the jobs of ``items`` as they end, submitting requests with ``submit`` as the
-        backlog has room; ``ClientClosedError`` if the client closes first."""
-        stream = _Stream(items, loop)
+        backlog has room; ``ClientClosedError`` if the client closes first.  ``opened()``,
+        called as the loop starts, is the client's event loop (it raises if the client is not
+        open)."""
+        stream = _Stream(items, opened())
         self._signals.add(stream.signal)
         try:
             while True:
@@ -118,7 +114,6 @@ class Completions:
                 # from settled() can be missed.
                 if not stream.exhausted and not self.backlog_full():
                     continue
-                stream.signal.clear()
                 await stream.signal.wait()  # a job of ours ended, the backlog got room, closing
         finally:
             self._signals.discard(stream.signal)

@@ -243,7 +243,8 @@ def test_buckets_keep_their_books_whatever_happens(ops: list[tuple[str, str, int
                                                    ceiling: int, initial: int) -> None:
     """Any sequence of takes (queued when they do not fit), releases and 1303s keeps the
     books: slots add up across buckets, the ceiling holds (bar a lone heavy task), every limit
-    stays in [1, ceiling], and nobody waits who could be served."""
+    stays in [1, ceiling], the account-wide limit is their sum under the ceiling (the initial
+    limit before any bucket), and nobody waits who could be served."""
     capacity = AdaptiveCapacity(ceiling, initial=min(initial, ceiling))
     held: dict[str, list[int]] = {"a": [], "b": [], "c": []}
 
@@ -269,7 +270,10 @@ def test_buckets_keep_their_books_whatever_happens(ops: list[tuple[str, str, int
         assert {b: in_use.get(b, 0) for b in held} == {b: sum(w) for b, w in held.items()}
         assert capacity.in_use == sum(in_use.values())
         assert capacity.in_use <= ceiling or sum(len(w) for w in held.values()) == 1
-        assert all(1 <= limit <= ceiling for limit in capacity.limits_by_bucket().values())
+        limits = capacity.limits_by_bucket()
+        assert all(1 <= limit <= ceiling for limit in limits.values())
+        assert capacity.limit == (min(ceiling, sum(limits.values())) if limits
+                                  else min(initial, ceiling))
         if capacity.waiting == 0:
             continue
         assert capacity.in_use > 0, "a waiter with nothing in flight would wait forever"
