@@ -198,6 +198,8 @@ def quote_segment(value: str) -> str:
             f"must be 1-{MAX_ID_LENGTH} printable characters, not '.' or '..'",
             value,
         )
+    if value.isascii() and value.isalnum():  # the usual id (Kling's are digits): nothing to quote
+        return value
     return quote(value, safe="")
 
 
