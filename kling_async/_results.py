@@ -279,8 +279,9 @@ def _status(body: Mapping[str, Any], default: TaskStatus | None
         raw = body.get("status")
     if raw is None and default is not None and not ("task_status" in body or "status" in body):
         return default, None
-    status = parse_status(raw)
-    return status, _opt_str(raw, _MAX_NUMBER_TEXT) if isinstance(raw, str) else None
+    # Text parse_status accepts is kept as it is: it is 1-64 characters (a known spelling,
+    # perhaps with spaces around it) with no lone surrogate, so no further check applies.
+    return parse_status(raw), raw if isinstance(raw, str) else None
 
 
 def _parent_video(value: Any) -> ParentVideo | None:

@@ -131,6 +131,27 @@ def test_status_spellings(key: str, raw: str, expected: TaskStatus) -> None:
     assert parse_task({"task_id": "t-1", key: raw}).status is expected
 
 
+_SPELLINGS = ["submitted", "processing", "in_progress", "succeed", "succeeded", "success",
+              "failed", "failure", "SUCCESS", "Failed", "IN_PROGRESS"]
+_AROUND = st.text(st.sampled_from(" \t\n\x1c\x85\u3000\x00\ud800é"), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(max_size=80) | st.builds(
+    lambda before, word, after: before + word + after, _AROUND, st.sampled_from(_SPELLINGS),
+    _AROUND))
+def test_a_status_read_keeps_its_text_as_sent(raw: str) -> None:
+    """Any status text the reader accepts is kept in raw_status exactly as sent: 1-64
+    characters of UTF-8-encodable text (what the optional-text rule would keep)."""
+    try:
+        task = parse_task({"task_id": "t-1", "task_status": raw})
+    except kling.ResponseDecodeError:
+        return
+    assert task.raw_status == raw
+    assert 0 < len(raw) <= 64
+    raw.encode("utf-8")  # no lone surrogate
+
+
 def test_task_status_wins_over_status() -> None:
     """When both are present, task_status is the one used."""
     task = parse_task({"task_id": "t-1", "task_status": "failed", "status": "SUCCESS"})
