@@ -256,12 +256,17 @@ def _task_id(value: Any) -> str:
     return text
 
 
-def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
-    """``task_info.external_task_id`` (or a flat ``external_task_id``); None unless plain."""
+def _external_id(info: Mapping[str, Any], body: Mapping[str, Any], sent: str | None
+                 ) -> str | None:
+    """``task_info.external_task_id`` (or a flat ``external_task_id``) if plain, else ``sent``
+    (the id a create sent, None elsewhere); a reply echoing ``sent`` gives ``sent``, with no
+    id check: it is what the result would be either way."""
     value = info.get("external_task_id")
     if value is None:
         value = body.get("external_task_id")
-    return _plain_id(value)
+    if value is None or value == sent:
+        return sent
+    return _plain_id(value) or sent
 
 
 def _plain_id(value: Any) -> str | None:
@@ -455,7 +460,7 @@ def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None,
         status=status,
         raw_status=raw_status,
         status_msg=_message(body.get("task_status_msg")),
-        external_task_id=_external_id(info, body) or sent_external_id,
+        external_task_id=_external_id(info, body, sent_external_id),
         parent_video=_parent_video(info.get("parent_video")),
         created_at=_opt_int(body.get("created_at")),
         updated_at=_opt_int(body.get("updated_at")),

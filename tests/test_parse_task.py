@@ -419,6 +419,27 @@ def test_a_wrapped_create_reply_without_status_is_submitted() -> None:
         "t1", TaskStatus.SUBMITTED, "ext-1")
 
 
+@pytest.mark.parametrize(("echoed", "expected"), [
+    pytest.param(None, "a/b 1", id="omitted: the id sent"),
+    pytest.param("a/b 1", "a/b 1", id="echoed, not plain: the id sent"),
+    pytest.param("other-2", "other-2", id="another plain id: the reply's"),
+    pytest.param(42, "42", id="a number: its text"),
+    pytest.param("a/b 2", "a/b 1", id="another id, not plain: the id sent"),
+    pytest.param(4.2, "a/b 1", id="a float: the id sent"),
+])
+def test_a_create_reply_names_the_external_id_it_echoes_or_the_one_sent(
+        echoed: Any, expected: str) -> None:
+    """A create reply's external_task_id is the one it names when that is a plain id, else
+    (omitted, not plain, or no id at all) the one the create sent, even one that is not plain
+    (a caller's own id may hold '/' or spaces)."""
+    from kling_async._results import created_task
+
+    info = {} if echoed is None else {"external_task_id": echoed}
+    task = created_task({"task_id": "t1", "task_status": "submitted", "task_info": info},
+                        "a/b 1")
+    assert task.external_task_id == expected
+
+
 @pytest.mark.parametrize(("result", "expected"), [
     # items that are not objects are skipped; so are images and videos without a URL
     ({"images": [1, "x", None, {"url": ""}, {"index": 3}, {"url": "u", "index": "2"}]},
