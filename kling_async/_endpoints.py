@@ -336,19 +336,20 @@ def _warn_unknown(family: str, model: str) -> None:
 def endpoint_for(request: Any) -> Endpoint:
     """The endpoint row that serves a request object (for a new-standard request, the row of
     its ``model``; an unknown model gets a row of its own, with a ``KlingWireWarning``)."""
-    family = getattr(type(request), "family", None)
-    if NEW_REQUEST_TYPES.get(family) is type(request):  # type: ignore[arg-type]
+    cls = type(request)
+    row = _BY_TYPE.get((cls, None))  # a legacy class: one row, whatever its model_name
+    if row is not None:
+        return row
+    family = getattr(cls, "family", None)
+    if NEW_REQUEST_TYPES.get(family) is cls:  # type: ignore[arg-type]
         model = request.model
         return ENDPOINTS.get(f"{family}/{model}") or _unknown_model_row(str(family), model)
-    try:
-        return _BY_TYPE[(type(request), None)]
-    except KeyError:
-        raise ValidationError(
-            "request",
-            "must be one of the request classes "
-            + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
-            type(request).__name__,
-        ) from None
+    raise ValidationError(
+        "request",
+        "must be one of the request classes "
+        + ", ".join(sorted({t.__name__ for t, _ in _BY_TYPE})),
+        cls.__name__,
+    )
 
 
 def request_external_id(request: object) -> str | None:
