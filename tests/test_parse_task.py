@@ -462,3 +462,25 @@ def test_result_items_are_read_leniently_and_exactly(result: dict[str, Any],
     task = parse_task({"task_id": "t", "task_status": "succeed", "task_result": result})
     assert (task.images, task.videos, task.audios) == (
         expected.get("images", ()), expected.get("videos", ()), expected.get("audios", ()))
+
+
+def test_a_task_is_a_frozen_value() -> None:
+    """A parsed Task cannot be changed (no field set, none added, none deleted), equals and
+    hashes as its fields, pickles, and attrs.evolve makes a changed copy."""
+    import pickle
+
+    import attrs
+
+    task = parse_task(OFFICIAL)
+    for name, value in (("status", TaskStatus.FAILED), ("new_field", 1)):
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(task, name, value)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del task.task_id
+    again = parse_task(copy.deepcopy(OFFICIAL))
+    assert again == task and hash(again) == hash(task)
+    assert pickle.loads(pickle.dumps(task)) == task
+    failed = attrs.evolve(task, status=TaskStatus.FAILED)
+    assert failed.status is TaskStatus.FAILED and task.status is TaskStatus.SUCCEED
+    assert [f.name for f in attrs.fields(kling.Task)][:4] == [
+        "task_id", "status", "status_msg", "external_task_id"]
