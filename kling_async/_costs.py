@@ -134,8 +134,14 @@ def parse_cost(body: Any) -> Cost | None:
 def cost_of(charges: Iterable[Charge]) -> Cost:
     """The ``Cost`` made of ``charges`` (totals computed)."""
     entries = tuple(charges)
-    units = _total(c.amount for c in entries if c.charge_type == "unit")
-    cash_entries = [c for c in entries if c.charge_type == "cash"]
+    unit_amounts: list[Decimal | None] = []
+    cash_entries: list[Charge] = []
+    for charge in entries:  # one pass: the unit charges' amounts, and the cash charges
+        if charge.charge_type == "unit":
+            unit_amounts.append(charge.amount)
+        elif charge.charge_type == "cash":
+            cash_entries.append(charge)
+    units = _total(unit_amounts)
     if not cash_entries:  # (a legacy reply's usual cost: units only)
         return Cost(units=units, charges=entries)
     currencies = {c.currency for c in cash_entries if c.amount is not None}

@@ -256,12 +256,17 @@ def _task_id(value: Any) -> str:
     return text
 
 
-def _external_id(info: Mapping[str, Any], body: Mapping[str, Any]) -> str | None:
-    """``task_info.external_task_id`` (or a flat ``external_task_id``); None unless plain."""
+def _external_id(info: Mapping[str, Any], body: Mapping[str, Any], sent: str | None
+                 ) -> str | None:
+    """``task_info.external_task_id`` (or a flat ``external_task_id``) if plain, else ``sent``
+    (the id a create sent, None elsewhere); a reply echoing ``sent`` gives ``sent``, with no
+    id check: it is what the result would be either way."""
     value = info.get("external_task_id")
     if value is None:
         value = body.get("external_task_id")
-    return _plain_id(value)
+    if value is None or value == sent:
+        return sent
+    return _plain_id(value) or sent
 
 
 def _plain_id(value: Any) -> str | None:
@@ -279,8 +284,9 @@ def _status(body: Mapping[str, Any], default: TaskStatus | None
         raw = body.get("status")
     if raw is None and default is not None and not ("task_status" in body or "status" in body):
         return default, None
-    status = parse_status(raw)
-    return status, _opt_str(raw, _MAX_NUMBER_TEXT) if isinstance(raw, str) else None
+    # Text parse_status accepts is kept as it is: it is 1-64 characters (a known spelling,
+    # perhaps with spaces around it) with no lone surrogate, so no further check applies.
+    return parse_status(raw), raw if isinstance(raw, str) else None
 
 
 def _parent_video(value: Any) -> ParentVideo | None:
@@ -437,8 +443,10 @@ def _legacy_results(raw: Any) -> dict[str, Any]:
     task's reply has none)."""
     if raw is None or not isinstance(raw, JSON_OBJECT) or not raw:  # (None: a create reply)
         return {}
-    fields: dict[str, Any] = {key: read(raw.get(key))
-                              for key, read in _LEGACY_RESULTS.items() if key in raw}
+    # The lists it holds of those the table reads (a set intersection: at most six keys
+    # looked at, whatever ``raw`` holds).
+    fields: dict[str, Any] = {key: _LEGACY_RESULTS[key](raw[key])
+                              for key in _LEGACY_RESULTS.keys() & raw.keys()}
     if "result_type" in raw:
         fields["result_type"] = _opt_str(raw.get("result_type"), _MAX_NUMBER_TEXT)
     return fields
@@ -454,7 +462,7 @@ def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None,
         status=status,
         raw_status=raw_status,
         status_msg=_message(body.get("task_status_msg")),
-        external_task_id=_external_id(info, body) or sent_external_id,
+        external_task_id=_external_id(info, body, sent_external_id),
         parent_video=_parent_video(info.get("parent_video")),
         created_at=_opt_int(body.get("created_at")),
         updated_at=_opt_int(body.get("updated_at")),

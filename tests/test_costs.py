@@ -179,6 +179,36 @@ def test_any_billing_parses_to_a_bounded_cost(billing: Any, units: Any, balance:
     assert json.loads(task.to_json())["cost"] == view
 
 
+_amount = st.none() | st.decimals(min_value=0, max_value=10**6, places=3)
+_charge = st.builds(Charge, charge_type=st.sampled_from(["unit", "cash", "unknown"]),
+                    amount=_amount, currency=st.sampled_from([None, "USD", "CNY"]),
+                    list_price=_amount)
+
+
+@given(st.lists(_charge, max_size=6))
+def test_a_costs_totals_are_the_sums_of_its_charges(charges: list[Charge]) -> None:
+    """cost_of: units is the sum of the unit charges' amounts, cash and list_price those of
+    the cash charges in their one currency (None when none is stated, or currencies mix),
+    and the charges are kept in order."""
+    from kling_async._costs import cost_of
+
+    def total(amounts: list[Decimal | None]) -> Decimal | None:
+        present = [a for a in amounts if a is not None]
+        return sum(present, Decimal(0)) if present else None
+
+    cost = cost_of(iter(charges))
+    cash = [c for c in charges if c.charge_type == "cash"]
+    currencies = {c.currency for c in cash if c.amount is not None}
+    assert cost.charges == tuple(charges)
+    assert cost.units == total([c.amount for c in charges if c.charge_type == "unit"])
+    if len(currencies) > 1:
+        assert (cost.cash, cost.currency, cost.list_price) == (None, None, None)
+    else:
+        assert cost.cash == total([c.amount for c in cash])
+        assert cost.list_price == total([c.list_price for c in cash])
+        assert cost.currency == (currencies.pop() if currencies else None)
+
+
 def test_tally_sums_tasks_in_bounded_space() -> None:
     """``CostTally`` sums units and cash of many tasks exactly, keeping at most a few keys."""
     tally = CostTally()

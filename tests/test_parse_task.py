@@ -131,6 +131,27 @@ def test_status_spellings(key: str, raw: str, expected: TaskStatus) -> None:
     assert parse_task({"task_id": "t-1", key: raw}).status is expected
 
 
+_SPELLINGS = ["submitted", "processing", "in_progress", "succeed", "succeeded", "success",
+              "failed", "failure", "SUCCESS", "Failed", "IN_PROGRESS"]
+_AROUND = st.text(st.sampled_from(" \t\n\x1c\x85\u3000\x00\ud800é"), max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.text(max_size=80) | st.builds(
+    lambda before, word, after: before + word + after, _AROUND, st.sampled_from(_SPELLINGS),
+    _AROUND))
+def test_a_status_read_keeps_its_text_as_sent(raw: str) -> None:
+    """Any status text the reader accepts is kept in raw_status exactly as sent: 1-64
+    characters of UTF-8-encodable text (what the optional-text rule would keep)."""
+    try:
+        task = parse_task({"task_id": "t-1", "task_status": raw})
+    except kling.ResponseDecodeError:
+        return
+    assert task.raw_status == raw
+    assert 0 < len(raw) <= 64
+    raw.encode("utf-8")  # no lone surrogate
+
+
 def test_task_status_wins_over_status() -> None:
     """When both are present, task_status is the one used."""
     task = parse_task({"task_id": "t-1", "task_status": "failed", "status": "SUCCESS"})
@@ -398,6 +419,27 @@ def test_a_wrapped_create_reply_without_status_is_submitted() -> None:
         "t1", TaskStatus.SUBMITTED, "ext-1")
 
 
+@pytest.mark.parametrize(("echoed", "expected"), [
+    pytest.param(None, "a/b 1", id="omitted: the id sent"),
+    pytest.param("a/b 1", "a/b 1", id="echoed, not plain: the id sent"),
+    pytest.param("other-2", "other-2", id="another plain id: the reply's"),
+    pytest.param(42, "42", id="a number: its text"),
+    pytest.param("a/b 2", "a/b 1", id="another id, not plain: the id sent"),
+    pytest.param(4.2, "a/b 1", id="a float: the id sent"),
+])
+def test_a_create_reply_names_the_external_id_it_echoes_or_the_one_sent(
+        echoed: Any, expected: str) -> None:
+    """A create reply's external_task_id is the one it names when that is a plain id, else
+    (omitted, not plain, or no id at all) the one the create sent, even one that is not plain
+    (a caller's own id may hold '/' or spaces)."""
+    from kling_async._results import created_task
+
+    info = {} if echoed is None else {"external_task_id": echoed}
+    task = created_task({"task_id": "t1", "task_status": "submitted", "task_info": info},
+                        "a/b 1")
+    assert task.external_task_id == expected
+
+
 @pytest.mark.parametrize(("result", "expected"), [
     # items that are not objects are skipped; so are images and videos without a URL
     ({"images": [1, "x", None, {"url": ""}, {"index": 3}, {"url": "u", "index": "2"}]},
@@ -420,3 +462,25 @@ def test_result_items_are_read_leniently_and_exactly(result: dict[str, Any],
     task = parse_task({"task_id": "t", "task_status": "succeed", "task_result": result})
     assert (task.images, task.videos, task.audios) == (
         expected.get("images", ()), expected.get("videos", ()), expected.get("audios", ()))
+
+
+def test_a_task_is_a_frozen_value() -> None:
+    """A parsed Task cannot be changed (no field set, none added, none deleted), equals and
+    hashes as its fields, pickles, and attrs.evolve makes a changed copy."""
+    import pickle
+
+    import attrs
+
+    task = parse_task(OFFICIAL)
+    for name, value in (("status", TaskStatus.FAILED), ("new_field", 1)):
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            setattr(task, name, value)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del task.task_id
+    again = parse_task(copy.deepcopy(OFFICIAL))
+    assert again == task and hash(again) == hash(task)
+    assert pickle.loads(pickle.dumps(task)) == task
+    failed = attrs.evolve(task, status=TaskStatus.FAILED)
+    assert failed.status is TaskStatus.FAILED and task.status is TaskStatus.SUCCEED
+    assert [f.name for f in attrs.fields(kling.Task)][:4] == [
+        "task_id", "status", "status_msg", "external_task_id"]

@@ -83,3 +83,21 @@ def test_a_wire_body_weighs_what_its_request_object_weighs() -> None:
         assert isinstance(endpoint, str)
         row = ENDPOINTS[endpoint]
         assert row.weight(dump_request(request_)) == row.weight(request_) == slots
+
+
+@pytest.mark.parametrize(("endpoint", "request_", "slots"), CASES)
+def test_a_request_object_and_its_wire_body_weigh_and_count_alike(
+    endpoint: str, request_: ImageGenerationRequest | OmniImageRequest | TextToVideoRequest,
+    slots: int
+) -> None:
+    """task_weight and concurrency_bucket read a request object, its wire body (a dict) and
+    that body as any other Mapping alike."""
+    from types import MappingProxyType
+
+    from kling_async import concurrency_bucket
+    from kling_async._endpoints import task_weight
+
+    body = dump_request(request_)
+    for form in (request_, body, MappingProxyType(body)):
+        assert task_weight(endpoint, form) == slots
+        assert concurrency_bucket(endpoint, form) == concurrency_bucket(endpoint, request_)
