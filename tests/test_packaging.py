@@ -148,3 +148,13 @@ def test_the_lowest_constraints_pin_every_runtime_floor(project: dict[str, Any])
     floors = _floors(meta["dependencies"] + meta["optional-dependencies"]["postgres"])
     assert _lowest_pins() == floors
 
+
+def test_ci_runs_the_suite_at_the_lowest_versions() -> None:
+    """.ci/run calls .ci/lowest after the other Pythons and before the browser step, and
+    .ci/lowest installs with .ci/lowest.txt as constraints in a fresh .venv-lowest."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    steps = [line for line in ci if line.startswith("bash .ci/")]
+    assert steps == ["bash .ci/pythons", "bash .ci/lowest", "bash .ci/browser"]
+    script = (ROOT / ".ci" / "lowest").read_text(encoding="utf-8")
+    assert "set -euo pipefail" in script and "rm -rf .venv-lowest" in script
+    assert '-c .ci/lowest.txt -e ".[test]"' in script and "python -m pytest" in script
