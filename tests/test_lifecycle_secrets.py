@@ -19,7 +19,6 @@ from kling_async.testing import KlingSimulator
 from tests._simhelpers import POLL, Credentials
 
 pytestmark = [
-    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
     pytest.mark.timeout(20),
 ]
 

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 import kling_async
 
@@ -43,6 +46,29 @@ def project() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def installed() -> Any:
     return importlib.metadata.metadata("kling-async")
+
+
+def _floors(requirements: list[str]) -> dict[str, Version]:
+    """name -> the version of its one ``>=`` bound (a requirement without one fails)."""
+    floors: dict[str, Version] = {}
+    for line in requirements:
+        req = Requirement(line)
+        lower = [Version(s.version) for s in req.specifier if s.operator == ">="]
+        assert len(lower) == 1, f"{line!r} needs exactly one >= floor"
+        floors[canonicalize_name(req.name)] = lower[0]
+    return floors
+
+
+def _lowest_pins() -> dict[str, Version]:
+    """name -> version of each ``name==version`` line of .ci/lowest.txt."""
+    pins: dict[str, Version] = {}
+    for line in (ROOT / ".ci" / "lowest.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, sep, version = line.partition("==")
+            assert sep and version, f".ci/lowest.txt: {line!r} is not name==version"
+            pins[canonicalize_name(name)] = Version(version)
+    return pins
 
 
 def _ci_pythons() -> list[str]:
@@ -113,3 +139,22 @@ def test_the_built_metadata_agrees_with_pyproject(
     urls = dict(u.split(", ", 1) for u in installed.get_all("Project-URL"))
     assert urls == meta["urls"], STALE
     assert installed["Requires-Python"] == meta["requires-python"], STALE
+
+
+def test_the_lowest_constraints_pin_every_runtime_floor(project: dict[str, Any]) -> None:
+    """.ci/lowest.txt pins each [project] dependency and the postgres extra to exactly its
+    declared floor, and nothing else: the floors CI tests are the floors users are promised."""
+    meta = project["project"]
+    floors = _floors(meta["dependencies"] + meta["optional-dependencies"]["postgres"])
+    assert _lowest_pins() == floors
+
+
+def test_ci_runs_the_suite_at_the_lowest_versions() -> None:
+    """.ci/run calls .ci/lowest after the other Pythons and before the browser step, and
+    .ci/lowest installs with .ci/lowest.txt as constraints in a fresh .venv-lowest."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    steps = [line for line in ci if line.startswith("bash .ci/")]
+    assert steps == ["bash .ci/pythons", "bash .ci/lowest", "bash .ci/browser"]
+    script = (ROOT / ".ci" / "lowest").read_text(encoding="utf-8")
+    assert "set -euo pipefail" in script and "rm -rf .venv-lowest" in script
+    assert '-c .ci/lowest.txt -e ".[test]"' in script and "python -m pytest" in script

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 pytestmark = [
     pytest.mark.anyio,
     # The brief's sample secret is short; PyJWT warns about short HMAC keys (length only).
-    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
 ]
 
 API_KEY = "sk-SECRET-123"
