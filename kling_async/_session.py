@@ -4,7 +4,7 @@ aiohttp re-sends a request once, silently, when its connection turns out to be d
 kept-alive connection the server had closed), but only for idempotent methods (GET, never a
 POST: RFC 9112 §9.3.1), so a create is never re-sent by it.  The SDK has exactly one retry loop
 (``Transport.call``: counted, backed off, reported as ``RetryScheduled`` events), so the owned
-session also turns that hidden GET re-send off, with aiohttp's public client middlewares (3.12+):
+session also turns that hidden GET re-send off, with aiohttp's public client middlewares:
 a dropped connection reaches aiohttp's loop as ``ConnectionDropped``, which it does not retry,
 and the transport treats it like any other connection error.  A borrowed session keeps its
 owner's behaviour.
@@ -12,12 +12,9 @@ owner's behaviour.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 
 import aiohttp
-
-_HAS_MIDDLEWARES = "middlewares" in inspect.signature(aiohttp.ClientSession).parameters
 
 
 class ConnectionDropped(aiohttp.ClientConnectionError):
@@ -39,6 +36,4 @@ async def _no_hidden_resend(
 def owned_session(max_requests: int) -> aiohttp.ClientSession:
     """A new session for one client (create it inside the running loop)."""
     connector = aiohttp.TCPConnector(limit=max_requests)
-    if _HAS_MIDDLEWARES:
-        return aiohttp.ClientSession(connector=connector, middlewares=(_no_hidden_resend,))
-    return aiohttp.ClientSession(connector=connector)
+    return aiohttp.ClientSession(connector=connector, middlewares=(_no_hidden_resend,))
