@@ -101,3 +101,19 @@ def test_a_request_object_and_its_wire_body_weigh_and_count_alike(
     for form in (request_, body, MappingProxyType(body)):
         assert task_weight(endpoint, form) == slots
         assert concurrency_bucket(endpoint, form) == concurrency_bucket(endpoint, request_)
+
+
+def test_a_wire_field_named_like_a_mapping_method_is_read_as_the_field() -> None:
+    """A wire body (a dict or any other Mapping) is read by key, never by attribute: a field
+    named like one of a mapping's methods is its value, and an absent one is None."""
+    from types import MappingProxyType
+
+    from kling_async._endpoints import request_field
+
+    body = {"items": 3, "n": 2}
+    for form in (body, MappingProxyType(body)):
+        assert request_field(form, "items") == 3
+        assert request_field(form, "keys") is None
+        assert request_field(form, "n") == 2
+    assert request_field(ImageGenerationRequest(prompt="a cat", n=2), "n") == 2
+    assert request_field(ImageGenerationRequest(prompt="a cat"), "items") is None
