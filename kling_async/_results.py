@@ -443,10 +443,10 @@ def _legacy_results(raw: Any) -> dict[str, Any]:
     task's reply has none)."""
     if raw is None or not isinstance(raw, JSON_OBJECT) or not raw:  # (None: a create reply)
         return {}
-    # The lists it holds of those the table reads (a set intersection: at most six keys
+    # The lists it holds of those the table reads, in the table's order (at most six keys
     # looked at, whatever ``raw`` holds).
-    fields: dict[str, Any] = {key: _LEGACY_RESULTS[key](raw[key])
-                              for key in _LEGACY_RESULTS.keys() & raw.keys()}
+    fields: dict[str, Any] = {key: read(raw[key])
+                              for key, read in _LEGACY_RESULTS.items() if key in raw}
     if "result_type" in raw:
         fields["result_type"] = _opt_str(raw.get("result_type"), _MAX_NUMBER_TEXT)
     return fields
