@@ -54,7 +54,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._auth import Auth
-from ._capacity import AdaptiveCapacity
 from ._config import DEFAULT_LIMITS, Timeouts
 from ._errors import (
     AmbiguousSubmissionError,
@@ -162,9 +161,8 @@ class TransportCounters:
 
 @attrs.define
 class _Call:
-    """The fixed facts of one logical call.  (A plain ``define``, as ``_Reply``: one of each
-    is made per request, and a frozen attrs class sets each field through
-    ``object.__setattr__``: about 19 k instructions more per job of benchmark 1.)"""
+    """The fixed facts of one logical call.  (A plain ``define``: one is made per request,
+    and a frozen attrs class sets each field through ``object.__setattr__``.)"""
 
     method: str
     path: str
@@ -187,10 +185,6 @@ class _Progress:
     reauthed: bool = False
     on_wire: bool = False  # a try was started and has not ended: it may have been sent
     last: _Failed | None = None
-
-    def remaining(self) -> float:
-        """Seconds left of ``Timeouts.call`` (inf without a limit)."""
-        return self.deadline - asyncio.get_running_loop().time()
 
 
 class _OutOfTime(Exception):
@@ -218,15 +212,6 @@ class _Failed:
     @property
     def api(self) -> APIError | None:
         return self.error if isinstance(self.error, APIError) else None
-
-
-@attrs.define
-class _Reply:
-    """A reply as received: its status, its body (None: over the size limit), Retry-After."""
-
-    status: int
-    body: bytes | None
-    retry_after: str | None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -448,7 +433,8 @@ class CallTransport(Protocol):
 
 
 class Transport:
-    """Sends requests to one base URL with one auth, one session and the one retry loop."""
+    """Sends requests to one base URL with one auth, one session and the one retry loop
+    (made inside the running event loop it serves)."""
 
     def __init__(
         self,
@@ -465,6 +451,9 @@ class Transport:
         on_retry: Callable[[RetryNotice], None] | None = None,
     ):
         self._session = session
+        # The loop's clock, bound once (a transport is made inside its running loop):
+        # asyncio.get_running_loop() makes a system call on CPython 3.11.
+        self._now = asyncio.get_running_loop().time
         self._base = URL(base_url.rstrip("/"))
         self._prefix = self._base.raw_path.rstrip("/")
         self._auth = auth
@@ -474,11 +463,12 @@ class Transport:
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=timeouts.connect, sock_read=timeouts.read
         )
-        self._try_limit = timeouts.total
+        self._try_limit = math.inf if timeouts.total is None else timeouts.total
         self._call_limit = timeouts.call
         self._max_reply = max_reply_bytes
-        # The capacity's FIFO limiter, used with weight 1 and a fixed limit.
-        self._slots = AdaptiveCapacity(max_requests)
+        # A fixed FIFO semaphore: a request takes a free slot at once (``acquire_nowait``) or
+        # waits its turn in ``acquire()``, which gives back a slot granted as it is cancelled.
+        self._slots = anyio.Semaphore(max_requests, fast_acquire=True)
         self._sleep = sleep
         self._rand = rand
         self._on_retry = on_retry
@@ -493,7 +483,7 @@ class Transport:
     @property
     def idle_slot(self) -> bool:
         """A request could start right now without waiting for a slot."""
-        return self._slots.available(1)
+        return self._slots.value > 0
 
     def _url(self, path: str) -> URL:
         """The request URL: ``path`` (already percent-encoded, see ``Endpoint.task_path``)
@@ -551,8 +541,7 @@ class Transport:
             retry_codes if retry_codes is not None else default_codes, subject,
         )
         limit = self._call_limit
-        start = asyncio.get_running_loop().time()
-        own = math.inf if limit is None else start + limit
+        own = math.inf if limit is None else self._now() + limit
         if deadline is not None and deadline < own:
             progress = _Progress(deadline, callers=True)
         else:
@@ -602,7 +591,7 @@ class Transport:
     async def _wait_for_slot(self, progress: _Progress) -> None:
         """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``."""
         # (a slot granted just as the wait is cut short is given back by acquire())
-        finished, _ = await within(self._slots.acquire(1), progress.remaining())
+        finished, _ = await within(self._slots.acquire(), progress.deadline - self._now())
         if not finished:
             raise _OutOfTime
 
@@ -639,45 +628,45 @@ class Transport:
                 call.method, call.path, progress.attempt + 1, delay, reason, code,
                 api.http_status if api is not None else None, retry_after, call.subject,
             ))
-        if delay >= progress.remaining():
+        if delay >= progress.deadline - self._now():
             raise _OutOfTime  # the next try could not start in time
         await self._sleep(delay)
         progress.attempt += 1
 
     async def _attempt(self, call: _Call, progress: _Progress) -> tuple[Any, _Failed | None]:
         """One try: take a request slot, exchange within ``Timeouts.total``, decode."""
-        if not self._slots.try_acquire(1):  # (the usual case: a slot is free, no wait)
+        try:
+            self._slots.acquire_nowait()  # the usual case: a slot is free
+        except anyio.WouldBlock:
             await self._wait_for_slot(progress)
-        remaining = progress.remaining()
+        remaining = progress.deadline - self._now()  # of the call
         if remaining <= 0:
-            self._slots.release(1, clean=False)
+            self._slots.release()
             raise _OutOfTime  # nothing sent
         counters = self.counters  # counted once sent, not while waiting for a slot
         counters.requests += 1
         counters.by_method[call.method] = counters.by_method.get(call.method, 0) + 1
         progress.on_wire = True
-        limit = min(remaining, math.inf if self._try_limit is None else self._try_limit)
+        limit = min(remaining, self._try_limit)
         try:
-            finished, reply = await within(self._exchange(call), limit)
+            _, outcome = await within(self._exchange(call), limit)
         finally:
-            self._slots.release(1, clean=False)
-        if not finished and limit >= remaining:
-            raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
+            self._slots.release()
+        if outcome is None:  # time ran out
+            if limit >= remaining:
+                raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
+            outcome = None, self._late(call)
         progress.on_wire = False
-        if reply is None:
-            reply = self._late(call)
-        if isinstance(reply, _Failed):
-            return None, reply
-        return self._interpret(call, reply)
+        return outcome
 
     def _late(self, call: _Call) -> _Failed:
         return _Failed(Failure.NO_REPLY, TransportError(
             f"{call.method} {call.path}: TimeoutError: no complete reply within "
             f"Timeouts.total={self._try_limit:g} s"))
 
-    async def _exchange(self, call: _Call) -> _Reply | _Failed:
-        """Send the request and read its reply; a network failure is returned as ``_Failed``
-        (described in a new ``TransportError``, so no aiohttp exception is kept)."""
+    async def _exchange(self, call: _Call) -> tuple[Any, _Failed | None]:
+        """Send the request, read its reply and interpret it; a network failure is returned
+        as ``_Failed`` (described in a new ``TransportError``, so no aiohttp exception is kept)."""
         try:
             resp = await self._session.request(
                 call.method, call.url, params=call.params, data=call.payload,
@@ -687,7 +676,6 @@ class Transport:
             body = None
             try:
                 body = await _read_capped(resp, self._max_reply)
-                return _Reply(resp.status, body, resp.headers.get("Retry-After"))
             finally:
                 if body is None:
                     resp.close()  # over the limit, or cut short: drop the connection
@@ -697,16 +685,20 @@ class Transport:
             kind, text = Failure.NOT_SENT, f"connection failed: {_describe(exc)}"
         except Exception as exc:  # anything else on the wire: reset, timeout, bad HTTP...
             kind, text = Failure.NO_REPLY, _describe(exc)
-        return _Failed(kind, TransportError(f"{call.method} {call.path}: {text}"))
+        else:
+            return self._interpret(call, resp.status, body, resp.headers.get("Retry-After"))
+        return None, _Failed(kind, TransportError(f"{call.method} {call.path}: {text}"))
 
-    def _interpret(self, call: _Call, reply: _Reply) -> tuple[Any, _Failed | None]:
-        """A complete reply: its ``data``, or the failure it means."""
-        if reply.body is None:
+    def _interpret(self, call: _Call, status: int, body: bytes | None, retry_after: str | None
+                   ) -> tuple[Any, _Failed | None]:
+        """A complete reply (``body`` None: over the size limit): its ``data``, or the failure
+        it means."""
+        if body is None:
             return None, _Failed(Failure.UNREADABLE, ResponseTooLargeError(
-                f"HTTP {reply.status}: reply larger than Limits.max_reply_bytes="
-                f"{self._max_reply} bytes", http_status=reply.status, limit=self._max_reply))
+                f"HTTP {status}: reply larger than Limits.max_reply_bytes="
+                f"{self._max_reply} bytes", http_status=status, limit=self._max_reply))
         try:
-            data, api_error = decode_envelope(reply.status, reply.body, reply.retry_after)
+            data, api_error = decode_envelope(status, body, retry_after)
         except ResponseDecodeError as exc:
             return None, _Failed(Failure.UNREADABLE, exc)
         if api_error is None:
