@@ -589,11 +589,23 @@ class Transport:
             await self._wait(call, failed, progress)
 
     async def _wait_for_slot(self, progress: _Progress) -> None:
-        """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``."""
-        # (a slot granted just as the wait is cut short is given back by acquire())
-        finished, _ = await within(self._slots.acquire(), progress.deadline - self._now())
+        """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``.  A slot
+        granted just as the wait is cut short goes back: ``acquire()`` gives it back when
+        cancelled in it; on Python 3.10 the wait is a task of its own (``within``), which may
+        get the slot just as its caller is cancelled, so the caller gives it back then."""
+        taken: list[bool] = []
+        try:
+            finished, _ = await within(self._take_slot(taken), progress.deadline)
+        except BaseException:
+            if taken:
+                self._slots.release()
+            raise
         if not finished:
             raise _OutOfTime
+
+    async def _take_slot(self, taken: list[bool]) -> None:
+        await self._slots.acquire()
+        taken.append(True)
 
     def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
         """A 1003/1004 reply: re-mint the JWT and retry at once, once (not counted as a try)."""
@@ -639,21 +651,21 @@ class Transport:
             self._slots.acquire_nowait()  # the usual case: a slot is free
         except anyio.WouldBlock:
             await self._wait_for_slot(progress)
-        remaining = progress.deadline - self._now()  # of the call
-        if remaining <= 0:
+        now, deadline = self._now(), progress.deadline  # (the call's)
+        if now >= deadline:
             self._slots.release()
             raise _OutOfTime  # nothing sent
         counters = self.counters  # counted once sent, not while waiting for a slot
         counters.requests += 1
         counters.by_method[call.method] = counters.by_method.get(call.method, 0) + 1
         progress.on_wire = True
-        limit = min(remaining, self._try_limit)
+        until = min(deadline, now + self._try_limit)
         try:
-            _, outcome = await within(self._exchange(call), limit)
+            _, outcome = await within(self._exchange(call), until)
         finally:
             self._slots.release()
         if outcome is None:  # time ran out
-            if limit >= remaining:
+            if until >= deadline:
                 raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
             outcome = None, self._late(call)
         progress.on_wire = False

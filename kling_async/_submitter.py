@@ -113,8 +113,7 @@ class _Attempts:
 
     async def in_time(self, work: Coroutine[Any, Any, _T]) -> _T:
         """``work`` within what is left of the deadline; ``DeadlinePassed`` if it runs out."""
-        left = self.deadline - asyncio.get_running_loop().time()
-        finished, result = await within(work, left)
+        finished, result = await within(work, self.deadline)
         if not finished:
             raise DeadlinePassed(maybe_sent=False)
         return cast(_T, result)

@@ -1,9 +1,10 @@
 """Running a piece of async work under a time limit without ever eating the caller's cancel.
 
-On Python 3.11+ ``within`` is ``asyncio.timeout`` in the caller's own task.  It tells its own
-cancellation from an outside one by counting cancel requests (``Task.cancelling()`` and
-``Task.uncancel()``): when the deadline and an outside cancel fall due in the same loop
-iteration, the outside cancel wins and propagates as itself.
+``within(work, deadline)`` takes the deadline as a time of the running loop's clock (``inf``:
+none), as its callers keep theirs.  On Python 3.11+ it is ``asyncio.timeout_at`` in the
+caller's own task, which tells its own cancellation from an outside one by counting cancel
+requests (``Task.cancelling()`` and ``Task.uncancel()``): when the deadline and an outside
+cancel fall due in the same loop iteration, the outside cancel wins and propagates as itself.
 
 Python 3.10 cannot count cancel requests, so a timeout in the caller's task there cannot tell
 the two apart: an outside cancel landing in the same iteration as the deadline would be
@@ -26,31 +27,32 @@ _T = TypeVar("_T")
 
 if sys.version_info >= (3, 11):
 
-    async def within(work: Coroutine[Any, Any, _T], seconds: float) -> tuple[bool, _T | None]:
-        """Run ``work`` for at most ``seconds`` (inf: no limit): (True, its result), or (False,
-        None) when time ran out (the work is then cancelled).  The work's own exception is
-        raised as it is (a ``TimeoutError`` of its own too); a cancellation of the caller
-        cancels the work and propagates."""
-        if seconds == math.inf:
+    async def within(work: Coroutine[Any, Any, _T], deadline: float) -> tuple[bool, _T | None]:
+        """Run ``work`` until at most the loop time ``deadline`` (inf: no limit): (True, its
+        result), or (False, None) when time ran out (the work is then cancelled).  The work's
+        own exception is raised as it is (a ``TimeoutError`` of its own too); a cancellation
+        of the caller cancels the work and propagates."""
+        if deadline == math.inf:
             return True, await work
-        deadline = asyncio.timeout(max(0.0, seconds))
+        limit = asyncio.timeout_at(deadline)
         try:
-            async with deadline:
+            async with limit:
                 return True, await work
         except TimeoutError:
-            if deadline.expired():
+            if limit.expired():
                 return False, None
             raise  # the work's own TimeoutError
 
 else:
 
-    async def within(work: Coroutine[Any, Any, _T], seconds: float) -> tuple[bool, _T | None]:
-        """Run ``work`` for at most ``seconds`` (inf: no limit): (True, its result), or (False,
-        None) when time ran out (the work is then cancelled).  The work's own exception is
-        raised as it is; a cancellation of the caller cancels the work too and propagates.
+    async def within(work: Coroutine[Any, Any, _T], deadline: float) -> tuple[bool, _T | None]:
+        """Run ``work`` until at most the loop time ``deadline`` (inf: no limit): (True, its
+        result), or (False, None) when time ran out (the work is then cancelled).  The work's
+        own exception is raised as it is; a cancellation of the caller cancels the work too
+        and propagates.
 
         The Python 3.10 backport: the work runs in a task of its own (see the module)."""
-        if seconds == math.inf:
+        if deadline == math.inf:
             return True, await work
         loop = asyncio.get_running_loop()
         task = loop.create_task(work)
@@ -61,7 +63,7 @@ else:
                 woken.set_result(None)
 
         task.add_done_callback(wake)
-        timer = loop.call_later(max(0.0, seconds), wake)
+        timer = loop.call_at(deadline, wake)
         try:
             await woken
         finally:
