@@ -187,7 +187,8 @@ class AdaptiveCapacity:
         they fit they are taken and ``grant()`` is called, synchronously, from the ``release``
         that freed them; if it returns False (or raises) the slots go back.  Nothing waits
         meanwhile: a queued job costs no task and no future."""
-        self._bucket(bucket).waiters.append((next(self._arrivals), weight, None, grant))
+        held = self._buckets.get(bucket) or self._bucket(bucket)
+        held.waiters.append((next(self._arrivals), weight, None, grant))
         self._queued += 1
 
     def hold(self, weight: int, *, bucket: str = DEFAULT_BUCKET) -> None:
@@ -212,13 +213,13 @@ class AdaptiveCapacity:
         in_use = self.in_use - weight
         self.in_use = in_use if in_use > 0 else 0
         if confirmed:
-            held.confirmed = max(0, held.confirmed - weight)
+            confirmed_left = held.confirmed - weight
+            held.confirmed = confirmed_left if confirmed_left > 0 else 0
         if not self._queued:  # nothing to grow or wake: the common case
             return
-        if clean and held.waiters:
+        if clean and held.waiters and held.limit < self.max_limit:  # (else it cannot grow)
             held.clean_ends += 1
-            threshold = self._grow_after or 2 * held.limit
-            if held.clean_ends >= threshold and held.limit < self.max_limit:
+            if held.clean_ends >= (self._grow_after or 2 * held.limit):
                 self._set_limit(held, held.limit + 1)
                 held.clean_ends = 0
         self._wake()
@@ -250,7 +251,8 @@ class AdaptiveCapacity:
             return
         self._waking = True
         try:
-            while self._queued:
+            # (a full ceiling admits nobody: every task holds at least one slot)
+            while self._queued and self.in_use < self.max_limit:
                 bucket = self._next()
                 if bucket is None:
                     return
