@@ -161,8 +161,7 @@ class TransportCounters:
 
 @attrs.define
 class _Call:
-    """The fixed facts of one logical call.  (A plain ``define``: one is made per request,
-    and a frozen attrs class sets each field through ``object.__setattr__``.)"""
+    """One logical call: its fixed facts, then what the retry loop has done so far."""
 
     method: str
     path: str
@@ -173,12 +172,6 @@ class _Call:
     external_task_id: str | None
     codes: frozenset[int]  # the business codes this call retries
     subject: object
-
-
-@attrs.define
-class _Progress:
-    """What the retry loop has done so far in one logical call."""
-
     deadline: float  # the loop time at which the call must end (inf: never)
     callers: bool  # that deadline is the caller's (``call(deadline=...)``), not Timeouts.call
     attempt: int = 0  # tries counted against max_attempts (a re-auth retry is not)
@@ -534,50 +527,51 @@ class Transport:
         ``Timeouts.call``, and when it is the one that runs out, ``DeadlinePassed`` is raised.
         """
         default_codes = CREATE_RETRY_CODES if create else _GET_RETRY_CODES
+        limit = self._call_limit
+        own = math.inf if limit is None else self._now() + limit
+        if deadline is None or deadline >= own:
+            deadline, callers = own, False
+        else:
+            callers = True
         call = _Call(
             method, path, self._url(path), params,
             None if body is None else _encode_body(body),
             create, external_task_id,
             retry_codes if retry_codes is not None else default_codes, subject,
+            deadline, callers,
         )
-        limit = self._call_limit
-        own = math.inf if limit is None else self._now() + limit
-        if deadline is not None and deadline < own:
-            progress = _Progress(deadline, callers=True)
-        else:
-            progress = _Progress(own, callers=False)
         try:
-            return await self._retrying(call, progress)
+            return await self._retrying(call)
         except _OutOfTime:
             pass  # raised below, outside the handler
-        if progress.callers:
-            raise DeadlinePassed(maybe_sent=progress.on_wire)
-        raise self._out_of_time(call, progress)
+        if call.callers:
+            raise DeadlinePassed(maybe_sent=call.on_wire)
+        raise self._out_of_time(call)
 
-    def _out_of_time(self, call: _Call, progress: _Progress) -> KlingError:
+    def _out_of_time(self, call: _Call) -> KlingError:
         """The error for a call that ran out of ``Timeouts.call``."""
-        last = f"; last failure: {progress.last.error}" if progress.last is not None else ""
+        last = f"; last failure: {call.last.error}" if call.last is not None else ""
         error = TransportError(
             f"{call.method} {call.path}: no result within Timeouts.call="
-            f"{self._call_limit:g} s ({progress.attempt + 1} tries{last})"
+            f"{self._call_limit:g} s ({call.attempt + 1} tries{last})"
         )
-        if call.create and progress.on_wire:
+        if call.create and call.on_wire:
             ambiguous = AmbiguousSubmissionError(call.create, call.external_task_id, error)
             ambiguous.__cause__ = error
             return ambiguous
         self.counters.failures += 1
         return error
 
-    async def _retrying(self, call: _Call, progress: _Progress) -> Any:
+    async def _retrying(self, call: _Call) -> Any:
         """Try until a try succeeds or ``RULES`` says to stop."""
         while True:
-            data, failed = await self._attempt(call, progress)
+            data, failed = await self._attempt(call)
             if failed is None:
                 return data
-            progress.last = failed
-            if self._reauthorized(failed, progress):
+            call.last = failed
+            if self._reauthorized(call, failed):
                 continue
-            action = self._action(call, failed, progress)
+            action = self._action(call, failed)
             if action is Action.AMBIGUOUS:
                 assert call.create is not None
                 raise AmbiguousSubmissionError(
@@ -586,16 +580,16 @@ class Transport:
             if action is Action.RAISE:
                 self.counters.failures += 1
                 raise failed.error
-            await self._wait(call, failed, progress)
+            await self._wait(call, failed)
 
-    async def _wait_for_slot(self, progress: _Progress) -> None:
+    async def _wait_for_slot(self, call: _Call) -> None:
         """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``.  A slot
         granted just as the wait is cut short goes back: ``acquire()`` gives it back when
         cancelled in it; on Python 3.10 the wait is a task of its own (``within``), which may
         get the slot just as its caller is cancelled, so the caller gives it back then."""
         taken: list[bool] = []
         try:
-            finished, _ = await within(self._take_slot(taken), progress.deadline)
+            finished, _ = await within(self._take_slot(taken), call.deadline)
         except BaseException:
             if taken:
                 self._slots.release()
@@ -607,58 +601,58 @@ class Transport:
         await self._slots.acquire()
         taken.append(True)
 
-    def _reauthorized(self, failed: _Failed, progress: _Progress) -> bool:
+    def _reauthorized(self, call: _Call, failed: _Failed) -> bool:
         """A 1003/1004 reply: re-mint the JWT and retry at once, once (not counted as a try)."""
         api = failed.api
-        if (api is None or api.code not in _REAUTH_CODES or progress.reauthed
+        if (api is None or api.code not in _REAUTH_CODES or call.reauthed
                 or not self._auth.invalidate()):
             return False
-        progress.reauthed = True
+        call.reauthed = True
         return True
 
-    def _action(self, call: _Call, failed: _Failed, progress: _Progress) -> Action:
+    def _action(self, call: _Call, failed: _Failed) -> Action:
         """``RULES`` for this failure and kind of call; RETRY only while tries remain."""
         for_get, for_create = RULES[failed.kind]
         action = for_create if call.create else for_get
-        if action is Action.RETRY and progress.attempt + 1 >= self.retry.max_attempts:
+        if action is Action.RETRY and call.attempt + 1 >= self.retry.max_attempts:
             return Action.RAISE
         return action
 
-    async def _wait(self, call: _Call, failed: _Failed, progress: _Progress) -> None:
+    async def _wait(self, call: _Call, failed: _Failed) -> None:
         """Tell the observer, then sleep ``RetryPolicy.delay`` before the next try."""
         api = failed.api
         code = api.code if api is not None else None
         retry_after = api.retry_after if api is not None else None
-        delay = self.retry.delay(progress.attempt, rand=self._rand(), retry_after=retry_after,
+        delay = self.retry.delay(call.attempt, rand=self._rand(), retry_after=retry_after,
                                  code=code)
         self.counters.retries += 1
         reason = type(failed.error).__name__ if code is None else f"code {code}"
         log.debug("retrying %s %s in %.2fs after %s (attempt %d)", call.method, call.path,
-                  delay, reason, progress.attempt + 1)
+                  delay, reason, call.attempt + 1)
         if self._on_retry is not None:
             self._on_retry(RetryNotice(
-                call.method, call.path, progress.attempt + 1, delay, reason, code,
+                call.method, call.path, call.attempt + 1, delay, reason, code,
                 api.http_status if api is not None else None, retry_after, call.subject,
             ))
-        if delay >= progress.deadline - self._now():
+        if delay >= call.deadline - self._now():
             raise _OutOfTime  # the next try could not start in time
         await self._sleep(delay)
-        progress.attempt += 1
+        call.attempt += 1
 
-    async def _attempt(self, call: _Call, progress: _Progress) -> tuple[Any, _Failed | None]:
+    async def _attempt(self, call: _Call) -> tuple[Any, _Failed | None]:
         """One try: take a request slot, exchange within ``Timeouts.total``, decode."""
         try:
             self._slots.acquire_nowait()  # the usual case: a slot is free
         except anyio.WouldBlock:
-            await self._wait_for_slot(progress)
-        now, deadline = self._now(), progress.deadline  # (the call's)
+            await self._wait_for_slot(call)
+        now, deadline = self._now(), call.deadline  # (the call's)
         if now >= deadline:
             self._slots.release()
             raise _OutOfTime  # nothing sent
         counters = self.counters  # counted once sent, not while waiting for a slot
         counters.requests += 1
         counters.by_method[call.method] = counters.by_method.get(call.method, 0) + 1
-        progress.on_wire = True
+        call.on_wire = True
         until = min(deadline, now + self._try_limit)
         try:
             _, outcome = await within(self._exchange(call), until)
@@ -666,9 +660,9 @@ class Transport:
             self._slots.release()
         if outcome is None:  # time ran out
             if until >= deadline:
-                raise _OutOfTime  # progress.on_wire stays set: the request may have been sent
+                raise _OutOfTime  # call.on_wire stays set: the request may have been sent
             outcome = None, self._late(call)
-        progress.on_wire = False
+        call.on_wire = False
         return outcome
 
     def _late(self, call: _Call) -> _Failed:
