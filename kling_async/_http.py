@@ -1,9 +1,9 @@
 """The only module that speaks aiohttp: one logical call, in layers a reader can follow.
 
-- ``Transport.call``: one logical call, bounded by ``Timeouts.call`` (tries, waits, slots)
-  and by the caller's own ``deadline``, if it gives one;
-- ``Transport._retrying``: the retry loop; what each failure leads to is declared once, in
-  ``RULES`` (for a GET, for a create POST), and the waits come from ``RetryPolicy``;
+- ``Transport.call``: one logical call and its retry loop, bounded by ``Timeouts.call``
+  (tries, waits, slots) and by the caller's own ``deadline``, if it gives one;
+- ``Transport._after_failure``: what a failed try leads to, declared once, in ``RULES`` (for
+  a GET, for a create POST); the waits come from ``RetryPolicy``;
 - ``Transport._attempt``: one try, holding a request slot, bounded by ``Timeouts.total`` and
   by what is left of the call (``_timelimit.within``);
 - ``Transport._exchange``: the HTTP request and its reply, read up to ``Limits.max_reply_bytes``;
@@ -541,7 +541,11 @@ class Transport:
             deadline, callers,
         )
         try:
-            return await self._retrying(call)
+            while True:
+                data, failed = await self._attempt(call)
+                if failed is None:
+                    return data
+                await self._after_failure(call, failed)
         except _OutOfTime:
             pass  # raised below, outside the handler
         if call.callers:
@@ -562,25 +566,22 @@ class Transport:
         self.counters.failures += 1
         return error
 
-    async def _retrying(self, call: _Call) -> Any:
-        """Try until a try succeeds or ``RULES`` says to stop."""
-        while True:
-            data, failed = await self._attempt(call)
-            if failed is None:
-                return data
-            call.last = failed
-            if self._reauthorized(call, failed):
-                continue
-            action = self._action(call, failed)
-            if action is Action.AMBIGUOUS:
-                assert call.create is not None
-                raise AmbiguousSubmissionError(
-                    call.create, call.external_task_id, failed.error
-                ) from failed.error
-            if action is Action.RAISE:
-                self.counters.failures += 1
-                raise failed.error
-            await self._wait(call, failed)
+    async def _after_failure(self, call: _Call, failed: _Failed) -> None:
+        """After a failed try: return when the call is to try again (at once after a re-auth,
+        else after ``_wait``); raise the error when ``RULES`` say to stop."""
+        call.last = failed
+        if self._reauthorized(call, failed):
+            return
+        action = self._action(call, failed)
+        if action is Action.AMBIGUOUS:
+            assert call.create is not None
+            raise AmbiguousSubmissionError(
+                call.create, call.external_task_id, failed.error
+            ) from failed.error
+        if action is Action.RAISE:
+            self.counters.failures += 1
+            raise failed.error
+        await self._wait(call, failed)
 
     async def _wait_for_slot(self, call: _Call) -> None:
         """Wait (FIFO) for a request slot, at most what is left of ``Timeouts.call``.  A slot
