@@ -43,6 +43,7 @@ import math
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
@@ -156,7 +157,7 @@ class TransportCounters:
     requests: int = 0
     retries: int = 0
     failures: int = 0
-    by_method: dict[str, int] = attrs.field(factory=dict)
+    by_method: Counter[str] = attrs.field(factory=Counter)
 
 
 @attrs.define
@@ -652,7 +653,7 @@ class Transport:
             raise _OutOfTime  # nothing sent
         counters = self.counters  # counted once sent, not while waiting for a slot
         counters.requests += 1
-        counters.by_method[call.method] = counters.by_method.get(call.method, 0) + 1
+        counters.by_method[call.method] += 1
         call.on_wire = True
         until = min(deadline, now + self._try_limit)
         try:
