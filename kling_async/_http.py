@@ -388,9 +388,11 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes | None
     declared = resp.content_length
     if declared is not None and declared > limit:
         return None
+    content = resp.content
     chunks: list[bytes] = []
     size = 0
-    while chunk := await resp.content.readany():
+    while not content.at_eof():  # (no read past the end just to be told it is the end)
+        chunk = await content.readany()
         size += len(chunk)
         if size > limit:
             return None
