@@ -281,25 +281,6 @@ def _parse_json(body: bytes) -> tuple[bool, Any]:
     return True, value
 
 
-def _envelope_code(raw: Any) -> int | None:
-    """The envelope's business code as an int (``"success"`` is 0); ValueError if unusable."""
-    if type(raw) is int:
-        code = raw
-    elif raw is None:
-        return None
-    elif isinstance(raw, str) and raw.strip().lower() == "success":
-        return 0
-    elif isinstance(raw, float) and math.isfinite(raw):
-        code = int(raw)
-    elif isinstance(raw, str) and len(raw) <= 20:
-        code = int(raw)  # ValueError if it is not a number
-    else:
-        raise ValueError(raw)
-    if not -(2**31) <= code < 2**31:
-        raise ValueError(raw)
-    return code
-
-
 def _error_reply(envelope: Mapping[str, Any], status: int, code: int | None,
                  retry_after: str | None) -> APIError:
     message = envelope.get("message") or envelope.get("msg") or ""
@@ -338,11 +319,25 @@ def decode_envelope(status: int, body: bytes, retry_after: str | None = None
 
 
 def _decoded_code(envelope: Mapping[str, Any], status: int) -> int | None:
+    """The envelope's business code as an int (``"success"`` is 0, none is None);
+    ``ResponseDecodeError`` for one that is not a 32-bit number."""
     raw = envelope.get("code")
-    try:
-        return _envelope_code(raw)
-    except (TypeError, ValueError, OverflowError):
-        pass  # raised below, outside the handler: no context to carry
+    code: int | None = None
+    if type(raw) is int:
+        code = raw
+    elif raw is None:
+        return None
+    elif isinstance(raw, str) and raw.strip().lower() == "success":
+        return 0
+    elif isinstance(raw, float) and math.isfinite(raw):
+        code = int(raw)
+    elif isinstance(raw, str) and len(raw) <= 20:
+        try:
+            code = int(raw)
+        except ValueError:
+            pass  # raised below, outside the handler: no context to carry
+    if code is not None and -(2**31) <= code < 2**31:
+        return code
     raise ResponseDecodeError(
         f"HTTP {status}: envelope code {_safe_repr(raw)} is not a number", http_status=status
     )
