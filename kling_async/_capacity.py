@@ -213,8 +213,7 @@ class AdaptiveCapacity:
         in_use = self.in_use - weight
         self.in_use = in_use if in_use > 0 else 0
         if confirmed:
-            confirmed_left = held.confirmed - weight
-            held.confirmed = confirmed_left if confirmed_left > 0 else 0
+            held.confirmed = max(0, held.confirmed - weight)
         if not self._queued:  # nothing to grow or wake: the common case
             return
         if clean and held.waiters and held.limit < self.max_limit:  # (else it cannot grow)

@@ -51,7 +51,9 @@ else:
         own exception is raised as it is; a cancellation of the caller cancels the work too
         and propagates.
 
-        The Python 3.10 backport: the work runs in a task of its own (see the module)."""
+        The Python 3.10 backport: the work runs in a task of its own (see the module).  When
+        the caller is cancelled just as that task finishes, the work's result is dropped: work
+        that takes something (a request slot) must give it back then."""
         if deadline == math.inf:
             return True, await work
         loop = asyncio.get_running_loop()
