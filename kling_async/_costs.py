@@ -122,13 +122,16 @@ def parse_cost(body: Any) -> Cost | None:
     if not isinstance(body, JSON_OBJECT):
         return None
     try:
-        if not ("billing" in body or "final_unit_deduction" in body
-                or "final_balance_deduction" in body):
-            return None  # (the usual create reply or running task: nothing to read)
-        charges = _billing(body.get("billing")) or _legacy(body)
+        billing = body.get("billing")
+        if billing is not None:
+            charges = _billing(billing)
+            if charges:
+                return cost_of(charges)
+        if "final_unit_deduction" in body or "final_balance_deduction" in body:
+            return _legacy(body)
     except Exception:  # an odd Mapping, a RecursionError: a cost is never worth a failure
         return None
-    return cost_of(charges) if charges else None
+    return None  # (the usual create reply or running task: nothing to read)
 
 
 def cost_of(charges: Iterable[Charge]) -> Cost:
@@ -222,18 +225,23 @@ def _charge(item: Mapping[str, Any]) -> Charge:
                   list_price=list_price)
 
 
-def _legacy(body: Mapping[str, Any]) -> list[Charge]:
-    """``final_unit_deduction`` and ``final_balance_deduction`` as charges."""
+def _legacy(body: Mapping[str, Any]) -> Cost | None:
+    """``final_unit_deduction`` and ``final_balance_deduction`` as a ``Cost`` (None when
+    neither holds an amount)."""
     charges = []
     units = amount_of(body.get("final_unit_deduction"))
     if units is not None:
         charges.append(Charge(charge_type="unit", amount=units))
+    quota = list_price = None
     balance = body.get("final_balance_deduction")
     if balance is not None and isinstance(balance, JSON_OBJECT):
         quota, list_price = amount_of(balance.get("quota")), amount_of(balance.get("list_price"))
         if quota is not None or list_price is not None:
             charges.append(Charge(charge_type="cash", amount=quota, list_price=list_price))
-    return charges
+    if not charges:
+        return None
+    # The totals cost_of would find: at most one charge of each type, and no currency.
+    return Cost(units=units, cash=quota, list_price=list_price, charges=tuple(charges))
 
 
 def amount_of(value: Any) -> Decimal | None:

@@ -183,20 +183,24 @@ def _text(value: Any) -> str | None:
 
 def _opt_str(value: Any, limit: int = MAX_URL_LENGTH) -> str | None:
     """Optional text: None when absent, empty, not text or a number, or over ``limit``."""
-    text = _text(value)
+    if value is None:  # absent: most optional fields of most replies
+        return None
+    text = value if isinstance(value, str) else _text(value)  # (text: the usual case)
     if not text or len(text) > limit:
         return None
-    return _clean(text)
+    return text if text.isascii() else _clean(text)
 
 
 def _message(value: Any) -> str | None:
     """A status message: any length is read, at most ``MAX_MESSAGE_LENGTH`` kept."""
-    text = _text(value)
+    if value is None:  # absent: the usual case until a task fails
+        return None
+    text = value if isinstance(value, str) else _text(value)  # (text: the usual case)
     if not text:
         return None
     if len(text) > MAX_MESSAGE_LENGTH:
         text = text[: MAX_MESSAGE_LENGTH - 3] + "..."
-    return _clean(text)
+    return text if text.isascii() else _clean(text)
 
 
 def _number(value: Any) -> float | int | None:
@@ -243,9 +247,12 @@ def _opt_float(value: Any) -> float | None:
 
 def _task_id(value: Any) -> str:
     """The task id: a string or an integer that is a plain id (``is_plain_id``)."""
-    if isinstance(value, float):
+    if isinstance(value, str):  # the usual case
+        text: str | None = value
+    elif isinstance(value, float):
         raise ResponseDecodeError(f"task_id {_describe(value)} is a float, not an id")
-    text = _text(value)
+    else:
+        text = _text(value)
     if not text:
         raise ResponseDecodeError("task object has no task_id")
     if not is_plain_id(text):
@@ -271,6 +278,8 @@ def _external_id(info: Mapping[str, Any], body: Mapping[str, Any], sent: str | N
 
 def _plain_id(value: Any) -> str | None:
     """An optional id (a string or an integer); None unless plain."""
+    if isinstance(value, str):  # the usual case
+        return value if is_plain_id(value) else None
     text = None if isinstance(value, float) else _text(value)
     return text if text and is_plain_id(text) else None
 
@@ -284,13 +293,16 @@ def _status(body: Mapping[str, Any], default: TaskStatus | None
         raw = body.get("status")
     if raw is None and default is not None and not ("task_status" in body or "status" in body):
         return default, None
-    # Text parse_status accepts is kept as it is: it is 1-64 characters (a known spelling,
-    # perhaps with spaces around it) with no lone surrogate, so no further check applies.
-    return parse_status(raw), raw if isinstance(raw, str) else None
+    if isinstance(raw, str):
+        # Text parse_status accepts is kept as it is: it is 1-64 characters (a known
+        # spelling, perhaps with spaces around it) with no lone surrogate, so no further check
+        # applies.  A spelling as sent (the usual case) needs no further reading.
+        return _STATUS_ALIASES.get(raw) or parse_status(raw), raw
+    return parse_status(raw), None
 
 
 def _parent_video(value: Any) -> ParentVideo | None:
-    if value is None or not isinstance(value, JSON_OBJECT):  # (absent: the usual case)
+    if not isinstance(value, JSON_OBJECT):
         return None
     return ParentVideo(id=_opt_str(value.get("id"), MAX_ID_LENGTH),
                        url=_opt_str(value.get("url")),
@@ -321,11 +333,8 @@ def _image(item: Mapping[str, Any]) -> Image | None:
 
 
 def _image_views(item: Mapping[str, Any]) -> list[Image]:
-    """A legacy image item: one ``url``, or ai-multi-shot's angle views ``url_1``, ``url_2``,
+    """A legacy image item without a ``url``: ai-multi-shot's angle views ``url_1``, ``url_2``,
     ``url_3`` (reference §2.20), one ``Image`` each with its ``view`` number."""
-    single = _image(item)
-    if single is not None:
-        return [single]
     index = _opt_int(item.get("index"), _MAX_INDEX) or 0
     views: list[Image] = []
     for view in range(1, _MAX_VIEWS + 1):
@@ -337,13 +346,17 @@ def _image_views(item: Mapping[str, Any]) -> list[Image]:
 
 def _images(raw: Any) -> tuple[Image, ...]:
     """A legacy ``images[]`` (or ``series_images[]``): like ``_items``, but an item may hold
-    several views; at most ``MAX_RESULT_ITEMS`` images in all."""
+    several views instead of one ``url``; at most ``MAX_RESULT_ITEMS`` images in all."""
     if not isinstance(raw, list):
         return ()
     found: list[Image] = []
     for item in raw[:MAX_RESULT_ITEMS]:
         if isinstance(item, JSON_OBJECT):
-            found.extend(_image_views(item))
+            image = _image(item)
+            if image is not None:
+                found.append(image)
+            else:
+                found.extend(_image_views(item))
     return tuple(found[:MAX_RESULT_ITEMS])
 
 
@@ -441,12 +454,13 @@ _LEGACY_RESULTS: dict[str, Callable[[Any], tuple[Any, ...]]] = {
 def _legacy_results(raw: Any) -> dict[str, Any]:
     """The ``Task`` fields a ``task_result`` object holds (only those: a create or running
     task's reply has none)."""
-    if raw is None or not isinstance(raw, JSON_OBJECT) or not raw:  # (None: a create reply)
+    if not isinstance(raw, JSON_OBJECT):
         return {}
     # The lists it holds of those the table reads, in the table's order (at most six keys
-    # looked at, whatever ``raw`` holds).
-    fields: dict[str, Any] = {key: read(raw[key])
-                              for key, read in _LEGACY_RESULTS.items() if key in raw}
+    # looked at, whatever ``raw`` holds; the filter runs in C).
+    fields: dict[str, Any] = {}
+    for key in filter(raw.__contains__, _LEGACY_RESULTS):
+        fields[key] = _LEGACY_RESULTS[key](raw[key])
     if "result_type" in raw:
         fields["result_type"] = _opt_str(raw.get("result_type"), _MAX_NUMBER_TEXT)
     return fields
@@ -455,7 +469,11 @@ def _legacy_results(raw: Any) -> dict[str, Any]:
 def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None,
                  sent_external_id: str | None) -> Task:
     """A legacy task object (reference §3.3)."""
-    info = _mapping(body.get("task_info"))
+    info = body.get("task_info")
+    if not isinstance(info, JSON_OBJECT):
+        info = _EMPTY
+    parent = info.get("parent_video")
+    result = body.get("task_result")  # (none, or empty, until the task succeeded)
     status, raw_status = _status(body, default)
     return Task(
         task_id=_task_id(body.get("task_id")),
@@ -463,12 +481,12 @@ def _read_legacy(body: Mapping[str, Any], default: TaskStatus | None,
         raw_status=raw_status,
         status_msg=_message(body.get("task_status_msg")),
         external_task_id=_external_id(info, body, sent_external_id),
-        parent_video=_parent_video(info.get("parent_video")),
+        parent_video=None if parent is None else _parent_video(parent),
         created_at=_opt_int(body.get("created_at")),
         updated_at=_opt_int(body.get("updated_at")),
         final_unit_deduction=_opt_str(body.get("final_unit_deduction"), _MAX_NUMBER_TEXT),
         cost=parse_cost(body),
-        **_legacy_results(body.get("task_result")),
+        **(_legacy_results(result) if result else {}),
     )
 
 
@@ -539,20 +557,16 @@ def _read_new(body: Mapping[str, Any], default: TaskStatus | None,
     )
 
 
-def _read_task(data: Any, default: TaskStatus | None, sent_external_id: str | None) -> Task:
-    if not isinstance(data, JSON_OBJECT):
-        raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
-    body = _unwrap(data)
-    if _is_new_shape(body):
-        return _read_new(body, default, sent_external_id)
-    return _read_legacy(body, default, sent_external_id)
-
-
-def _guarded(data: Any, default: TaskStatus | None = None,
-             sent_external_id: str | None = None) -> Task:
-    """``_read_task``, with any failure a ``ResponseDecodeError`` naming what went wrong."""
+def _read_task(data: Any, default: TaskStatus | None = None,
+               sent_external_id: str | None = None) -> Task:
+    """A ``Task`` from a task object, with any failure a ``ResponseDecodeError`` naming what
+    went wrong."""
     try:
-        return _read_task(data, default, sent_external_id)
+        if not isinstance(data, JSON_OBJECT):
+            raise ResponseDecodeError(f"expected a task object, got {_describe(data)}")
+        body = _unwrap(data)
+        read = _read_new if _is_new_shape(body) else _read_legacy
+        return read(body, default, sent_external_id)
     except ResponseDecodeError:
         raise
     except Exception as exc:  # e.g. RecursionError: no reply may escape as anything else
@@ -563,7 +577,7 @@ def parse_task(data: Any) -> Task:
     """A ``Task`` from a task object (the ``data`` of a query, a list item or a callback body).
 
     Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
-    return _guarded(data)
+    return _read_task(data)
 
 
 def created_task(data: Any, external_task_id: str | None) -> Task:
@@ -571,7 +585,7 @@ def created_task(data: Any, external_task_id: str | None) -> Task:
     status, and carries the ``external_task_id`` that was sent if the reply omits that.
 
     Any input gives a ``Task`` or raises ``ResponseDecodeError``, nothing else."""
-    return _guarded(data, TaskStatus.SUBMITTED, external_task_id)
+    return _read_task(data, TaskStatus.SUBMITTED, external_task_id)
 
 
 def parse_callback(body: Any) -> Task:
