@@ -54,6 +54,7 @@ from ._endpoints import (
     endpoint_named,
     note_use,
     request_external_id,
+    task_weight,
 )
 from ._errors import (
     AmbiguousSubmissionError,
@@ -710,7 +711,7 @@ class KlingClient:
             ext = lookup_safe(user_id)
         else:
             ext = f"{self._settings.id_prefix}{next(self._id_seq):x}"
-        return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
+        return Job(endpoint.name, request, ext, weight=task_weight(endpoint, request),
                    expected=endpoint.expected_duration(request, policy or self.poll),
                    bucket=concurrency_bucket(endpoint, request))
 
