@@ -192,14 +192,15 @@ def is_path_id(value: object) -> bool:
 def quote_segment(value: str) -> str:
     """``value`` percent-encoded as ONE path segment (``/``, ``?``, ``#``, ``%`` included);
     ``ValidationError`` for an id that fails ``is_path_id``, whoever sent it."""
+    # The usual id (Kling's are digits) passes is_path_id, with nothing to quote: looked at first.
+    if type(value) is str and value.isascii() and value.isalnum() and len(value) <= MAX_ID_LENGTH:
+        return value
     if not is_path_id(value):
         raise ValidationError(
             "task_id",
             f"must be 1-{MAX_ID_LENGTH} printable characters, not '.' or '..'",
             value,
         )
-    if value.isascii() and value.isalnum():  # the usual id (Kling's are digits): nothing to quote
-        return value
     return quote(value, safe="")
 
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 import typing
 import warnings
 from collections.abc import Callable, Mapping
-from itertools import compress, repeat
 from math import isfinite
-from operator import is_not
 from types import UnionType
 from typing import Any
 
@@ -73,11 +71,9 @@ def _make_dumper(cls: type[Any]) -> Callable[[Any], dict[str, Any]]:
 
     def dump(obj: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        values = tuple(map(getattr, repeat(obj), names))
-        is_set = map(is_not, repeat(None), values)
-        # Only the fields that are set reach the loop: most fields of a request are None.
-        for name, value in compress(zip(names, values, strict=True), is_set):
-            if value == ():
+        for name in names:
+            value = getattr(obj, name)
+            if value is None or value == ():
                 continue
             out[name] = value if type(value) in _SCALARS else _converter.unstructure(value)
         return out
