@@ -554,7 +554,7 @@ class KlingClient:
         note_use(endpoint)
         body = dump_request(request)
         if external_task_id is not None:
-            body = endpoint.with_option(body, "external_task_id", external_task_id)
+            endpoint.set_option(body, "external_task_id", external_task_id)
         self._webhooks.prepare(None, body, endpoint)
         ext = endpoint.options_of(body).get("external_task_id")
         try:

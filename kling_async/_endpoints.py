@@ -148,11 +148,16 @@ class Endpoint:
         """A copy of ``body`` with one option (``external_task_id``, ``callback_url``) set
         where this endpoint's standard keeps it; ``body`` is not changed."""
         out = dict(body)
-        if self.standard == "new":
-            out["options"] = {**self.options_of(body), key: value}
-        else:
-            out[key] = value
+        self.set_option(out, key, value)
         return out
+
+    def set_option(self, body: dict[str, Any], key: str, value: Any) -> None:
+        """Set one option in ``body`` itself (a body just made, such as ``dump_request``'s),
+        where this endpoint's standard keeps it (``with_option`` without the copy)."""
+        if self.standard == "new":
+            body["options"] = {**self.options_of(body), key: value}
+        else:
+            body[key] = value
 
     def weight(self, request: Any) -> int:
         """Concurrency slots a task of this request holds: ``task_weight`` (reference §6)."""

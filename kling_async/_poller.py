@@ -258,9 +258,6 @@ class Poller:
         if due < self._wake_at:
             _wake(self._waiter)
 
-    def _forget(self, job: Job) -> None:
-        self._tracked.pop(job, None)
-
     @property
     def scheduled(self) -> int:
         """How many jobs have a poll scheduled (O(jobs tracked))."""
@@ -731,7 +728,7 @@ class Poller:
 
     def _end(self, job: Job, task: Task, now: float, active: bool) -> None:
         """End the job whose ``task`` (already its ``job.task``) is terminal."""
-        self._forget(job)
+        self._tracked.pop(job, None)
         self._capacity.release(job.weight, bucket=job.bucket, clean=True, confirmed=True)
         if task.status is TaskStatus.SUCCEED:
             self._registry.finish(job, JobState.SUCCEEDED)
@@ -747,7 +744,7 @@ class Poller:
         """End a job with ``error`` (deadline passed, or its task cannot be found)."""
         if job.done():
             return
-        self._forget(job)
+        self._tracked.pop(job, None)
         if holds_slot and job.task_id is not None:
             self._capacity.release(job.weight, bucket=job.bucket, clean=False, confirmed=True)
         self._registry.finish(job, JobState.FAILED, error=error)

@@ -265,7 +265,7 @@ class Submitter:
         body = dump_request(job.request)
         ext = job.external_task_id
         if ext is not None:
-            body = endpoint.with_option(body, "external_task_id", ext)
+            endpoint.set_option(body, "external_task_id", ext)
         if self._prepare is not None:
             self._prepare(job, body, endpoint)
         if before_send is not None:
