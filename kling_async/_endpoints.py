@@ -256,6 +256,8 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
 _BY_TYPE: dict[tuple[type[Any], str | None], Endpoint] = {
     (e.request_type, e.model): e for e in ENDPOINTS.values()
 }
+#: The request classes of the table (attrs classes, every one).
+REQUEST_TYPES: frozenset[type[Any]] = frozenset(t for t, _ in _BY_TYPE)
 
 
 def request_field(request: object, name: str) -> Any:
@@ -266,7 +268,7 @@ def request_field(request: object, name: str) -> Any:
     asked whether it is a mapping.  (Never an attribute of a mapping: ``items`` is a key.)"""
     if isinstance(request, dict):
         return request.get(name)
-    if attrs.has(type(request)):
+    if type(request) in REQUEST_TYPES or attrs.has(type(request)):  # the usual case first
         return getattr(request, name, None)
     if isinstance(request, Mapping):
         return request.get(name)
