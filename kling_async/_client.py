@@ -712,7 +712,7 @@ class KlingClient:
         else:
             ext = f"{self._settings.id_prefix}{next(self._id_seq):x}"
         return Job(endpoint.name, request, ext, weight=task_weight(endpoint, request),
-                   expected=endpoint.expected_duration(request, policy or self.poll),
+                   expected=endpoint.expected_duration(request, policy or self._settings.poll),
                    bucket=concurrency_bucket(endpoint, request))
 
     def submit_nowait(self, request: Request, *, external_task_id: str | None = None,
