@@ -54,6 +54,7 @@ from ._endpoints import (
     endpoint_named,
     note_use,
     request_external_id,
+    task_weight,
 )
 from ._errors import (
     AmbiguousSubmissionError,
@@ -553,7 +554,7 @@ class KlingClient:
         note_use(endpoint)
         body = dump_request(request)
         if external_task_id is not None:
-            body = endpoint.with_option(body, "external_task_id", external_task_id)
+            endpoint.set_option(body, "external_task_id", external_task_id)
         self._webhooks.prepare(None, body, endpoint)
         ext = endpoint.options_of(body).get("external_task_id")
         try:
@@ -710,8 +711,8 @@ class KlingClient:
             ext = lookup_safe(user_id)
         else:
             ext = f"{self._settings.id_prefix}{next(self._id_seq):x}"
-        return Job(endpoint.name, request, ext, weight=endpoint.weight(request),
-                   expected=endpoint.expected_duration(request, policy or self.poll),
+        return Job(endpoint.name, request, ext, weight=task_weight(endpoint, request),
+                   expected=endpoint.expected_duration(request, policy or self._settings.poll),
                    bucket=concurrency_bucket(endpoint, request))
 
     def submit_nowait(self, request: Request, *, external_task_id: str | None = None,

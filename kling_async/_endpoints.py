@@ -148,11 +148,16 @@ class Endpoint:
         """A copy of ``body`` with one option (``external_task_id``, ``callback_url``) set
         where this endpoint's standard keeps it; ``body`` is not changed."""
         out = dict(body)
-        if self.standard == "new":
-            out["options"] = {**self.options_of(body), key: value}
-        else:
-            out[key] = value
+        self.set_option(out, key, value)
         return out
+
+    def set_option(self, body: dict[str, Any], key: str, value: Any) -> None:
+        """Set one option in ``body`` itself (a body just made, such as ``dump_request``'s),
+        where this endpoint's standard keeps it (``with_option`` without the copy)."""
+        if self.standard == "new":
+            body["options"] = {**self.options_of(body), key: value}
+        else:
+            body[key] = value
 
     def weight(self, request: Any) -> int:
         """Concurrency slots a task of this request holds: ``task_weight`` (reference §6)."""
@@ -192,14 +197,15 @@ def is_path_id(value: object) -> bool:
 def quote_segment(value: str) -> str:
     """``value`` percent-encoded as ONE path segment (``/``, ``?``, ``#``, ``%`` included);
     ``ValidationError`` for an id that fails ``is_path_id``, whoever sent it."""
+    # The usual id (Kling's are digits) passes is_path_id, with nothing to quote: looked at first.
+    if type(value) is str and value.isascii() and value.isalnum() and len(value) <= MAX_ID_LENGTH:
+        return value
     if not is_path_id(value):
         raise ValidationError(
             "task_id",
             f"must be 1-{MAX_ID_LENGTH} printable characters, not '.' or '..'",
             value,
         )
-    if value.isascii() and value.isalnum():  # the usual id (Kling's are digits): nothing to quote
-        return value
     return quote(value, safe="")
 
 
@@ -250,6 +256,8 @@ ENDPOINTS: Mapping[str, Endpoint] = MappingProxyType({
 _BY_TYPE: dict[tuple[type[Any], str | None], Endpoint] = {
     (e.request_type, e.model): e for e in ENDPOINTS.values()
 }
+#: The request classes of the table (attrs classes, every one).
+REQUEST_TYPES: frozenset[type[Any]] = frozenset(t for t, _ in _BY_TYPE)
 
 
 def request_field(request: object, name: str) -> Any:
@@ -260,7 +268,7 @@ def request_field(request: object, name: str) -> Any:
     asked whether it is a mapping.  (Never an attribute of a mapping: ``items`` is a key.)"""
     if isinstance(request, dict):
         return request.get(name)
-    if attrs.has(type(request)):
+    if type(request) in REQUEST_TYPES or attrs.has(type(request)):  # the usual case first
         return getattr(request, name, None)
     if isinstance(request, Mapping):
         return request.get(name)

@@ -214,20 +214,34 @@ class Submitter:
     async def run(self, job: Job, policy: PollPolicy | None,
                   before_send: BeforeSend | None = None) -> None:
         """Submit ``job``, whose slots are held; on return it is tracked by the poller or has
-        ended.
+        ended.  Only cancellation propagates.
 
         One task from the create to the first poll: POST until accepted or provably not
-        (``_submit``), tell the host, then hand the job to the poller (``Poller.follow``,
-        which makes its first poll here when that is due now).
+        (``_create``; a job that fails ends with its error), tell the host, then hand the job
+        to the poller (``Poller.follow``, which makes its first poll here when that is due
+        now) unless its task has ended already.
         """
         if self._admission is not None and not await self._admitted_shared(job):
             self._host.settled()
             return
-        if await self._submit(job, before_send):
+        endpoint = endpoint_row(job.endpoint)  # also an undocumented new-standard model's
+        attempts = _Attempts()
+        try:
+            body = self._body(job, endpoint, before_send)
+            task = await self._create(job, endpoint, body, attempts)
+        except BaseException as exc:
+            self._failed(job, endpoint, exc, attempts)
+            if not isinstance(exc, Exception):
+                raise
             self._host.settled()
+            return
+        self._capacity.confirm(job.weight, bucket=job.bucket)
+        followed = self._bind(job, task, submitted=True)
+        if self._admission is not None:
+            self._admission.created(job)  # its slot names its task (webhooks on any worker)
+        self._host.settled()
+        if followed:
             await self._poller.follow(job, policy)
-        else:
-            self._host.settled()
 
     async def _admitted_shared(self, job: Job) -> bool:
         """Wait for the job's slots in the capacity shared with other processes
@@ -243,25 +257,6 @@ class Submitter:
         job.add_done_callback(self._admission.ended)
         return True
 
-    async def _submit(self, job: Job, before_send: BeforeSend | None) -> bool:
-        """POST the job's create until it is accepted (True: now to be polled) or it ended
-        (False: failed, or accepted already finished).  Only cancellation propagates."""
-        endpoint = endpoint_row(job.endpoint)  # also an undocumented new-standard model's
-        attempts = _Attempts()
-        try:
-            body = self._body(job, endpoint, before_send)
-            task = await self._bounded(job, endpoint, body, attempts)
-        except BaseException as exc:
-            self._failed(job, endpoint, exc, attempts)
-            if not isinstance(exc, Exception):
-                raise
-            return False
-        self._capacity.confirm(job.weight, bucket=job.bucket)
-        followed = self._bind(job, task, submitted=True)
-        if self._admission is not None:
-            self._admission.created(job)  # its slot names its task (webhooks on any worker)
-        return followed
-
     def _body(self, job: Job, endpoint: Endpoint, before_send: BeforeSend | None
               ) -> dict[str, Any]:
         """The create body (with the job's external_task_id and, with webhooks, its callback
@@ -269,7 +264,7 @@ class Submitter:
         body = dump_request(job.request)
         ext = job.external_task_id
         if ext is not None:
-            body = endpoint.with_option(body, "external_task_id", ext)
+            endpoint.set_option(body, "external_task_id", ext)
         if self._prepare is not None:
             self._prepare(job, body, endpoint)
         if before_send is not None:
@@ -305,24 +300,6 @@ class Submitter:
         self._registry.finish(job, JobState.FAILED, error=error)
         self._events.emit(JobFailed(self._clock(), job=job, error=error))
 
-    async def _bounded(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
-                       attempts: _Attempts) -> Task:
-        """``_create`` within the submission deadline (``Timeouts.submission``), if any.
-
-        No timer of its own: each create POST is a call bounded by the deadline
-        (``Transport.call(deadline=...)``, which bounds its tries anyway), and the 1303
-        back-offs and reconciling lookups between them by what is left of it
-        (``_Attempts.in_time``); whichever runs out raises ``DeadlinePassed``."""
-        limit = self._submission_limit
-        if limit is not None:
-            attempts.deadline = asyncio.get_running_loop().time() + limit
-        try:
-            return await self._create(job, endpoint, body, attempts)
-        except DeadlinePassed:
-            pass  # raised below, outside the handler
-        assert limit is not None  # (no deadline, no DeadlinePassed)
-        raise self._timed_out(job, endpoint, attempts, limit)
-
     @staticmethod
     def _timed_out(job: Job, endpoint: Endpoint, attempts: _Attempts, limit: float
                    ) -> KlingError:
@@ -334,23 +311,37 @@ class Submitter:
 
     async def _create(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
                       attempts: _Attempts) -> Task:
-        """POST until the server accepts the task (or it is found by reconciliation); raise the
-        typed reason when it provably will not."""
-        while True:
-            try:
-                return await self._post(job, endpoint, body, attempts)
-            except ConcurrencyLimitError as exc:
-                await attempts.in_time(self._back_off(job, exc, attempts))
-            except AmbiguousSubmissionError as exc:
-                attempts.ambiguous += 1
-                found = await attempts.in_time(self._reconcile(job, endpoint, exc))
-                if found is not None:
+        """POST until the server accepts the task (or it is found by reconciliation), within
+        the submission deadline (``Timeouts.submission``), if any; raise the typed reason when
+        it provably will not be.
+
+        No timer of its own: each create POST is a call bounded by the deadline
+        (``Transport.call(deadline=...)``, which bounds its tries anyway), and the 1303
+        back-offs and reconciling lookups between them by what is left of it
+        (``_Attempts.in_time``); whichever runs out raises ``DeadlinePassed``."""
+        limit = self._submission_limit
+        if limit is not None:
+            attempts.deadline = asyncio.get_running_loop().time() + limit
+        try:
+            while True:
+                try:
+                    return await self._post(job, endpoint, body, attempts)
+                except ConcurrencyLimitError as exc:
+                    await attempts.in_time(self._back_off(job, exc, attempts))
+                except AmbiguousSubmissionError as exc:
+                    attempts.ambiguous += 1
+                    found = await attempts.in_time(self._reconcile(job, endpoint, exc))
+                    if found is not None:
+                        return self._claimed(job, endpoint, found, exc)
+                    if attempts.ambiguous >= self._retry.max_attempts:
+                        raise
+                except InvalidRequestError as exc:
+                    found = await self._refused(job, endpoint, exc, attempts)
                     return self._claimed(job, endpoint, found, exc)
-                if attempts.ambiguous >= self._retry.max_attempts:
-                    raise
-            except InvalidRequestError as exc:
-                found = await self._refused(job, endpoint, exc, attempts)
-                return self._claimed(job, endpoint, found, exc)
+        except DeadlinePassed:
+            pass  # raised below, outside the handler
+        assert limit is not None  # (no deadline, no DeadlinePassed)
+        raise self._timed_out(job, endpoint, attempts, limit)
 
     async def _post(self, job: Job, endpoint: Endpoint, body: dict[str, Any],
                     attempts: _Attempts) -> Task:

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 import cattrs
 
-from ._endpoints import endpoint_named
+from ._endpoints import REQUEST_TYPES, endpoint_named
 from ._errors import ValidationError, _short_repr
 from ._models.parts import OmniImageItem
 from ._models.standard import CONTENT_TYPES, ContentItem, is_wire_field
@@ -264,8 +264,9 @@ def dump_request(request: Any) -> dict[str, Any]:
     7. A new-standard ``contents[]`` item is an object with its ``type`` first
        (``{"type": "first_frame", "url": ...}``); its ``element_id`` / ``voice_id`` are strings.
     """
-    if isinstance(request, type) or not attrs.has(type(request)):
-        raise ValidationError("request", "must be a request object", type(request).__name__)
+    cls = type(request)
+    if cls not in REQUEST_TYPES and (isinstance(request, type) or not attrs.has(cls)):
+        raise ValidationError("request", "must be a request object", cls.__name__)
     body: dict[str, Any] = _converter.unstructure(request)
     return body
 

@@ -63,12 +63,13 @@ Find = Callable[[Endpoint, str, Job], Awaitable[Task | None]]
 class Submissions:
     """The client's running submissions, and the ``SubmissionHost`` its Submitter sees."""
 
-    __slots__ = ("_tasks", "_settled", "_find")
+    __slots__ = ("_tasks", "settled", "_find")
 
     def __init__(self, *, settled: Callable[[], None], find: Find) -> None:
         #: The running Submitter.run tasks (each removed as it ends).
         self._tasks: set[asyncio.Task[None]] = set()
-        self._settled = settled
+        #: ``SubmissionHost.settled``: the client's own, called as it is (once per job).
+        self.settled = settled
         self._find = find
 
     def __len__(self) -> int:
@@ -83,9 +84,6 @@ class Submissions:
         if not task.done():  # an eager task factory may have run it to its end already
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-
-    def settled(self) -> None:
-        self._settled()
 
     async def find_by_external_id(self, endpoint: Endpoint, external_task_id: str,
                                   job: Job) -> Task | None:
