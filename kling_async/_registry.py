@@ -281,8 +281,8 @@ class TaskRegistry:
 
     def accept(self, job: Job, task: Task, now: float) -> None:
         """Bind the server's task to the job; the job is now in flight."""
+        job.task = task
         task_id, status, external_task_id = task.task_id, task.status, task.external_task_id
-        job._task, job._status = task, status  # as the ``task`` setter
         job.task_id = task_id
         if external_task_id and job.external_task_id is None:
             job.external_task_id = external_task_id
