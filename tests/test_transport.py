@@ -385,10 +385,12 @@ async def test_bearer_client_does_not_retry_1004(server: ScriptedServer, sleeps:
 # -- the request limiter -----------------------------------------------------------------------
 
 
-async def test_request_slots_are_fifo_bounded_and_survive_cancelled_waiters() -> None:
-    """The transport limits concurrent requests with the capacity limiter at weight 1 and a
-    fixed limit: at most `count` holders; waiters are served in order; a cancelled waiter
-    (granted or not) never leaks or swallows a slot."""
+async def test_the_capacity_at_weight_one_is_fifo_bounded_and_survives_cancelled_waiters(
+) -> None:
+    """The capacity limiter at weight 1 and a fixed limit (as the account's limit serves
+    image-of-one and video jobs): at most `count` holders; waiters are served in order; a
+    cancelled waiter (granted or not) never leaks or swallows a slot.  (The transport's own
+    request slots: tests/test_request_slots.py.)"""
     from kling_async._capacity import AdaptiveCapacity
 
     slots = AdaptiveCapacity(2)
