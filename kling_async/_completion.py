@@ -61,6 +61,12 @@ class _Stream:
         self.signal.set()
 
 
+def _closed_message(stream: _Stream) -> str:
+    unsent = "" if stream.exhausted else "; the requests not yet taken were not submitted"
+    return (f"the client closed with {stream.pending} job(s) of this as_completed() "
+            f"unfinished; their tasks may still run: re-attach with client.attach(){unsent}")
+
+
 class Completions:
     """The running ``as_completed()`` streams of one client."""
 
@@ -97,18 +103,15 @@ class Completions:
         self._signals.add(stream.signal)
         try:
             while True:
-                self._refill(stream, submit)
+                if is_open():  # (closing: nothing more is submitted; the error below says so)
+                    self._refill(stream, submit)
                 while stream.ready:
                     stream.pending -= 1
                     yield stream.ready.popleft()
                 if stream.pending == 0 and stream.exhausted:
                     return
                 if not is_open():
-                    raise ClientClosedError(
-                        f"the client closed with {stream.pending} job(s) of this "
-                        "as_completed() unfinished; their tasks may still run: re-attach "
-                        "with client.attach()"
-                    )
+                    raise ClientClosedError(_closed_message(stream))
                 # No await since the last look at the backlog: if it has room now (submissions
                 # were accepted while the consumer ran), refill instead of waiting, so no wake
                 # from settled() can be missed.
