@@ -232,16 +232,12 @@ def _legacy(body: Mapping[str, Any]) -> Cost | None:
     units = amount_of(body.get("final_unit_deduction"))
     if units is not None:
         charges.append(Charge(charge_type="unit", amount=units))
-    quota = list_price = None
     balance = body.get("final_balance_deduction")
     if balance is not None and isinstance(balance, JSON_OBJECT):
         quota, list_price = amount_of(balance.get("quota")), amount_of(balance.get("list_price"))
         if quota is not None or list_price is not None:
             charges.append(Charge(charge_type="cash", amount=quota, list_price=list_price))
-    if not charges:
-        return None
-    # The totals cost_of would find: at most one charge of each type, and no currency.
-    return Cost(units=units, cash=quota, list_price=list_price, charges=tuple(charges))
+    return cost_of(charges) if charges else None
 
 
 def amount_of(value: Any) -> Decimal | None:

@@ -123,7 +123,7 @@ def has_callback_url(body: Mapping[str, Any]) -> bool:
 def set_callback_url(body: dict[str, Any], url: str, endpoint: Endpoint) -> None:
     """Put ``url`` where ``endpoint``'s standard keeps the callback URL: the new standard's
     ``options.callback_url``, else the legacy top-level ``callback_url``."""
-    body.update(endpoint.with_option(body, "callback_url", url))
+    endpoint.set_option(body, "callback_url", url)
 
 
 class CallbackRelay(Protocol):
